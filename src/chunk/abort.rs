@@ -1,0 +1,76 @@
+//! ABORT (RFC 9260 §3.3.7) and ERROR (§3.3.10): chunks made of error causes.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//! +---------------+-------------+-+-------------------------------+
+//! | Type = 6 or 9 |  Reserved   |T|            Length             |
+//! +---------------+-------------+-+-------------------------------+
+//! \                   zero or more Error Causes                   \
+//! +---------------------------------------------------------------+
+//! ```
+//!
+//! The T bit exists only on ABORT: set, it says the packet carries the
+//! receiver's own tag reflected back (§8.5.1), because the sender has no
+//! association (no TCB) to take the peer's tag from.
+
+use core::fmt;
+
+use bytes::Bytes;
+
+use super::codec::Reader;
+use super::error_cause::{self, ErrorCause};
+use super::Error;
+
+/// An ABORT chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Abort {
+    /// T bit: the verification tag is the receiver's own, reflected.
+    pub reflected_tag: bool,
+    /// Why the association is being aborted.
+    pub causes: Vec<ErrorCause>,
+}
+
+impl Abort {
+    pub(crate) fn parse(flags: u8, value: Bytes) -> Result<Self, Error> {
+        let mut r = Reader::new(value, "ABORT");
+        Ok(Self {
+            reflected_tag: flags & 1 != 0,
+            causes: error_cause::parse_all(&mut r)?,
+        })
+    }
+}
+
+impl fmt::Display for Abort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "T={}", u8::from(self.reflected_tag))?;
+        if !self.causes.is_empty() {
+            f.write_str(", ")?;
+            error_cause::fmt_list(&self.causes, f)?;
+        }
+        Ok(())
+    }
+}
+
+/// An ERROR chunk: conditions that do not end the association.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct ErrorChunk {
+    /// The causes reported.
+    pub causes: Vec<ErrorCause>,
+}
+
+impl ErrorChunk {
+    pub(crate) fn parse(value: Bytes) -> Result<Self, Error> {
+        let mut r = Reader::new(value, "ERROR");
+        Ok(Self {
+            causes: error_cause::parse_all(&mut r)?,
+        })
+    }
+}
+
+impl fmt::Display for ErrorChunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        error_cause::fmt_list(&self.causes, f)
+    }
+}

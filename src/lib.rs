@@ -1,0 +1,31 @@
+//! usctp: SCTP (RFC 9260) in user space over UDP encapsulation (RFC 6951).
+//!
+//! The crate is built around a sans-IO core: it consumes datagrams and time
+//! and produces datagrams, timer deadlines and application events, reading
+//! no clock and touching no socket. This release holds the wire codec
+//! ([`chunk`]) and serial-number arithmetic ([`serial`]); the association
+//! state machine, the UDP driver and the socket API build on them.
+//!
+//! # Parsing a packet
+//!
+//! ```
+//! use bytes::Bytes;
+//! use usctp::chunk::{Chunk, CommonHeader, Packet, PacketWriter};
+//!
+//! // Build a COOKIE ACK packet, then parse it back.
+//! let mut buf = Vec::new();
+//! let header = CommonHeader { src_port: 5000, dst_port: 13, verification_tag: 0x1234, checksum: 0 };
+//! let mut w = PacketWriter::new(&mut buf, header, 1200);
+//! w.push(&Chunk::CookieAck).unwrap();
+//! w.finish();
+//!
+//! let packet = Packet::parse(Bytes::from(buf)).unwrap();
+//! assert_eq!(packet.header.verification_tag, 0x1234);
+//! assert_eq!(packet.chunks, [Chunk::CookieAck]);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod chunk;
+pub mod serial;
