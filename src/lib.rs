@@ -29,3 +29,4 @@
 
 pub mod chunk;
 pub mod serial;
+pub mod capture;

@@ -1,0 +1,146 @@
+//! Reading UDP datagrams out of packet captures (pcap and pcapng), for
+//! `usctp decode` and for tests that replay real traffic.
+//!
+//! Link types understood: Ethernet (with VLAN tags), Linux cooked capture
+//! v1 and v2 (`tcpdump -i any`), BSD loopback, and raw IPv4/IPv6. Frames
+//! that are not UDP over IP, IP fragments, and frames cut short by the
+//! capture's snap length are skipped; frame numbers still count them, as
+//! Wireshark does.
+
+use std::fmt;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::{Block, PcapNgReader};
+
+/// One UDP datagram found in a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// 1-based frame number in the capture.
+    pub frame: usize,
+    /// UDP source.
+    pub src: SocketAddr,
+    /// UDP destination.
+    pub dst: SocketAddr,
+    /// The UDP payload.
+    pub payload: Bytes,
+}
+
+/// Why a capture could not be read.
+#[derive(Debug)]
+pub struct CaptureError(String);
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+impl From<pcap_file::PcapError> for CaptureError {
+    fn from(e: pcap_file::PcapError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+// Link-layer header types (tcpdump.org linktypes).
+const LINKTYPE_NULL: u32 = 0;
+const LINKTYPE_ETHERNET: u32 = 1;
+const LINKTYPE_RAW: u32 = 101;
+const LINKTYPE_LOOP: u32 = 108;
+const LINKTYPE_LINUX_SLL: u32 = 113;
+const LINKTYPE_IPV4: u32 = 228;
+const LINKTYPE_IPV6: u32 = 229;
+const LINKTYPE_LINUX_SLL2: u32 = 276;
+
+/// Reads every UDP datagram of a pcap or pcapng capture.
+///
+/// Fails only when the input is not a capture or is damaged; frames that
+/// are not UDP are skipped.
+pub fn read_udp(mut input: impl Read) -> Result<Vec<Datagram>, CaptureError> {
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| CaptureError(e.to_string()))?;
+    let mut out = Vec::new();
+    match bytes.first_chunk::<4>() {
+        Some([0x0a, 0x0d, 0x0d, 0x0a]) => read_pcapng(&bytes, &mut out)?,
+        Some(_) => read_pcap(&bytes, &mut out)?,
+        None => return Err(CaptureError("not a capture: file too short".into())),
+    }
+    Ok(out)
+}
+
+fn read_pcap(bytes: &[u8], out: &mut Vec<Datagram>) -> Result<(), CaptureError> {
+    let mut reader = PcapReader::new(bytes)?;
+    let linktype = u32::from(reader.header().datalink);
+    let mut frame = 0;
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet?;
+        frame += 1;
+        out.extend(udp_of(frame, linktype, &packet.data));
+    }
+    Ok(())
+}
+
+fn read_pcapng(bytes: &[u8], out: &mut Vec<Datagram>) -> Result<(), CaptureError> {
+    let mut reader = PcapNgReader::new(bytes)?;
+    let mut linktypes = Vec::new();
+    let mut frame = 0;
+    while let Some(block) = reader.next_block() {
+        match block? {
+            Block::InterfaceDescription(idb) => linktypes.push(u32::from(idb.linktype)),
+            Block::EnhancedPacket(epb) => {
+                frame += 1;
+                let iface = usize::try_from(epb.interface_id).unwrap_or(usize::MAX);
+                if let Some(&lt) = linktypes.get(iface) {
+                    out.extend(udp_of(frame, lt, &epb.data));
+                }
+            }
+            Block::SimplePacket(spb) => {
+                frame += 1;
+                if let Some(&lt) = linktypes.first() {
+                    out.extend(udp_of(frame, lt, &spb.data));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The UDP datagram in one frame, if there is one.
+fn udp_of(frame: usize, linktype: u32, data: &[u8]) -> Option<Datagram> {
+    let sliced = match linktype {
+        LINKTYPE_ETHERNET => SlicedPacket::from_ethernet(data).ok()?,
+        LINKTYPE_NULL | LINKTYPE_LOOP => SlicedPacket::from_ip(data.get(4..)?).ok()?,
+        LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 => SlicedPacket::from_ip(data).ok()?,
+        LINKTYPE_LINUX_SLL => SlicedPacket::from_ip(data.get(16..)?).ok()?,
+        LINKTYPE_LINUX_SLL2 => SlicedPacket::from_ip(data.get(20..)?).ok()?,
+        _ => return None,
+    };
+    let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net? {
+        NetSlice::Ipv4(ip) if !ip.is_payload_fragmented() => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        NetSlice::Ipv6(ip) if !ip.is_payload_fragmented() => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        _ => return None,
+    };
+    let TransportSlice::Udp(udp) = sliced.transport? else {
+        return None;
+    };
+    Some(Datagram {
+        frame,
+        src: SocketAddr::new(src_ip, udp.source_port()),
+        dst: SocketAddr::new(dst_ip, udp.destination_port()),
+        payload: Bytes::copy_from_slice(udp.payload()),
+    })
+}
