@@ -27,6 +27,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod capture;
 pub mod chunk;
 pub mod serial;
-pub mod capture;

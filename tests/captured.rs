@@ -39,7 +39,13 @@ fn every_captured_packet_parses_and_reencodes_byte_for_byte() {
 fn daytime_exchange_has_the_chunks_tshark_shows() {
     let names: Vec<Vec<String>> = fixture("daytime.pcap")
         .iter()
-        .map(|d| parse(d).chunks.iter().map(|c| c.chunk_type().to_string()).collect())
+        .map(|d| {
+            parse(d)
+                .chunks
+                .iter()
+                .map(|c| c.chunk_type().to_string())
+                .collect()
+        })
         .collect();
     let expected: [&[&str]; 13] = [
         &["INIT"],
@@ -162,7 +168,9 @@ fn usrsctp_heartbeat_info_is_echoed_unchanged() {
 fn usrsctp_shutdown_sequence() {
     let datagrams = fixture("echo.pcap");
     let shutdown = parse(&datagrams[23]);
-    assert!(matches!(&shutdown.chunks[..], [Chunk::Shutdown(s)] if s.cumulative_tsn_ack == Tsn(1_036_923_741)));
+    assert!(
+        matches!(&shutdown.chunks[..], [Chunk::Shutdown(s)] if s.cumulative_tsn_ack == Tsn(1_036_923_741))
+    );
     assert_eq!(parse(&datagrams[24]).chunks, [Chunk::ShutdownAck]);
     let complete = parse(&datagrams[25]);
     assert!(matches!(&complete.chunks[..], [Chunk::ShutdownComplete(c)] if !c.reflected_tag));

@@ -119,13 +119,19 @@ fn init_init_ack_and_shutdown_complete_travel_alone() {
     let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
     w.push(&Chunk::CookieAck).unwrap();
     let complete = Chunk::ShutdownComplete(Default::default());
-    assert_eq!(w.push(&complete), Err(BuildError::MustBeAlone(ChunkType::SHUTDOWN_COMPLETE)));
+    assert_eq!(
+        w.push(&complete),
+        Err(BuildError::MustBeAlone(ChunkType::SHUTDOWN_COMPLETE))
+    );
     w.finish();
 
     let mut buf = Vec::new();
     let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
     w.push(&complete).unwrap();
-    assert_eq!(w.push(&Chunk::CookieAck), Err(BuildError::MustBeAlone(ChunkType::SHUTDOWN_COMPLETE)));
+    assert_eq!(
+        w.push(&Chunk::CookieAck),
+        Err(BuildError::MustBeAlone(ChunkType::SHUTDOWN_COMPLETE))
+    );
 }
 
 #[test]
@@ -142,7 +148,10 @@ fn control_chunks_are_refused_after_data() {
     let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
     w.push(&Chunk::CookieAck).unwrap();
     w.push(&data).unwrap();
-    assert_eq!(w.push(&Chunk::ShutdownAck), Err(BuildError::ControlAfterData(ChunkType::SHUTDOWN_ACK)));
+    assert_eq!(
+        w.push(&Chunk::ShutdownAck),
+        Err(BuildError::ControlAfterData(ChunkType::SHUTDOWN_ACK))
+    );
     w.push(&data).unwrap();
     assert_eq!(w.finish(), 12 + 4 + 2 * 20);
 }
@@ -155,7 +164,13 @@ fn a_chunk_that_does_not_fit_leaves_the_packet_unchanged() {
     assert_eq!(w.remaining(), 4);
     let abort = Chunk::Abort(Default::default());
     w.push(&abort).unwrap();
-    assert_eq!(w.push(&Chunk::CookieAck), Err(BuildError::DoesNotFit { needed: 4, available: 0 }));
+    assert_eq!(
+        w.push(&Chunk::CookieAck),
+        Err(BuildError::DoesNotFit {
+            needed: 4,
+            available: 0
+        })
+    );
     assert_eq!(w.finish(), 20);
     let packet = Packet::parse(Bytes::from(buf)).unwrap();
     assert_eq!(packet.chunks, [Chunk::CookieAck, abort]);
@@ -172,16 +187,25 @@ fn wrongly_bundled_packets_parse_but_fail_the_bundling_check() {
     wire.extend_from_slice(&[14, 0, 0, 4]);
     let crc = usctp::chunk::packet::packet_checksum(&wire).unwrap();
     wire[8..12].copy_from_slice(&crc.to_le_bytes());
-    let packet = Packet::parse(Bytes::from(wire)).unwrap();
-    assert_eq!(packet.check_bundling(), Err(Error::NotBundlable(ChunkType::SHUTDOWN_COMPLETE)));
+    let packet = Packet::parse(Bytes::from(wire.clone())).unwrap();
+    assert_eq!(
+        packet.check_bundling(),
+        Err(Error::NotBundlable(ChunkType::SHUTDOWN_COMPLETE))
+    );
+    // It still re-encodes as received (found by the `packet` fuzz target).
+    let mut again = Vec::new();
+    packet.emit(&mut again).unwrap();
+    assert_eq!(again, wire);
 }
 
 #[test]
 fn damaged_packets_give_precise_errors() {
     let mut wire = Vec::new();
     let mut w = PacketWriter::new(&mut wire, HEADER, 1500);
-    w.push(&Chunk::Shutdown(usctp::chunk::Shutdown { cumulative_tsn_ack: usctp::serial::Tsn(9) }))
-        .unwrap();
+    w.push(&Chunk::Shutdown(usctp::chunk::Shutdown {
+        cumulative_tsn_ack: usctp::serial::Tsn(9),
+    }))
+    .unwrap();
     w.finish();
     let good = Bytes::from(wire.clone());
     assert!(Packet::parse(good.clone()).is_ok());
@@ -191,35 +215,55 @@ fn damaged_packets_give_precise_errors() {
         let mut bad = wire.clone();
         bad[i / 8] ^= 1 << (i % 8);
         let r = Packet::parse(Bytes::from(bad));
-        assert!(matches!(r, Err(Error::BadChecksum { .. })), "bit {i}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::BadChecksum { .. })),
+            "bit {i}: {r:?}"
+        );
     }
     // Shorter than the common header.
     assert!(matches!(
         Packet::parse(good.slice(..11)),
-        Err(Error::Truncated { what: "common header", needed: 12, available: 11 })
+        Err(Error::Truncated {
+            what: "common header",
+            needed: 12,
+            available: 11
+        })
     ));
     // A header and nothing else.
-    assert_eq!(Packet::parse_unverified(good.slice(..12)), Err(Error::NoChunks));
+    assert_eq!(
+        Packet::parse_unverified(good.slice(..12)),
+        Err(Error::NoChunks)
+    );
     // SHUTDOWN whose length says 12: four bytes too many for its field.
     let mut long = wire.clone();
     long[15] = 12;
     long.extend_from_slice(&[0; 4]);
     assert_eq!(
         Packet::parse_unverified(Bytes::from(long)),
-        Err(Error::TrailingBytes { what: "SHUTDOWN", count: 4 })
+        Err(Error::TrailingBytes {
+            what: "SHUTDOWN",
+            count: 4
+        })
     );
     // Chunk length past the end of the packet.
     let mut past = wire.clone();
     past[15] = 40;
     assert_eq!(
         Packet::parse_unverified(Bytes::from(past)),
-        Err(Error::Truncated { what: "chunk header", needed: 40, available: 8 })
+        Err(Error::Truncated {
+            what: "chunk header",
+            needed: 40,
+            available: 8
+        })
     );
     // Chunk length below its own header.
     let mut tiny = wire;
     tiny[15] = 2;
     assert_eq!(
         Packet::parse_unverified(Bytes::from(tiny)),
-        Err(Error::BadLength { what: "chunk header", length: 2 })
+        Err(Error::BadLength {
+            what: "chunk header",
+            length: 2
+        })
     );
 }

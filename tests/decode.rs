@@ -7,19 +7,21 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use bytes::Bytes;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use usctp::chunk::{
-    packet::packet_checksum, Abort, Asconf, AsconfAck, Auth, Chunk, CommonHeader, Cwr, Data,
-    DataFlags, Ecne, ErrorCause, ErrorChunk, ForwardTsn, ForwardTsnStream, Heartbeat, IData,
-    IForwardTsn, IForwardTsnStream, Init, NrSack, Pad, Param, PacketWriter, ReconfigResponse,
-    ReconfigResult, Sack, GapBlock, Shutdown, ShutdownComplete, CookieEcho,
-    OutgoingSsnReset, UnknownChunk, ChunkType,
+    Abort, Asconf, AsconfAck, Auth, Chunk, ChunkType, CommonHeader, CookieEcho, Cwr, Data,
+    DataFlags, Ecne, ErrorCause, ErrorChunk, ForwardTsn, ForwardTsnStream, GapBlock, Heartbeat,
+    IData, IForwardTsn, IForwardTsnStream, Init, NrSack, OutgoingSsnReset, PacketWriter, Pad,
+    Param, ReconfigResponse, ReconfigResult, Sack, Shutdown, ShutdownComplete, UnknownChunk,
+    packet::packet_checksum,
 };
 use usctp::serial::{Mid, Ssn, Tsn};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn decode(file: &Path) -> Output {
@@ -31,12 +33,18 @@ fn decode(file: &Path) -> Output {
 }
 
 fn stdout_lines(out: &Output) -> Vec<String> {
-    String::from_utf8(out.stdout.clone()).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The chunk names decode printed on a line, in order.
 fn chunk_names(line: &str) -> Vec<String> {
-    let Some((_, chunks)) = line.split_once(": ") else { return vec![] };
+    let Some((_, chunks)) = line.split_once(": ") else {
+        return vec![];
+    };
     chunks
         .split("; ")
         .map(|c| match c.strip_prefix("UNKNOWN(") {
@@ -49,7 +57,10 @@ fn chunk_names(line: &str) -> Vec<String> {
 
 /// tshark, if installed. Under CI its absence is a failure.
 fn tshark() -> Option<&'static str> {
-    let found = Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         assert!(std::env::var_os("CI").is_none(), "CI must install tshark");
         eprintln!("tshark not installed: comparison skipped");
@@ -75,7 +86,11 @@ fn tshark_chunks(tshark: &str, file: &Path, fields: &[&str]) -> Vec<Vec<String>>
         cmd.args(["-e", f]);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -89,7 +104,10 @@ fn decode_lists_the_same_chunks_as_tshark() {
         let out = decode(&fixture(name));
         assert!(out.status.success());
         let lines = stdout_lines(&out);
-        assert!(lines.iter().all(|l| l.contains("checksum ok")), "{lines:#?}");
+        assert!(
+            lines.iter().all(|l| l.contains("checksum ok")),
+            "{lines:#?}"
+        );
         let ours: Vec<Vec<String>> = lines.iter().map(|l| chunk_names(l)).collect();
         let Some(tshark) = tshark() else { continue };
         let theirs: Vec<Vec<String>> = tshark_chunks(tshark, &fixture(name), &["sctp.chunk_type"])
@@ -110,8 +128,16 @@ fn decode_prints_key_fields() {
     let lines = stdout_lines(&decode(&fixture("echo.pcap")));
     assert_eq!(lines.len(), 26);
     assert!(lines[0].starts_with("1 127.0.0.1:9900 > 127.0.0.1:9899 sctp 63794 > 7 vtag=0x00000000 checksum ok: INIT(init_tag=0x55e8c391, a_rwnd=131072, os=10, mis=2048, init_tsn=100692956"), "{}", lines[0]);
-    assert!(lines[15].ends_with("DATA(tsn=100692956, stream=0, ssn=0, ppid=0, len=6, flags=BE)"), "{}", lines[15]);
-    assert!(lines[17].ends_with("SACK(cum_tsn=100692956, a_rwnd=130402, gaps=[], dups=0)"), "{}", lines[17]);
+    assert!(
+        lines[15].ends_with("DATA(tsn=100692956, stream=0, ssn=0, ppid=0, len=6, flags=BE)"),
+        "{}",
+        lines[15]
+    );
+    assert!(
+        lines[17].ends_with("SACK(cum_tsn=100692956, a_rwnd=130402, gaps=[], dups=0)"),
+        "{}",
+        lines[17]
+    );
 }
 
 fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
@@ -125,17 +151,29 @@ fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
 
 fn write_pcap(path: &Path, payloads: &[Vec<u8>]) {
     let file = std::fs::File::create(path).unwrap();
-    let header = PcapHeader { datalink: DataLink::RAW, ..PcapHeader::default() };
+    let header = PcapHeader {
+        datalink: DataLink::RAW,
+        ..PcapHeader::default()
+    };
     let mut w = PcapWriter::with_header(file, header).unwrap();
     for (i, p) in payloads.iter().enumerate() {
         let frame = ipv4_udp(p);
-        w.write_packet(&PcapPacket::new(Duration::from_millis(i as u64), frame.len() as u32, &frame))
-            .unwrap();
+        w.write_packet(&PcapPacket::new(
+            Duration::from_millis(i as u64),
+            frame.len() as u32,
+            &frame,
+        ))
+        .unwrap();
     }
 }
 
 fn packet(chunks: &[Chunk]) -> Vec<u8> {
-    let header = CommonHeader { src_port: 5000, dst_port: 13, verification_tag: 0x0102_0304, checksum: 0 };
+    let header = CommonHeader {
+        src_port: 5000,
+        dst_port: 13,
+        verification_tag: 0x0102_0304,
+        checksum: 0,
+    };
     let mut buf = Vec::new();
     let mut w = PacketWriter::new(&mut buf, header, 65_000);
     for c in chunks {
@@ -157,7 +195,9 @@ fn bad_checksum_and_truncated_chunk_are_flagged_and_decoding_goes_on() {
     let mut bad_crc = good.clone();
     bad_crc[8] ^= 0xff;
     // A SHUTDOWN whose length claims 16 bytes in a packet that has 8.
-    let mut truncated = packet(&[Chunk::Shutdown(Shutdown { cumulative_tsn_ack: Tsn(7) })]);
+    let mut truncated = packet(&[Chunk::Shutdown(Shutdown {
+        cumulative_tsn_ack: Tsn(7),
+    })]);
     truncated[15] = 16;
     let crc = packet_checksum(&truncated).unwrap();
     truncated[8..12].copy_from_slice(&crc.to_le_bytes());
@@ -169,15 +209,24 @@ fn bad_checksum_and_truncated_chunk_are_flagged_and_decoding_goes_on() {
     assert!(out.status.success());
     let lines = stdout_lines(&out);
     assert_eq!(lines.len(), 4, "{lines:#?}");
-    assert!(lines[0].ends_with("checksum ok: COOKIE_ACK"), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with("checksum ok: COOKIE_ACK"),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1].contains("bad checksum"), "{}", lines[1]);
     assert!(lines[1].ends_with(": COOKIE_ACK"), "{}", lines[1]);
     assert!(
-        lines[2].ends_with("checksum ok: malformed: chunk header: truncated, needs 16 bytes, 8 left"),
+        lines[2]
+            .ends_with("checksum ok: malformed: chunk header: truncated, needs 16 bytes, 8 left"),
         "{}",
         lines[2]
     );
-    assert!(lines[3].ends_with("checksum ok: SHUTDOWN_ACK"), "{}", lines[3]);
+    assert!(
+        lines[3].ends_with("checksum ok: SHUTDOWN_ACK"),
+        "{}",
+        lines[3]
+    );
 
     let Some(tshark) = tshark() else { return };
     // tshark agrees: frame 2's checksum is bad, frame 3 is malformed.
@@ -191,7 +240,10 @@ fn bad_checksum_and_truncated_chunk_are_flagged_and_decoding_goes_on() {
 #[test]
 fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
     let data = Data {
-        flags: DataFlags { immediate: true, ..DataFlags::WHOLE },
+        flags: DataFlags {
+            immediate: true,
+            ..DataFlags::WHOLE
+        },
         tsn: Tsn(100),
         stream: 3,
         ssn: Ssn(4),
@@ -217,12 +269,16 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
         ],
     };
     let mut init_ack = init.clone();
-    init_ack.params.push(Param::StateCookie(Bytes::from_static(&[9; 21])));
+    init_ack
+        .params
+        .push(Param::StateCookie(Bytes::from_static(&[9; 21])));
     let packets: Vec<Vec<Chunk>> = vec![
         vec![Chunk::Init(init)],
         vec![Chunk::InitAck(init_ack)],
         vec![
-            Chunk::CookieEcho(CookieEcho { cookie: Bytes::from_static(&[9; 21]) }),
+            Chunk::CookieEcho(CookieEcho {
+                cookie: Bytes::from_static(&[9; 21]),
+            }),
             Chunk::Data(data.clone()),
         ],
         vec![
@@ -233,8 +289,12 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
                 gap_blocks: vec![GapBlock { start: 2, end: 3 }, GapBlock { start: 5, end: 5 }],
                 duplicate_tsns: vec![Tsn(99)],
             }),
-            Chunk::Heartbeat(Heartbeat { info: Bytes::from_static(b"nonce+time") }),
-            Chunk::HeartbeatAck(Heartbeat { info: Bytes::from_static(b"nonce+time") }),
+            Chunk::Heartbeat(Heartbeat {
+                info: Bytes::from_static(b"nonce+time"),
+            }),
+            Chunk::HeartbeatAck(Heartbeat {
+                info: Bytes::from_static(b"nonce+time"),
+            }),
             Chunk::Error(ErrorChunk {
                 causes: vec![
                     ErrorCause::InvalidStreamIdentifier(9),
@@ -246,7 +306,10 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
             Chunk::Cwr(Cwr { lowest_tsn: Tsn(7) }),
             Chunk::ForwardTsn(ForwardTsn {
                 new_cumulative_tsn: Tsn(120),
-                streams: vec![ForwardTsnStream { stream: 1, ssn: Ssn(2) }],
+                streams: vec![ForwardTsnStream {
+                    stream: 1,
+                    ssn: Ssn(2),
+                }],
             }),
             Chunk::ReConfig(vec![
                 Param::OutgoingSsnReset(OutgoingSsnReset {
@@ -269,9 +332,18 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
                     address: "10.0.0.2".parse().unwrap(),
                 })],
             }),
-            Chunk::AsconfAck(AsconfAck { serial: 1, params: vec![Param::SuccessIndication(1)] }),
-            Chunk::Auth(Auth { shared_key_id: 0, hmac_id: 1, hmac: Bytes::from_static(&[1; 20]) }),
-            Chunk::Pad(Pad { padding: Bytes::from_static(&[0; 8]) }),
+            Chunk::AsconfAck(AsconfAck {
+                serial: 1,
+                params: vec![Param::SuccessIndication(1)],
+            }),
+            Chunk::Auth(Auth {
+                shared_key_id: 0,
+                hmac_id: 1,
+                hmac: Bytes::from_static(&[1; 20]),
+            }),
+            Chunk::Pad(Pad {
+                padding: Bytes::from_static(&[0; 8]),
+            }),
             Chunk::NrSack(NrSack {
                 flags: 0,
                 cumulative_tsn_ack: Tsn(100),
@@ -282,7 +354,11 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
             }),
             Chunk::IForwardTsn(IForwardTsn {
                 new_cumulative_tsn: Tsn(130),
-                streams: vec![IForwardTsnStream { stream: 1, unordered: true, mid: Mid(8) }],
+                streams: vec![IForwardTsnStream {
+                    stream: 1,
+                    unordered: true,
+                    mid: Mid(8),
+                }],
             }),
             Chunk::Unknown(UnknownChunk {
                 chunk_type: ChunkType(0xbf),
@@ -300,14 +376,18 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
             }),
         ],
         vec![
-            Chunk::Shutdown(Shutdown { cumulative_tsn_ack: Tsn(100) }),
+            Chunk::Shutdown(Shutdown {
+                cumulative_tsn_ack: Tsn(100),
+            }),
             Chunk::ShutdownAck,
             Chunk::Abort(Abort {
                 reflected_tag: true,
                 causes: vec![ErrorCause::UserInitiatedAbort(Bytes::from_static(b"bye"))],
             }),
         ],
-        vec![Chunk::ShutdownComplete(ShutdownComplete { reflected_tag: true })],
+        vec![Chunk::ShutdownComplete(ShutdownComplete {
+            reflected_tag: true,
+        })],
     ];
     let payloads: Vec<Vec<u8>> = packets.iter().map(|p| packet(p)).collect();
     let path = temp("every-chunk.pcap");
@@ -315,15 +395,23 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
 
     let lines = stdout_lines(&decode(&path));
     let ours: Vec<Vec<String>> = lines.iter().map(|l| chunk_names(l)).collect();
-    let expected: Vec<Vec<String>> =
-        packets.iter().map(|p| p.iter().map(|c| c.chunk_type().to_string()).collect()).collect();
+    let expected: Vec<Vec<String>> = packets
+        .iter()
+        .map(|p| p.iter().map(|c| c.chunk_type().to_string()).collect())
+        .collect();
     assert_eq!(ours, expected);
 
     let Some(tshark) = tshark() else { return };
     let rows = tshark_chunks(
         tshark,
         &path,
-        &["sctp.checksum.status", "sctp.chunk_type", "sctp.chunk_length", "_ws.malformed", "_ws.expert.severity"],
+        &[
+            "sctp.checksum.status",
+            "sctp.chunk_type",
+            "sctp.chunk_length",
+            "_ws.malformed",
+            "_ws.expert.severity",
+        ],
     );
     assert_eq!(rows.len(), packets.len());
     for ((row, chunks), wire) in rows.iter().zip(&packets).zip(&payloads) {
@@ -335,11 +423,17 @@ fn every_chunk_type_is_dissected_by_tshark_as_we_emit_it() {
         let lengths: Vec<usize> = row[2].split(',').map(|t| t.parse().unwrap()).collect();
         let mut at = 12;
         for &len in &lengths {
-            assert_eq!(usize::from(u16::from_be_bytes([wire[at + 2], wire[at + 3]])), len);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([wire[at + 2], wire[at + 3]])),
+                len
+            );
             at += len.next_multiple_of(4);
         }
         assert_eq!(at, wire.len());
-        assert!(row.get(3).is_none_or(|m| m.is_empty()), "tshark calls {chunks:?} malformed: {row:?}");
+        assert!(
+            row.get(3).is_none_or(|m| m.is_empty()),
+            "tshark calls {chunks:?} malformed: {row:?}"
+        );
     }
 
     // Field values, read by tshark from our bytes: (field, packet, value).

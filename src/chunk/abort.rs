@@ -17,9 +17,9 @@ use core::fmt;
 
 use bytes::Bytes;
 
+use super::Error;
 use super::codec::Reader;
 use super::error_cause::{self, ErrorCause};
-use super::Error;
 
 /// An ABORT chunk.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -19,10 +19,10 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 
+use super::Error;
 use super::codec::{Reader, Writer};
 use super::error_cause::{self, ErrorCause};
 use super::param::{self, Param};
-use super::Error;
 
 /// Add IP Address, Delete IP Address and Set Primary Address (RFC 5061
 /// §4.2.1, §4.2.2, §4.2.4).
@@ -51,7 +51,11 @@ impl AsconfParam {
 
 impl fmt::Display for AsconfParam {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "correlation_id={}, address={}", self.correlation_id, self.address)
+        write!(
+            f,
+            "correlation_id={}, address={}",
+            self.correlation_id, self.address
+        )
     }
 }
 

@@ -15,8 +15,8 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::codec::{Reader, Writer};
 use super::Error;
+use super::codec::{Reader, Writer};
 
 /// An AUTH chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -191,7 +191,9 @@ impl<'a> Writer<'a> {
         self.buf.extend_from_slice(&[head[0], head[1], 0, 0]);
         body(self);
         let length = self.unpadded_end.max(start + 4) - start;
-        let fits = u16::try_from(length).ok().filter(|_| self.overflow.is_none());
+        let fits = u16::try_from(length)
+            .ok()
+            .filter(|_| self.overflow.is_none());
         let Some(length16) = fits else {
             let length = *self.overflow.get_or_insert(length);
             self.buf.truncate(start);
@@ -244,15 +246,27 @@ mod tests {
         assert!(r.is_empty());
         // Length 5, one of three padding bytes: the padding is cut short.
         let mut r = Reader::new(Bytes::from_static(&[0, 1, 0, 5, 9, 0]), "test");
-        assert_eq!(r.tlv("item").unwrap_err(), Error::BadPadding { what: "item" });
+        assert_eq!(
+            r.tlv("item").unwrap_err(),
+            Error::BadPadding { what: "item" }
+        );
     }
 
     #[test]
     fn tlv_rejects_lengths_below_header_and_past_end() {
         let mut r = Reader::new(Bytes::from_static(&[0, 1, 0, 3]), "test");
-        assert_eq!(r.tlv("item").unwrap_err(), Error::BadLength { what: "item", length: 3 });
+        assert_eq!(
+            r.tlv("item").unwrap_err(),
+            Error::BadLength {
+                what: "item",
+                length: 3
+            }
+        );
         let mut r = Reader::new(Bytes::from_static(&[0, 1, 0, 9, 0, 0, 0, 0]), "test");
-        assert!(matches!(r.tlv("item"), Err(Error::Truncated { needed: 9, .. })));
+        assert!(matches!(
+            r.tlv("item"),
+            Err(Error::Truncated { needed: 9, .. })
+        ));
     }
 
     #[test]

@@ -25,8 +25,8 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::codec::{Reader, Writer};
 use super::Error;
+use super::codec::{Reader, Writer};
 use crate::serial::{Mid, Ssn, Tsn};
 
 /// The flag bits shared by DATA and I-DATA.
@@ -191,7 +191,11 @@ impl IData {
 
     /// The Fragment Sequence Number; the first fragment's is 0.
     pub fn fsn(&self) -> u32 {
-        if self.flags.beginning { 0 } else { self.ppid_or_fsn }
+        if self.flags.beginning {
+            0
+        } else {
+            self.ppid_or_fsn
+        }
     }
 
     pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {
@@ -206,7 +210,11 @@ impl IData {
 
 impl fmt::Display for IData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tsn={}, stream={}, mid={}, ", self.tsn, self.stream, self.mid)?;
+        write!(
+            f,
+            "tsn={}, stream={}, mid={}, ",
+            self.tsn, self.stream, self.mid
+        )?;
         match self.ppid() {
             Some(ppid) => write!(f, "ppid={ppid}")?,
             None => write!(f, "fsn={}", self.fsn())?,

@@ -11,8 +11,8 @@
 
 use bytes::Bytes;
 
-use super::codec::Reader;
 use super::Error;
+use super::codec::Reader;
 use crate::serial::Tsn;
 
 /// An ECNE chunk: the receiver saw a congestion mark.

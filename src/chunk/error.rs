@@ -66,7 +66,10 @@ impl fmt::Display for Error {
                 what,
                 needed,
                 available,
-            } => write!(f, "{what}: truncated, needs {needed} bytes, {available} left"),
+            } => write!(
+                f,
+                "{what}: truncated, needs {needed} bytes, {available} left"
+            ),
             Self::BadLength { what, length } => write!(f, "{what}: bad length {length}"),
             Self::BadPadding { what } => write!(f, "{what}: padding cut short"),
             Self::BadValue { what, reason } => write!(f, "{what}: {reason}"),

@@ -60,23 +60,35 @@ pub enum ErrorCause {
     /// 4.
     OutOfResource,
     /// 5: the unresolvable address parameter, header included.
-    UnresolvableAddress(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    UnresolvableAddress(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// 6: the unrecognized chunk, header included.
-    UnrecognizedChunkType(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    UnrecognizedChunkType(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// 7.
     InvalidMandatoryParameter,
     /// 8: the unrecognized parameters, headers included.
-    UnrecognizedParameters(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    UnrecognizedParameters(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// 9: the TSN of the DATA chunk that had no user data.
     NoUserData(Tsn),
     /// 10.
     CookieReceivedWhileShuttingDown,
     /// 11: the new address parameters, headers included.
-    RestartWithNewAddresses(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    RestartWithNewAddresses(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// 12: the upper layer's reason, opaque.
-    UserInitiatedAbort(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    UserInitiatedAbort(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// 13: additional information, opaque.
-    ProtocolViolation(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    ProtocolViolation(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// Any other code, extension causes included: RFC 5061's carry the
     /// offending parameter, RFC 4895's the HMAC identifier.
     Other {

@@ -18,8 +18,8 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::codec::{Reader, Writer};
 use super::Error;
+use super::codec::{Reader, Writer};
 use crate::serial::{Mid, Ssn, Tsn};
 
 /// One stream entry of a FORWARD TSN.

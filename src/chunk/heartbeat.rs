@@ -45,7 +45,9 @@ impl Heartbeat {
     }
 
     pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {
-        let _ = w.tlv(ParamType::HEARTBEAT_INFO.0.to_be_bytes(), |w| w.bytes(&self.info));
+        let _ = w.tlv(ParamType::HEARTBEAT_INFO.0.to_be_bytes(), |w| {
+            w.bytes(&self.info)
+        });
     }
 }
 

@@ -24,9 +24,9 @@ use core::fmt;
 
 use bytes::Bytes;
 
+use super::Error;
 use super::codec::{Reader, Writer};
 use super::param::{self, Param};
-use super::Error;
 use crate::serial::Tsn;
 
 /// The body of an INIT or INIT ACK chunk.

@@ -55,7 +55,9 @@ pub use init::Init;
 pub use packet::{CommonHeader, Packet, PacketWriter};
 pub use pad::Pad;
 pub use param::{Param, ParamType};
-pub use reconfig::{AddStreams, IncomingSsnReset, OutgoingSsnReset, ReconfigResponse, ReconfigResult};
+pub use reconfig::{
+    AddStreams, IncomingSsnReset, OutgoingSsnReset, ReconfigResponse, ReconfigResult,
+};
 pub use sack::{GapBlock, NrSack, Sack};
 pub use shutdown::{Shutdown, ShutdownComplete};
 
@@ -252,9 +254,7 @@ impl Chunk {
             ChunkType::INIT_ACK => Self::InitAck(Init::parse("INIT_ACK", v)?),
             ChunkType::SACK => Self::Sack(Sack::parse(v)?),
             ChunkType::HEARTBEAT => Self::Heartbeat(Heartbeat::parse("HEARTBEAT", v)?),
-            ChunkType::HEARTBEAT_ACK => {
-                Self::HeartbeatAck(Heartbeat::parse("HEARTBEAT_ACK", v)?)
-            }
+            ChunkType::HEARTBEAT_ACK => Self::HeartbeatAck(Heartbeat::parse("HEARTBEAT_ACK", v)?),
             ChunkType::ABORT => Self::Abort(Abort::parse(flags, v)?),
             ChunkType::SHUTDOWN => Self::Shutdown(Shutdown::parse(v)?),
             ChunkType::SHUTDOWN_ACK => {
@@ -402,7 +402,9 @@ pub(crate) fn arbitrary_bytes(u: &mut arbitrary::Unstructured<'_>) -> arbitrary:
 }
 
 #[cfg(feature = "arbitrary")]
-fn arbitrary_unknown_chunk_type(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<ChunkType> {
+fn arbitrary_unknown_chunk_type(
+    u: &mut arbitrary::Unstructured<'_>,
+) -> arbitrary::Result<ChunkType> {
     let mut ty = ChunkType(u.arbitrary()?);
     while ty.is_known() {
         ty = ChunkType(ty.0.wrapping_add(1));

@@ -145,15 +145,36 @@ impl Packet {
         Ok(())
     }
 
-    /// Encodes the packet into `buf` (appending), checksum included.
+    /// Encodes the packet into `buf` (appending), checksum included, with
+    /// its chunks as they are: unlike [`PacketWriter`], this applies no
+    /// bundling rule and no size budget, so that a received packet, wrongly
+    /// bundled or not, can be re-encoded (for captures, tests and fuzzing).
     pub fn emit(&self, buf: &mut Vec<u8>) -> Result<(), BuildError> {
-        let mut w = PacketWriter::new(buf, self.header, usize::MAX);
+        let start = buf.len();
+        write_header(buf, self.header);
         for chunk in &self.chunks {
-            w.push(chunk)?;
+            if let Err(e) = chunk.emit(buf) {
+                buf.truncate(start);
+                return Err(e);
+            }
         }
-        w.finish();
+        fill_checksum(&mut buf[start..]);
         Ok(())
     }
+}
+
+fn write_header(buf: &mut Vec<u8>, header: CommonHeader) {
+    buf.extend_from_slice(&header.src_port.to_be_bytes());
+    buf.extend_from_slice(&header.dst_port.to_be_bytes());
+    buf.extend_from_slice(&header.verification_tag.to_be_bytes());
+    buf.extend_from_slice(&[0; 4]);
+}
+
+/// Computes the checksum of a packet whose checksum field is zero or stale
+/// and writes it in (least significant byte first, RFC 9260 Appendix A).
+fn fill_checksum(packet: &mut [u8]) {
+    let crc = packet_checksum(packet).unwrap_or_default();
+    packet[8..12].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Iterates over the chunks of a datagram (after the common header) without
@@ -217,10 +238,7 @@ impl<'a> PacketWriter<'a> {
     /// less the IP header and UDP's 8 bytes (RFC 6951 §5.6).
     pub fn new(buf: &'a mut Vec<u8>, header: CommonHeader, max_size: usize) -> Self {
         let start = buf.len();
-        buf.extend_from_slice(&header.src_port.to_be_bytes());
-        buf.extend_from_slice(&header.dst_port.to_be_bytes());
-        buf.extend_from_slice(&header.verification_tag.to_be_bytes());
-        buf.extend_from_slice(&[0; 4]);
+        write_header(buf, header);
         Self {
             buf,
             start,
@@ -271,8 +289,7 @@ impl<'a> PacketWriter<'a> {
     /// Fills in the checksum and returns the packet's length.
     pub fn finish(self) -> usize {
         let packet = &mut self.buf[self.start..];
-        let crc = packet_checksum(packet).unwrap_or_default();
-        packet[8..12].copy_from_slice(&crc.to_le_bytes());
+        fill_checksum(packet);
         packet.len()
     }
 }

@@ -71,7 +71,9 @@ impl ParamType {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Param {
     /// Opaque to the receiver, echoed in HEARTBEAT ACK.
-    HeartbeatInfo(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    HeartbeatInfo(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// An IPv4 address of the sender.
     Ipv4Address(Ipv4Addr),
     /// An IPv6 address of the sender.
@@ -79,12 +81,16 @@ pub enum Param {
     /// The state cookie, opaque to everyone but its maker.
     StateCookie(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
     /// The unrecognized parameter(s), header included, as received.
-    UnrecognizedParameter(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    UnrecognizedParameter(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// Suggested cookie life-span increment, in milliseconds.
     CookiePreservative(u32),
     /// A host name, with its terminating NUL and any padding it was sent
     /// with; RFC 9260 answers it with Unresolvable Address.
-    HostNameAddress(#[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes),
+    HostNameAddress(
+        #[cfg_attr(feature = "arbitrary", arbitrary(with = super::arbitrary_bytes))] Bytes,
+    ),
     /// Address parameter types the sender accepts.
     SupportedAddressTypes(Vec<ParamType>),
     /// RFC 6525 §4.1.
@@ -199,25 +205,43 @@ impl Param {
         let param = match ty {
             ParamType::HEARTBEAT_INFO => return Ok(Self::HeartbeatInfo(v)),
             ParamType::IPV4_ADDRESS => Self::Ipv4Address(Ipv4Addr::from(exact::<4>(what, &mut r)?)),
-            ParamType::IPV6_ADDRESS => Self::Ipv6Address(Ipv6Addr::from(exact::<16>(what, &mut r)?)),
+            ParamType::IPV6_ADDRESS => {
+                Self::Ipv6Address(Ipv6Addr::from(exact::<16>(what, &mut r)?))
+            }
             ParamType::STATE_COOKIE => return Ok(Self::StateCookie(v)),
             ParamType::UNRECOGNIZED_PARAMETER => return Ok(Self::UnrecognizedParameter(v)),
-            ParamType::COOKIE_PRESERVATIVE => Self::CookiePreservative(u32::from_be_bytes(exact(what, &mut r)?)),
-            ParamType::HOST_NAME_ADDRESS => return Ok(Self::HostNameAddress(v)),
-            ParamType::SUPPORTED_ADDRESS_TYPES => {
-                Self::SupportedAddressTypes(u16_list(what, &mut r)?.into_iter().map(ParamType).collect())
+            ParamType::COOKIE_PRESERVATIVE => {
+                Self::CookiePreservative(u32::from_be_bytes(exact(what, &mut r)?))
             }
-            ParamType::OUTGOING_SSN_RESET_REQUEST => Self::OutgoingSsnReset(OutgoingSsnReset::parse(&mut r)?),
-            ParamType::INCOMING_SSN_RESET_REQUEST => Self::IncomingSsnReset(IncomingSsnReset::parse(&mut r)?),
+            ParamType::HOST_NAME_ADDRESS => return Ok(Self::HostNameAddress(v)),
+            ParamType::SUPPORTED_ADDRESS_TYPES => Self::SupportedAddressTypes(
+                u16_list(what, &mut r)?.into_iter().map(ParamType).collect(),
+            ),
+            ParamType::OUTGOING_SSN_RESET_REQUEST => {
+                Self::OutgoingSsnReset(OutgoingSsnReset::parse(&mut r)?)
+            }
+            ParamType::INCOMING_SSN_RESET_REQUEST => {
+                Self::IncomingSsnReset(IncomingSsnReset::parse(&mut r)?)
+            }
             ParamType::SSN_TSN_RESET_REQUEST => Self::SsnTsnReset(r.u32()?),
-            ParamType::RECONFIGURATION_RESPONSE => Self::ReconfigResponse(ReconfigResponse::parse(&mut r)?),
-            ParamType::ADD_OUTGOING_STREAMS_REQUEST => Self::AddOutgoingStreams(AddStreams::parse(&mut r)?),
-            ParamType::ADD_INCOMING_STREAMS_REQUEST => Self::AddIncomingStreams(AddStreams::parse(&mut r)?),
+            ParamType::RECONFIGURATION_RESPONSE => {
+                Self::ReconfigResponse(ReconfigResponse::parse(&mut r)?)
+            }
+            ParamType::ADD_OUTGOING_STREAMS_REQUEST => {
+                Self::AddOutgoingStreams(AddStreams::parse(&mut r)?)
+            }
+            ParamType::ADD_INCOMING_STREAMS_REQUEST => {
+                Self::AddIncomingStreams(AddStreams::parse(&mut r)?)
+            }
             ParamType::ECN_CAPABLE => Self::EcnCapable,
             ParamType::ZERO_CHECKSUM_ACCEPTABLE => Self::ZeroChecksumAcceptable(r.u32()?),
             ParamType::RANDOM => return Ok(Self::Random(v)),
-            ParamType::CHUNK_LIST => Self::ChunkList(r.rest().iter().map(|&t| ChunkType(t)).collect()),
-            ParamType::REQUESTED_HMAC_ALGORITHM => Self::RequestedHmacAlgorithm(u16_list(what, &mut r)?),
+            ParamType::CHUNK_LIST => {
+                Self::ChunkList(r.rest().iter().map(|&t| ChunkType(t)).collect())
+            }
+            ParamType::REQUESTED_HMAC_ALGORITHM => {
+                Self::RequestedHmacAlgorithm(u16_list(what, &mut r)?)
+            }
             ParamType::PADDING => return Ok(Self::Padding(v)),
             ParamType::SUPPORTED_EXTENSIONS => {
                 Self::SupportedExtensions(r.rest().iter().map(|&t| ChunkType(t)).collect())
@@ -225,11 +249,18 @@ impl Param {
             ParamType::FORWARD_TSN_SUPPORTED => Self::ForwardTsnSupported,
             ParamType::ADD_IP_ADDRESS => Self::AddIpAddress(AsconfParam::parse(&mut r)?),
             ParamType::DELETE_IP_ADDRESS => Self::DeleteIpAddress(AsconfParam::parse(&mut r)?),
-            ParamType::ERROR_CAUSE_INDICATION => Self::ErrorCauseIndication(CorrelatedCauses::parse(&mut r)?),
+            ParamType::ERROR_CAUSE_INDICATION => {
+                Self::ErrorCauseIndication(CorrelatedCauses::parse(&mut r)?)
+            }
             ParamType::SET_PRIMARY_ADDRESS => Self::SetPrimaryAddress(AsconfParam::parse(&mut r)?),
             ParamType::SUCCESS_INDICATION => Self::SuccessIndication(r.u32()?),
             ParamType::ADAPTATION_LAYER_INDICATION => Self::AdaptationLayerIndication(r.u32()?),
-            _ => return Ok(Self::Unknown { param_type: ty, value: v }),
+            _ => {
+                return Ok(Self::Unknown {
+                    param_type: ty,
+                    value: v,
+                });
+            }
         };
         r.finish()?;
         Ok(param)
@@ -262,9 +293,13 @@ impl Param {
             Self::ReconfigResponse(x) => x.emit_value(w),
             Self::AddOutgoingStreams(x) | Self::AddIncomingStreams(x) => x.emit_value(w),
             Self::EcnCapable | Self::ForwardTsnSupported => {}
-            Self::ChunkList(types) | Self::SupportedExtensions(types) => types.iter().for_each(|t| w.u8(t.0)),
+            Self::ChunkList(types) | Self::SupportedExtensions(types) => {
+                types.iter().for_each(|t| w.u8(t.0))
+            }
             Self::RequestedHmacAlgorithm(ids) => ids.iter().for_each(|&id| w.u16(id)),
-            Self::AddIpAddress(x) | Self::DeleteIpAddress(x) | Self::SetPrimaryAddress(x) => x.emit_value(w),
+            Self::AddIpAddress(x) | Self::DeleteIpAddress(x) | Self::SetPrimaryAddress(x) => {
+                x.emit_value(w)
+            }
             Self::ErrorCauseIndication(x) => x.emit_value(w),
         }
     }
@@ -361,7 +396,9 @@ impl fmt::Display for Param {
                 f.write_str("]")
             }
             Self::RequestedHmacAlgorithm(ids) => write!(f, "{ty}={ids:?}"),
-            Self::AddIpAddress(x) | Self::DeleteIpAddress(x) | Self::SetPrimaryAddress(x) => write!(f, "{ty}({x})"),
+            Self::AddIpAddress(x) | Self::DeleteIpAddress(x) | Self::SetPrimaryAddress(x) => {
+                write!(f, "{ty}({x})")
+            }
             Self::ErrorCauseIndication(x) => write!(f, "{ty}({x})"),
             Self::SuccessIndication(id) => write!(f, "{ty}(correlation_id={id})"),
             Self::AdaptationLayerIndication(code) => write!(f, "{ty}={code:#x}"),
@@ -389,7 +426,9 @@ pub(crate) fn emit_address(addr: IpAddr, w: &mut Writer<'_>) {
 }
 
 #[cfg(feature = "arbitrary")]
-fn arbitrary_unknown_param_type(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<ParamType> {
+fn arbitrary_unknown_param_type(
+    u: &mut arbitrary::Unstructured<'_>,
+) -> arbitrary::Result<ParamType> {
     let mut ty = ParamType(u.arbitrary()?);
     while ty.is_known() {
         ty = ParamType(ty.0.wrapping_add(1));

@@ -19,10 +19,10 @@ use core::fmt;
 
 use bytes::Bytes;
 
+use super::Error;
 use super::codec::{Reader, Writer};
 use super::macros::wire_enum;
 use super::param::{self, Param, u16_list};
-use super::Error;
 use crate::serial::Tsn;
 
 wire_enum! {
@@ -106,7 +106,11 @@ impl IncomingSsnReset {
 
 impl fmt::Display for IncomingSsnReset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "req_seq={}, streams={:?}", self.request_seq, self.streams)
+        write!(
+            f,
+            "req_seq={}, streams={:?}",
+            self.request_seq, self.streams
+        )
     }
 }
 

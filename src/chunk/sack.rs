@@ -29,8 +29,8 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::codec::{Reader, Writer};
 use super::Error;
+use super::codec::{Reader, Writer};
 use crate::serial::Tsn;
 
 /// A Gap Ack Block: TSNs `cumulative + start ..= cumulative + end` arrived.
@@ -127,7 +127,11 @@ fn fmt_blocks(blocks: &[GapBlock], f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 impl fmt::Display for Sack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cum_tsn={}, a_rwnd={}, gaps=", self.cumulative_tsn_ack, self.a_rwnd)?;
+        write!(
+            f,
+            "cum_tsn={}, a_rwnd={}, gaps=",
+            self.cumulative_tsn_ack, self.a_rwnd
+        )?;
         fmt_blocks(&self.gap_blocks, f)?;
         write!(f, ", dups={}", self.duplicate_tsns.len())
     }
@@ -187,7 +191,11 @@ impl NrSack {
 
 impl fmt::Display for NrSack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cum_tsn={}, a_rwnd={}, gaps=", self.cumulative_tsn_ack, self.a_rwnd)?;
+        write!(
+            f,
+            "cum_tsn={}, a_rwnd={}, gaps=",
+            self.cumulative_tsn_ack, self.a_rwnd
+        )?;
         fmt_blocks(&self.gap_blocks, f)?;
         f.write_str(", nr_gaps=")?;
         fmt_blocks(&self.nr_gap_blocks, f)?;

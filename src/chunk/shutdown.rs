@@ -16,8 +16,8 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::codec::Reader;
 use super::Error;
+use super::codec::Reader;
 use crate::serial::Tsn;
 
 /// A SHUTDOWN chunk.

@@ -12,8 +12,7 @@ use usctp::chunk::packet::{self, Chunks, CommonHeader};
 /// the file cannot be read as a capture.
 pub fn run(file: &Path, udp_port: u16) -> Result<(), String> {
     let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let datagrams =
-        capture::read_udp(input).map_err(|e| format!("{}: {e}", file.display()))?;
+    let datagrams = capture::read_udp(input).map_err(|e| format!("{}: {e}", file.display()))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     for d in datagrams
