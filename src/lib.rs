@@ -29,4 +29,5 @@
 
 pub mod capture;
 pub mod chunk;
+pub mod cookie;
 pub mod serial;
