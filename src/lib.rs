@@ -27,7 +27,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod association;
 pub mod capture;
 pub mod chunk;
+pub mod config;
 pub mod cookie;
+pub mod endpoint;
 pub mod serial;

@@ -85,11 +85,21 @@ impl CookieKeys {
         out.extend_from_slice(&mac.finalize().into_bytes());
     }
 
-    /// Authenticates and reads a cookie returned in a COOKIE ECHO.
-    ///
-    /// The MAC is checked in constant time before any field is trusted;
-    /// staleness is judged on `now_ms` (RFC 9260 §5.1.5 steps 1–3).
+    /// Authenticates and reads a cookie returned in a COOKIE ECHO, and
+    /// judges its age on `now_ms` (RFC 9260 §5.1.5 steps 1–3).
     pub fn open(&self, sealed: &[u8], now_ms: u64) -> Result<StateCookie, CookieError> {
+        let cookie = self.authenticate(sealed)?;
+        match cookie.staleness_us(now_ms) {
+            Some(by_us) => Err(CookieError::Stale { by_us }),
+            None => Ok(cookie),
+        }
+    }
+
+    /// Authenticates and reads a cookie without judging its age, for the
+    /// cases of RFC 9260 §5.2.4 that decide on the tags first.
+    ///
+    /// The MAC is checked in constant time before any field is trusted.
+    pub fn authenticate(&self, sealed: &[u8]) -> Result<StateCookie, CookieError> {
         if sealed.len() < super::FIXED_LEN + MAC_LEN {
             return Err(CookieError::Malformed);
         }
@@ -103,16 +113,6 @@ impl CookieKeys {
         let mut mac = key.mac();
         mac.update(body);
         mac.verify_slice(tag).map_err(|_| CookieError::Forged)?;
-        let cookie = StateCookie::decode(body)?;
-        let expiry = cookie
-            .created_ms
-            .saturating_add(u64::from(cookie.lifespan_ms));
-        if now_ms > expiry {
-            let by_us = (now_ms - expiry).saturating_mul(1000);
-            return Err(CookieError::Stale {
-                by_us: u32::try_from(by_us).unwrap_or(u32::MAX),
-            });
-        }
-        Ok(cookie)
+        StateCookie::decode(body)
     }
 }

@@ -137,6 +137,14 @@ impl StateCookie {
         FIXED_LEN + self.addresses().map(|a| 1 + addr_len(a)).sum::<usize>() + MAC_LEN
     }
 
+    /// How many microseconds past its lifespan the cookie is at `now_ms`
+    /// (saturating), or `None` while it is valid.
+    pub fn staleness_us(&self, now_ms: u64) -> Option<u32> {
+        let expiry = self.created_ms.saturating_add(u64::from(self.lifespan_ms));
+        let late_ms = now_ms.checked_sub(expiry).filter(|&ms| ms > 0)?;
+        Some(u32::try_from(late_ms.saturating_mul(1000)).unwrap_or(u32::MAX))
+    }
+
     fn addresses(&self) -> impl Iterator<Item = &IpAddr> {
         self.peer_addresses.iter().take(MAX_ADDRESSES)
     }

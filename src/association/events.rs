@@ -1,0 +1,83 @@
+//! What an association tells its user (after RFC 6458's notifications).
+
+use std::net::SocketAddr;
+
+use crate::chunk::ErrorCause;
+
+/// Identifies an association within its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AssocId(pub u64);
+
+impl std::fmt::Display for AssocId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The parameters an association came up with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Established {
+    /// Streams this end may send on.
+    pub outbound_streams: u16,
+    /// Streams the peer may send on.
+    pub inbound_streams: u16,
+    /// The peer's transport addresses (UDP address of each IP address).
+    pub peer_addresses: Vec<SocketAddr>,
+}
+
+/// Why an association ended or never started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssociationError {
+    /// No INIT ACK came after Max.Init.Retransmits retransmissions of INIT.
+    InitTimeout,
+    /// No COOKIE ACK came after Max.Init.Retransmits retransmissions of
+    /// COOKIE ECHO.
+    CookieTimeout,
+    /// The peer's cookies kept arriving stale at the peer (RFC 9260 §5.2.6).
+    StaleCookie,
+    /// The peer sent an ABORT with these causes.
+    PeerAborted(Vec<ErrorCause>),
+    /// The peer's INIT ACK was invalid; this end sent an ABORT with these
+    /// causes.
+    InvalidInitAck(Vec<ErrorCause>),
+    /// The user aborted the association.
+    LocalAbort,
+}
+
+impl std::fmt::Display for AssociationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InitTimeout => f.write_str("no answer to INIT"),
+            Self::CookieTimeout => f.write_str("no answer to COOKIE ECHO"),
+            Self::StaleCookie => f.write_str("state cookie kept arriving stale"),
+            Self::PeerAborted(causes) if causes.is_empty() => f.write_str("aborted by peer"),
+            Self::PeerAborted(causes) => {
+                f.write_str("aborted by peer:")?;
+                causes.iter().try_for_each(|c| write!(f, " {c}"))
+            }
+            Self::InvalidInitAck(causes) => {
+                f.write_str("invalid INIT ACK:")?;
+                causes.iter().try_for_each(|c| write!(f, " {c}"))
+            }
+            Self::LocalAbort => f.write_str("aborted locally"),
+        }
+    }
+}
+
+impl std::error::Error for AssociationError {}
+
+/// Something the user should know about an association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The association is up (SCTP_COMM_UP).
+    Up(Established),
+    /// The peer restarted; the association goes on with new tags and
+    /// sequence numbers (SCTP_RESTART).
+    Restart(Established),
+    /// The association could not be set up (SCTP_CANT_STR_ASSOC).
+    CantStart(AssociationError),
+    /// An established association ended abnormally (SCTP_COMM_LOST).
+    Lost(AssociationError),
+    /// The peer reported errors in an ERROR chunk (SCTP_REMOTE_ERROR).
+    RemoteError(Vec<ErrorCause>),
+}

@@ -1,0 +1,71 @@
+//! Protocol parameters, with the defaults of RFC 9260 §16.
+
+use std::time::Duration;
+
+/// The protocol parameters of an endpoint and the associations it makes.
+///
+/// Each field names the RFC 9260 parameter it sets; defaults are §16's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// RTO.Initial: the retransmission timeout before any RTT is measured
+    /// (§16: 1 second).
+    pub rto_initial: Duration,
+    /// RTO.Min (§16: 1 second).
+    pub rto_min: Duration,
+    /// RTO.Max (§16: 60 seconds).
+    pub rto_max: Duration,
+    /// Max.Init.Retransmits: INIT and COOKIE ECHO retransmissions before
+    /// giving up (§16: 8).
+    pub max_init_retransmits: u32,
+    /// Association.Max.Retrans (§16: 10).
+    pub association_max_retrans: u32,
+    /// Path.Max.Retrans (§16: 5).
+    pub path_max_retrans: u32,
+    /// HB.interval (§16: 30 seconds).
+    pub hb_interval: Duration,
+    /// Valid.Cookie.Life: how long a state cookie stays valid (§16: 60
+    /// seconds).
+    pub valid_cookie_life: Duration,
+    /// The most a peer's Cookie Preservative may add to
+    /// `valid_cookie_life` (§5.1.3 lets the receiver bound it).
+    pub max_cookie_preservative: Duration,
+    /// How often the cookie key changes; the previous key stays valid for
+    /// one more interval.
+    pub cookie_key_rotation: Duration,
+    /// Outbound streams requested in INIT / offered in INIT ACK.
+    pub outbound_streams: u16,
+    /// Inbound streams accepted at most (MIS).
+    pub max_inbound_streams: u16,
+    /// Advertised receiver window (a_rwnd) when nothing is buffered.
+    pub receive_window: u32,
+    /// Largest SCTP packet sent, common header included: the path MTU less
+    /// the IP header and UDP's 8 bytes (RFC 6951 §5.6). 1200 fits the IPv6
+    /// minimum MTU of 1280 with room to spare.
+    pub max_packet_size: usize,
+    /// Replies to out-of-the-blue packets (ABORT, SHUTDOWN COMPLETE) and
+    /// to unknown-peer INITs sent per second at most, so the endpoint cannot
+    /// be used to reflect traffic at a third party.
+    pub stateless_replies_per_second: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_secs(1),
+            rto_max: Duration::from_secs(60),
+            max_init_retransmits: 8,
+            association_max_retrans: 10,
+            path_max_retrans: 5,
+            hb_interval: Duration::from_secs(30),
+            valid_cookie_life: Duration::from_secs(60),
+            max_cookie_preservative: Duration::from_secs(60),
+            cookie_key_rotation: Duration::from_secs(3600),
+            outbound_streams: 10,
+            max_inbound_streams: 2048,
+            receive_window: 1 << 20,
+            max_packet_size: 1200,
+            stateless_replies_per_second: 1000,
+        }
+    }
+}

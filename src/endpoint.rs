@@ -1,0 +1,681 @@
+//! The endpoint: one SCTP port, its associations, and everything that
+//! happens before an association exists (RFC 9260 §5.1, §8.4), sans IO.
+//!
+//! # Call order
+//!
+//! Feed it datagrams with [`Endpoint::handle`] and expired deadlines with
+//! [`Endpoint::handle_timeout`]; after any input, drain
+//! [`Endpoint::poll_transmit`] until `None`, re-arm the timer from
+//! [`Endpoint::poll_timeout`], then drain [`Endpoint::poll_event`].
+//!
+//! # No state before the cookie
+//!
+//! An INIT from an unknown peer is answered with an INIT ACK built from the
+//! INIT alone; the state needed later travels in the signed cookie. Nothing
+//! is stored per peer until a valid COOKIE ECHO comes back: the only memory
+//! an INIT flood can take is the bounded queue of replies not yet sent.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::association::handshake::{self, InitVerdict, LocalInit};
+use crate::association::{self, AssocId, Association, Context, Event, Transmit};
+use crate::chunk::packet::{self, COMMON_HEADER_LEN};
+use crate::chunk::{
+    Abort, Chunk, CommonHeader, ErrorCause, ErrorChunk, Init, Packet, PacketWriter,
+    ShutdownComplete,
+};
+use crate::config::Config;
+use crate::cookie::{CookieError, CookieKeys, KEY_LEN};
+use crate::serial::Tsn;
+
+/// Stateless replies waiting to be sent, at most; more are dropped, as a
+/// router would.
+const MAX_QUEUED_REPLIES: usize = 256;
+
+/// Why `connect` refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// An association with that peer address and port exists already.
+    AlreadyConnected(AssocId),
+    /// The endpoint holds as many associations as it may.
+    TooManyAssociations,
+    /// The peer port 0 cannot be addressed.
+    InvalidPort,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AlreadyConnected(id) => write!(f, "already associated with that peer ({id})"),
+            Self::TooManyAssociations => f.write_str("association limit reached"),
+            Self::InvalidPort => f.write_str("peer port 0"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Counters of what the endpoint dropped, for diagnostics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Datagrams whose checksum failed.
+    pub bad_checksum: u64,
+    /// Datagrams that were not well-formed SCTP.
+    pub malformed: u64,
+    /// Stateless replies not sent because of the rate limit or a full queue.
+    pub replies_suppressed: u64,
+    /// INITs answered with an INIT ACK without keeping state.
+    pub init_acks_sent: u64,
+}
+
+/// A token bucket limiting stateless replies (RFC 9260 §8.4 lets an
+/// endpoint answer out-of-the-blue packets; it must not become a reflector).
+#[derive(Debug)]
+struct RateLimit {
+    per_second: u32,
+    tokens: u32,
+    refilled: Instant,
+}
+
+impl RateLimit {
+    fn allow(&mut self, now: Instant) -> bool {
+        let elapsed_ms = now.saturating_duration_since(self.refilled).as_millis();
+        let refill = elapsed_ms * u128::from(self.per_second) / 1000;
+        if refill > 0 {
+            let tokens = u128::from(self.tokens) + refill;
+            self.tokens = u32::try_from(tokens.min(u128::from(self.per_second))).unwrap_or(0);
+            self.refilled = now;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// An SCTP endpoint on one port.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: Arc<Config>,
+    port: u16,
+    local_addresses: Vec<IpAddr>,
+    listening: bool,
+    max_associations: usize,
+    rng: StdRng,
+    keys: CookieKeys,
+    epoch: Instant,
+    next_id: u64,
+    associations: BTreeMap<AssocId, Association>,
+    by_peer: HashMap<(IpAddr, u16), AssocId>,
+    registered: HashMap<AssocId, Vec<(IpAddr, u16)>>,
+    replies: VecDeque<(SocketAddr, Vec<u8>)>,
+    events: VecDeque<(AssocId, Event)>,
+    limit: RateLimit,
+    /// Where round-robin transmission resumes.
+    cursor: AssocId,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// An endpoint on SCTP `port`, seeded with 32 bytes of randomness (the
+    /// driver takes them from the OS; tests fix them).
+    pub fn new(config: Config, port: u16, seed: [u8; 32], now: Instant) -> Self {
+        let mut rng = StdRng::from_seed(seed);
+        let mut secret = [0; KEY_LEN];
+        rng.fill(&mut secret);
+        let rotation_ms = config.cookie_key_rotation.as_millis();
+        let keys = CookieKeys::new(secret, 0, u64::try_from(rotation_ms).unwrap_or(u64::MAX));
+        let limit = RateLimit {
+            per_second: config.stateless_replies_per_second,
+            tokens: config.stateless_replies_per_second,
+            refilled: now,
+        };
+        Self {
+            config: Arc::new(config),
+            port,
+            local_addresses: Vec::new(),
+            listening: false,
+            max_associations: usize::MAX,
+            rng,
+            keys,
+            epoch: now,
+            next_id: 1,
+            associations: BTreeMap::new(),
+            by_peer: HashMap::new(),
+            registered: HashMap::new(),
+            replies: VecDeque::new(),
+            events: VecDeque::new(),
+            limit,
+            cursor: AssocId(0),
+            stats: EndpointStats::default(),
+        }
+    }
+
+    /// Accept associations that peers start (a listening socket).
+    pub fn listen(&mut self, max_associations: usize) {
+        self.listening = true;
+        self.max_associations = max_associations;
+    }
+
+    /// The addresses to advertise in INIT and INIT ACK. Empty (the
+    /// default) advertises none: the peer then uses the address the packets
+    /// come from (RFC 9260 §5.1.2), and a wildcard bind never advertises
+    /// unreachable host addresses.
+    pub fn set_local_addresses(&mut self, addresses: Vec<IpAddr>) {
+        self.local_addresses = addresses;
+    }
+
+    /// This endpoint's SCTP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The protocol parameters.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What has been dropped so far.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
+    }
+
+    /// The association `id`, if it exists.
+    pub fn association(&self, id: AssocId) -> Option<&Association> {
+        self.associations.get(&id)
+    }
+
+    /// The association `id`, to act on it.
+    pub fn association_mut(&mut self, id: AssocId) -> Option<&mut Association> {
+        self.associations.get_mut(&id)
+    }
+
+    /// Number of associations held (in any state).
+    pub fn association_count(&self) -> usize {
+        self.associations.len()
+    }
+
+    /// Entries in the demultiplexing table (peer addresses).
+    pub fn peer_table_len(&self) -> usize {
+        self.by_peer.len()
+    }
+
+    fn clock_ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn rotate_keys(&mut self, now: Instant) {
+        let clock = self.clock_ms(now);
+        if clock >= self.keys.next_rotation_ms() {
+            let mut secret = [0; KEY_LEN];
+            self.rng.fill(&mut secret);
+            self.keys.rotate(secret, clock);
+        }
+    }
+
+    /// Starts an association with the peer at UDP address `remote`, SCTP
+    /// port `peer_port`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        peer_port: u16,
+    ) -> Result<AssocId, ConnectError> {
+        if peer_port == 0 {
+            return Err(ConnectError::InvalidPort);
+        }
+        if let Some(&id) = self.by_peer.get(&(remote.ip(), peer_port)) {
+            return Err(ConnectError::AlreadyConnected(id));
+        }
+        if self.associations.len() >= self.max_associations {
+            return Err(ConnectError::TooManyAssociations);
+        }
+        let id = self.allocate_id();
+        let clock_ms = self.clock_ms(now);
+        let mut ctx = Context {
+            config: &self.config,
+            rng: &mut self.rng,
+            keys: &self.keys,
+            clock_ms,
+            local_addresses: &self.local_addresses,
+        };
+        let assoc = Association::connect(
+            id,
+            self.config.clone(),
+            now,
+            remote,
+            (self.port, peer_port),
+            &mut ctx,
+        );
+        self.associations.insert(id, assoc);
+        self.sync(id);
+        Ok(id)
+    }
+
+    fn allocate_id(&mut self) -> AssocId {
+        let id = AssocId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Handles one received datagram: `remote` is its UDP source.
+    pub fn handle(&mut self, now: Instant, remote: SocketAddr, datagram: Bytes) {
+        let datagram_len = datagram.len();
+        // RFC 9260 §6.8: a packet with a bad checksum is dropped silently.
+        if packet::verify_checksum(&datagram).is_err() {
+            self.stats.bad_checksum += 1;
+            return;
+        }
+        let packet = match Packet::parse_unverified(datagram) {
+            Ok(p) => p,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        // §8.4 (1): nothing from a non-unicast source is answered or kept.
+        let ip = remote.ip();
+        if ip.is_unspecified()
+            || ip.is_multicast()
+            || matches!(ip, IpAddr::V4(a) if a.is_broadcast())
+        {
+            return;
+        }
+        self.rotate_keys(now);
+        let header = packet.header;
+        let key = (ip, header.src_port);
+        if header.dst_port == self.port {
+            if let Some(&id) = self.by_peer.get(&key) {
+                self.to_association(id, now, remote, packet);
+                return;
+            }
+        }
+        self.without_association(now, remote, packet, datagram_len);
+    }
+
+    fn to_association(&mut self, id: AssocId, now: Instant, remote: SocketAddr, packet: Packet) {
+        let clock_ms = self.clock_ms(now);
+        let Some(assoc) = self.associations.get_mut(&id) else {
+            return;
+        };
+        let mut ctx = Context {
+            config: &self.config,
+            rng: &mut self.rng,
+            keys: &self.keys,
+            clock_ms,
+            local_addresses: &self.local_addresses,
+        };
+        assoc.handle_packet(now, remote, packet, &mut ctx);
+        self.sync(id);
+    }
+
+    /// §8.4 and §5.1: packets that no association claims.
+    fn without_association(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        packet: Packet,
+        datagram_len: usize,
+    ) {
+        let header = packet.header;
+        let wrong_port = header.dst_port != self.port;
+        match packet.chunks.first() {
+            // §8.5.1 (A): an INIT comes alone with tag 0; otherwise it is
+            // dropped silently.
+            Some(Chunk::Init(init)) => {
+                if packet.chunks.len() != 1 || header.verification_tag != 0 {
+                    return;
+                }
+                if !wrong_port {
+                    // §5.2.2: an INIT from a new address of an existing
+                    // association is that association's business.
+                    let existing = init
+                        .params
+                        .iter()
+                        .filter_map(|p| p.address())
+                        .find_map(|a| self.by_peer.get(&(a, header.src_port)).copied());
+                    if let Some(id) = existing {
+                        self.to_association(id, now, remote, packet);
+                        return;
+                    }
+                }
+                if wrong_port || !self.listening || self.associations.len() >= self.max_associations
+                {
+                    // Nobody accepts it: §8.4 (3) answers with an ABORT.
+                    let causes = if wrong_port || !self.listening {
+                        vec![]
+                    } else {
+                        vec![ErrorCause::OutOfResource]
+                    };
+                    let abort = Chunk::Abort(Abort {
+                        reflected_tag: false,
+                        causes,
+                    });
+                    self.reply(now, remote, header, init.initiate_tag, &abort);
+                    return;
+                }
+                self.answer_init(now, remote, header, init, datagram_len);
+            }
+            Some(Chunk::CookieEcho(echo)) if !wrong_port => {
+                let echo = echo.cookie.clone();
+                self.cookie_echo(now, remote, packet, &echo);
+            }
+            // §8.4 (2), (6), (7): ABORT, SHUTDOWN COMPLETE, COOKIE ACK and a
+            // Stale Cookie ERROR are dropped without a word.
+            Some(Chunk::Abort(_) | Chunk::ShutdownComplete(_) | Chunk::CookieAck) => {}
+            Some(Chunk::Error(e))
+                if e.causes
+                    .iter()
+                    .any(|c| matches!(c, ErrorCause::StaleCookie { .. })) => {}
+            // §8.4 (5): SHUTDOWN ACK gets SHUTDOWN COMPLETE with the T bit.
+            Some(Chunk::ShutdownAck) => {
+                let reply = Chunk::ShutdownComplete(ShutdownComplete {
+                    reflected_tag: true,
+                });
+                self.reply(now, remote, header, header.verification_tag, &reply);
+            }
+            // §8.4 (8): anything else gets an ABORT with the T bit, unless
+            // the packet holds an ABORT or a chunk that must not be answered.
+            Some(_) => {
+                let silent = packet.chunks.iter().any(|c| {
+                    matches!(
+                        c,
+                        Chunk::Abort(_) | Chunk::ShutdownComplete(_) | Chunk::Init(_)
+                    )
+                });
+                if !silent {
+                    let abort = Chunk::Abort(Abort {
+                        reflected_tag: true,
+                        causes: vec![],
+                    });
+                    self.reply(now, remote, header, header.verification_tag, &abort);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// §5.1 (B): answers an INIT with an INIT ACK built from it alone.
+    fn answer_init(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        header: CommonHeader,
+        init: &Init,
+        datagram_len: usize,
+    ) {
+        let peer = match handshake::judge_init(init, false) {
+            InitVerdict::Discard => return,
+            InitVerdict::Abort(causes) => {
+                let abort = Chunk::Abort(Abort {
+                    reflected_tag: false,
+                    causes,
+                });
+                self.reply(now, remote, header, init.initiate_tag, &abort);
+                return;
+            }
+            InitVerdict::Accept(peer) => peer,
+        };
+        let local = LocalInit {
+            tag: nonzero(&mut self.rng),
+            initial_tsn: Tsn(self.rng.random()),
+            a_rwnd: self.config.receive_window,
+            outbound_streams: self.config.outbound_streams,
+            max_inbound_streams: self.config.max_inbound_streams,
+        };
+        let clock_ms = self.clock_ms(now);
+        let ctx = Context {
+            config: &self.config,
+            rng: &mut self.rng,
+            keys: &self.keys,
+            clock_ms,
+            local_addresses: &self.local_addresses,
+        };
+        let lifespan = ctx.cookie_lifespan_ms(peer.cookie_preservative_ms);
+        let cookie = handshake::cookie_for(
+            &local,
+            &peer,
+            remote.ip(),
+            (self.port, header.src_port),
+            (0, 0),
+            clock_ms,
+            lifespan,
+        );
+        // The reply stays within four times the INIT (no amplification):
+        // this end's addresses are left out when they would not fit.
+        let budget = (4 * datagram_len).saturating_sub(COMMON_HEADER_LEN);
+        let ack = association::init_ack_chunk(&local, &peer, &cookie, &ctx, budget);
+        self.stats.init_acks_sent += 1;
+        self.queue_reply(remote, header, init.initiate_tag, &Chunk::InitAck(ack));
+    }
+
+    /// §5.1 (D), §5.1.5: a COOKIE ECHO with no association for its source.
+    fn cookie_echo(&mut self, now: Instant, remote: SocketAddr, packet: Packet, sealed: &Bytes) {
+        let header = packet.header;
+        let clock_ms = self.clock_ms(now);
+        let (cookie, stale) = match self.keys.authenticate(sealed) {
+            Ok(c) => {
+                let stale = c.staleness_us(clock_ms);
+                (c, stale)
+            }
+            // Forged, modified or truncated: discarded silently.
+            Err(CookieError::Forged | CookieError::Malformed | CookieError::Stale { .. }) => {
+                return;
+            }
+        };
+        // §8.5.1 (D): the packet's tag is the one the cookie holds.
+        if header.verification_tag != cookie.local_tag
+            || cookie.local_port != self.port
+            || cookie.peer_port != header.src_port
+        {
+            return;
+        }
+        // The peer may come back from another of its addresses.
+        if let Some(id) = cookie
+            .peer_addresses
+            .iter()
+            .find_map(|&a| self.by_peer.get(&(a, header.src_port)).copied())
+        {
+            self.to_association(id, now, remote, packet);
+            return;
+        }
+        if let Some(by_us) = stale {
+            // §5.1.5 step 3, §3.3.10.3: say how late it was.
+            let error = Chunk::Error(ErrorChunk {
+                causes: vec![ErrorCause::StaleCookie {
+                    staleness_us: by_us,
+                }],
+            });
+            self.reply(now, remote, header, cookie.peer_tag, &error);
+            return;
+        }
+        if self.associations.len() >= self.max_associations {
+            let abort = Chunk::Abort(Abort {
+                reflected_tag: false,
+                causes: vec![ErrorCause::OutOfResource],
+            });
+            self.reply(now, remote, header, cookie.peer_tag, &abort);
+            return;
+        }
+        let id = self.allocate_id();
+        let mut ctx = Context {
+            config: &self.config,
+            rng: &mut self.rng,
+            keys: &self.keys,
+            clock_ms,
+            local_addresses: &self.local_addresses,
+        };
+        let mut assoc =
+            Association::from_cookie(id, self.config.clone(), &cookie, remote, &mut ctx);
+        // Chunks bundled after the COOKIE ECHO are the new association's.
+        assoc.handle_chunks(now, remote, &packet.chunks[1..]);
+        self.associations.insert(id, assoc);
+        self.sync(id);
+    }
+
+    /// Queues a stateless reply, subject to the rate limit.
+    fn reply(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        header: CommonHeader,
+        vtag: u32,
+        chunk: &Chunk,
+    ) {
+        if !self.limit.allow(now) {
+            self.stats.replies_suppressed += 1;
+            return;
+        }
+        self.queue_reply(remote, header, vtag, chunk);
+    }
+
+    fn queue_reply(&mut self, remote: SocketAddr, header: CommonHeader, vtag: u32, chunk: &Chunk) {
+        if self.replies.len() >= MAX_QUEUED_REPLIES {
+            self.stats.replies_suppressed += 1;
+            return;
+        }
+        let mut buf = Vec::new();
+        let reply_header = CommonHeader {
+            src_port: header.dst_port,
+            dst_port: header.src_port,
+            verification_tag: vtag,
+            checksum: 0,
+        };
+        let mut w = PacketWriter::new(&mut buf, reply_header, usize::MAX);
+        if w.push(chunk).is_ok() {
+            w.finish();
+            self.replies.push_back((remote, buf));
+        }
+    }
+
+    /// Drains an association's events and keeps the demultiplexing table in
+    /// step with its addresses.
+    fn sync(&mut self, id: AssocId) {
+        let Some(assoc) = self.associations.get_mut(&id) else {
+            return;
+        };
+        while let Some(event) = assoc.poll_event() {
+            self.events.push_back((id, event));
+        }
+        let port = assoc.peer_port();
+        let current: Vec<(IpAddr, u16)> = assoc.peer_ips().map(|ip| (ip, port)).collect();
+        let old = self
+            .registered
+            .insert(id, current.clone())
+            .unwrap_or_default();
+        for key in old {
+            if self.by_peer.get(&key) == Some(&id) && !current.contains(&key) {
+                self.by_peer.remove(&key);
+            }
+        }
+        for key in current {
+            self.by_peer.entry(key).or_insert(id);
+        }
+    }
+
+    /// Forgets an association that is closed and has nothing left to send.
+    fn reap(&mut self, id: AssocId) {
+        let Some(assoc) = self.associations.get(&id) else {
+            return;
+        };
+        if !assoc.is_closed() || assoc.has_pending_transmit() {
+            return;
+        }
+        self.associations.remove(&id);
+        for key in self.registered.remove(&id).unwrap_or_default() {
+            if self.by_peer.get(&key) == Some(&id) {
+                self.by_peer.remove(&key);
+            }
+        }
+    }
+
+    /// Acts on expired timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.rotate_keys(now);
+        let due: Vec<AssocId> = self
+            .associations
+            .iter()
+            .filter(|(_, a)| a.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            if let Some(assoc) = self.associations.get_mut(&id) {
+                assoc.handle_timeout(now);
+            }
+            self.sync(id);
+            self.reap(id);
+        }
+    }
+
+    /// Writes the next packet to send into `buf` (cleared first).
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<Transmit> {
+        if let Some((destination, bytes)) = self.replies.pop_front() {
+            buf.clear();
+            buf.extend_from_slice(&bytes);
+            return Some(Transmit {
+                destination,
+                source: None,
+                size: bytes.len(),
+            });
+        }
+        // Round robin over associations, starting after the last served.
+        let ids: Vec<AssocId> = self
+            .associations
+            .range(self.cursor..)
+            .skip(1)
+            .chain(self.associations.range(..=self.cursor))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            let sent = self.associations.get_mut(&id)?.poll_transmit(buf);
+            self.reap(id);
+            if let Some(t) = sent {
+                self.cursor = id;
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// The earliest deadline of any timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.associations
+            .values()
+            .filter_map(Association::poll_timeout)
+            .min()
+    }
+
+    /// The next event of any association.
+    pub fn poll_event(&mut self) -> Option<(AssocId, Event)> {
+        let event = self.events.pop_front();
+        if let Some((id, _)) = event {
+            self.reap(id);
+        }
+        event
+    }
+
+    /// Aborts association `id` (RFC 9260 §9.1).
+    pub fn abort(&mut self, id: AssocId, reason: &[u8]) {
+        if let Some(assoc) = self.associations.get_mut(&id) {
+            assoc.abort(reason);
+        }
+        self.sync(id);
+    }
+}
+
+fn nonzero(rng: &mut StdRng) -> u32 {
+    loop {
+        let v: u32 = rng.random();
+        if v != 0 {
+            return v;
+        }
+    }
+}
