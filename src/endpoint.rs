@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -629,8 +630,7 @@ impl Endpoint {
         // Round robin over associations, starting after the last served.
         let ids: Vec<AssocId> = self
             .associations
-            .range(self.cursor..)
-            .skip(1)
+            .range((Bound::Excluded(self.cursor), Bound::Unbounded))
             .chain(self.associations.range(..=self.cursor))
             .map(|(&id, _)| id)
             .collect();

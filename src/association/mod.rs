@@ -955,7 +955,8 @@ pub(crate) fn init_ack_chunk(
     Init {
         initiate_tag: local.tag,
         a_rwnd: local.a_rwnd,
-        outbound_streams: local.outbound_streams,
+        // §5.1.1: no more outbound streams than the peer takes in.
+        outbound_streams: local.outbound_streams.min(peer.inbound_streams),
         inbound_streams: local.max_inbound_streams,
         initial_tsn: local.initial_tsn,
         params,
