@@ -1,0 +1,217 @@
+//! A deterministic simulated network for endpoint pairs.
+//!
+//! Every link delays, and may drop, duplicate or reorder, datagrams under a
+//! seeded RNG, so a failing run replays exactly from its seed. Time is
+//! simulated: the network jumps to the next delivery or timer deadline.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use usctp::association::{AssocId, Event};
+use usctp::chunk::Packet;
+use usctp::config::Config;
+use usctp::endpoint::Endpoint;
+
+/// How a link mistreats datagrams.
+#[derive(Debug, Clone, Copy)]
+pub struct Impairment {
+    pub delay: Duration,
+    /// Extra random delay up to this much; reorders datagrams.
+    pub jitter: Duration,
+    pub loss: f64,
+    pub duplicate: f64,
+}
+
+impl Default for Impairment {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+pub struct Node {
+    pub ep: Endpoint,
+    pub addr: SocketAddr,
+    pub events: Vec<(AssocId, Event)>,
+}
+
+struct InFlight {
+    at: Instant,
+    seq: u64,
+    to: usize,
+    from: SocketAddr,
+    bytes: Bytes,
+}
+
+/// A trace line: when, who sent, and the chunk names.
+pub type Trace = Vec<String>;
+
+pub struct Sim {
+    pub nodes: Vec<Node>,
+    pub now: Instant,
+    pub start: Instant,
+    pub link: Impairment,
+    in_flight: Vec<InFlight>,
+    rng: StdRng,
+    seq: u64,
+    /// Drop the datagrams with these indices (0-based, in sending order).
+    pub drop_indices: Vec<usize>,
+    sent: usize,
+    pub trace: Trace,
+    buf: Vec<u8>,
+}
+
+/// The seeds to run: `USCTP_SEED` for one, else `count` from 1.
+pub fn seeds(count: u64) -> Vec<u64> {
+    match std::env::var("USCTP_SEED") {
+        Ok(s) => vec![s.parse().expect("USCTP_SEED is a number")],
+        Err(_) => (1..=count).collect(),
+    }
+}
+
+impl Sim {
+    /// Two endpoints on port 5000 (node 0, client) and 13 (node 1,
+    /// listening).
+    pub fn pair(seed: u64, config: Config) -> Self {
+        let now = Instant::now();
+        let mut seeded = StdRng::seed_from_u64(seed);
+        let a = Endpoint::new(config.clone(), 5000, seeded.random(), now);
+        let mut b = Endpoint::new(config, 13, seeded.random(), now);
+        b.listen(usize::MAX);
+        Self {
+            nodes: vec![
+                Node {
+                    ep: a,
+                    addr: "10.0.0.1:9899".parse().unwrap(),
+                    events: vec![],
+                },
+                Node {
+                    ep: b,
+                    addr: "10.0.0.2:9899".parse().unwrap(),
+                    events: vec![],
+                },
+            ],
+            now,
+            start: now,
+            link: Impairment::default(),
+            in_flight: Vec::new(),
+            rng: seeded,
+            seq: 0,
+            drop_indices: Vec::new(),
+            sent: 0,
+            trace: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn node_at(&self, addr: SocketAddr) -> Option<usize> {
+        self.nodes.iter().position(|n| n.addr.ip() == addr.ip())
+    }
+
+    /// Moves every pending transmit onto the wire, drains events.
+    fn collect(&mut self) {
+        for i in 0..self.nodes.len() {
+            while let Some(t) = self.nodes[i].ep.poll_transmit(&mut self.buf) {
+                let bytes = Bytes::copy_from_slice(&self.buf[..t.size]);
+                let index = self.sent;
+                self.sent += 1;
+                let names = Packet::parse(bytes.clone())
+                    .map(|p| {
+                        p.chunks
+                            .iter()
+                            .map(|c| c.chunk_type().to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_else(|e| format!("malformed: {e}"));
+                let Some(to) = self.node_at(t.destination) else {
+                    continue;
+                };
+                let elapsed = self.now - self.start;
+                let lost = self.drop_indices.contains(&index) || self.rng.random_bool(self.link.loss);
+                self.trace.push(format!(
+                    "{:>8.3}s #{index} {i}->{to} {names}{}",
+                    elapsed.as_secs_f64(),
+                    if lost { " (lost)" } else { "" }
+                ));
+                if lost {
+                    continue;
+                }
+                let copies = if self.rng.random_bool(self.link.duplicate) { 2 } else { 1 };
+                for _ in 0..copies {
+                    let jitter = if self.link.jitter.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        self.link.jitter.mul_f64(self.rng.random())
+                    };
+                    self.seq += 1;
+                    self.in_flight.push(InFlight {
+                        at: self.now + self.link.delay + jitter,
+                        seq: self.seq,
+                        to,
+                        from: self.nodes[i].addr,
+                        bytes: bytes.clone(),
+                    });
+                }
+            }
+            while let Some(e) = self.nodes[i].ep.poll_event() {
+                self.nodes[i].events.push(e);
+            }
+        }
+    }
+
+    /// Advances to the next delivery or deadline; `false` when nothing is
+    /// left to happen.
+    pub fn step(&mut self) -> bool {
+        self.collect();
+        let next_delivery = self.in_flight.iter().map(|f| (f.at, f.seq)).min();
+        let next_timer = self.nodes.iter().filter_map(|n| n.ep.poll_timeout()).min();
+        let next = match (next_delivery, next_timer) {
+            (Some((d, _)), Some(t)) => d.min(t),
+            (Some((d, _)), None) => d,
+            (None, Some(t)) => t,
+            (None, None) => return false,
+        };
+        self.now = self.now.max(next);
+        // Deliver in (time, sequence) order.
+        self.in_flight.sort_by_key(|f| (f.at, f.seq));
+        let due = self.in_flight.iter().take_while(|f| f.at <= self.now).count();
+        let delivered: Vec<InFlight> = self.in_flight.drain(..due).collect();
+        for f in delivered {
+            self.nodes[f.to].ep.handle(self.now, f.from, f.bytes);
+        }
+        for n in &mut self.nodes {
+            if n.ep.poll_timeout().is_some_and(|t| t <= self.now) {
+                n.ep.handle_timeout(self.now);
+            }
+        }
+        self.collect();
+        true
+    }
+
+    /// Steps until `done` holds or `limit` of simulated time passes.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        while !done(self) {
+            if self.now - self.start > limit || !self.step() {
+                return done(self);
+            }
+        }
+        true
+    }
+
+    pub fn up_count(&self, node: usize) -> usize {
+        self.nodes[node]
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Up(_)))
+            .count()
+    }
+}
