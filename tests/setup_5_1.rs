@@ -9,8 +9,6 @@ use bytes::Bytes;
 use common::*;
 use usctp::association::{AssociationError, AssociationState, Event};
 use usctp::chunk::{Chunk, CookieEcho, ErrorCause, Heartbeat, Init, Param, ParamType};
-use usctp::config::Config;
-use usctp::serial::Tsn;
 
 #[track_caller]
 fn init_ack(sent: &Sent) -> &Init {
@@ -376,13 +374,6 @@ fn a_flood_of_inits_leaves_no_state() {
 
 // ---- client side ----
 
-fn client() -> (Tester, usctp::association::AssocId) {
-    let mut t = Tester::with_config(Config::default(), false);
-    let now = t.now;
-    let id = t.iut.connect(now, tester_addr(), TESTER_PORT).unwrap();
-    (t, id)
-}
-
 #[test]
 fn connect_sends_init_and_retransmits_it_with_backoff() {
     // §5.1 (A) and §6.3.3 E2: T1-init doubles up to RTO.Max, then
@@ -410,26 +401,6 @@ fn connect_sends_init_and_retransmits_it_with_backoff() {
         [(id, Event::CantStart(AssociationError::InitTimeout))]
     );
     assert_eq!(t.iut.association_count(), 0);
-}
-
-#[track_caller]
-fn answer_init(t: &mut Tester, peer_tag: u32, extra: Vec<Param>) -> (Init, Bytes) {
-    let Chunk::Init(sent) = t.sent_one().only().clone() else {
-        panic!("expected INIT")
-    };
-    let cookie = Bytes::from_static(b"tester's opaque cookie");
-    let mut params = vec![Param::StateCookie(cookie.clone())];
-    params.extend(extra);
-    let ack = Init {
-        initiate_tag: peer_tag,
-        a_rwnd: 10_000,
-        outbound_streams: 3,
-        inbound_streams: 4,
-        initial_tsn: Tsn(77),
-        params,
-    };
-    t.send(sent.initiate_tag, &[Chunk::InitAck(ack)]);
-    (sent, cookie)
 }
 
 #[test]

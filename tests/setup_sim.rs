@@ -37,10 +37,16 @@ fn handshake_completes_when_any_one_packet_is_lost() {
         let mut sim = Sim::pair(lost as u64, Config::default());
         sim.drop_indices = vec![lost];
         connect(&mut sim);
-        let done = sim.run_until(Duration::from_secs(10), |s| s.up_count(0) == 1 && s.up_count(1) == 1);
+        let done = sim.run_until(Duration::from_secs(10), |s| {
+            s.up_count(0) == 1 && s.up_count(1) == 1
+        });
         assert!(done, "packet {lost} lost:\n{}", sim.trace.join("\n"));
         // One retransmission after RTO.Initial: up within 1 s + a few delays.
-        assert!(sim.now - sim.start < Duration::from_millis(1100), "{:?}", sim.now - sim.start);
+        assert!(
+            sim.now - sim.start < Duration::from_millis(1100),
+            "{:?}",
+            sim.now - sim.start
+        );
         // Let any duplicate COOKIE ECHO play out: still one association.
         sim.run_until(Duration::from_secs(20), |_| false);
         assert_both_up_once(&sim, lost as u64);
@@ -58,7 +64,9 @@ fn handshake_survives_loss_duplication_and_reordering() {
             duplicate: 0.3,
         };
         connect(&mut sim);
-        let up = sim.run_until(Duration::from_secs(600), |s| s.up_count(0) == 1 && s.up_count(1) == 1);
+        let up = sim.run_until(Duration::from_secs(600), |s| {
+            s.up_count(0) == 1 && s.up_count(1) == 1
+        });
         assert!(up, "seed {seed}:\n{}", sim.trace.join("\n"));
         sim.link.loss = 0.0;
         sim.run_until(Duration::from_secs(700), |_| false);
@@ -78,15 +86,25 @@ fn simultaneous_connect_yields_one_association_each_side() {
         let (a, b) = (sim.nodes[0].addr, sim.nodes[1].addr);
         let id_a = sim.nodes[0].ep.connect(now, b, 13).unwrap();
         let id_b = sim.nodes[1].ep.connect(now, a, 5000).unwrap();
-        let up = sim.run_until(Duration::from_secs(30), |s| s.up_count(0) == 1 && s.up_count(1) == 1);
+        let up = sim.run_until(Duration::from_secs(30), |s| {
+            s.up_count(0) == 1 && s.up_count(1) == 1
+        });
         assert!(up, "seed {seed}:\n{}", sim.trace.join("\n"));
         sim.run_until(Duration::from_secs(60), |_| false);
         assert_both_up_once(&sim, seed);
         // The INITs really crossed: both were sent before any INIT ACK.
-        assert!(sim.trace[0].ends_with(" INIT") && sim.trace[1].ends_with(" INIT"), "{:?}", sim.trace);
+        assert!(
+            sim.trace[0].ends_with(" INIT") && sim.trace[1].ends_with(" INIT"),
+            "{:?}",
+            sim.trace
+        );
         let a = sim.nodes[0].ep.association(id_a).unwrap();
         let b = sim.nodes[1].ep.association(id_b).unwrap();
         assert_eq!(a.state(), AssociationState::Established);
-        assert_eq!((a.local_tag(), a.peer_tag()), (b.peer_tag(), b.local_tag()), "seed {seed}");
+        assert_eq!(
+            (a.local_tag(), a.peer_tag()),
+            (b.peer_tag(), b.local_tag()),
+            "seed {seed}"
+        );
     }
 }

@@ -142,6 +142,37 @@ impl Tester {
     }
 }
 
+/// An IUT that has just sent an INIT to the tester (client side).
+pub fn client() -> (Tester, AssocId) {
+    let mut t = Tester::with_config(Config::default(), false);
+    let now = t.now;
+    let id = t.iut.connect(now, tester_addr(), TESTER_PORT).unwrap();
+    (t, id)
+}
+
+/// Reads the IUT's INIT and answers it with an INIT ACK carrying tag
+/// `peer_tag`, an opaque cookie and `extra` parameters. Returns the INIT
+/// and the cookie.
+#[track_caller]
+pub fn answer_init(t: &mut Tester, peer_tag: u32, extra: Vec<Param>) -> (Init, Bytes) {
+    let Chunk::Init(sent) = t.sent_one().only().clone() else {
+        panic!("expected INIT")
+    };
+    let cookie = Bytes::from_static(b"tester's opaque cookie");
+    let mut params = vec![Param::StateCookie(cookie.clone())];
+    params.extend(extra);
+    let ack = Init {
+        initiate_tag: peer_tag,
+        a_rwnd: 10_000,
+        outbound_streams: 3,
+        inbound_streams: 4,
+        initial_tsn: Tsn(77),
+        params,
+    };
+    t.send(sent.initiate_tag, &[Chunk::InitAck(ack)]);
+    (sent, cookie)
+}
+
 /// A packet with a valid checksum.
 pub fn packet(src: u16, dst: u16, vtag: u32, chunks: &[Chunk]) -> Vec<u8> {
     let header = CommonHeader {

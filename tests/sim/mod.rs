@@ -136,7 +136,8 @@ impl Sim {
                     continue;
                 };
                 let elapsed = self.now - self.start;
-                let lost = self.drop_indices.contains(&index) || self.rng.random_bool(self.link.loss);
+                let lost =
+                    self.drop_indices.contains(&index) || self.rng.random_bool(self.link.loss);
                 self.trace.push(format!(
                     "{:>8.3}s #{index} {i}->{to} {names}{}",
                     elapsed.as_secs_f64(),
@@ -145,7 +146,11 @@ impl Sim {
                 if lost {
                     continue;
                 }
-                let copies = if self.rng.random_bool(self.link.duplicate) { 2 } else { 1 };
+                let copies = if self.rng.random_bool(self.link.duplicate) {
+                    2
+                } else {
+                    1
+                };
                 for _ in 0..copies {
                     let jitter = if self.link.jitter.is_zero() {
                         Duration::ZERO
@@ -183,7 +188,11 @@ impl Sim {
         self.now = self.now.max(next);
         // Deliver in (time, sequence) order.
         self.in_flight.sort_by_key(|f| (f.at, f.seq));
-        let due = self.in_flight.iter().take_while(|f| f.at <= self.now).count();
+        let due = self
+            .in_flight
+            .iter()
+            .take_while(|f| f.at <= self.now)
+            .count();
         let delivered: Vec<InFlight> = self.in_flight.drain(..due).collect();
         for f in delivered {
             self.nodes[f.to].ep.handle(self.now, f.from, f.bytes);
