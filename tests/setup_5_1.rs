@@ -528,3 +528,30 @@ fn stale_cookie_error_restarts_with_a_cookie_preservative() {
         [(id, Event::CantStart(AssociationError::StaleCookie))]
     );
 }
+
+#[test]
+fn cookie_sealed_before_one_key_rotation_opens_but_not_after_two() {
+    // §5.1.3: the cookie key changes every `cookie_key_rotation`; the
+    // previous key stays good for one more interval.
+    let config = usctp::config::Config {
+        cookie_key_rotation: Duration::from_secs(10),
+        ..Default::default()
+    };
+    for (wait, opens) in [(15, true), (26, false)] {
+        let mut t = Tester::with_config(config.clone(), true);
+        t.send(0, &[Chunk::Init(init(0x5151))]);
+        let ack = init_ack(&t.sent_one()).clone();
+        let cookie = ack.state_cookie().unwrap().clone();
+        // Rotations happen as time passes through the endpoint.
+        for _ in 0..wait {
+            t.advance(Duration::from_secs(1));
+        }
+        t.send(ack.initiate_tag, &[Chunk::CookieEcho(CookieEcho { cookie })]);
+        if opens {
+            assert_eq!(t.sent_one().packet.chunks, [Chunk::CookieAck]);
+        } else {
+            t.sent_nothing();
+            assert_eq!(t.iut.association_count(), 0);
+        }
+    }
+}
