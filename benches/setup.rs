@@ -42,14 +42,18 @@ fn cookie(c: &mut Criterion) {
     });
     keys.seal(&cookie, &mut buf);
     let sealed = buf.clone();
-    g.bench_function("open", |b| b.iter(|| keys.open(black_box(&sealed), 1).unwrap()));
+    g.bench_function("open", |b| {
+        b.iter(|| keys.open(black_box(&sealed), 1).unwrap())
+    });
     g.finish();
 }
 
 /// Moves packets between two endpoints until neither has any to send.
 fn shuttle(a: &mut Endpoint, b: &mut Endpoint, now: Instant, buf: &mut Vec<u8>) {
-    let (addr_a, addr_b): (SocketAddr, SocketAddr) =
-        ("10.0.0.1:9899".parse().unwrap(), "10.0.0.2:9899".parse().unwrap());
+    let (addr_a, addr_b): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:9899".parse().unwrap(),
+        "10.0.0.2:9899".parse().unwrap(),
+    );
     loop {
         let mut moved = false;
         while let Some(t) = a.poll_transmit(buf) {

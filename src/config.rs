@@ -42,9 +42,11 @@ pub struct Config {
     /// the IP header and UDP's 8 bytes (RFC 6951 §5.6). 1200 fits the IPv6
     /// minimum MTU of 1280 with room to spare.
     pub max_packet_size: usize,
-    /// Replies to out-of-the-blue packets (ABORT, SHUTDOWN COMPLETE) and
-    /// to unknown-peer INITs sent per second at most, so the endpoint cannot
-    /// be used to reflect traffic at a third party.
+    /// Replies to out-of-the-blue packets (ABORT, SHUTDOWN COMPLETE, Stale
+    /// Cookie ERROR) sent per second at most, so the endpoint cannot be used
+    /// to reflect traffic at a third party. INIT ACKs are not counted: they
+    /// are bounded by size (at most four times the INIT) and by the queue of
+    /// unsent replies, so a flood cannot starve real peers of them.
     pub stateless_replies_per_second: u32,
 }
 

@@ -328,9 +328,15 @@ impl Endpoint {
     ) {
         let header = packet.header;
         let wrong_port = header.dst_port != self.port;
+        let contains = |f: fn(&Chunk) -> bool| packet.chunks.iter().any(f);
+        // §8.4 (2): a packet holding an ABORT is dropped without a word,
+        // whatever else it holds; this rule comes before all the others.
+        if contains(|c| matches!(c, Chunk::Abort(_))) {
+            return;
+        }
         match packet.chunks.first() {
-            // §8.5.1 (A): an INIT comes alone with tag 0; otherwise it is
-            // dropped silently.
+            // §8.4 (3) and §8.5.1 (A): an INIT comes alone with tag 0;
+            // otherwise it is dropped silently.
             Some(Chunk::Init(init)) => {
                 if packet.chunks.len() != 1 || header.verification_tag != 0 {
                     return;
@@ -350,7 +356,7 @@ impl Endpoint {
                 }
                 if wrong_port || !self.listening || self.associations.len() >= self.max_associations
                 {
-                    // Nobody accepts it: §8.4 (3) answers with an ABORT.
+                    // Nobody accepts it: answered with an ABORT.
                     let causes = if wrong_port || !self.listening {
                         vec![]
                     } else {
@@ -365,42 +371,40 @@ impl Endpoint {
                 }
                 self.answer_init(now, remote, header, init, datagram_len);
             }
+            // §8.4 (4): a COOKIE ECHO goes to §5.1.
             Some(Chunk::CookieEcho(echo)) if !wrong_port => {
                 let echo = echo.cookie.clone();
                 self.cookie_echo(now, remote, packet, &echo);
             }
-            // §8.4 (2), (6), (7): ABORT, SHUTDOWN COMPLETE, COOKIE ACK and a
-            // Stale Cookie ERROR are dropped without a word.
-            Some(Chunk::Abort(_) | Chunk::ShutdownComplete(_) | Chunk::CookieAck) => {}
-            Some(Chunk::Error(e))
-                if e.causes
-                    .iter()
-                    .any(|c| matches!(c, ErrorCause::StaleCookie { .. })) => {}
-            // §8.4 (5): SHUTDOWN ACK gets SHUTDOWN COMPLETE with the T bit.
-            Some(Chunk::ShutdownAck) => {
-                let reply = Chunk::ShutdownComplete(ShutdownComplete {
-                    reflected_tag: true,
-                });
-                self.reply(now, remote, header, header.verification_tag, &reply);
-            }
-            // §8.4 (8): anything else gets an ABORT with the T bit, unless
-            // the packet holds an ABORT or a chunk that must not be answered.
-            Some(_) => {
-                let silent = packet.chunks.iter().any(|c| {
-                    matches!(
-                        c,
-                        Chunk::Abort(_) | Chunk::ShutdownComplete(_) | Chunk::Init(_)
-                    )
-                });
-                if !silent {
-                    let abort = Chunk::Abort(Abort {
+            _ => {
+                // §8.4 (5): SHUTDOWN ACK gets SHUTDOWN COMPLETE with the T bit.
+                if contains(|c| matches!(c, Chunk::ShutdownAck)) {
+                    let reply = Chunk::ShutdownComplete(ShutdownComplete {
                         reflected_tag: true,
-                        causes: vec![],
                     });
-                    self.reply(now, remote, header, header.verification_tag, &abort);
+                    self.reply(now, remote, header, header.verification_tag, &reply);
+                    return;
                 }
+                // §8.4 (6), (7): SHUTDOWN COMPLETE, COOKIE ACK, a Stale
+                // Cookie ERROR, and an INIT out of place are not answered.
+                let silent = contains(|c| match c {
+                    Chunk::ShutdownComplete(_) | Chunk::CookieAck | Chunk::Init(_) => true,
+                    Chunk::Error(e) => e
+                        .causes
+                        .iter()
+                        .any(|c| matches!(c, ErrorCause::StaleCookie { .. })),
+                    _ => false,
+                });
+                if silent || packet.chunks.is_empty() {
+                    return;
+                }
+                // §8.4 (8): anything else gets an ABORT with the T bit.
+                let abort = Chunk::Abort(Abort {
+                    reflected_tag: true,
+                    causes: vec![],
+                });
+                self.reply(now, remote, header, header.verification_tag, &abort);
             }
-            None => {}
         }
     }
 

@@ -546,7 +546,10 @@ fn cookie_sealed_before_one_key_rotation_opens_but_not_after_two() {
         for _ in 0..wait {
             t.advance(Duration::from_secs(1));
         }
-        t.send(ack.initiate_tag, &[Chunk::CookieEcho(CookieEcho { cookie })]);
+        t.send(
+            ack.initiate_tag,
+            &[Chunk::CookieEcho(CookieEcho { cookie })],
+        );
         if opens {
             assert_eq!(t.sent_one().packet.chunks, [Chunk::CookieAck]);
         } else {

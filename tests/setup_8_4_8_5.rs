@@ -126,7 +126,11 @@ fn ootb_abort_is_discarded_silently() {
     t.sent_nothing();
     assert_eq!(t.iut.association_count(), 0);
     assert!(t.events().is_empty());
-    assert_eq!(t.iut.stats().replies_suppressed, 0, "dropped, not rate limited");
+    assert_eq!(
+        t.iut.stats().replies_suppressed,
+        0,
+        "dropped, not rate limited"
+    );
 }
 
 #[test]
@@ -243,7 +247,6 @@ fn ootb_packet_containing_an_abort_anywhere_gets_no_reply() {
 }
 
 #[test]
-#[ignore = "IUT bug: RFC 9260 §8.4 (2) MUST discard an OOTB packet containing an ABORT; the IUT answers SHUTDOWN ACK + ABORT with SHUTDOWN COMPLETE"]
 fn ootb_shutdown_ack_bundled_with_abort_gets_no_reply() {
     // §8.4 (2) before (5): A -> SHUTDOWN ACK, ABORT -> Z; nothing.
     let mut t = Tester::server();
@@ -252,7 +255,6 @@ fn ootb_shutdown_ack_bundled_with_abort_gets_no_reply() {
 }
 
 #[test]
-#[ignore = "IUT deviation: RFC 9260 §8.4 (7) discards a packet that contains a COOKIE ACK or a Stale Cookie ERROR anywhere; the IUT only looks at the first chunk and answers with ABORT (8)"]
 fn ootb_cookie_ack_or_stale_cookie_after_another_chunk_is_discarded() {
     // §8.4 (7) before (8): A -> HEARTBEAT, COOKIE ACK -> Z; nothing.
     let mut t = Tester::server();
@@ -348,8 +350,11 @@ fn established() -> (Tester, u32, AssocId) {
 #[track_caller]
 fn assert_undisturbed(t: &mut Tester, id: AssocId, iut_tag: u32, from: SocketAddr) {
     t.sent_nothing();
-    assert_eq!(t.events(), []);
-    let assoc = t.iut.association(id).expect("the association is still there");
+    assert!(t.events().is_empty());
+    let assoc = t
+        .iut
+        .association(id)
+        .expect("the association is still there");
     assert_eq!(assoc.state(), AssociationState::Established);
     assert_eq!(assoc.local_tag(), iut_tag);
     assert_eq!(assoc.peer_tag(), PEER_TAG);
@@ -413,7 +418,10 @@ fn blind_attacker_with_wrong_tags_cannot_disturb_an_established_association() {
             })],
         ),
         ("SHUTDOWN ACK", vec![Chunk::ShutdownAck]),
-        ("ERROR", vec![error(ErrorCause::ProtocolViolation(Bytes::new()))]),
+        (
+            "ERROR",
+            vec![error(ErrorCause::ProtocolViolation(Bytes::new()))],
+        ),
         ("ERROR stale cookie", vec![stale_cookie_error()]),
         ("COOKIE ACK", vec![Chunk::CookieAck]),
         ("SHUTDOWN COMPLETE T=0", vec![shutdown_complete(false)]),
@@ -555,7 +563,7 @@ fn heartbeat_with_the_right_tag_is_answered_with_the_same_info() {
     );
     assert_eq!(reply.vtag(), PEER_TAG);
     assert_eq!(reply.packet.chunks, [heartbeat_ack(info)]);
-    assert_eq!(t.events(), []);
+    assert!(t.events().is_empty());
     assert_eq!(
         t.iut.association(id).unwrap().state(),
         AssociationState::Established
@@ -636,7 +644,7 @@ fn unknown_chunk_type_00_stops_processing_without_report() {
 
     t.send(iut_tag, &[unknown(0x3E, 0x01, b"x"), heartbeat(b"after")]);
     t.sent_nothing();
-    assert_eq!(t.events(), []);
+    assert!(t.events().is_empty());
     assert_eq!(
         t.iut.association(id).unwrap().state(),
         AssociationState::Established
@@ -669,7 +677,10 @@ fn unknown_chunk_type_01_stops_processing_and_reports_the_chunk() {
         &[0x7F, 0xA5, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8]
     );
     // Alone, it is reported and nothing after it is processed.
-    t.send(iut_tag, &[unknown(0x40 | 0x2A, 0, b"wxyz"), heartbeat(b"x")]);
+    t.send(
+        iut_tag,
+        &[unknown(0x40 | 0x2A, 0, b"wxyz"), heartbeat(b"x")],
+    );
     let reply = t.sent_one();
     assert_eq!(reply.packet.chunks.len(), 1, "{:?}", reply.packet.chunks);
     assert_eq!(
@@ -677,7 +688,7 @@ fn unknown_chunk_type_01_stops_processing_and_reports_the_chunk() {
         &[0x6A, 0, 0, 8, b'w', b'x', b'y', b'z']
     );
     // An ERROR is not an event, and the association goes on.
-    assert_eq!(t.events(), []);
+    assert!(t.events().is_empty());
     assert_eq!(
         t.iut.association(id).unwrap().state(),
         AssociationState::Established
@@ -725,9 +736,7 @@ fn unknown_chunk_type_11_is_skipped_and_reported() {
     };
     assert_eq!(
         &unrecognized_chunk(report)[..],
-        &[
-            0xFF, 0x3C, 0, 16, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0xAA, 0xBB
-        ]
+        &[0xFF, 0x3C, 0, 16, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0xAA, 0xBB]
     );
     assert_eq!(ack, &heartbeat_ack(b"after"));
 
@@ -741,11 +750,7 @@ fn unknown_chunk_type_11_is_skipped_and_reported() {
             heartbeat(b"end"),
         ],
     );
-    let chunks: Vec<Chunk> = t
-        .sent()
-        .into_iter()
-        .flat_map(|s| s.packet.chunks)
-        .collect();
+    let chunks: Vec<Chunk> = t.sent().into_iter().flat_map(|s| s.packet.chunks).collect();
     assert_eq!(chunks.len(), 3, "{chunks:?}");
     assert_eq!(&unrecognized_chunk(&chunks[0])[..4], &[0xFE, 0, 0, 8]);
     assert_eq!(&unrecognized_chunk(&chunks[1])[..4], &[0xC5, 0, 0, 8]);
@@ -755,8 +760,7 @@ fn unknown_chunk_type_11_is_skipped_and_reported() {
 #[test]
 fn unrecognized_chunk_cause_holds_an_unaligned_chunk_as_received() {
     // §3.3.10.6: a chunk of length 7 (value "abc") comes back with its
-    // header as received, length 7; the chunk's padding may or may not be
-    // included, but only zero bytes may follow the 7.
+    // header as received, length 7, without the padding that followed it.
     let (mut t, iut_tag, _) = established();
     t.send(iut_tag, &[unknown(0xD1, 0x07, b"abc"), heartbeat(b"hb")]);
     let reply = t.sent_one();
@@ -764,10 +768,6 @@ fn unrecognized_chunk_cause_holds_an_unaligned_chunk_as_received() {
         panic!("{:?}", reply.packet.chunks)
     };
     let raw = unrecognized_chunk(report);
-    assert_eq!(&raw[..7], &[0xD1, 0x07, 0, 7, b'a', b'b', b'c']);
-    assert!(
-        raw.len() == 7 || &raw[7..] == [0],
-        "after the chunk only its padding: {raw:?}"
-    );
+    assert_eq!(&raw[..], &[0xD1, 0x07, 0, 7, b'a', b'b', b'c']);
     assert_eq!(ack, &heartbeat_ack(b"hb"));
 }

@@ -604,8 +604,11 @@ impl Association {
                 // §3.2: the upper two bits of the type decide.
                 let action = unknown.action();
                 if action.reports() && self.peer_tag != 0 {
+                    // The cause holds the chunk as received, without the
+                    // padding that followed it.
                     let mut raw = Vec::new();
                     let _ = chunk.emit(&mut raw);
+                    raw.truncate(4 + unknown.value.len());
                     let cause = ErrorCause::UnrecognizedChunkType(Bytes::from(raw));
                     let error = Chunk::Error(ErrorChunk {
                         causes: vec![cause],
