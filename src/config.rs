@@ -38,6 +38,14 @@ pub struct Config {
     pub max_inbound_streams: u16,
     /// Advertised receiver window (a_rwnd) when nothing is buffered.
     pub receive_window: u32,
+    /// SACK.Delay: the longest a SACK waits for a second packet (§16:
+    /// 200 ms; §6.2 caps it at 500 ms).
+    pub sack_delay: std::time::Duration,
+    /// Payload bytes queued or in flight per association before `send`
+    /// says `WouldBlock`.
+    pub send_buffer: usize,
+    /// Largest message `send` accepts.
+    pub max_message_size: usize,
     /// Largest SCTP packet sent, common header included: the path MTU less
     /// the IP header and UDP's 8 bytes (RFC 6951 §5.6). 1200 fits the IPv6
     /// minimum MTU of 1280 with room to spare.
@@ -66,6 +74,9 @@ impl Default for Config {
             outbound_streams: 10,
             max_inbound_streams: 2048,
             receive_window: 1 << 20,
+            sack_delay: Duration::from_millis(200),
+            send_buffer: 1 << 20,
+            max_message_size: 1 << 20,
             max_packet_size: 1200,
             stateless_replies_per_second: 1000,
         }

@@ -295,14 +295,14 @@ impl Endpoint {
         let key = (ip, header.src_port);
         if header.dst_port == self.port {
             if let Some(&id) = self.by_peer.get(&key) {
-                self.to_association(id, now, remote, packet);
+                self.route_to(id, now, remote, packet);
                 return;
             }
         }
         self.without_association(now, remote, packet, datagram_len);
     }
 
-    fn to_association(&mut self, id: AssocId, now: Instant, remote: SocketAddr, packet: Packet) {
+    fn route_to(&mut self, id: AssocId, now: Instant, remote: SocketAddr, packet: Packet) {
         let clock_ms = self.clock_ms(now);
         let Some(assoc) = self.associations.get_mut(&id) else {
             return;
@@ -350,7 +350,7 @@ impl Endpoint {
                         .filter_map(|p| p.address())
                         .find_map(|a| self.by_peer.get(&(a, header.src_port)).copied());
                     if let Some(id) = existing {
-                        self.to_association(id, now, remote, packet);
+                        self.route_to(id, now, remote, packet);
                         return;
                     }
                 }
@@ -489,7 +489,7 @@ impl Endpoint {
             .iter()
             .find_map(|&a| self.by_peer.get(&(a, header.src_port)).copied())
         {
-            self.to_association(id, now, remote, packet);
+            self.route_to(id, now, remote, packet);
             return;
         }
         if let Some(by_us) = stale {
@@ -621,7 +621,7 @@ impl Endpoint {
     }
 
     /// Writes the next packet to send into `buf` (cleared first).
-    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         if let Some((destination, bytes)) = self.replies.pop_front() {
             buf.clear();
             buf.extend_from_slice(&bytes);
@@ -639,7 +639,7 @@ impl Endpoint {
             .map(|(&id, _)| id)
             .collect();
         for id in ids {
-            let sent = self.associations.get_mut(&id)?.poll_transmit(buf);
+            let sent = self.associations.get_mut(&id)?.poll_transmit(now, buf);
             self.reap(id);
             if let Some(t) = sent {
                 self.cursor = id;

@@ -42,6 +42,14 @@ pub enum AssociationError {
     InvalidInitAck(Vec<ErrorCause>),
     /// The user aborted the association.
     LocalAbort,
+    /// Data went unacknowledged through Association.Max.Retrans timeouts
+    /// (RFC 9260 §8.1).
+    RetransmissionLimit,
+    /// The graceful shutdown did not complete in time (T2-shutdown
+    /// retransmissions or the T5-shutdown-guard timer, RFC 9260 §9.2).
+    ShutdownTimeout,
+    /// The peer broke the protocol; this end sent an ABORT saying why.
+    ProtocolViolation(&'static str),
 }
 
 impl std::fmt::Display for AssociationError {
@@ -60,6 +68,9 @@ impl std::fmt::Display for AssociationError {
                 causes.iter().try_for_each(|c| write!(f, " {c}"))
             }
             Self::LocalAbort => f.write_str("aborted locally"),
+            Self::RetransmissionLimit => f.write_str("peer unreachable: retransmission limit"),
+            Self::ShutdownTimeout => f.write_str("shutdown did not complete"),
+            Self::ProtocolViolation(why) => write!(f, "protocol violation: {why}"),
         }
     }
 }
@@ -80,4 +91,21 @@ pub enum Event {
     Lost(AssociationError),
     /// The peer reported errors in an ERROR chunk (SCTP_REMOTE_ERROR).
     RemoteError(Vec<ErrorCause>),
+    /// Messages are ready for `recv`.
+    Readable,
+    /// Room opened in the send buffer after a `WouldBlock`.
+    Writable,
+    /// Everything sent has been acknowledged (SCTP_SENDER_DRY_EVENT).
+    SenderDry,
+    /// The peer started a graceful shutdown (SCTP_SHUTDOWN_EVENT): no more
+    /// messages will arrive.
+    ShutdownStarted,
+    /// The graceful shutdown finished (SCTP_SHUTDOWN_COMP).
+    ShutdownComplete,
+    /// Messages that were queued or in flight when the association ended
+    /// were not delivered (SCTP_SEND_FAILED), counted in chunks.
+    SendFailed {
+        /// DATA chunks (fragments) never acknowledged.
+        chunks: usize,
+    },
 }

@@ -11,6 +11,9 @@
 
 mod events;
 pub(crate) mod handshake;
+mod rto;
+mod rx;
+mod tx;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -23,10 +26,16 @@ use rand::rngs::StdRng;
 
 pub use events::{AssocId, AssociationError, Established, Event};
 use handshake::{CookieResolution, InitVerdict, LocalInit, PeerInit};
+pub use rx::Message;
+pub use tx::SendError;
+
+use rto::Rto;
+use rx::{DataVerdict, Rx};
+use tx::Tx;
 
 use crate::chunk::{
-    Abort, Chunk, CommonHeader, CookieEcho, ErrorCause, ErrorChunk, Heartbeat, Init, Packet,
-    PacketWriter, Param, ShutdownComplete,
+    Abort, Chunk, CommonHeader, CookieEcho, Data, ErrorCause, ErrorChunk, Heartbeat, Init, Packet,
+    PacketWriter, Param, Shutdown, ShutdownComplete,
 };
 use crate::config::Config;
 use crate::cookie::{CookieKeys, StateCookie};
@@ -41,6 +50,14 @@ pub enum AssociationState {
     CookieEchoed,
     /// Up.
     Established,
+    /// The user asked to shut down; queued data is still being sent.
+    ShutdownPending,
+    /// SHUTDOWN sent, waiting for SHUTDOWN ACK.
+    ShutdownSent,
+    /// The peer sent SHUTDOWN; this end finishes sending its data.
+    ShutdownReceived,
+    /// SHUTDOWN ACK sent, waiting for SHUTDOWN COMPLETE.
+    ShutdownAckSent,
     /// Gone; the endpoint drops it once its events are read.
     Closed,
 }
@@ -133,6 +150,16 @@ enum State {
         stale_retries: u32,
     },
     Established,
+    ShutdownPending,
+    ShutdownSent {
+        t2: Backoff,
+        guard: Instant,
+    },
+    ShutdownReceived,
+    ShutdownAckSent {
+        t2: Backoff,
+        guard: Instant,
+    },
     Closed,
 }
 
@@ -173,6 +200,25 @@ pub struct Association {
     primary: usize,
     queue: VecDeque<Queued>,
     events: VecDeque<Event>,
+    /// Data transfer, once established.
+    data: Option<DataPath>,
+}
+
+/// The two directions of data transfer and the SACK timing (§6.2).
+#[derive(Debug)]
+struct DataPath {
+    rx: Rx,
+    tx: Tx,
+    /// A SACK goes out with the next packet.
+    sack_now: bool,
+    /// The delayed SACK timer.
+    sack_deadline: Option<Instant>,
+    /// Packets with DATA since the last SACK.
+    unacked_packets: u32,
+    /// Where the next SACK goes: the source of the DATA it acknowledges.
+    sack_to: SocketAddr,
+    /// `send` said `WouldBlock`; say `Writable` when room opens.
+    blocked: bool,
 }
 
 /// Stale-cookie retries before giving up (RFC 9260 §5.2.6 leaves the bound
@@ -230,7 +276,7 @@ impl Association {
         let ports = (cookie.local_port, cookie.peer_port);
         let mut assoc = Self::new(id, config, remote, ports, &local, tie_tags);
         assoc.adopt_cookie(cookie, remote);
-        assoc.state = State::Established;
+        assoc.establish();
         assoc.queue(remote, assoc.peer_tag, Chunk::CookieAck);
         let up = assoc.established();
         assoc.events.push_back(Event::Up(up));
@@ -263,7 +309,37 @@ impl Association {
             primary: 0,
             queue: VecDeque::new(),
             events: VecDeque::new(),
+            data: None,
         }
+    }
+
+    /// Enters ESTABLISHED: data transfer starts (or restarts) from the
+    /// negotiated sequence numbers and streams.
+    fn establish(&mut self) {
+        self.state = State::Established;
+        let config = &self.config;
+        let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
+        self.data = Some(DataPath {
+            rx: Rx::new(
+                self.peer_initial_tsn,
+                self.inbound_streams,
+                config.receive_window,
+            ),
+            tx: Tx::new(
+                self.local_initial_tsn,
+                self.outbound_streams,
+                self.peer_rwnd,
+                config.max_packet_size,
+                rto,
+                config.send_buffer,
+                config.max_message_size,
+            ),
+            sack_now: false,
+            sack_deadline: None,
+            unacked_packets: 0,
+            sack_to: self.primary_remote(),
+            blocked: false,
+        });
     }
 
     /// Takes tags, sequence numbers, streams and addresses from a cookie.
@@ -313,6 +389,10 @@ impl Association {
             State::CookieWait { .. } => AssociationState::CookieWait,
             State::CookieEchoed { .. } => AssociationState::CookieEchoed,
             State::Established => AssociationState::Established,
+            State::ShutdownPending => AssociationState::ShutdownPending,
+            State::ShutdownSent { .. } => AssociationState::ShutdownSent,
+            State::ShutdownReceived => AssociationState::ShutdownReceived,
+            State::ShutdownAckSent { .. } => AssociationState::ShutdownAckSent,
             State::Closed => AssociationState::Closed,
         }
     }
@@ -374,11 +454,23 @@ impl Association {
     fn close(&mut self, error: AssociationError) {
         let event = match self.state {
             State::CookieWait { .. } | State::CookieEchoed { .. } => Event::CantStart(error),
-            State::Established => Event::Lost(error),
             State::Closed => return,
+            _ => Event::Lost(error),
         };
         self.state = State::Closed;
         self.events.push_back(event);
+        self.report_unsent();
+        self.data = None;
+    }
+
+    /// Reports data that will never be delivered (§9.1, §5.2.4 A).
+    fn report_unsent(&mut self) {
+        if let Some(data) = &mut self.data {
+            let chunks = data.tx.drain_unsent();
+            if chunks > 0 {
+                self.events.push_back(Event::SendFailed { chunks });
+            }
+        }
     }
 
     /// Aborts the association (RFC 9260 §9.1), telling the peer why.
@@ -409,18 +501,34 @@ impl Association {
 
     /// When `handle_timeout` should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match &self.state {
+        let state = match &self.state {
             State::CookieWait { t1_init: t, .. } | State::CookieEchoed { t1_cookie: t, .. } => {
                 Some(t.deadline)
             }
-            State::Established | State::Closed => None,
+            State::ShutdownSent { t2, guard } | State::ShutdownAckSent { t2, guard } => {
+                Some(t2.deadline.min(*guard))
+            }
+            _ => None,
+        };
+        let data = self
+            .data
+            .as_ref()
+            .and_then(|d| match (d.tx.timeout(), d.sack_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            });
+        match (state, data) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// Acts on expired timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         let (max, rto_max) = (self.config.max_init_retransmits, self.config.rto_max);
+        let assoc_max = self.config.association_max_retrans;
         let primary = self.primary_remote();
+        let cum = self.data.as_ref().map(|d| d.rx.cumulative_tsn());
         match &mut self.state {
             // RFC 9260 §5.1 (A) and (C): retransmit INIT or COOKIE ECHO with
             // backoff, up to Max.Init.Retransmits, then give up.
@@ -431,6 +539,7 @@ impl Association {
                 } else {
                     self.close(AssociationError::InitTimeout);
                 }
+                return;
             }
             State::CookieEchoed {
                 cookie, t1_cookie, ..
@@ -444,43 +553,263 @@ impl Association {
                 } else {
                     self.close(AssociationError::CookieTimeout);
                 }
+                return;
+            }
+            // §9.2: T5-shutdown-guard ends a shutdown that does not finish.
+            State::ShutdownSent { guard, .. } | State::ShutdownAckSent { guard, .. }
+                if now >= *guard =>
+            {
+                let abort = Chunk::Abort(Abort::default());
+                self.queue(primary, self.peer_tag, abort);
+                self.close(AssociationError::ShutdownTimeout);
+                return;
+            }
+            // §9.2: T2-shutdown retransmits SHUTDOWN or SHUTDOWN ACK; the
+            // retransmissions count against Association.Max.Retrans.
+            State::ShutdownSent { t2, .. } if now >= t2.deadline => {
+                if t2.expire(now, assoc_max, rto_max) {
+                    let cum = cum.unwrap_or(self.peer_initial_tsn.prev());
+                    let shutdown = Chunk::Shutdown(Shutdown {
+                        cumulative_tsn_ack: cum,
+                    });
+                    self.queue(primary, self.peer_tag, shutdown);
+                } else {
+                    self.close(AssociationError::ShutdownTimeout);
+                    return;
+                }
+            }
+            State::ShutdownAckSent { t2, .. } if now >= t2.deadline => {
+                if t2.expire(now, assoc_max, rto_max) {
+                    self.queue(primary, self.peer_tag, Chunk::ShutdownAck);
+                } else {
+                    self.close(AssociationError::ShutdownTimeout);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        let Some(data) = &mut self.data else {
+            return;
+        };
+        if data.sack_deadline.is_some_and(|t| now >= t) {
+            data.sack_deadline = None;
+            data.sack_now = true;
+        }
+        if data.tx.timeout().is_some_and(|t| now >= t) && !data.tx.on_t3(now, assoc_max) {
+            // §8.1: the peer is unreachable.
+            let abort = Chunk::Abort(Abort::default());
+            self.queue(primary, self.peer_tag, abort);
+            self.close(AssociationError::RetransmissionLimit);
+        }
+    }
+
+    /// Writes the next packet into `buf` (cleared first): queued control
+    /// chunks, then a SACK if one is due, then DATA, bundled within the
+    /// size budget (§6.10).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        loop {
+            let primary = self.primary_remote();
+            let (destination, vtag) = match self.queue.front() {
+                Some(q) => (q.destination, q.vtag),
+                None => {
+                    let data = self.data.as_ref()?;
+                    if data.sack_now {
+                        (data.sack_to, self.peer_tag)
+                    } else if data.tx.has_pending() && self.can_send_data() {
+                        (primary, self.peer_tag)
+                    } else {
+                        return None;
+                    }
+                }
+            };
+            buf.clear();
+            let header = CommonHeader {
+                src_port: self.local_port,
+                dst_port: self.peer_port,
+                verification_tag: vtag,
+                checksum: 0,
+            };
+            let mut w = PacketWriter::new(buf, header, self.config.max_packet_size);
+            while let Some(next) = self.queue.front() {
+                if next.destination != destination || next.vtag != vtag {
+                    break;
+                }
+                // A chunk that cannot be encoded is dropped, never sent
+                // broken; one that does not fit waits for the next packet.
+                match w.push(&next.chunk) {
+                    Ok(()) => {}
+                    Err(crate::chunk::BuildError::DoesNotFit { .. }) if !w.is_empty() => break,
+                    Err(_) => {}
+                }
+                self.queue.pop_front();
+            }
+            let ours = vtag == self.peer_tag && self.peer_tag != 0;
+            let can_send = self.can_send_data();
+            if let (true, Some(data)) = (ours, &mut self.data) {
+                // A due or pending delayed SACK rides along (§6.2).
+                if (data.sack_now || data.sack_deadline.is_some()) && destination == data.sack_to {
+                    let sack = data.rx.sack();
+                    if w.push(&Chunk::Sack(sack)).is_ok() {
+                        data.sack_now = false;
+                        data.sack_deadline = None;
+                        data.unacked_packets = 0;
+                    }
+                }
+                if destination == primary && can_send {
+                    let before = data.tx.buffered();
+                    data.tx.fill(now, &mut w);
+                    let _ = before;
+                }
+            }
+            if w.is_empty() {
+                if self.queue.is_empty() {
+                    return None;
+                }
+                continue;
+            }
+            let size = w.finish();
+            return Some(Transmit {
+                destination,
+                source: None,
+                size,
+            });
+        }
+    }
+
+    /// Whether DATA may be sent in this state (§9.2: not after SHUTDOWN
+    /// went out or once the peer's SHUTDOWN ACK is due).
+    fn can_send_data(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownReceived
+        )
+    }
+
+    /// Queues a message on `stream` (§6.1). Messages sent before the
+    /// association is up, or after shutdown began, are refused.
+    pub fn send(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<(), SendError> {
+        if !matches!(self.state, State::Established) {
+            return Err(SendError::NotOpen);
+        }
+        let Some(path) = &mut self.data else {
+            return Err(SendError::NotOpen);
+        };
+        let result = path.tx.send(stream, ppid, data, unordered);
+        if result == Err(SendError::WouldBlock) {
+            path.blocked = true;
+        }
+        result
+    }
+
+    /// The next received message, if one is ready.
+    pub fn recv(&mut self) -> Option<Message> {
+        let data = self.data.as_mut()?;
+        let message = data.rx.recv()?;
+        // §6.2: tell the peer when reading reopened the window.
+        if data.rx.window_update_due(self.config.max_packet_size) {
+            data.sack_now = true;
+        }
+        Some(message)
+    }
+
+    /// Messages ready for `recv`.
+    pub fn readable(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.rx.readable())
+    }
+
+    /// Payload bytes queued or unacknowledged.
+    pub fn buffered_amount(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.tx.buffered())
+    }
+
+    /// The peer's receive window as last known.
+    pub fn peer_rwnd(&self) -> u32 {
+        self.data
+            .as_ref()
+            .map_or(self.peer_rwnd, |d| d.tx.peer_rwnd())
+    }
+
+    /// The congestion window of the primary path.
+    pub fn cwnd(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.tx.cwnd())
+    }
+
+    /// The retransmission timeout of the primary path.
+    pub fn rto(&self) -> Duration {
+        self.data
+            .as_ref()
+            .map_or(self.config.rto_initial, |d| d.tx.current_rto())
+    }
+
+    /// The smoothed round-trip time of the primary path, once measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.data.as_ref().and_then(|d| d.tx.rto.srtt())
+    }
+
+    /// DATA chunks sent and not yet acknowledged.
+    pub fn unacked(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.tx.outstanding_count())
+    }
+
+    /// Starts a graceful shutdown (§9.2): queued data is sent first.
+    pub fn shutdown(&mut self, now: Instant) {
+        if matches!(self.state, State::Established) {
+            self.state = State::ShutdownPending;
+            self.progress_shutdown(now);
+        } else if matches!(
+            self.state,
+            State::CookieWait { .. } | State::CookieEchoed { .. }
+        ) {
+            // Nothing was established: there is nothing to shut down.
+            self.abort(b"");
+        }
+    }
+
+    /// Moves a shutdown on once all outstanding data is acknowledged.
+    fn progress_shutdown(&mut self, now: Instant) {
+        let idle = self.data.as_ref().is_none_or(|d| d.tx.is_idle());
+        if !idle {
+            return;
+        }
+        let rto = self.rto();
+        let guard = now + 5 * self.config.rto_max;
+        let primary = self.primary_remote();
+        match self.state {
+            State::ShutdownPending => {
+                let cum = self.cumulative_tsn();
+                self.queue(
+                    primary,
+                    self.peer_tag,
+                    Chunk::Shutdown(Shutdown {
+                        cumulative_tsn_ack: cum,
+                    }),
+                );
+                self.state = State::ShutdownSent {
+                    t2: Backoff::start(now, rto),
+                    guard,
+                };
+            }
+            State::ShutdownReceived => {
+                self.queue(primary, self.peer_tag, Chunk::ShutdownAck);
+                self.state = State::ShutdownAckSent {
+                    t2: Backoff::start(now, rto),
+                    guard,
+                };
             }
             _ => {}
         }
     }
 
-    /// Writes the next packet into `buf` (cleared first), bundling queued
-    /// chunks that share a destination and tag within the size budget.
-    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<Transmit> {
-        let first = self.queue.pop_front()?;
-        buf.clear();
-        let header = CommonHeader {
-            src_port: self.local_port,
-            dst_port: self.peer_port,
-            verification_tag: first.vtag,
-            checksum: 0,
-        };
-        let mut w = PacketWriter::new(buf, header, self.config.max_packet_size);
-        // A chunk that cannot be encoded is dropped, never sent broken.
-        let _ = w.push(&first.chunk);
-        while let Some(next) = self.queue.front() {
-            if next.destination != first.destination || next.vtag != first.vtag {
-                break;
-            }
-            if w.push(&next.chunk).is_err() {
-                break;
-            }
-            self.queue.pop_front();
-        }
-        if w.is_empty() {
-            return self.poll_transmit(buf);
-        }
-        let size = w.finish();
-        Some(Transmit {
-            destination: first.destination,
-            source: None,
-            size,
-        })
+    fn cumulative_tsn(&self) -> Tsn {
+        self.data
+            .as_ref()
+            .map_or(self.peer_initial_tsn.prev(), |d| d.rx.cumulative_tsn())
     }
 
     /// Handles a packet the endpoint routed here: from one of the peer's
@@ -564,6 +893,10 @@ impl Association {
     /// Whether packets are waiting in `poll_transmit`.
     pub(crate) fn has_pending_transmit(&self) -> bool {
         !self.queue.is_empty()
+            || self
+                .data
+                .as_ref()
+                .is_some_and(|d| d.sack_now || (d.tx.has_pending() && self.can_send_data()))
     }
 
     /// Handles one chunk of an accepted packet; `false` stops processing
@@ -580,26 +913,65 @@ impl Association {
                 // §5.1 (E); §5.2.5: a COOKIE ACK in any other state is
                 // discarded.
                 if matches!(self.state, State::CookieEchoed { .. }) {
-                    self.state = State::Established;
+                    self.establish();
                     let up = self.established();
                     self.events.push_back(Event::Up(up));
                 }
             }
-            Chunk::Heartbeat(hb) => {
-                // §8.3: answer from the address the HEARTBEAT came to, to
-                // the address it came from, with its info unchanged.
-                if self.peer_tag != 0 {
-                    let ack = Chunk::HeartbeatAck(Heartbeat {
-                        info: hb.info.clone(),
-                    });
-                    self.queue(remote, self.peer_tag, ack);
-                }
+            // §8.3: answer from the address the HEARTBEAT came to, to the
+            // address it came from, with its info unchanged.
+            Chunk::Heartbeat(hb) if self.peer_tag != 0 => {
+                let ack = Chunk::HeartbeatAck(Heartbeat {
+                    info: hb.info.clone(),
+                });
+                self.queue(remote, self.peer_tag, ack);
             }
             Chunk::Abort(abort) => {
                 self.close(AssociationError::PeerAborted(abort.causes.clone()));
                 return false;
             }
             Chunk::Error(error) => self.on_error(now, error),
+            Chunk::Data(data) => return self.on_data(now, remote, data),
+            Chunk::Sack(sack) => {
+                if let Some(path) = &mut self.data {
+                    let was_blocked = path.blocked;
+                    let outcome = path.tx.on_sack(now, sack);
+                    if outcome.advanced {
+                        if path.tx.is_idle() {
+                            self.events.push_back(Event::SenderDry);
+                        }
+                        if was_blocked && path.tx.buffered() < self.config.send_buffer {
+                            path.blocked = false;
+                            self.events.push_back(Event::Writable);
+                        }
+                    }
+                    self.progress_shutdown(now);
+                }
+            }
+            Chunk::Shutdown(shutdown) => self.on_shutdown(now, remote, shutdown),
+            Chunk::ShutdownAck => {
+                // §9.2: answer with SHUTDOWN COMPLETE and close; in other
+                // states a SHUTDOWN ACK is stale and ignored.
+                if matches!(
+                    self.state,
+                    State::ShutdownSent { .. } | State::ShutdownAckSent { .. }
+                ) {
+                    let complete = Chunk::ShutdownComplete(ShutdownComplete::default());
+                    self.queue(remote, self.peer_tag, complete);
+                    self.state = State::Closed;
+                    self.data = None;
+                    self.events.push_back(Event::ShutdownComplete);
+                    return false;
+                }
+            }
+            Chunk::ShutdownComplete(_) => {
+                if matches!(self.state, State::ShutdownAckSent { .. }) {
+                    self.state = State::Closed;
+                    self.data = None;
+                    self.events.push_back(Event::ShutdownComplete);
+                    return false;
+                }
+            }
             Chunk::Unknown(unknown) => {
                 // §3.2: the upper two bits of the type decide.
                 let action = unknown.action();
@@ -620,6 +992,98 @@ impl Association {
             _ => {}
         }
         !self.is_closed()
+    }
+
+    /// A DATA chunk (§6.2, §6.5). Returns whether to go on with the packet.
+    fn on_data(&mut self, now: Instant, remote: SocketAddr, chunk: &Data) -> bool {
+        let receiving = matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownSent { .. }
+        );
+        let Some(path) = self.data.as_mut().filter(|_| receiving) else {
+            // §9.2: after the peer's SHUTDOWN no new DATA is taken.
+            return true;
+        };
+        // §6.2: DATA without user data ends the association.
+        if chunk.payload.is_empty() {
+            let abort = Chunk::Abort(Abort {
+                reflected_tag: false,
+                causes: vec![ErrorCause::NoUserData(chunk.tsn)],
+            });
+            self.queue.clear();
+            self.queue(remote, self.peer_tag, abort);
+            self.close(AssociationError::ProtocolViolation(
+                "DATA chunk without user data",
+            ));
+            return false;
+        }
+        let readable_before = path.rx.readable();
+        let verdict = path.rx.on_data(chunk);
+        path.sack_to = remote;
+        path.unacked_packets += 1;
+        // §6.2: SACK at once on duplicates and gaps, when the sender asks
+        // (I bit, RFC 7053), and in SHUTDOWN-SENT (§9.2); otherwise at
+        // least every second packet, or when the delay runs out.
+        let immediate = verdict != DataVerdict::New
+            || path.rx.has_gaps()
+            || chunk.flags.immediate
+            || path.unacked_packets >= 2
+            || matches!(self.state, State::ShutdownSent { .. });
+        if immediate {
+            path.sack_now = true;
+        } else if path.sack_deadline.is_none() {
+            path.sack_deadline = Some(now + self.config.sack_delay);
+        }
+        if readable_before == 0 && path.rx.readable() > 0 {
+            self.events.push_back(Event::Readable);
+        }
+        if verdict == DataVerdict::InvalidStream {
+            // §6.5: report the stream; the TSN counts as received.
+            let error = Chunk::Error(ErrorChunk {
+                causes: vec![ErrorCause::InvalidStreamIdentifier(chunk.stream)],
+            });
+            self.queue(remote, self.peer_tag, error);
+        }
+        if let State::ShutdownSent { t2, .. } = &mut self.state {
+            // §9.2: acknowledge and repeat the SHUTDOWN, restarting T2.
+            t2.deadline = now + t2.rto;
+            let cum = self.cumulative_tsn();
+            let shutdown = Chunk::Shutdown(Shutdown {
+                cumulative_tsn_ack: cum,
+            });
+            self.queue(remote, self.peer_tag, shutdown);
+        }
+        true
+    }
+
+    /// A SHUTDOWN (§9.2).
+    fn on_shutdown(&mut self, now: Instant, remote: SocketAddr, shutdown: &Shutdown) {
+        // Its cumulative TSN ack acknowledges like a SACK; one that lags
+        // behind is tolerated (webrtc-sctp has sent such).
+        if let Some(path) = &mut self.data {
+            path.tx.on_cumulative_ack(now, shutdown.cumulative_tsn_ack);
+        }
+        match self.state {
+            State::Established | State::ShutdownPending => {
+                self.state = State::ShutdownReceived;
+                self.events.push_back(Event::ShutdownStarted);
+                self.progress_shutdown(now);
+            }
+            State::ShutdownSent { .. } => {
+                // Both ends shut down at once: acknowledge.
+                let rto = self.rto();
+                self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
+                self.state = State::ShutdownAckSent {
+                    t2: Backoff::start(now, rto),
+                    guard: now + 5 * self.config.rto_max,
+                };
+            }
+            State::ShutdownReceived => self.progress_shutdown(now),
+            State::ShutdownAckSent { .. } => {
+                self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
+            }
+            _ => {}
+        }
     }
 
     /// An INIT for an existing association: collision or restart (§5.2.1,
@@ -654,7 +1118,13 @@ impl Association {
             }
             // §5.2.2: a new tag and TSN; the tie-tags let the COOKIE ECHO
             // that follows be recognised as a restart (§5.2.4 A).
-            (AssociationState::Established, _) => {
+            (
+                AssociationState::Established
+                | AssociationState::ShutdownPending
+                | AssociationState::ShutdownSent
+                | AssociationState::ShutdownReceived,
+                _,
+            ) => {
                 if self.refuse_new_addresses(remote, &peer) {
                     return;
                 }
@@ -666,6 +1136,11 @@ impl Association {
                     max_inbound_streams: self.config.max_inbound_streams,
                 };
                 (local, self.tie_tags, remote)
+            }
+            // §9.2: the SHUTDOWN COMPLETE was lost; repeat the SHUTDOWN ACK.
+            (AssociationState::ShutdownAckSent, _) => {
+                self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
+                return;
             }
             _ => return,
         };
@@ -818,6 +1293,17 @@ impl Association {
                 return false;
             }
         }
+        if resolution == CookieResolution::PeerRestart
+            && matches!(self.state, State::ShutdownAckSent { .. })
+        {
+            // §5.2.4 (A): no restart while shutting down; say so.
+            self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
+            let error = Chunk::Error(ErrorChunk {
+                causes: vec![ErrorCause::CookieReceivedWhileShuttingDown],
+            });
+            self.queue(remote, self.peer_tag, error);
+            return false;
+        }
         match resolution {
             CookieResolution::PeerRestart => {
                 // (A): everything from the old incarnation is gone.
@@ -829,9 +1315,10 @@ impl Association {
                     return false;
                 }
                 self.queue.clear();
+                self.report_unsent();
                 self.adopt_cookie(&cookie, remote);
                 self.tie_tags = (ctx.nonzero(), ctx.nonzero());
-                self.state = State::Established;
+                self.establish();
                 let info = self.established();
                 self.events.push_back(Event::Restart(info));
             }
@@ -839,8 +1326,11 @@ impl Association {
                 if resolution == CookieResolution::Collision {
                     self.adopt_cookie(&cookie, remote);
                 }
-                if !matches!(self.state, State::Established) {
-                    self.state = State::Established;
+                if matches!(
+                    self.state,
+                    State::CookieWait { .. } | State::CookieEchoed { .. }
+                ) {
+                    self.establish();
                     let up = self.established();
                     self.events.push_back(Event::Up(up));
                 }

@@ -55,6 +55,9 @@ impl Tester {
     }
 
     pub fn with_config(config: Config, listen: bool) -> Self {
+        // Simulated time starts at a real instant and never reads the
+        // clock again.
+        #[allow(clippy::disallowed_methods)]
         let now = Instant::now();
         let mut iut = Endpoint::new(config, IUT_PORT, [42; 32], now);
         if listen {
@@ -82,7 +85,7 @@ impl Tester {
     /// Every packet the IUT has to send now.
     pub fn sent(&mut self) -> Vec<Sent> {
         let mut out = Vec::new();
-        while let Some(t) = self.iut.poll_transmit(&mut self.buf) {
+        while let Some(t) = self.iut.poll_transmit(self.now, &mut self.buf) {
             let bytes = Bytes::copy_from_slice(&self.buf[..t.size]);
             let packet = Packet::parse(bytes).expect("the IUT sends well-formed packets");
             packet

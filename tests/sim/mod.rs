@@ -81,6 +81,9 @@ impl Sim {
     /// Two endpoints on port 5000 (node 0, client) and 13 (node 1,
     /// listening).
     pub fn pair(seed: u64, config: Config) -> Self {
+        // Simulated time starts at a real instant and never reads the
+        // clock again.
+        #[allow(clippy::disallowed_methods)]
         let now = Instant::now();
         let mut seeded = StdRng::seed_from_u64(seed);
         let a = Endpoint::new(config.clone(), 5000, seeded.random(), now);
@@ -119,7 +122,7 @@ impl Sim {
     /// Moves every pending transmit onto the wire, drains events.
     fn collect(&mut self) {
         for i in 0..self.nodes.len() {
-            while let Some(t) = self.nodes[i].ep.poll_transmit(&mut self.buf) {
+            while let Some(t) = self.nodes[i].ep.poll_transmit(self.now, &mut self.buf) {
                 let bytes = Bytes::copy_from_slice(&self.buf[..t.size]);
                 let index = self.sent;
                 self.sent += 1;

@@ -1,0 +1,278 @@
+//! The receive side (RFC 9260 §6.2, §6.5, §6.9): TSN tracking, duplicate
+//! detection, reassembly, ordered and unordered delivery, the advertised
+//! window, and what the next SACK says.
+//!
+//! TSNs are unwrapped into a 64-bit count from the peer's initial TSN, so
+//! the containers here never compare wrapped numbers; every 32-bit TSN that
+//! arrives is placed relative to the cumulative TSN ack first.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::chunk::{Data, GapBlock, Sack};
+use crate::serial::{Ssn, Tsn};
+
+/// Duplicate TSNs remembered for the next SACK, at most.
+const MAX_DUPLICATES: usize = 32;
+/// Gap blocks reported in one SACK, at most (a 1200-byte packet holds
+/// about 290; the rest are reported once earlier gaps fill).
+const MAX_GAP_BLOCKS: usize = 128;
+
+/// A message handed to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The stream it arrived on.
+    pub stream: u16,
+    /// Its Payload Protocol Identifier.
+    pub ppid: u32,
+    /// Whether it was sent unordered.
+    pub unordered: bool,
+    /// Its bytes: a view of the received datagram when it came in one
+    /// chunk.
+    pub data: Bytes,
+}
+
+/// What the association must do about a DATA chunk (§6.2, §6.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataVerdict {
+    /// Accepted (new).
+    New,
+    /// A TSN already received; report it as a duplicate.
+    Duplicate,
+    /// Dropped for lack of buffer space (§6.2); the peer will retransmit.
+    NoRoom,
+    /// The stream does not exist: report Invalid Stream Identifier (§6.5);
+    /// the TSN counts as received.
+    InvalidStream,
+}
+
+#[derive(Debug, Default)]
+struct InStream {
+    next_ssn: Ssn,
+    /// Complete ordered messages waiting for earlier SSNs.
+    waiting: HashMap<u16, Message>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Rx {
+    /// Unwrapped cumulative TSN ack: every TSN up to it has arrived.
+    cum: u64,
+    /// `cum` as a wire TSN.
+    cum_tsn: Tsn,
+    /// TSNs received beyond `cum` (the gaps are what is missing).
+    received: BTreeSet<u64>,
+    /// Chunks waiting for the rest of their message, by unwrapped TSN.
+    fragments: BTreeMap<u64, Data>,
+    duplicates: Vec<Tsn>,
+    streams: Vec<InStream>,
+    ready: VecDeque<Message>,
+    /// Bytes held: chunks waiting for reassembly or order, and messages
+    /// not yet read.
+    buffered: usize,
+    window: usize,
+    /// The a_rwnd last advertised, to know when a window update is due.
+    advertised: u32,
+}
+
+impl Rx {
+    pub(crate) fn new(peer_initial_tsn: Tsn, inbound_streams: u16, window: u32) -> Self {
+        Self {
+            cum: 0,
+            cum_tsn: peer_initial_tsn.prev(),
+            received: BTreeSet::new(),
+            fragments: BTreeMap::new(),
+            duplicates: Vec::new(),
+            streams: (0..inbound_streams).map(|_| InStream::default()).collect(),
+            ready: VecDeque::new(),
+            buffered: 0,
+            window: window as usize,
+            advertised: window,
+        }
+    }
+
+    /// The cumulative TSN ack.
+    pub(crate) fn cumulative_tsn(&self) -> Tsn {
+        self.cum_tsn
+    }
+
+    /// Where `tsn` falls: its unwrapped value, or `None` if it is at or
+    /// before the cumulative ack.
+    fn place(&self, tsn: Tsn) -> Option<u64> {
+        tsn.is_after(self.cum_tsn)
+            .then(|| self.cum + u64::from(self.cum_tsn.distance_to(tsn)))
+    }
+
+    /// Whether any TSN after the cumulative ack has arrived (a gap exists).
+    pub(crate) fn has_gaps(&self) -> bool {
+        !self.received.is_empty()
+    }
+
+    /// Receives one DATA chunk whose payload the association has checked.
+    pub(crate) fn on_data(&mut self, chunk: &Data) -> DataVerdict {
+        let Some(at) = self.place(chunk.tsn) else {
+            self.note_duplicate(chunk.tsn);
+            return DataVerdict::Duplicate;
+        };
+        if self.received.contains(&at) {
+            self.note_duplicate(chunk.tsn);
+            return DataVerdict::Duplicate;
+        }
+        if usize::from(chunk.stream) >= self.streams.len() {
+            // §6.5: acknowledged, never delivered.
+            self.mark(at);
+            return DataVerdict::InvalidStream;
+        }
+        // §6.2: beyond the window, new data is dropped; the TSN that fills
+        // the cumulative ack is always taken so the window can reopen.
+        let len = chunk.payload.len();
+        if self.buffered + len > self.window && at != self.cum + 1 {
+            return DataVerdict::NoRoom;
+        }
+        self.buffered += len;
+        self.mark(at);
+        self.fragments.insert(at, chunk.clone());
+        self.reassemble(at);
+        DataVerdict::New
+    }
+
+    fn note_duplicate(&mut self, tsn: Tsn) {
+        if self.duplicates.len() < MAX_DUPLICATES {
+            self.duplicates.push(tsn);
+        }
+    }
+
+    /// Records `at` as received and advances the cumulative ack over the
+    /// TSNs that are now contiguous.
+    fn mark(&mut self, at: u64) {
+        self.received.insert(at);
+        while self.received.first() == Some(&(self.cum + 1)) {
+            self.received.pop_first();
+            self.cum += 1;
+            self.cum_tsn = self.cum_tsn.next();
+        }
+    }
+
+    /// Assembles the message `at` belongs to if all its fragments are here.
+    /// Fragments of one message carry consecutive TSNs (§6.9).
+    fn reassemble(&mut self, at: u64) {
+        let mut first = at;
+        while !self.fragments[&first].flags.beginning {
+            match first.checked_sub(1) {
+                Some(prev) if self.fragments.contains_key(&prev) => first = prev,
+                _ => return,
+            }
+        }
+        let mut last = at;
+        while !self.fragments[&last].flags.end {
+            if !self.fragments.contains_key(&(last + 1)) {
+                return;
+            }
+            last += 1;
+        }
+        let mut parts = self.fragments.range(first..=last).map(|(_, d)| d);
+        let Some(head) = parts.next().cloned() else {
+            return;
+        };
+        let data = if first == last {
+            head.payload.clone()
+        } else {
+            let mut whole = BytesMut::with_capacity(
+                self.fragments
+                    .range(first..=last)
+                    .map(|(_, d)| d.payload.len())
+                    .sum(),
+            );
+            whole.extend_from_slice(&head.payload);
+            parts.for_each(|d| whole.extend_from_slice(&d.payload));
+            whole.freeze()
+        };
+        for tsn in first..=last {
+            self.fragments.remove(&tsn);
+        }
+        let message = Message {
+            stream: head.stream,
+            ppid: head.ppid,
+            unordered: head.flags.unordered,
+            data,
+        };
+        if message.unordered {
+            // §6.6: unordered messages go up as soon as they are whole.
+            self.ready.push_back(message);
+            return;
+        }
+        let stream = &mut self.streams[usize::from(head.stream)];
+        if head.ssn != stream.next_ssn {
+            stream.waiting.insert(head.ssn.0, message);
+            return;
+        }
+        self.ready.push_back(message);
+        stream.next_ssn = stream.next_ssn.next();
+        while let Some(m) = stream.waiting.remove(&stream.next_ssn.0) {
+            self.ready.push_back(m);
+            stream.next_ssn = stream.next_ssn.next();
+        }
+    }
+
+    /// The next message for the user.
+    pub(crate) fn recv(&mut self) -> Option<Message> {
+        let m = self.ready.pop_front()?;
+        self.buffered = self.buffered.saturating_sub(m.data.len());
+        Some(m)
+    }
+
+    pub(crate) fn readable(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// The receiver window to advertise.
+    pub(crate) fn a_rwnd(&self) -> u32 {
+        u32::try_from(self.window.saturating_sub(self.buffered)).unwrap_or(u32::MAX)
+    }
+
+    /// §6.2: after a read, a SACK is due when the window grew by a full
+    /// packet's worth from a small one (or reopened from zero).
+    pub(crate) fn window_update_due(&self, mtu: usize) -> bool {
+        let now = self.a_rwnd();
+        let before = self.advertised as usize;
+        now as usize >= before + mtu && before < self.window / 2
+    }
+
+    /// Builds the SACK to send now and forgets the reported duplicates.
+    pub(crate) fn sack(&mut self) -> Sack {
+        let mut gap_blocks = Vec::new();
+        let mut run: Option<(u64, u64)> = None;
+        for &at in &self.received {
+            run = match run {
+                Some((s, e)) if at == e + 1 => Some((s, at)),
+                Some(block) => {
+                    gap_blocks.push(block);
+                    Some((at, at))
+                }
+                None => Some((at, at)),
+            };
+            if gap_blocks.len() >= MAX_GAP_BLOCKS {
+                break;
+            }
+        }
+        if let (Some(block), true) = (run, gap_blocks.len() < MAX_GAP_BLOCKS) {
+            gap_blocks.push(block);
+        }
+        // Offsets are 16 bits: blocks further than that are left out.
+        let gap_blocks = gap_blocks
+            .into_iter()
+            .filter(|&(_, e)| e - self.cum <= u64::from(u16::MAX))
+            .map(|(s, e)| GapBlock {
+                start: (s - self.cum) as u16,
+                end: (e - self.cum) as u16,
+            })
+            .collect();
+        self.advertised = self.a_rwnd();
+        Sack {
+            cumulative_tsn_ack: self.cum_tsn,
+            a_rwnd: self.advertised,
+            gap_blocks,
+            duplicate_tsns: std::mem::take(&mut self.duplicates),
+        }
+    }
+}
