@@ -96,6 +96,9 @@ pub(crate) struct Tx {
     ssthresh: usize,
     partial_bytes_acked: usize,
     fast_recovery_exit: Option<u64>,
+    /// A fast retransmission is due and may ignore cwnd for one packet
+    /// (§7.2.4 step 3).
+    fast_retransmit_due: bool,
     pub(crate) rto: Rto,
     t3: Option<Instant>,
     /// Consecutive timeouts without progress (§8.1).
@@ -136,6 +139,7 @@ impl Tx {
             ssthresh: peer_rwnd as usize,
             partial_bytes_acked: 0,
             fast_recovery_exit: None,
+            fast_retransmit_due: false,
             rto,
             t3: None,
             error_count: 0,
@@ -247,10 +251,7 @@ impl Tx {
                 }
             }
         }
-        let fast = self
-            .outstanding
-            .values()
-            .any(|o| o.fast_retransmitted && !o.in_flight);
+        let exempt = std::mem::take(&mut self.fast_retransmit_due);
         let mut sent_any = false;
         while let Some(&at) = self.retransmit.first() {
             let Some(o) = self.outstanding.get(&at) else {
@@ -258,9 +259,8 @@ impl Tx {
                 continue;
             };
             let len = o.data.payload.len();
-            // §7.2.4: the first fast retransmission ignores cwnd.
-            let exempt = fast && !sent_any;
-            if !exempt && self.flight > 0 && self.flight + len > self.cwnd {
+            // §7.2.4: the packet of a fast retransmission ignores cwnd.
+            if !(exempt && !sent_any) && self.flight > 0 && self.flight + len > self.cwnd {
                 break;
             }
             if w.push(&Chunk::Data(o.data.clone())).is_err() {
@@ -431,6 +431,7 @@ impl Tx {
                 self.partial_bytes_acked = 0;
                 self.fast_recovery_exit = Some(self.next - 1);
             }
+            self.fast_retransmit_due = true;
             for at in lost {
                 if let Some(o) = self.outstanding.get_mut(&at) {
                     o.fast_retransmitted = true;
@@ -483,6 +484,7 @@ impl Tx {
         self.cwnd = self.mtu;
         self.partial_bytes_acked = 0;
         self.fast_recovery_exit = None;
+        self.fast_retransmit_due = false;
         self.rto.back_off();
         for (&at, o) in self.outstanding.iter_mut() {
             if o.gap_acked {

@@ -24,6 +24,8 @@ pub struct Impairment {
     pub jitter: Duration,
     pub loss: f64,
     pub duplicate: f64,
+    /// Chance that a datagram gets one bit flipped (the CRC must catch it).
+    pub corrupt: f64,
 }
 
 impl Default for Impairment {
@@ -33,6 +35,7 @@ impl Default for Impairment {
             jitter: Duration::ZERO,
             loss: 0.0,
             duplicate: 0.0,
+            corrupt: 0.0,
         }
     }
 }
@@ -66,6 +69,10 @@ pub struct Sim {
     pub drop_indices: Vec<usize>,
     sent: usize,
     pub trace: Trace,
+    /// Keep a trace (costly for long transfers).
+    pub tracing: bool,
+    /// Steps taken, to bound runs.
+    pub steps: u64,
     buf: Vec<u8>,
 }
 
@@ -111,6 +118,8 @@ impl Sim {
             drop_indices: Vec::new(),
             sent: 0,
             trace: Vec::new(),
+            tracing: true,
+            steps: 0,
             buf: Vec::new(),
         }
     }
@@ -126,33 +135,49 @@ impl Sim {
                 let bytes = Bytes::copy_from_slice(&self.buf[..t.size]);
                 let index = self.sent;
                 self.sent += 1;
-                let names = Packet::parse(bytes.clone())
-                    .map(|p| {
-                        p.chunks
-                            .iter()
-                            .map(|c| c.chunk_type().to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .unwrap_or_else(|e| format!("malformed: {e}"));
+                let names = if !self.tracing {
+                    String::new()
+                } else {
+                    Packet::parse(bytes.clone())
+                        .map(|p| {
+                            p.chunks
+                                .iter()
+                                .map(|c| c.chunk_type().to_string())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_else(|e| format!("malformed: {e}"))
+                };
                 let Some(to) = self.node_at(t.destination) else {
                     continue;
                 };
-                let elapsed = self.now - self.start;
                 let lost =
                     self.drop_indices.contains(&index) || self.rng.random_bool(self.link.loss);
-                self.trace.push(format!(
-                    "{:>8.3}s #{index} {i}->{to} {names}{}",
-                    elapsed.as_secs_f64(),
-                    if lost { " (lost)" } else { "" }
-                ));
-                if lost {
-                    continue;
-                }
                 let copies = if self.rng.random_bool(self.link.duplicate) {
                     2
                 } else {
                     1
+                };
+                let corrupt = !lost && self.rng.random_bool(self.link.corrupt);
+                if self.tracing {
+                    let elapsed = self.now - self.start;
+                    self.trace.push(format!(
+                        "{:>8.3}s #{index} {i}->{to} {names}{}{}",
+                        elapsed.as_secs_f64(),
+                        if lost { " (lost)" } else { "" },
+                        if corrupt { " (corrupted)" } else { "" }
+                    ));
+                }
+                if lost {
+                    continue;
+                }
+                let bytes = if corrupt {
+                    let mut flipped = bytes.to_vec();
+                    let bit = self.rng.random_range(0..flipped.len() * 8);
+                    flipped[bit / 8] ^= 1 << (bit % 8);
+                    Bytes::from(flipped)
+                } else {
+                    bytes
                 };
                 for _ in 0..copies {
                     let jitter = if self.link.jitter.is_zero() {
@@ -179,6 +204,7 @@ impl Sim {
     /// Advances to the next delivery or deadline; `false` when nothing is
     /// left to happen.
     pub fn step(&mut self) -> bool {
+        self.steps += 1;
         self.collect();
         let next_delivery = self.in_flight.iter().map(|f| (f.at, f.seq)).min();
         let next_timer = self.nodes.iter().filter_map(|n| n.ep.poll_timeout()).min();
