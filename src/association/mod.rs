@@ -883,9 +883,19 @@ impl Association {
 
     /// Handles the chunks of a packet whose tag has been accepted, in order.
     pub(crate) fn handle_chunks(&mut self, now: Instant, remote: SocketAddr, chunks: &[Chunk]) {
+        let mut had_data = false;
         for chunk in chunks {
+            had_data |= matches!(chunk, Chunk::Data(_));
             if !self.on_chunk(now, remote, chunk) {
                 break;
+            }
+        }
+        // §6.2: packets with DATA are counted for the every-second-packet
+        // rule once the whole packet is processed.
+        if let (true, Some(path)) = (had_data, &mut self.data) {
+            path.unacked_packets += 1;
+            if path.sack_now {
+                path.unacked_packets = 0;
             }
         }
     }
@@ -1018,16 +1028,18 @@ impl Association {
             return false;
         }
         let readable_before = path.rx.readable();
+        let gaps_before = path.rx.has_gaps();
         let verdict = path.rx.on_data(chunk);
         path.sack_to = remote;
-        path.unacked_packets += 1;
-        // §6.2: SACK at once on duplicates and gaps, when the sender asks
-        // (I bit, RFC 7053), and in SHUTDOWN-SENT (§9.2); otherwise at
-        // least every second packet, or when the delay runs out.
+        // §6.2, §6.7: SACK at once on duplicates, on gaps and when a gap
+        // closes, when the sender asks (I bit, RFC 7053), and in
+        // SHUTDOWN-SENT (§9.2); otherwise at least every second packet, or
+        // when the delay runs out.
         let immediate = verdict != DataVerdict::New
+            || gaps_before
             || path.rx.has_gaps()
             || chunk.flags.immediate
-            || path.unacked_packets >= 2
+            || path.unacked_packets >= 1
             || matches!(self.state, State::ShutdownSent { .. });
         if immediate {
             path.sack_now = true;
