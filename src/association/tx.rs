@@ -260,7 +260,8 @@ impl Tx {
             };
             let len = o.data.payload.len();
             // §7.2.4: the packet of a fast retransmission ignores cwnd.
-            if !(exempt && !sent_any) && self.flight > 0 && self.flight + len > self.cwnd {
+            let ignores_cwnd = exempt && !sent_any;
+            if !ignores_cwnd && self.flight > 0 && self.flight + len > self.cwnd {
                 break;
             }
             if w.push(&Chunk::Data(o.data.clone())).is_err() {
