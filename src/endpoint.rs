@@ -457,7 +457,7 @@ impl Endpoint {
         // The reply stays within four times the INIT (no amplification):
         // this end's addresses are left out when they would not fit.
         let budget = (4 * datagram_len).saturating_sub(COMMON_HEADER_LEN);
-        let ack = association::init_ack_chunk(&local, &peer, &cookie, &ctx, budget);
+        let ack = association::init_ack_chunk(&local, &peer, remote.ip(), &cookie, &ctx, budget);
         self.stats.init_acks_sent += 1;
         self.queue_reply(remote, header, init.initiate_tag, &Chunk::InitAck(ack));
     }

@@ -293,19 +293,26 @@ fn unknown_init_parameters_follow_their_upper_bits() {
 
 #[test]
 fn supported_address_types_limit_the_advertised_addresses() {
-    // §5.1.2 (B): answer only with address types the peer accepts.
-    let mut t = Tester::server();
-    t.iut.set_local_addresses(vec![
-        "10.0.0.1".parse().unwrap(),
-        "fd00::1".parse().unwrap(),
-    ]);
-    let types = Param::SupportedAddressTypes(vec![ParamType::IPV6_ADDRESS]);
-    // A larger INIT, so both addresses would fit the reply budget.
-    let pad = Param::Padding(Bytes::from(vec![0; 64]));
-    t.send(0, &[Chunk::Init(init_with(0x4567, vec![types, pad]))]);
-    let ack = init_ack(&t.sent_one()).clone();
-    let addrs: Vec<_> = ack.params.iter().filter_map(Param::address).collect();
-    assert_eq!(addrs, ["fd00::1".parse::<std::net::IpAddr>().unwrap()]);
+    // §5.1.2 (B): answer only with address types the peer accepts; the
+    // family the INIT came over counts as accepted even when unlisted.
+    for (listed, expected) in [
+        (ParamType::IPV4_ADDRESS, vec!["10.0.0.1"]),
+        (ParamType::IPV6_ADDRESS, vec!["10.0.0.1", "fd00::1"]),
+    ] {
+        let mut t = Tester::server();
+        t.iut.set_local_addresses(vec![
+            "10.0.0.1".parse().unwrap(),
+            "fd00::1".parse().unwrap(),
+        ]);
+        let types = Param::SupportedAddressTypes(vec![listed]);
+        // A larger INIT, so both addresses would fit the reply budget.
+        let pad = Param::Padding(Bytes::from(vec![0; 64]));
+        t.send(0, &[Chunk::Init(init_with(0x4567, vec![types, pad]))]);
+        let ack = init_ack(&t.sent_one()).clone();
+        let addrs: Vec<std::net::IpAddr> = ack.params.iter().filter_map(Param::address).collect();
+        let expected: Vec<std::net::IpAddr> = expected.iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(addrs, expected, "{listed}");
+    }
 }
 
 #[test]
@@ -507,7 +514,8 @@ fn stale_cookie_error_restarts_with_a_cookie_preservative() {
             panic!("attempt {attempt}: expected a new INIT")
         };
         assert_eq!(again.initiate_tag, sent.initiate_tag);
-        assert!(again.params.contains(&Param::CookiePreservative(6_000)));
+        // RTT (0 here) plus at most one second (§5.2.6).
+        assert!(again.params.contains(&Param::CookiePreservative(1_000)));
         assert_eq!(
             t.iut.association(id).unwrap().state(),
             AssociationState::CookieWait

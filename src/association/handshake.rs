@@ -136,8 +136,13 @@ fn is_broadcast(addr: IpAddr) -> bool {
 
 impl PeerInit {
     /// Whether the peer accepts addresses like `addr` (§5.1.2: without a
-    /// Supported Address Types parameter, it accepts every type).
-    pub(crate) fn accepts(&self, addr: IpAddr) -> bool {
+    /// Supported Address Types parameter, it accepts every type; the family
+    /// its INIT came over from `source` counts as supported even when the
+    /// parameter leaves it out).
+    pub(crate) fn accepts(&self, addr: IpAddr, source: IpAddr) -> bool {
+        if addr.is_ipv4() == source.is_ipv4() {
+            return true;
+        }
         let ty = match addr {
             IpAddr::V4(_) => ParamType::IPV4_ADDRESS,
             IpAddr::V6(_) => ParamType::IPV6_ADDRESS,

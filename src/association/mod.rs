@@ -1166,7 +1166,7 @@ impl Association {
             ctx.clock_ms,
             lifespan,
         );
-        let ack = init_ack_chunk(&local, &peer, &cookie, ctx, usize::MAX);
+        let ack = init_ack_chunk(&local, &peer, remote.ip(), &cookie, ctx, usize::MAX);
         self.queue(reply_to, peer.tag, Chunk::InitAck(ack));
     }
 
@@ -1361,7 +1361,7 @@ impl Association {
             _ => None,
         });
         if let (
-            Some(by_us),
+            Some(_),
             State::CookieEchoed {
                 init,
                 stale_retries,
@@ -1374,8 +1374,16 @@ impl Association {
                 self.close(AssociationError::StaleCookie);
                 return;
             }
-            // Ask for twice the measured lateness, in ms, at least 1 ms.
-            let extra_ms = (by_us / 1000).max(1).saturating_mul(2);
+            // §5.2.6: ask for the round trip of the COOKIE ECHO / ERROR
+            // exchange plus at most one second; a long cookie life only
+            // widens the window for replays.
+            let rtt = match &self.state {
+                State::CookieEchoed { t1_cookie, .. } => {
+                    now.saturating_duration_since(t1_cookie.deadline - t1_cookie.rto)
+                }
+                _ => Duration::ZERO,
+            };
+            let extra_ms = u32::try_from(rtt.as_millis() + 1000).unwrap_or(u32::MAX);
             let mut init = init.clone();
             init.params
                 .retain(|p| !matches!(p, Param::CookiePreservative(_)));
@@ -1429,6 +1437,7 @@ pub(crate) fn local_init_chunk(
 pub(crate) fn init_ack_chunk(
     local: &LocalInit,
     peer: &PeerInit,
+    source: IpAddr,
     cookie: &StateCookie,
     ctx: &Context<'_>,
     budget: usize,
@@ -1443,7 +1452,11 @@ pub(crate) fn init_ack_chunk(
         .map(|p| 4 + p.len().next_multiple_of(4))
         .sum::<usize>();
     let mut params = Vec::new();
-    for &addr in ctx.local_addresses.iter().filter(|&&a| peer.accepts(a)) {
+    for &addr in ctx
+        .local_addresses
+        .iter()
+        .filter(|&&a| peer.accepts(a, source))
+    {
         let len = if addr.is_ipv4() { 8 } else { 20 };
         if size + len > budget {
             break;
