@@ -328,6 +328,10 @@ fn init_ack_is_at_most_four_times_the_init() {
     assert_eq!(minimal.len(), 32);
     t.send_raw(minimal);
     let reply = t.sent_one();
+    eprintln!(
+        "minimal INIT: 32 bytes in, INIT ACK {} bytes out",
+        reply.size
+    );
     assert!(reply.size <= 4 * 32, "INIT ACK of {} bytes", reply.size);
     assert!(init_ack(&reply).state_cookie().is_some());
 
@@ -335,6 +339,10 @@ fn init_ack_is_at_most_four_times_the_init() {
     let len = usrsctp.len();
     t.send_raw(usrsctp);
     let reply = t.sent_one();
+    eprintln!(
+        "usrsctp INIT: {len} bytes in, INIT ACK {} bytes out",
+        reply.size
+    );
     assert!(
         reply.size <= 4 * len,
         "INIT ACK of {} bytes for {len}",
