@@ -2,9 +2,24 @@
 //!
 //! The crate is built around a sans-IO core: it consumes datagrams and time
 //! and produces datagrams, timer deadlines and application events, reading
-//! no clock and touching no socket. This release holds the wire codec
-//! ([`chunk`]) and serial-number arithmetic ([`serial`]); the association
-//! state machine, the UDP driver and the socket API build on them.
+//! no clock and touching no socket:
+//!
+//! - [`chunk`]: the wire codec (every chunk, parameter and error cause,
+//!   CRC32c, bundling);
+//! - [`serial`]: RFC 1982 serial numbers;
+//! - [`cookie`]: the HMAC-signed state cookie;
+//! - [`endpoint`]: one SCTP port, demultiplexing, stateless INIT handling;
+//! - [`association`]: the RFC 9260 state machine;
+//! - [`config`]: protocol parameters with RFC 9260 §16 defaults;
+//! - [`capture`]: UDP datagrams out of pcap/pcapng files.
+//!
+//! The UDP driver and the socket API build on these.
+//!
+//! # Call order
+//!
+//! Feed an [`endpoint::Endpoint`] datagrams (`handle`) and expired timers
+//! (`handle_timeout`); after each input drain `poll_transmit`, re-arm the
+//! timer from `poll_timeout`, then drain `poll_event`.
 //!
 //! # Parsing a packet
 //!
