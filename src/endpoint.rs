@@ -591,7 +591,8 @@ impl Endpoint {
         let Some(assoc) = self.associations.get(&id) else {
             return;
         };
-        if !assoc.is_closed() || assoc.has_pending_transmit() {
+        // Kept while packets or unread messages remain.
+        if !assoc.is_closed() || assoc.has_pending_transmit() || assoc.readable() > 0 {
             return;
         }
         self.associations.remove(&id);

@@ -49,3 +49,5 @@ pub mod config;
 pub mod cookie;
 pub mod endpoint;
 pub mod serial;
+pub mod socket;
+pub mod udp;

@@ -460,7 +460,16 @@ impl Association {
         self.state = State::Closed;
         self.events.push_back(event);
         self.report_unsent();
-        self.data = None;
+        self.stop_data();
+    }
+
+    /// Stops data transfer on closing; messages already received stay
+    /// readable until the user takes them.
+    fn stop_data(&mut self) {
+        if let Some(data) = &mut self.data {
+            data.sack_now = false;
+            data.sack_deadline = None;
+        }
     }
 
     /// Reports data that will never be delivered (§9.1, §5.2.4 A).
@@ -969,7 +978,7 @@ impl Association {
                     let complete = Chunk::ShutdownComplete(ShutdownComplete::default());
                     self.queue(remote, self.peer_tag, complete);
                     self.state = State::Closed;
-                    self.data = None;
+                    self.stop_data();
                     self.events.push_back(Event::ShutdownComplete);
                     return false;
                 }
@@ -977,7 +986,7 @@ impl Association {
             Chunk::ShutdownComplete(_) => {
                 if matches!(self.state, State::ShutdownAckSent { .. }) {
                     self.state = State::Closed;
-                    self.data = None;
+                    self.stop_data();
                     self.events.push_back(Event::ShutdownComplete);
                     return false;
                 }

@@ -1,7 +1,9 @@
 //! The `usctp` command-line tool.
 
+mod daytime;
 mod decode;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +19,35 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The classic SCTP daytime exchange: server and client in one process
+    /// over UDP on loopback.
+    Demo,
+    /// Serve the time: local time on stream 0, GMT on stream 1.
+    DaytimeServer {
+        /// UDP address to receive on (the RFC 6951 encapsulation port).
+        #[arg(long, default_value = "0.0.0.0:9899")]
+        listen: Vec<SocketAddr>,
+        /// SCTP port.
+        #[arg(long, default_value_t = 13)]
+        port: u16,
+        /// Exit after serving this many associations.
+        #[arg(long)]
+        max_assocs: Option<usize>,
+    },
+    /// Ask a daytime server for the time and print it.
+    DaytimeClient {
+        /// The server's HOST:UDPPORT.
+        server: String,
+        /// The server's SCTP port.
+        #[arg(long, default_value_t = 13)]
+        port: u16,
+        /// Local IP:UDPPORT to send from.
+        #[arg(long)]
+        local: Vec<SocketAddr>,
+        /// Further addresses of the peer (multi-homing).
+        #[arg(long)]
+        peer_addr: Vec<std::net::IpAddr>,
+    },
     /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
     Decode {
         /// The capture file.
@@ -31,6 +62,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode { file, udp_port } => decode::run(&file, udp_port),
+        command => run_async(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,4 +71,71 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a networked subcommand on a tokio runtime.
+fn run_async(command: Command) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        match command {
+            Command::Demo => daytime::demo().await.map_err(|e| e.to_string()),
+            Command::DaytimeServer {
+                listen,
+                port,
+                max_assocs,
+            } => {
+                let addr = single(&listen, "--listen")?;
+                let listener = daytime::listen(addr, port, max_assocs)
+                    .await
+                    .map_err(|e| format!("{addr}: {e}"))?;
+                eprintln!(
+                    "daytime server on udp {}, sctp port {port}",
+                    listener.local_addr()
+                );
+                daytime::server(listener, max_assocs)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::DaytimeClient {
+                server,
+                port,
+                local,
+                peer_addr,
+            } => {
+                if !peer_addr.is_empty() || local.len() > 1 {
+                    return Err(
+                        "several addresses need multi-homing, which is not built yet".into(),
+                    );
+                }
+                let remote = resolve(&server).await?;
+                daytime::client(remote, port, local.first().copied())
+                    .await
+                    .map_err(|e| format!("{server}: {e}"))
+            }
+            Command::Decode { .. } => unreachable!("decode runs without a runtime"),
+        }
+    })
+}
+
+/// The one address of a repeatable option (multi-homing comes later).
+fn single(addrs: &[SocketAddr], option: &str) -> Result<SocketAddr, String> {
+    match addrs {
+        [one] => Ok(*one),
+        _ => Err(format!(
+            "{option}: one address for now (several need multi-homing, which is not built yet)"
+        )),
+    }
+}
+
+/// HOST:PORT to a socket address.
+async fn resolve(host: &str) -> Result<SocketAddr, String> {
+    tokio::net::lookup_host(host)
+        .await
+        .map_err(|e| format!("{host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}: no address"))
 }

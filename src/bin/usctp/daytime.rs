@@ -1,0 +1,119 @@
+//! The daytime service of the classic lksctp tutorial: the server sends the
+//! local time on stream 0 and GMT on stream 1, then closes the association;
+//! the client prints the association status and both messages.
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use usctp::association::AssociationState;
+use usctp::config::Config;
+use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
+
+/// Streams requested each way, as the classic example's SCTP_INITMSG does.
+const STREAMS: u16 = 5;
+
+fn config() -> Config {
+    Config {
+        outbound_streams: STREAMS,
+        max_inbound_streams: STREAMS,
+        ..Config::default()
+    }
+}
+
+/// lksctp's numbering of association states (enum sctp_sstat_state).
+fn lksctp_state(state: AssociationState) -> u8 {
+    match state {
+        AssociationState::Closed => 1,
+        AssociationState::CookieWait => 2,
+        AssociationState::CookieEchoed => 3,
+        AssociationState::Established => 4,
+        AssociationState::ShutdownPending => 5,
+        AssociationState::ShutdownSent => 6,
+        AssociationState::ShutdownReceived => 7,
+        AssociationState::ShutdownAckSent => 8,
+    }
+}
+
+/// Serves `max` associations (forever when `None`).
+pub async fn server(listener: SctpListener, max: Option<usize>) -> io::Result<()> {
+    let mut served = 0;
+    while max.is_none_or(|m| served < m) {
+        eprintln!("Awaiting a new connection");
+        let mut stream = listener.accept().await?;
+        served += 1;
+        let now = chrono::Local::now();
+        // ctime(3) and asctime(gmtime(3)) formats.
+        let local = now.format("%a %b %e %H:%M:%S %Y\n").to_string();
+        let gmt = now.naive_utc().format("%a %b %e %H:%M:%S %Y\n").to_string();
+        for (stream_id, text) in [(0, local), (1, gmt)] {
+            // One peer's trouble (it shut down first, say) is reported and
+            // the server goes on.
+            if let Err(e) = stream.send(stream_id, 0, Bytes::from(text)).await {
+                eprintln!("association {}: {e}", stream.assoc_id());
+                break;
+            }
+        }
+        stream.shutdown();
+        // Wait for the graceful close, so that both messages are delivered.
+        while stream.recv().await.is_some() {}
+    }
+    Ok(())
+}
+
+/// Connects, prints the status block and the two messages.
+pub async fn client(remote: SocketAddr, port: u16, local: Option<SocketAddr>) -> io::Result<()> {
+    let mut options = ConnectOptions {
+        config: config(),
+        ..ConnectOptions::default()
+    };
+    if let Some(local) = local {
+        options.local = local;
+    }
+    let mut stream = SctpStream::connect(remote, port, options).await?;
+    let status = stream
+        .status()
+        .await
+        .ok_or_else(|| io::Error::other("association vanished"))?;
+    println!("assoc id  = {}", status.assoc_id);
+    println!("state     = {}", lksctp_state(status.state));
+    println!("instrms   = {}", status.inbound_streams);
+    println!("outstrms  = {}", status.outbound_streams);
+    let mut seen = [false; 2];
+    while seen != [true, true] {
+        let Some(message) = stream.recv().await else {
+            let why = match stream.close_reason() {
+                Some(e) => e.to_string(),
+                None => "closed before both messages arrived".into(),
+            };
+            return Err(io::Error::other(why));
+        };
+        let text = String::from_utf8_lossy(&message.data);
+        let text = text.trim_end();
+        match message.stream {
+            0 => println!("(Local) {text}"),
+            1 => println!("(GMT  ) {text}"),
+            other => println!("(stream {other}) {text}"),
+        }
+        if let Some(slot) = seen.get_mut(usize::from(message.stream)) {
+            *slot = true;
+        }
+    }
+    Ok(())
+}
+
+/// Binds the daytime server's listener.
+pub async fn listen(addr: SocketAddr, port: u16, max: Option<usize>) -> io::Result<SctpListener> {
+    SctpListener::bind_with_limit(addr, port, config(), max.unwrap_or(usize::MAX)).await
+}
+
+/// Server and client in one process over UDP on loopback.
+pub async fn demo() -> io::Result<()> {
+    let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)), 13, Some(1)).await?;
+    let server_addr = listener.local_addr();
+    eprintln!("daytime server on udp {server_addr}, sctp port 13");
+    let server = tokio::spawn(server(listener, Some(1)));
+    client(server_addr, 13, Some(SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
+    server.await.map_err(io::Error::other)??;
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! An async socket API in the lksctp style, over the UDP driver.
+//!
+//! One-to-one style: [`SctpListener`] accepts associations that peers start,
+//! [`SctpStream::connect`] starts one. Each [`SctpStream`] sends and
+//! receives whole messages with a stream id, a PPID and an unordered flag.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use usctp::socket::{SctpListener, SctpStream};
+//!
+//! let listener = SctpListener::bind("127.0.0.1:9899".parse().unwrap(), 13, Default::default()).await?;
+//! let mut client = SctpStream::connect(listener.local_addr(), 13, Default::default()).await?;
+//! let mut server = listener.accept().await?;
+//! client.send(0, 0, "hello".into()).await.unwrap();
+//! let message = server.recv().await.unwrap();
+//! assert_eq!(&message.data[..], b"hello");
+//! # Ok(()) }
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::association::{AssocId, AssociationError, Established, Message, SendError};
+use crate::config::Config;
+use crate::udp::{self, Accepted, Command, Handle, Status, StreamEvent};
+
+/// Accepts associations on a UDP address and SCTP port.
+pub struct SctpListener {
+    handle: Handle,
+    accepted: Mutex<mpsc::UnboundedReceiver<Accepted>>,
+}
+
+impl SctpListener {
+    /// Binds the UDP socket (`bind`, port 0 for any) and listens on SCTP
+    /// `port`.
+    pub async fn bind(bind: SocketAddr, port: u16, config: Config) -> io::Result<Self> {
+        Self::bind_with_limit(bind, port, config, usize::MAX).await
+    }
+
+    /// As `bind`, holding at most `max_associations` at once.
+    pub async fn bind_with_limit(
+        bind: SocketAddr,
+        port: u16,
+        config: Config,
+        max_associations: usize,
+    ) -> io::Result<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = udp::spawn(bind, port, config, Some((tx, max_associations))).await?;
+        Ok(Self {
+            handle,
+            accepted: Mutex::new(rx),
+        })
+    }
+
+    /// The UDP address the listener receives on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    /// The next association a peer established.
+    pub async fn accept(&self) -> io::Result<SctpStream> {
+        let accepted = self.accepted.lock().await.recv().await;
+        let accepted = accepted.ok_or_else(|| io::Error::other("endpoint stopped"))?;
+        Ok(SctpStream::new(self.handle.clone(), accepted))
+    }
+}
+
+/// Options for starting an association (after SCTP_INITMSG).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Protocol parameters, including outbound streams, maximum inbound
+    /// streams and INIT retransmissions.
+    pub config: Config,
+    /// The local UDP address to bind (port 0 for any).
+    pub local: SocketAddr,
+    /// This end's SCTP port (0 picks one).
+    pub port: u16,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            local: SocketAddr::from(([0, 0, 0, 0], 0)),
+            port: 0,
+        }
+    }
+}
+
+/// One association, one-to-one style.
+pub struct SctpStream {
+    handle: Handle,
+    id: AssocId,
+    established: Established,
+    events: mpsc::UnboundedReceiver<StreamEvent>,
+    closed: Option<Option<AssociationError>>,
+}
+
+impl SctpStream {
+    fn new(handle: Handle, accepted: Accepted) -> Self {
+        Self {
+            handle,
+            id: accepted.id,
+            established: accepted.established,
+            events: accepted.events,
+            closed: None,
+        }
+    }
+
+    /// Starts an association with the peer at UDP address `remote`, SCTP
+    /// port `port`, and waits until it is up.
+    pub async fn connect(
+        remote: SocketAddr,
+        port: u16,
+        options: ConnectOptions,
+    ) -> io::Result<Self> {
+        let local = if remote.is_ipv6() && options.local.ip().is_unspecified() {
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, options.local.port()))
+        } else {
+            options.local
+        };
+        let sctp_port = if options.port == 0 {
+            udp::ephemeral_port()?
+        } else {
+            options.port
+        };
+        let handle = udp::spawn(local, sctp_port, options.config, None).await?;
+        let (reply, answer) = oneshot::channel();
+        handle
+            .commands
+            .send(Command::Connect {
+                remote,
+                port,
+                reply,
+            })
+            .map_err(|_| io::Error::other("endpoint stopped"))?;
+        let accepted = answer
+            .await
+            .map_err(|_| io::Error::other("endpoint stopped"))??;
+        Ok(Self::new(handle, accepted))
+    }
+
+    /// The association's id within its endpoint.
+    pub fn assoc_id(&self) -> AssocId {
+        self.id
+    }
+
+    /// What the handshake settled.
+    pub fn established(&self) -> &Established {
+        &self.established
+    }
+
+    /// The UDP address this end sends from.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    /// Sends a message on `stream` with `ppid`, ordered. Waits while the
+    /// send buffer is full.
+    pub async fn send(&self, stream: u16, ppid: u32, data: Bytes) -> Result<(), SendError> {
+        self.send_with(stream, ppid, data, false).await
+    }
+
+    /// Sends a message, ordered or not.
+    pub async fn send_with(
+        &self,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<(), SendError> {
+        let (reply, answer) = oneshot::channel();
+        self.handle
+            .commands
+            .send(Command::Send {
+                id: self.id,
+                stream,
+                ppid,
+                data,
+                unordered,
+                reply,
+            })
+            .map_err(|_| SendError::NotOpen)?;
+        answer.await.unwrap_or(Err(SendError::NotOpen))
+    }
+
+    /// The next message; `None` once the association has ended (see
+    /// [`SctpStream::close_reason`]).
+    pub async fn recv(&mut self) -> Option<Message> {
+        loop {
+            if self.closed.is_some() {
+                return None;
+            }
+            match self.events.recv().await {
+                Some(StreamEvent::Message(m)) => return Some(m),
+                Some(StreamEvent::Closed(reason)) => self.closed = Some(reason),
+                Some(_) => {}
+                None => self.closed = Some(None),
+            }
+        }
+    }
+
+    /// Why the association ended, once `recv` has returned `None`: `None`
+    /// for a graceful shutdown.
+    pub fn close_reason(&self) -> Option<&AssociationError> {
+        self.closed.as_ref().and_then(Option::as_ref)
+    }
+
+    /// Starts a graceful shutdown: what was sent is delivered first.
+    pub fn shutdown(&self) {
+        let _ = self.handle.commands.send(Command::Shutdown { id: self.id });
+    }
+
+    /// Ends the association at once, telling the peer `reason`.
+    pub fn abort(&self, reason: &[u8]) {
+        let _ = self.handle.commands.send(Command::Abort {
+            id: self.id,
+            reason: Bytes::copy_from_slice(reason),
+        });
+    }
+
+    /// The association's status (SCTP_STATUS), or `None` once it is gone.
+    pub async fn status(&self) -> Option<Status> {
+        let (reply, answer) = oneshot::channel();
+        self.handle
+            .commands
+            .send(Command::Status { id: self.id, reply })
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+}
+
+impl Drop for SctpStream {
+    /// Dropping a stream closes its association gracefully.
+    fn drop(&mut self) {
+        if self.closed.is_none() {
+            self.shutdown();
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The UDP driver (RFC 6951): one tokio task per endpoint owns the UDP
+//! socket and the sans-IO [`Endpoint`], and moves datagrams, time and user
+//! commands between them.
+//!
+//! SCTP packets are the whole UDP payload. The peer's encapsulation port is
+//! the UDP source port of its packets; the endpoint keeps it per remote
+//! address once packets from there pass the verification-tag checks
+//! (RFC 6951 §5.4). This is the only module that reads a clock or touches a
+//! socket.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rand::TryRngCore;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::association::{
+    AssocId, AssociationError, AssociationState, Established, Event, Message, SendError,
+};
+use crate::config::Config;
+use crate::endpoint::Endpoint;
+
+/// What an association's user hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A message arrived.
+    Message(Message),
+    /// The peer restarted the association.
+    Restart(Established),
+    /// The peer reported errors.
+    RemoteError(Vec<crate::chunk::ErrorCause>),
+    /// The peer started a graceful shutdown: no more messages will come.
+    ShutdownStarted,
+    /// The association ended: gracefully (`None`) or not.
+    Closed(Option<AssociationError>),
+}
+
+/// The fields of SCTP_STATUS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The association's id.
+    pub assoc_id: AssocId,
+    /// Its state.
+    pub state: AssociationState,
+    /// Streams the peer may send on.
+    pub inbound_streams: u16,
+    /// Streams this end may send on.
+    pub outbound_streams: u16,
+    /// The peer's receive window as last known.
+    pub peer_rwnd: u32,
+    /// DATA chunks sent and not acknowledged.
+    pub unacked: usize,
+    /// Payload bytes queued or unacknowledged.
+    pub pending: usize,
+    /// The primary path.
+    pub primary: SocketAddr,
+}
+
+/// A newly established association, handed to its user.
+pub(crate) struct Accepted {
+    pub id: AssocId,
+    pub established: Established,
+    pub events: mpsc::UnboundedReceiver<StreamEvent>,
+}
+
+type Reply<T> = oneshot::Sender<T>;
+
+pub(crate) enum Command {
+    Connect {
+        remote: SocketAddr,
+        port: u16,
+        reply: Reply<io::Result<Accepted>>,
+    },
+    Send {
+        id: AssocId,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+        reply: Reply<Result<(), SendError>>,
+    },
+    Shutdown {
+        id: AssocId,
+    },
+    Abort {
+        id: AssocId,
+        reason: Bytes,
+    },
+    Status {
+        id: AssocId,
+        reply: Reply<Option<Status>>,
+    },
+}
+
+/// A handle on a running endpoint task.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub local_addr: SocketAddr,
+}
+
+/// Reads the clock: the one place that does, for the whole driver.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// 32 bytes from the operating system, to seed the endpoint's CSPRNG.
+fn os_seed() -> io::Result<[u8; 32]> {
+    let mut seed = [0; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut seed)
+        .map_err(io::Error::other)?;
+    Ok(seed)
+}
+
+/// A random SCTP port from the dynamic range (49152–65535), as a kernel
+/// picks for an unbound socket.
+pub(crate) fn ephemeral_port() -> io::Result<u16> {
+    let seed = os_seed()?;
+    Ok(49_152 + u16::from_be_bytes([seed[0], seed[1]]) % 16_384)
+}
+
+/// Binds a UDP socket on `bind` and starts an endpoint task for SCTP port
+/// `port`. `accept` receives associations peers start, when listening.
+pub(crate) async fn spawn(
+    bind: SocketAddr,
+    port: u16,
+    config: Config,
+    accept: Option<(mpsc::UnboundedSender<Accepted>, usize)>,
+) -> io::Result<Handle> {
+    let socket = UdpSocket::bind(bind).await?;
+    let local_addr = socket.local_addr()?;
+    let mut endpoint = Endpoint::new(config, port, os_seed()?, now());
+    let accept = accept.map(|(tx, max)| {
+        endpoint.listen(max);
+        tx
+    });
+    let (commands, rx) = mpsc::unbounded_channel();
+    let driver = Driver {
+        socket: Arc::new(socket),
+        endpoint,
+        commands: rx,
+        accept,
+        connecting: HashMap::new(),
+        streams: HashMap::new(),
+        readable: HashSet::new(),
+        blocked: HashMap::new(),
+        buf: Vec::with_capacity(65_536),
+    };
+    tokio::spawn(driver.run());
+    Ok(Handle {
+        commands,
+        local_addr,
+    })
+}
+
+type PendingSend = (u16, u32, Bytes, bool, Reply<Result<(), SendError>>);
+
+struct Driver {
+    socket: Arc<UdpSocket>,
+    endpoint: Endpoint,
+    commands: mpsc::UnboundedReceiver<Command>,
+    accept: Option<mpsc::UnboundedSender<Accepted>>,
+    connecting: HashMap<AssocId, Reply<io::Result<Accepted>>>,
+    streams: HashMap<AssocId, mpsc::UnboundedSender<StreamEvent>>,
+    readable: HashSet<AssocId>,
+    blocked: HashMap<AssocId, VecDeque<PendingSend>>,
+    buf: Vec<u8>,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let mut recv_buf = vec![0u8; 65_536];
+        loop {
+            self.flush().await;
+            let deadline = self.endpoint.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                received = self.socket.recv_from(&mut recv_buf) => {
+                    // ICMP errors surface as errors on a later receive on
+                    // some systems: they tear nothing down here.
+                    if let Ok((len, from)) = received {
+                        let datagram = Bytes::copy_from_slice(&recv_buf[..len]);
+                        self.endpoint.handle(now(), from, datagram);
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None if self.streams.is_empty() && self.accept.is_none() => return,
+                    None => {
+                        // Every handle is gone: close what is left and stop.
+                        let ids: Vec<AssocId> = self.streams.keys().copied().collect();
+                        for id in ids {
+                            self.endpoint.abort(id, b"endpoint closed");
+                        }
+                        self.flush().await;
+                        return;
+                    }
+                },
+                () = sleep => self.endpoint.handle_timeout(now()),
+            }
+        }
+    }
+
+    /// Sends everything due, then routes events and messages.
+    async fn flush(&mut self) {
+        loop {
+            let t = now();
+            while let Some(tx) = self.endpoint.poll_transmit(t, &mut self.buf) {
+                // A send error (unreachable, no route) is a lost packet:
+                // retransmission deals with it.
+                let _ = self
+                    .socket
+                    .send_to(&self.buf[..tx.size], tx.destination)
+                    .await;
+            }
+            let mut any = false;
+            while let Some((id, event)) = self.endpoint.poll_event() {
+                any = true;
+                self.event(id, event);
+            }
+            for id in std::mem::take(&mut self.readable) {
+                let Some(assoc) = self.endpoint.association_mut(id) else {
+                    continue;
+                };
+                while let Some(message) = assoc.recv() {
+                    if let Some(tx) = self.streams.get(&id) {
+                        let _ = tx.send(StreamEvent::Message(message));
+                    }
+                }
+                any = true;
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+
+    fn event(&mut self, id: AssocId, event: Event) {
+        match event {
+            Event::Up(established) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let accepted = Accepted {
+                    id,
+                    established,
+                    events: rx,
+                };
+                if let Some(reply) = self.connecting.remove(&id) {
+                    self.streams.insert(id, tx);
+                    let _ = reply.send(Ok(accepted));
+                } else if let Some(accept) = &self.accept {
+                    self.streams.insert(id, tx);
+                    if accept.send(accepted).is_err() {
+                        self.endpoint.abort(id, b"no listener");
+                    }
+                }
+            }
+            Event::CantStart(error) => {
+                if let Some(reply) = self.connecting.remove(&id) {
+                    let _ =
+                        reply.send(Err(io::Error::new(io::ErrorKind::ConnectionRefused, error)));
+                }
+            }
+            Event::Readable => {
+                self.readable.insert(id);
+            }
+            Event::Writable | Event::SenderDry => self.retry_blocked(id),
+            Event::Restart(info) => self.notify(id, StreamEvent::Restart(info)),
+            Event::RemoteError(causes) => self.notify(id, StreamEvent::RemoteError(causes)),
+            Event::ShutdownStarted => {
+                self.readable.insert(id);
+                self.notify(id, StreamEvent::ShutdownStarted);
+            }
+            Event::ShutdownComplete => self.closed(id, None),
+            Event::Lost(error) => self.closed(id, Some(error)),
+            Event::SendFailed { .. } => {}
+        }
+    }
+
+    fn notify(&self, id: AssocId, event: StreamEvent) {
+        if let Some(tx) = self.streams.get(&id) {
+            let _ = tx.send(event);
+        }
+    }
+
+    fn closed(&mut self, id: AssocId, error: Option<AssociationError>) {
+        // Deliver what arrived before the end.
+        let tx = self.streams.get(&id).cloned();
+        if let (Some(assoc), Some(tx)) = (self.endpoint.association_mut(id), tx) {
+            while let Some(message) = assoc.recv() {
+                let _ = tx.send(StreamEvent::Message(message));
+            }
+        }
+        if let Some(tx) = self.streams.remove(&id) {
+            let _ = tx.send(StreamEvent::Closed(error));
+        }
+        for (.., reply) in self.blocked.remove(&id).unwrap_or_default() {
+            let _ = reply.send(Err(SendError::NotOpen));
+        }
+    }
+
+    fn retry_blocked(&mut self, id: AssocId) {
+        let Some(queue) = self.blocked.get_mut(&id) else {
+            return;
+        };
+        let Some(assoc) = self.endpoint.association_mut(id) else {
+            return;
+        };
+        while let Some((stream, ppid, data, unordered, reply)) = queue.pop_front() {
+            match assoc.send(stream, ppid, data.clone(), unordered) {
+                Err(SendError::WouldBlock) => {
+                    queue.push_front((stream, ppid, data, unordered, reply));
+                    return;
+                }
+                result => {
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let t = now();
+        match command {
+            Command::Connect {
+                remote,
+                port,
+                reply,
+            } => match self.endpoint.connect(t, remote, port) {
+                Ok(id) => {
+                    self.connecting.insert(id, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(io::Error::new(io::ErrorKind::AlreadyExists, e)));
+                }
+            },
+            Command::Send {
+                id,
+                stream,
+                ppid,
+                data,
+                unordered,
+                reply,
+            } => {
+                let queued = self.blocked.get(&id).is_some_and(|q| !q.is_empty());
+                let Some(assoc) = self.endpoint.association_mut(id) else {
+                    let _ = reply.send(Err(SendError::NotOpen));
+                    return;
+                };
+                // Keep order behind messages already waiting for room.
+                let result = if queued {
+                    Err(SendError::WouldBlock)
+                } else {
+                    assoc.send(stream, ppid, data.clone(), unordered)
+                };
+                match result {
+                    Err(SendError::WouldBlock) => self
+                        .blocked
+                        .entry(id)
+                        .or_default()
+                        .push_back((stream, ppid, data, unordered, reply)),
+                    result => {
+                        let _ = reply.send(result);
+                    }
+                }
+            }
+            Command::Shutdown { id } => {
+                if let Some(assoc) = self.endpoint.association_mut(id) {
+                    assoc.shutdown(t);
+                }
+            }
+            Command::Abort { id, reason } => self.endpoint.abort(id, &reason),
+            Command::Status { id, reply } => {
+                let status = self.endpoint.association(id).map(|a| Status {
+                    assoc_id: id,
+                    state: a.state(),
+                    inbound_streams: a.streams().1,
+                    outbound_streams: a.streams().0,
+                    peer_rwnd: a.peer_rwnd(),
+                    unacked: a.unacked(),
+                    pending: a.buffered_amount(),
+                    primary: a.peer_addresses()[0],
+                });
+                let _ = reply.send(status);
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Over real UDP on loopback: the socket API, the time demo, and interop
+//! with usrsctp's example programs (Debian's libusrsctp-examples; CI
+//! installs them, elsewhere those tests say they were skipped).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use usctp::config::Config;
+use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_cross_in_both_directions_and_the_association_closes() {
+    let listener = SctpListener::bind(loopback(), 7, Config::default())
+        .await
+        .unwrap();
+    let options = ConnectOptions {
+        local: loopback(),
+        ..ConnectOptions::default()
+    };
+    let connect = SctpStream::connect(listener.local_addr(), 7, options);
+    let (client, server) = tokio::join!(connect, listener.accept());
+    let (client, mut server) = (client.unwrap(), server.unwrap());
+    assert_eq!(client.established().outbound_streams, 10);
+
+    const N: usize = 500;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            let body = Bytes::from(format!("{i}:").repeat(1 + i % 700));
+            client.send((i % 3) as u16, 42, body).await.unwrap();
+        }
+        client
+    });
+    let mut next = [0usize; 3];
+    for _ in 0..N {
+        let m = tokio::time::timeout(Duration::from_secs(20), server.recv())
+            .await
+            .expect("no stall")
+            .expect("message");
+        let text = std::str::from_utf8(&m.data).unwrap();
+        let i: usize = text.split(':').next().unwrap().parse().unwrap();
+        assert_eq!(m.data, Bytes::from(format!("{i}:").repeat(1 + i % 700)));
+        assert_eq!(usize::from(m.stream), i % 3);
+        assert_eq!(m.ppid, 42);
+        // In order on each stream.
+        assert_eq!(
+            i,
+            next[i % 3] * 3 + i % 3,
+            "out of order on stream {}",
+            i % 3
+        );
+        next[i % 3] += 1;
+    }
+    let mut client = sender.await.unwrap();
+    server
+        .send(1, 0, Bytes::from_static(b"reply"))
+        .await
+        .unwrap();
+    assert_eq!(&client.recv().await.unwrap().data[..], b"reply");
+    client.shutdown();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), server.recv())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        server.close_reason().is_none(),
+        "graceful: {:?}",
+        server.close_reason()
+    );
+}
+
+#[test]
+fn the_demo_prints_the_classic_output() {
+    let out = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[0].starts_with("assoc id  = "));
+    assert_eq!(
+        lines[1..4],
+        ["state     = 4", "instrms   = 5", "outstrms  = 5"]
+    );
+    assert!(
+        lines[4].starts_with("(Local) ") && lines[4].len() > 20,
+        "{}",
+        lines[4]
+    );
+    assert!(
+        lines[5].starts_with("(GMT  ) ") && lines[5].len() > 20,
+        "{}",
+        lines[5]
+    );
+}
+
+/// The usrsctp example programs, if installed. Under CI their absence is a
+/// failure.
+fn usrsctp(program: &str) -> Option<String> {
+    let path = format!("/usr/lib/usrsctp/{program}");
+    if Path::new(&path).exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install libusrsctp-examples"
+    );
+    eprintln!("{path} not installed: interop test skipped");
+    None
+}
+
+/// Two free UDP ports on loopback.
+fn free_ports() -> (u16, u16) {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+#[test]
+fn usrsctp_client_gets_the_time_from_our_server() {
+    let Some(client) = usrsctp("client") else {
+        return;
+    };
+    let (ours, theirs) = free_ports();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .args([
+            "daytime-server",
+            "--listen",
+            &format!("127.0.0.1:{ours}"),
+            "--max-assocs",
+            "1",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // client remote_addr remote_port local_port local_encaps remote_encaps;
+    // it shuts down when its standard input ends, so that stays open a
+    // moment for the server's messages to arrive first.
+    let mut peer = Command::new("timeout")
+        .args([
+            "10",
+            &client,
+            "127.0.0.1",
+            "13",
+            "0",
+            &theirs.to_string(),
+            &ours.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(peer.stdin.take());
+    let out = peer.wait_with_output().unwrap();
+    let status = server.wait().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SCTP_COMM_UP"), "{text}");
+    assert!(text.contains("streams (in/out) = (5/5)"), "{text}");
+    // usrsctp prints what it received: the local time.
+    let year = chrono::Local::now().format("%Y").to_string();
+    assert!(
+        text.lines().next().is_some_and(|l| l.ends_with(&year)),
+        "{text}"
+    );
+    assert!(text.contains("SCTP_SHUTDOWN_COMP"), "{text}");
+    assert!(status.success());
+}
+
+#[test]
+fn our_client_talks_to_the_usrsctp_daytime_server() {
+    // usrsctp's daytime_server sends one message (the local time, stream 0)
+    // and closes: our client prints it, then reports the missing second one.
+    let Some(server) = usrsctp("daytime_server") else {
+        return;
+    };
+    let (theirs, ours) = free_ports();
+    let mut server = Command::new(&server)
+        .args([theirs.to_string(), ours.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .args([
+            "daytime-client",
+            &format!("127.0.0.1:{theirs}"),
+            "--local",
+            &format!("127.0.0.1:{ours}"),
+        ])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("state     = 4"), "{text}");
+    assert!(text.contains("(Local) "), "{text}");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("closed before both messages arrived"));
+}
