@@ -26,7 +26,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::association::handshake::{self, InitVerdict, LocalInit};
-use crate::association::{self, AssocId, Association, Context, Event, Transmit};
+use crate::association::{AssocId, Association, Context, Event, Transmit};
 use crate::chunk::packet::{self, COMMON_HEADER_LEN};
 use crate::chunk::{
     Abort, Chunk, CommonHeader, ErrorCause, ErrorChunk, Init, Packet, PacketWriter,
@@ -457,7 +457,7 @@ impl Endpoint {
         // The reply stays within four times the INIT (no amplification):
         // this end's addresses are left out when they would not fit.
         let budget = (4 * datagram_len).saturating_sub(COMMON_HEADER_LEN);
-        let ack = association::init_ack_chunk(&local, &peer, remote.ip(), &cookie, &ctx, budget);
+        let ack = handshake::init_ack_chunk(&local, &peer, remote.ip(), &cookie, &ctx, budget);
         self.stats.init_acks_sent += 1;
         self.queue_reply(remote, header, init.initiate_tag, &Chunk::InitAck(ack));
     }
