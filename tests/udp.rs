@@ -217,3 +217,89 @@ fn our_client_talks_to_the_usrsctp_daytime_server() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("closed before both messages arrived"));
 }
+
+/// Runs a `usctp` server subcommand on a free loopback port, then a client
+/// subcommand against it; returns both outputs.
+fn serve_and_run(server: &[&str], client: &[&str]) -> (std::process::Output, std::process::Output) {
+    let (port, _) = free_ports();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .args(server)
+        .args(["--listen", &addr, "--max-assocs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let client = Command::new("timeout")
+        .args(["60", env!("CARGO_BIN_EXE_usctp")])
+        .args(client)
+        .arg(&addr)
+        .output()
+        .unwrap();
+    (server.wait_with_output().unwrap(), client)
+}
+
+fn json_field(line: &str, key: &str) -> f64 {
+    let at = line
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("{key} in {line}"));
+    line[at + key.len() + 4..]
+        .split([',', '}'])
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn ping_against_echo_server_reports_round_trips() {
+    let (server, client) = serve_and_run(
+        &["echo-server"],
+        &["ping", "--count", "200", "--msg-size", "100", "--json"],
+    );
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(server.status.success());
+    let line = String::from_utf8(client.stdout).unwrap();
+    assert_eq!(json_field(&line, "messages"), 200.0);
+    assert_eq!(json_field(&line, "mismatches"), 0.0);
+    let (p50, p99) = (
+        json_field(&line, "rtt_us_p50"),
+        json_field(&line, "rtt_us_p99"),
+    );
+    assert!(p50 > 0.0 && p50 <= p99, "{line}");
+}
+
+#[test]
+fn bench_against_discard_server_counts_every_byte() {
+    let (server, client) = serve_and_run(
+        &["discard-server", "--json"],
+        &[
+            "bench",
+            "--bytes",
+            "3000000",
+            "--msg-size",
+            "1200",
+            "--streams",
+            "4",
+            "--json",
+        ],
+    );
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    let sent = String::from_utf8(client.stdout).unwrap();
+    let received = String::from_utf8(server.stdout).unwrap();
+    assert_eq!(json_field(&sent, "bytes"), 3_000_000.0);
+    assert_eq!(json_field(&sent, "messages"), 2500.0);
+    assert_eq!(json_field(&received, "bytes"), 3_000_000.0);
+    assert_eq!(json_field(&received, "messages"), 2500.0);
+    assert!(json_field(&sent, "MBps") > 0.0);
+}

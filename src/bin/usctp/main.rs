@@ -2,6 +2,7 @@
 
 mod daytime;
 mod decode;
+mod services;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +49,65 @@ enum Command {
         #[arg(long)]
         peer_addr: Vec<std::net::IpAddr>,
     },
+    /// Echo every message back on its stream (SCTP port 7).
+    EchoServer {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 7)]
+        port: u16,
+    },
+    /// Count and drop what arrives (SCTP port 9); report each association.
+    DiscardServer {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 9)]
+        port: u16,
+        /// One JSON object per association.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure round trips against an echo server.
+    Ping {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 7)]
+        port: u16,
+        /// Messages to send, one at a time.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Bytes per message.
+        #[arg(long, default_value_t = 64)]
+        msg_size: usize,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure throughput against a discard server.
+    Bench {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 9)]
+        port: u16,
+        /// Bytes of user data to send.
+        #[arg(long)]
+        bytes: usize,
+        /// Bytes per message.
+        #[arg(long)]
+        msg_size: usize,
+        /// Streams to spread messages over.
+        #[arg(long, default_value_t = 1)]
+        streams: u16,
+        /// Send unordered messages.
+        #[arg(long)]
+        unordered: bool,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
     Decode {
         /// The capture file.
@@ -56,6 +116,55 @@ enum Command {
         #[arg(long, default_value_t = 9899)]
         udp_port: u16,
     },
+}
+
+/// Options every server takes.
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// UDP address to receive on (the RFC 6951 encapsulation port).
+    #[arg(long, default_value = "0.0.0.0:9899")]
+    listen: Vec<SocketAddr>,
+    /// Exit after this many associations have ended.
+    #[arg(long)]
+    max_assocs: Option<usize>,
+}
+
+/// Options every client takes.
+#[derive(Debug, clap::Args)]
+struct ClientArgs {
+    /// The server's HOST:UDPPORT.
+    server: String,
+    /// Local IP:UDPPORT to send from.
+    #[arg(long)]
+    local: Vec<SocketAddr>,
+    /// Further addresses of the peer (multi-homing).
+    #[arg(long)]
+    peer_addr: Vec<std::net::IpAddr>,
+}
+
+impl ServerArgs {
+    async fn listen(&self, port: u16) -> Result<usctp::socket::SctpListener, String> {
+        let addr = single(&self.listen, "--listen")?;
+        let max = self.max_assocs.unwrap_or(usize::MAX);
+        let listener =
+            usctp::socket::SctpListener::bind_with_limit(addr, port, Default::default(), max)
+                .await
+                .map_err(|e| format!("{addr}: {e}"))?;
+        eprintln!(
+            "listening on udp {}, sctp port {port}",
+            listener.local_addr()
+        );
+        Ok(listener)
+    }
+}
+
+impl ClientArgs {
+    async fn endpoints(&self) -> Result<(SocketAddr, Option<SocketAddr>), String> {
+        if !self.peer_addr.is_empty() || self.local.len() > 1 {
+            return Err("several addresses need multi-homing, which is not built yet".into());
+        }
+        Ok((resolve(&self.server).await?, self.local.first().copied()))
+    }
 }
 
 fn main() -> ExitCode {
@@ -115,6 +224,46 @@ fn run_async(command: Command) -> Result<(), String> {
                 daytime::client(remote, port, local.first().copied())
                     .await
                     .map_err(|e| format!("{server}: {e}"))
+            }
+            Command::EchoServer { server, port } => {
+                let listener = server.listen(port).await?;
+                services::echo_server(listener, server.max_assocs)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::DiscardServer { server, port, json } => {
+                let listener = server.listen(port).await?;
+                services::discard_server(listener, server.max_assocs, json)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::Ping {
+                client,
+                port,
+                count,
+                msg_size,
+                json,
+            } => {
+                let (remote, local) = client.endpoints().await?;
+                services::ping(remote, port, local, count, msg_size, json)
+                    .await
+                    .map_err(|e| format!("{}: {e}", client.server))
+            }
+            Command::Bench {
+                client,
+                port,
+                bytes,
+                msg_size,
+                streams,
+                unordered,
+                json,
+            } => {
+                let (remote, local) = client.endpoints().await?;
+                services::bench(
+                    remote, port, local, bytes, msg_size, streams, unordered, json,
+                )
+                .await
+                .map_err(|e| format!("{}: {e}", client.server))
             }
             Command::Decode { .. } => unreachable!("decode runs without a runtime"),
         }
