@@ -17,6 +17,8 @@ pub struct Config {
     /// Max.Init.Retransmits: INIT and COOKIE ECHO retransmissions before
     /// giving up (§16: 8).
     pub max_init_retransmits: u32,
+    /// Max.Burst: new packets sent at once at most (§16: 4; §6.1 D).
+    pub max_burst: u32,
     /// Association.Max.Retrans (§16: 10).
     pub association_max_retrans: u32,
     /// Path.Max.Retrans (§16: 5).
@@ -65,6 +67,7 @@ impl Default for Config {
             rto_min: Duration::from_secs(1),
             rto_max: Duration::from_secs(60),
             max_init_retransmits: 8,
+            max_burst: 4,
             association_max_retrans: 10,
             path_max_retrans: 5,
             hb_interval: Duration::from_secs(30),

@@ -332,6 +332,7 @@ impl Association {
                 self.peer_rwnd,
                 config.max_packet_size,
                 rto,
+                config.max_burst,
                 config.send_buffer,
                 config.max_message_size,
             ),
@@ -898,7 +899,17 @@ impl Association {
                 self.queue(remote, self.peer_tag, ack);
             }
             Chunk::Abort(abort) => {
-                self.close(AssociationError::PeerAborted(abort.causes.clone()));
+                if matches!(self.state, State::ShutdownAckSent { .. }) {
+                    // Everything was delivered both ways before the SHUTDOWN
+                    // ACK went out; an ABORT now is the peer, already
+                    // closed (its SHUTDOWN COMPLETE lost), answering a late
+                    // packet of ours (§8.4 (8)). The shutdown is complete.
+                    self.state = State::Closed;
+                    self.stop_data();
+                    self.events.push_back(Event::ShutdownComplete);
+                } else {
+                    self.close(AssociationError::PeerAborted(abort.causes.clone()));
+                }
                 return false;
             }
             Chunk::Error(error) => self.on_error(now, error),

@@ -104,6 +104,7 @@ pub(crate) struct Tx {
     /// Consecutive timeouts without progress (§8.1).
     pub(crate) error_count: u32,
     mtu: usize,
+    max_burst: usize,
     send_buffer: usize,
     max_message: usize,
     last_activity: Option<Instant>,
@@ -117,6 +118,7 @@ impl Tx {
         peer_rwnd: u32,
         mtu: usize,
         rto: Rto,
+        max_burst: u32,
         send_buffer: usize,
         max_message: usize,
     ) -> Self {
@@ -144,6 +146,7 @@ impl Tx {
             t3: None,
             error_count: 0,
             mtu,
+            max_burst: max_burst.max(1) as usize,
             send_buffer,
             max_message,
             last_activity: None,
@@ -250,6 +253,12 @@ impl Tx {
                     self.cwnd = self.cwnd.min((4 * self.mtu).min((2 * self.mtu).max(4380)));
                 }
             }
+        }
+        // §6.1 D: at most Max.Burst packets leave at once; cwnd is held
+        // down to what that allows.
+        let burst_limit = self.flight + self.max_burst * self.mtu;
+        if burst_limit < self.cwnd {
+            self.cwnd = burst_limit;
         }
         let exempt = std::mem::take(&mut self.fast_retransmit_due);
         let mut sent_any = false;

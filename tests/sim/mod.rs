@@ -69,6 +69,9 @@ pub struct Sim {
     pub drop_indices: Vec<usize>,
     sent: usize,
     pub trace: Trace,
+    /// Drops every datagram this says yes to (after the random impairments
+    /// are drawn, so seeds stay comparable).
+    pub drop_if: Option<Box<dyn FnMut(&Packet) -> bool>>,
     /// Keep a trace (costly for long transfers).
     pub tracing: bool,
     /// Steps taken, to bound runs.
@@ -118,6 +121,7 @@ impl Sim {
             drop_indices: Vec::new(),
             sent: 0,
             trace: Vec::new(),
+            drop_if: None,
             tracing: true,
             steps: 0,
             buf: Vec::new(),
@@ -151,8 +155,13 @@ impl Sim {
                 let Some(to) = self.node_at(t.destination) else {
                     continue;
                 };
-                let lost =
+                let mut lost =
                     self.drop_indices.contains(&index) || self.rng.random_bool(self.link.loss);
+                if let (Some(filter), Ok(packet)) =
+                    (&mut self.drop_if, Packet::parse(bytes.clone()))
+                {
+                    lost |= filter(&packet);
+                }
                 let copies = if self.rng.random_bool(self.link.duplicate) {
                     2
                 } else {
