@@ -54,6 +54,9 @@ struct InFlight {
     bytes: Bytes,
 }
 
+/// Says which datagrams to drop.
+pub type DropFilter = Box<dyn FnMut(&Packet) -> bool>;
+
 /// A trace line: when, who sent, and the chunk names.
 pub type Trace = Vec<String>;
 
@@ -71,7 +74,7 @@ pub struct Sim {
     pub trace: Trace,
     /// Drops every datagram this says yes to (after the random impairments
     /// are drawn, so seeds stay comparable).
-    pub drop_if: Option<Box<dyn FnMut(&Packet) -> bool>>,
+    pub drop_if: Option<DropFilter>,
     /// Keep a trace (costly for long transfers).
     pub tracing: bool,
     /// Steps taken, to bound runs.
