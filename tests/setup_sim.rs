@@ -65,6 +65,7 @@ fn handshake_survives_loss_duplication_and_reordering() {
             loss: 0.1,
             duplicate: 0.3,
             corrupt: 0.02,
+            ..Impairment::default()
         };
         connect(&mut sim);
         let up = sim.run_until(Duration::from_secs(600), |s| {

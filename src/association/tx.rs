@@ -105,6 +105,10 @@ pub(crate) struct Tx {
     pub(crate) error_count: u32,
     mtu: usize,
     max_burst: usize,
+    /// Bytes in flight when the last SACK or timeout was processed: with
+    /// Max.Burst, new data may fill the flight only up to this plus
+    /// Max.Burst packets (§6.1 D), so a large cwnd is not emptied at once.
+    burst_base: usize,
     send_buffer: usize,
     max_message: usize,
     last_activity: Option<Instant>,
@@ -147,6 +151,7 @@ impl Tx {
             error_count: 0,
             mtu,
             max_burst: max_burst.max(1) as usize,
+            burst_base: 0,
             send_buffer,
             max_message,
             last_activity: None,
@@ -254,12 +259,6 @@ impl Tx {
                 }
             }
         }
-        // §6.1 D: at most Max.Burst packets leave at once; cwnd is held
-        // down to what that allows.
-        let burst_limit = self.flight + self.max_burst * self.mtu;
-        if burst_limit < self.cwnd {
-            self.cwnd = burst_limit;
-        }
         let exempt = std::mem::take(&mut self.fast_retransmit_due);
         let mut sent_any = false;
         while let Some(&at) = self.retransmit.first() {
@@ -289,10 +288,13 @@ impl Tx {
             self.arm(now, sent_any);
             return;
         }
+        // §6.1 D: cwnd is used as if it were at most Max.Burst packets
+        // above what was in flight when this burst began.
+        let limit = self.cwnd.min(self.burst_base + self.max_burst * self.mtu);
         while let Some(p) = self.pending.front() {
             let len = p.payload.len();
             // §6.1 B: no new data with cwnd or more in flight.
-            if self.flight >= self.cwnd {
+            if self.flight >= limit {
                 break;
             }
             // §6.1 A: respect the peer's window, except for one probe
@@ -466,6 +468,7 @@ impl Tx {
                 }
             }
         }
+        self.burst_base = self.flight;
         // §6.2.1: the peer's window less what is still in flight.
         self.peer_rwnd = sack.a_rwnd.saturating_sub(self.flight as u32);
         // §6.3.2 R2/R3: stop T3 when all is acked; restart it on progress.
@@ -483,6 +486,7 @@ impl Tx {
     /// counter passed `max_retrans` (the association is lost).
     pub(crate) fn on_t3(&mut self, now: Instant, max_retrans: u32) -> bool {
         self.t3 = None;
+        self.burst_base = 0;
         if self.outstanding.is_empty() {
             return true;
         }

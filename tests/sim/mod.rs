@@ -26,6 +26,9 @@ pub struct Impairment {
     pub duplicate: f64,
     /// Chance that a datagram gets one bit flipped (the CRC must catch it).
     pub corrupt: f64,
+    /// Link rate in bits per second: datagrams leave one after another, so
+    /// a burst is spread in time as on a real link.
+    pub rate_bps: u64,
 }
 
 impl Default for Impairment {
@@ -36,6 +39,7 @@ impl Default for Impairment {
             loss: 0.0,
             duplicate: 0.0,
             corrupt: 0.0,
+            rate_bps: 100_000_000,
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct Sim {
     pub start: Instant,
     pub link: Impairment,
     in_flight: Vec<InFlight>,
+    /// When each node's outgoing link is free again.
+    link_free: Vec<Instant>,
     rng: StdRng,
     seq: u64,
     /// Drop the datagrams with these indices (0-based, in sending order).
@@ -119,6 +125,7 @@ impl Sim {
             start: now,
             link: Impairment::default(),
             in_flight: Vec::new(),
+            link_free: vec![now; 2],
             rng: seeded,
             seq: 0,
             drop_indices: Vec::new(),
@@ -165,6 +172,13 @@ impl Sim {
                 {
                     lost |= filter(&packet);
                 }
+                // Serialization: the datagram occupies the link for its
+                // length at the link rate, lost or not.
+                let wire = Duration::from_nanos(
+                    (bytes.len() as u64 * 8 * 1_000_000_000) / self.link.rate_bps.max(1),
+                );
+                let departs = self.link_free[i].max(self.now) + wire;
+                self.link_free[i] = departs;
                 let copies = if self.rng.random_bool(self.link.duplicate) {
                     2
                 } else {
@@ -199,7 +213,7 @@ impl Sim {
                     };
                     self.seq += 1;
                     self.in_flight.push(InFlight {
-                        at: self.now + self.link.delay + jitter,
+                        at: departs + self.link.delay + jitter,
                         seq: self.seq,
                         to,
                         from: self.nodes[i].addr,
