@@ -62,7 +62,11 @@ impl Pair {
         loop {
             let mut moved = false;
             while let Some(t) = self.a.poll_transmit(self.now, &mut self.buf) {
-                self.b.handle(self.now, a_addr, Bytes::copy_from_slice(&self.buf[..t.size]));
+                self.b.handle(
+                    self.now,
+                    a_addr,
+                    Bytes::copy_from_slice(&self.buf[..t.size]),
+                );
                 moved = true;
             }
             if let Some(assoc) = self.b.association_mut(self.id_b) {
@@ -71,13 +75,23 @@ impl Pair {
                 }
             }
             while let Some(t) = self.b.poll_transmit(self.now, &mut self.buf) {
-                self.a.handle(self.now, b_addr, Bytes::copy_from_slice(&self.buf[..t.size]));
+                self.a.handle(
+                    self.now,
+                    b_addr,
+                    Bytes::copy_from_slice(&self.buf[..t.size]),
+                );
                 moved = true;
             }
             self.now += Duration::from_micros(10);
             if !moved {
                 // Let a delayed SACK fire if that is all that is left.
-                if let Some(t) = self.b.poll_timeout().into_iter().chain(self.a.poll_timeout()).min() {
+                if let Some(t) = self
+                    .b
+                    .poll_timeout()
+                    .into_iter()
+                    .chain(self.a.poll_timeout())
+                    .min()
+                {
                     if t <= self.now + Duration::from_millis(250) {
                         self.now = self.now.max(t);
                         self.a.handle_timeout(self.now);
@@ -111,7 +125,10 @@ impl Pair {
 fn pair(c: &mut Criterion) {
     let mut g = c.benchmark_group("pair");
     g.sample_size(10);
-    for (name, size, total) in [("1200B", 1200, 12_000_000), ("64KiB", 65_536, 32 * 65_536 * 8)] {
+    for (name, size, total) in [
+        ("1200B", 1200, 12_000_000),
+        ("64KiB", 65_536, 32 * 65_536 * 8),
+    ] {
         g.throughput(Throughput::Bytes(total as u64));
         g.bench_function(name, |b| {
             let mut p = Pair::new();

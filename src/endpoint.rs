@@ -521,7 +521,7 @@ impl Endpoint {
         let mut assoc =
             Association::from_cookie(id, self.config.clone(), &cookie, remote, &mut ctx);
         // Chunks bundled after the COOKIE ECHO are the new association's.
-        assoc.handle_chunks(now, remote, &packet.chunks[1..]);
+        assoc.handle_chunks(now, remote, &packet.chunks[1..], true);
         self.associations.insert(id, assoc);
         self.sync(id);
     }

@@ -443,3 +443,44 @@ fn graceful_shutdown_initiated_by_the_peer() {
     );
     assert_eq!(t.iut.association_count(), 0);
 }
+
+#[test]
+fn data_bundled_with_cookie_echo_is_acknowledged_with_the_cookie_ack() {
+    // §5.1 (D), §6.10: DATA may follow the COOKIE ECHO; its SACK rides with
+    // the COOKIE ACK (ETSI sctp-bdc-v-7-4).
+    let mut t = Tester::server();
+    t.send(0, &[Chunk::Init(init(0x4242))]);
+    let Chunk::InitAck(ack) = t.sent_one().only().clone() else {
+        panic!("expected INIT ACK")
+    };
+    let cookie = ack.state_cookie().unwrap().clone();
+    t.send(
+        ack.initiate_tag,
+        &[
+            Chunk::CookieEcho(usctp::chunk::CookieEcho { cookie }),
+            whole(T0, 0, 0, b"early"),
+        ],
+    );
+    let reply = t.sent_one();
+    assert!(
+        matches!(&reply.packet.chunks[..], [Chunk::CookieAck, Chunk::Sack(s)] if s.cumulative_tsn_ack == Tsn(T0))
+    );
+    let events = t.events();
+    let id = events[0].0;
+    assert_eq!(recv_all(&mut t, id), [(0, Bytes::from_static(b"early"))]);
+}
+
+#[test]
+fn data_bundled_with_cookie_ack_is_acknowledged_at_once() {
+    // §5.1 (E): the client side (ETSI sctp-bdc-v-7-5).
+    let (mut t, id) = client();
+    let (ours, _) = answer_init(&mut t, 0x4343, vec![]);
+    t.sent_one();
+    t.send(
+        ours.initiate_tag,
+        &[Chunk::CookieAck, whole(77, 0, 0, b"hello")],
+    );
+    let sack = sack_of(&t.sent_one());
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(77));
+    assert_eq!(recv_all(&mut t, id), [(0, Bytes::from_static(b"hello"))]);
+}

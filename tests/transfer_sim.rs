@@ -42,7 +42,11 @@ fn establish(sim: &mut Sim) -> (AssocId, AssocId) {
     let up = sim.run_until(Duration::from_secs(3600), |s| {
         s.up_count(0) == 1 && s.up_count(1) == 1
     });
-    assert!(up, "no association: {:?} / {:?}", sim.nodes[0].events, sim.nodes[1].events);
+    assert!(
+        up,
+        "no association: {:?} / {:?}",
+        sim.nodes[0].events, sim.nodes[1].events
+    );
     let b = sim.nodes[1]
         .events
         .iter()

@@ -840,14 +840,26 @@ impl Association {
             path.remote.set_port(remote.port());
         }
         let skip = usize::from(matches!(first, Chunk::CookieEcho(_)));
-        self.handle_chunks(now, remote, &packet.chunks[skip..]);
+        self.handle_chunks(now, remote, &packet.chunks[skip..], skip == 1);
     }
 
     /// Handles the chunks of a packet whose tag has been accepted, in order.
-    pub(crate) fn handle_chunks(&mut self, now: Instant, remote: SocketAddr, chunks: &[Chunk]) {
+    /// `after_cookie_echo` says the chunks followed a COOKIE ECHO.
+    pub(crate) fn handle_chunks(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        chunks: &[Chunk],
+        after_cookie_echo: bool,
+    ) {
         let mut had_data = false;
+        // DATA bundled with the COOKIE ECHO or COOKIE ACK is acknowledged at
+        // once, in the same packet as the COOKIE ACK where possible: the
+        // peer's first message then costs no delayed-SACK wait.
+        let mut setup = after_cookie_echo;
         for chunk in chunks {
             had_data |= matches!(chunk, Chunk::Data(_));
+            setup |= matches!(chunk, Chunk::CookieAck);
             if !self.on_chunk(now, remote, chunk) {
                 break;
             }
@@ -856,6 +868,10 @@ impl Association {
         // rule once the whole packet is processed.
         if let (true, Some(path)) = (had_data, &mut self.data) {
             path.unacked_packets += 1;
+            if setup {
+                path.sack_now = true;
+                path.sack_deadline = None;
+            }
             if path.sack_now {
                 path.unacked_packets = 0;
             }
