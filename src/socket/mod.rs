@@ -95,6 +95,7 @@ pub struct SctpStream {
     handle: Handle,
     id: AssocId,
     established: Established,
+    status_at_start: Option<Status>,
     events: mpsc::UnboundedReceiver<StreamEvent>,
     closed: Option<Option<AssociationError>>,
 }
@@ -105,6 +106,7 @@ impl SctpStream {
             handle,
             id: accepted.id,
             established: accepted.established,
+            status_at_start: accepted.status,
             events: accepted.events,
             closed: None,
         }
@@ -220,6 +222,11 @@ impl SctpStream {
             id: self.id,
             reason: Bytes::copy_from_slice(reason),
         });
+    }
+
+    /// The status the moment the association came up.
+    pub fn status_at_start(&self) -> Option<&Status> {
+        self.status_at_start.as_ref()
     }
 
     /// The association's status (SCTP_STATUS), or `None` once it is gone.

@@ -65,6 +65,8 @@ pub struct Status {
 pub(crate) struct Accepted {
     pub id: AssocId,
     pub established: Established,
+    /// The status the moment the association came up.
+    pub status: Option<Status>,
     pub events: mpsc::UnboundedReceiver<StreamEvent>,
 }
 
@@ -254,6 +256,7 @@ impl Driver {
                 let accepted = Accepted {
                     id,
                     established,
+                    status: self.status(id),
                     events: rx,
                 };
                 if let Some(reply) = self.connecting.remove(&id) {
@@ -330,6 +333,20 @@ impl Driver {
         }
     }
 
+    /// SCTP_STATUS of association `id`, if it still exists.
+    fn status(&self, id: AssocId) -> Option<Status> {
+        self.endpoint.association(id).map(|a| Status {
+            assoc_id: id,
+            state: a.state(),
+            inbound_streams: a.streams().1,
+            outbound_streams: a.streams().0,
+            peer_rwnd: a.peer_rwnd(),
+            unacked: a.unacked(),
+            pending: a.buffered_amount(),
+            primary: a.peer_addresses()[0],
+        })
+    }
+
     fn command(&mut self, command: Command) {
         let t = now();
         match command {
@@ -382,17 +399,7 @@ impl Driver {
             }
             Command::Abort { id, reason } => self.endpoint.abort(id, &reason),
             Command::Status { id, reply } => {
-                let status = self.endpoint.association(id).map(|a| Status {
-                    assoc_id: id,
-                    state: a.state(),
-                    inbound_streams: a.streams().1,
-                    outbound_streams: a.streams().0,
-                    peer_rwnd: a.peer_rwnd(),
-                    unacked: a.unacked(),
-                    pending: a.buffered_amount(),
-                    primary: a.peer_addresses()[0],
-                });
-                let _ = reply.send(status);
+                let _ = reply.send(self.status(id));
             }
         }
     }

@@ -71,9 +71,12 @@ pub async fn client(remote: SocketAddr, port: u16, local: Option<SocketAddr>) ->
         options.local = local;
     }
     let mut stream = SctpStream::connect(remote, port, options).await?;
+    // SCTP_STATUS right after the connect, as the classic client asks for
+    // it; the server may already have finished by the time we could ask
+    // again.
     let status = stream
-        .status()
-        .await
+        .status_at_start()
+        .cloned()
         .ok_or_else(|| io::Error::other("association vanished"))?;
     println!("assoc id  = {}", status.assoc_id);
     println!("state     = {}", lksctp_state(status.state));
