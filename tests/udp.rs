@@ -303,3 +303,20 @@ fn bench_against_discard_server_counts_every_byte() {
     assert_eq!(json_field(&received, "messages"), 2500.0);
     assert!(json_field(&sent, "MBps") > 0.0);
 }
+
+#[test]
+fn protocol_options_reach_the_handshake() {
+    // `--streams` sets the streams asked for and accepted (SCTP_INITMSG).
+    let (server, client) = serve_and_run(
+        &["daytime-server", "--streams", "3"],
+        &["daytime-client", "--streams", "2", "--rto-initial", "300"],
+    );
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(server.status.success());
+    let text = String::from_utf8(client.stdout).unwrap();
+    assert!(text.contains("instrms   = 2\noutstrms  = 2\n"), "{text}");
+}

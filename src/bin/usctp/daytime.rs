@@ -13,11 +13,16 @@ use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
 /// Streams requested each way, as the classic example's SCTP_INITMSG does.
 const STREAMS: u16 = 5;
 
-fn config() -> Config {
+/// The classic example's parameters: 5 streams each way, unless the user
+/// set `--streams`.
+pub fn config(base: Config, streams_given: bool) -> Config {
+    if streams_given {
+        return base;
+    }
     Config {
         outbound_streams: STREAMS,
         max_inbound_streams: STREAMS,
-        ..Config::default()
+        ..base
     }
 }
 
@@ -62,9 +67,14 @@ pub async fn server(listener: SctpListener, max: Option<usize>) -> io::Result<()
 }
 
 /// Connects, prints the status block and the two messages.
-pub async fn client(remote: SocketAddr, port: u16, local: Option<SocketAddr>) -> io::Result<()> {
+pub async fn client(
+    remote: SocketAddr,
+    port: u16,
+    local: Option<SocketAddr>,
+    config: Config,
+) -> io::Result<()> {
     let mut options = ConnectOptions {
-        config: config(),
+        config,
         ..ConnectOptions::default()
     };
     if let Some(local) = local {
@@ -78,10 +88,10 @@ pub async fn client(remote: SocketAddr, port: u16, local: Option<SocketAddr>) ->
         .status_at_start()
         .cloned()
         .ok_or_else(|| io::Error::other("association vanished"))?;
-    println!("assoc id  = {}", status.assoc_id);
-    println!("state     = {}", lksctp_state(status.state));
-    println!("instrms   = {}", status.inbound_streams);
-    println!("outstrms  = {}", status.outbound_streams);
+    say!("assoc id  = {}", status.assoc_id);
+    say!("state     = {}", lksctp_state(status.state));
+    say!("instrms   = {}", status.inbound_streams);
+    say!("outstrms  = {}", status.outbound_streams);
     let mut seen = [false; 2];
     while seen != [true, true] {
         let Some(message) = stream.recv().await else {
@@ -94,9 +104,9 @@ pub async fn client(remote: SocketAddr, port: u16, local: Option<SocketAddr>) ->
         let text = String::from_utf8_lossy(&message.data);
         let text = text.trim_end();
         match message.stream {
-            0 => println!("(Local) {text}"),
-            1 => println!("(GMT  ) {text}"),
-            other => println!("(stream {other}) {text}"),
+            0 => say!("(Local) {text}"),
+            1 => say!("(GMT  ) {text}"),
+            other => say!("(stream {other}) {text}"),
         }
         if let Some(slot) = seen.get_mut(usize::from(message.stream)) {
             *slot = true;
@@ -106,17 +116,35 @@ pub async fn client(remote: SocketAddr, port: u16, local: Option<SocketAddr>) ->
 }
 
 /// Binds the daytime server's listener.
-pub async fn listen(addr: SocketAddr, port: u16, max: Option<usize>) -> io::Result<SctpListener> {
-    SctpListener::bind_with_limit(addr, port, config(), max.unwrap_or(usize::MAX)).await
+pub async fn listen(
+    addr: SocketAddr,
+    port: u16,
+    max: Option<usize>,
+    config: Config,
+) -> io::Result<SctpListener> {
+    SctpListener::bind_with_limit(addr, port, config, max.unwrap_or(usize::MAX)).await
 }
 
 /// Server and client in one process over UDP on loopback.
 pub async fn demo() -> io::Result<()> {
-    let listener = listen(SocketAddr::from(([127, 0, 0, 1], 0)), 13, Some(1)).await?;
+    let config = config(Config::default(), false);
+    let listener = listen(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        13,
+        Some(1),
+        config.clone(),
+    )
+    .await?;
     let server_addr = listener.local_addr();
     eprintln!("daytime server on udp {server_addr}, sctp port 13");
     let server = tokio::spawn(server(listener, Some(1)));
-    client(server_addr, 13, Some(SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
+    client(
+        server_addr,
+        13,
+        Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        config,
+    )
+    .await?;
     server.await.map_err(io::Error::other)??;
     Ok(())
 }

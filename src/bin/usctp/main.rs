@@ -1,5 +1,16 @@
 //! The `usctp` command-line tool.
 
+/// Prints a line to standard output; when the reader has gone (`usctp … |
+/// head`), stops quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod daytime;
 mod decode;
 mod services;
@@ -7,6 +18,9 @@ mod services;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use usctp::config::Config;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +30,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,9 +114,6 @@ enum Command {
         /// Bytes per message.
         #[arg(long)]
         msg_size: usize,
-        /// Streams to spread messages over.
-        #[arg(long, default_value_t = 1)]
-        streams: u16,
         /// Send unordered messages.
         #[arg(long)]
         unordered: bool,
@@ -116,6 +129,70 @@ enum Command {
         #[arg(long, default_value_t = 9899)]
         udp_port: u16,
     },
+}
+
+/// Protocol parameters (RFC 9260 §16), on every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+struct ProtocolArgs {
+    /// RTO.Initial in ms.
+    #[arg(long, global = true)]
+    rto_initial: Option<u64>,
+    /// RTO.Min in ms.
+    #[arg(long, global = true)]
+    rto_min: Option<u64>,
+    /// RTO.Max in ms.
+    #[arg(long, global = true)]
+    rto_max: Option<u64>,
+    /// Path.Max.Retrans.
+    #[arg(long, global = true)]
+    path_max_retrans: Option<u32>,
+    /// Association.Max.Retrans.
+    #[arg(long, global = true)]
+    assoc_max_retrans: Option<u32>,
+    /// HB.interval in ms.
+    #[arg(long, global = true)]
+    hb_interval: Option<u64>,
+    /// Max.Init.Retransmits.
+    #[arg(long, global = true)]
+    max_init_retrans: Option<u32>,
+    /// Outbound streams to ask for, and inbound streams to accept (`bench`
+    /// spreads its messages over them).
+    #[arg(long, global = true)]
+    streams: Option<u16>,
+}
+
+impl ProtocolArgs {
+    /// The default parameters with the given options applied.
+    fn config(&self) -> Config {
+        let ms = Duration::from_millis;
+        let mut c = Config::default();
+        if let Some(v) = self.rto_initial {
+            c.rto_initial = ms(v);
+        }
+        if let Some(v) = self.rto_min {
+            c.rto_min = ms(v);
+        }
+        if let Some(v) = self.rto_max {
+            c.rto_max = ms(v);
+        }
+        if let Some(v) = self.path_max_retrans {
+            c.path_max_retrans = v;
+        }
+        if let Some(v) = self.assoc_max_retrans {
+            c.association_max_retrans = v;
+        }
+        if let Some(v) = self.hb_interval {
+            c.hb_interval = ms(v);
+        }
+        if let Some(v) = self.max_init_retrans {
+            c.max_init_retransmits = v;
+        }
+        if let Some(v) = self.streams {
+            c.outbound_streams = v;
+            c.max_inbound_streams = v;
+        }
+        c
+    }
 }
 
 /// Options every server takes.
@@ -143,13 +220,16 @@ struct ClientArgs {
 }
 
 impl ServerArgs {
-    async fn listen(&self, port: u16) -> Result<usctp::socket::SctpListener, String> {
+    async fn listen(
+        &self,
+        port: u16,
+        config: Config,
+    ) -> Result<usctp::socket::SctpListener, String> {
         let addr = single(&self.listen, "--listen")?;
         let max = self.max_assocs.unwrap_or(usize::MAX);
-        let listener =
-            usctp::socket::SctpListener::bind_with_limit(addr, port, Default::default(), max)
-                .await
-                .map_err(|e| format!("{addr}: {e}"))?;
+        let listener = usctp::socket::SctpListener::bind_with_limit(addr, port, config, max)
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
         eprintln!(
             "listening on udp {}, sctp port {port}",
             listener.local_addr()
@@ -171,7 +251,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode { file, udp_port } => decode::run(&file, udp_port),
-        command => run_async(command),
+        command => run_async(command, &cli.protocol),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -183,7 +263,9 @@ fn main() -> ExitCode {
 }
 
 /// Runs a networked subcommand on a tokio runtime.
-fn run_async(command: Command) -> Result<(), String> {
+fn run_async(command: Command, protocol: &ProtocolArgs) -> Result<(), String> {
+    let config = protocol.config();
+    let streams_given = protocol.streams.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -198,7 +280,8 @@ fn run_async(command: Command) -> Result<(), String> {
                 max_assocs,
             } => {
                 let addr = single(&listen, "--listen")?;
-                let listener = daytime::listen(addr, port, max_assocs)
+                let config = daytime::config(config, streams_given);
+                let listener = daytime::listen(addr, port, max_assocs, config)
                     .await
                     .map_err(|e| format!("{addr}: {e}"))?;
                 eprintln!(
@@ -221,18 +304,19 @@ fn run_async(command: Command) -> Result<(), String> {
                     );
                 }
                 let remote = resolve(&server).await?;
-                daytime::client(remote, port, local.first().copied())
+                let config = daytime::config(config, streams_given);
+                daytime::client(remote, port, local.first().copied(), config)
                     .await
                     .map_err(|e| format!("{server}: {e}"))
             }
             Command::EchoServer { server, port } => {
-                let listener = server.listen(port).await?;
+                let listener = server.listen(port, config).await?;
                 services::echo_server(listener, server.max_assocs)
                     .await
                     .map_err(|e| e.to_string())
             }
             Command::DiscardServer { server, port, json } => {
-                let listener = server.listen(port).await?;
+                let listener = server.listen(port, config).await?;
                 services::discard_server(listener, server.max_assocs, json)
                     .await
                     .map_err(|e| e.to_string())
@@ -245,7 +329,7 @@ fn run_async(command: Command) -> Result<(), String> {
                 json,
             } => {
                 let (remote, local) = client.endpoints().await?;
-                services::ping(remote, port, local, count, msg_size, json)
+                services::ping(remote, port, local, config, count, msg_size, json)
                     .await
                     .map_err(|e| format!("{}: {e}", client.server))
             }
@@ -254,13 +338,14 @@ fn run_async(command: Command) -> Result<(), String> {
                 port,
                 bytes,
                 msg_size,
-                streams,
                 unordered,
                 json,
             } => {
+                // `--streams K` spreads the messages over K streams.
+                let streams = protocol.streams.unwrap_or(1);
                 let (remote, local) = client.endpoints().await?;
                 services::bench(
-                    remote, port, local, bytes, msg_size, streams, unordered, json,
+                    remote, port, local, config, bytes, msg_size, streams, unordered, json,
                 )
                 .await
                 .map_err(|e| format!("{}: {e}", client.server))

@@ -49,10 +49,10 @@ fn report(json: bool, fields: &[(&str, String)]) {
             .iter()
             .map(|(k, v)| format!("\"{k}\": {v}"))
             .collect();
-        println!("{{{}}}", body.join(", "));
+        say!("{{{}}}", body.join(", "));
     } else {
         let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("{}", body.join(" "));
+        say!("{}", body.join(" "));
     }
 }
 
@@ -112,15 +112,17 @@ async fn connect(
 
 /// Sends `count` messages of `size` bytes to an echo server, one at a time,
 /// and reports round-trip percentiles.
+#[allow(clippy::too_many_arguments)]
 pub async fn ping(
     remote: SocketAddr,
     port: u16,
     local: Option<SocketAddr>,
+    config: Config,
     count: usize,
     size: usize,
     json: bool,
 ) -> io::Result<()> {
-    let mut stream = connect(remote, port, local, Config::default()).await?;
+    let mut stream = connect(remote, port, local, config).await?;
     let mut rtts = Vec::with_capacity(count);
     let mut mismatches = 0;
     for i in 0..count {
@@ -171,6 +173,7 @@ pub async fn bench(
     remote: SocketAddr,
     port: u16,
     local: Option<SocketAddr>,
+    config: Config,
     bytes: usize,
     size: usize,
     streams: u16,
@@ -180,7 +183,7 @@ pub async fn bench(
     let size = size.max(1);
     let config = Config {
         outbound_streams: streams.max(1),
-        ..Config::default()
+        ..config
     };
     let mut stream = connect(remote, port, local, config).await?;
     let usable = stream.established().outbound_streams.max(1);
