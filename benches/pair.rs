@@ -11,6 +11,9 @@ use usctp::association::{AssocId, Event, SendError};
 use usctp::config::Config;
 use usctp::endpoint::Endpoint;
 
+#[path = "support/proto_pair.rs"]
+mod proto_pair;
+
 const A: &str = "10.0.0.1:9899";
 const B: &str = "10.0.0.2:9899";
 
@@ -130,8 +133,12 @@ fn pair(c: &mut Criterion) {
         ("64KiB", 65_536, 32 * 65_536 * 8),
     ] {
         g.throughput(Throughput::Bytes(total as u64));
-        g.bench_function(name, |b| {
+        g.bench_function(format!("usctp/{name}"), |b| {
             let mut p = Pair::new();
+            b.iter(|| p.transfer(total, size));
+        });
+        g.bench_function(format!("sctp-proto/{name}"), |b| {
+            let mut p = proto_pair::ProtoPair::new();
             b.iter(|| p.transfer(total, size));
         });
     }
