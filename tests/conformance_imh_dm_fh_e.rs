@@ -1,9 +1,9 @@
-//! ETSI TS 102 369 test purposes of the groups IMH, DM, FH and E that
-//! association setup alone can decide (docs/etsi-test-purposes.md), played
-//! with raw packets against the IUT and judged by RFC 9260. One test per
-//! purpose, named after its id; purposes of AS, IMH, DM, FH and E that need
-//! what the IUT does not have yet are listed in NOT_YET, and a test keeps
-//! that list, these tests and the record in step.
+//! ETSI TS 102 369 test purposes of the groups IMH, DM, FH and E
+//! (docs/etsi-test-purposes.md), played with raw packets against the IUT
+//! and judged by RFC 9260: association setup, data transfer and shutdown.
+//! One test per purpose, named after its id; purposes of AS, IMH, DM, FH and
+//! E that need what the IUT does not have yet are listed in NOT_YET, and a
+//! test keeps that list, these tests and the record in step.
 
 mod common;
 mod conformance;
@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use usctp::association::{AssociationError, AssociationState, Event};
+use usctp::association::{AssocId, AssociationError, AssociationState, Event};
 use usctp::chunk::{
     Abort, Chunk, CookieEcho, Data, DataFlags, ErrorCause, ErrorChunk, Heartbeat, Param, ParamType,
-    Shutdown, ShutdownComplete,
+    Sack, Shutdown, ShutdownComplete,
 };
 use usctp::config::Config;
 use usctp::serial::{Ssn, Tsn};
@@ -24,46 +24,195 @@ use usctp::serial::{Ssn, Tsn};
 use conformance::*;
 
 /// Test purposes of these groups that cannot be checked yet, with why.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "sctp-as-i-1-15",
-        "needs connect to several peer addresses (multi-homing issue)",
-    ),
-    (
-        "sctp-imh-i-3-9",
-        "needs shutdown: SHUTDOWN-SENT state and T2-shutdown",
-    ),
-    (
-        "sctp-imh-i-3-10",
-        "needs shutdown: SHUTDOWN-ACK-SENT state and T2-shutdown",
-    ),
-    ("sctp-dm-o-4-2-2", "needs shutdown: SHUTDOWN-ACK-SENT state"),
-    (
-        "sctp-dm-o-4-5",
-        "needs shutdown: SHUTDOWN-SENT state and SHUTDOWN collision",
-    ),
-    (
-        "sctp-dm-o-4-6-3",
-        "needs shutdown: SHUTDOWN-SENT state and T2-shutdown",
-    ),
-    ("sctp-dm-o-4-7-3", "needs shutdown: SHUTDOWN-ACK-SENT state"),
-    (
-        "sctp-dm-o-4-10",
-        "needs shutdown (SHUTDOWN-ACK-SENT) and data transfer (DATA, SACK)",
-    ),
-    (
-        "sctp-fh-i-5-1-1",
-        "needs data transfer: DATA retransmission and Association.Max.Retrans",
-    ),
-    (
-        "sctp-fh-i-5-1-2",
-        "needs data transfer: SACK resetting the error counter",
-    ),
-    (
-        "sctp-e-i-6-3",
-        "needs data transfer: DATA on a missing stream, Invalid Stream Identifier, SACK",
-    ),
-];
+const NOT_YET: &[(&str, &str)] = &[(
+    "sctp-as-i-1-15",
+    "needs connect to several peer addresses (multi-homing issue)",
+)];
+
+// ---- helpers: data transfer and shutdown ----
+
+/// The tester's Initial TSN (`common::init`).
+const TESTER_TSN: u32 = 1000;
+
+/// An association the tester set up with the IUT (a server configured by
+/// `config`); returns the IUT's tag, the association and the IUT's Initial
+/// TSN.
+fn established_with(config: Config, peer_tag: u32) -> (Tester, u32, AssocId, Tsn) {
+    let mut t = Tester::with_config(config, true);
+    // T -> INIT -> IUT
+    // IUT -> INIT ACK -> T
+    let ack = send_init(&mut t, init(peer_tag));
+    // T -> COOKIE ECHO -> IUT
+    // IUT -> COOKIE ACK -> T
+    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
+    let (id, _) = up(&mut t);
+    (t, ack.initiate_tag, id, ack.initial_tsn)
+}
+
+fn shutdown_chunk(cumulative_tsn_ack: Tsn) -> Chunk {
+    Chunk::Shutdown(Shutdown { cumulative_tsn_ack })
+}
+
+fn sack_chunk(cumulative_tsn_ack: Tsn) -> Chunk {
+    Chunk::Sack(Sack {
+        cumulative_tsn_ack,
+        a_rwnd: 100_000,
+        gap_blocks: vec![],
+        duplicate_tsns: vec![],
+    })
+}
+
+/// The tester's DATA chunk: a whole message with PPID 7.
+fn tester_data(tsn: u32, stream: u16, ssn: u16, payload: &'static [u8]) -> Chunk {
+    Chunk::Data(Data {
+        flags: DataFlags::WHOLE,
+        tsn: Tsn(tsn),
+        stream,
+        ssn: Ssn(ssn),
+        ppid: 7,
+        payload: Bytes::from_static(payload),
+    })
+}
+
+/// The user of the IUT sends `payload` on stream 0.
+fn user_sends(t: &mut Tester, id: AssocId, payload: &'static [u8]) {
+    t.iut
+        .association_mut(id)
+        .unwrap()
+        .send(0, 7, Bytes::from_static(payload), false)
+        .unwrap();
+}
+
+/// The single DATA chunk of a packet of the IUT's, to the tester under
+/// `peer_tag`.
+#[track_caller]
+fn only_data(sent: &Sent, peer_tag: u32) -> Data {
+    assert_eq!(sent.to, tester_addr());
+    assert_eq!(sent.vtag(), peer_tag, "DATA's Verification Tag");
+    match sent.only() {
+        Chunk::Data(d) => d.clone(),
+        other => panic!("expected DATA, got {other}"),
+    }
+}
+
+/// The SACK chunks of some packets of the IUT's.
+fn sacks_in(sent: &[Sent]) -> Vec<Sack> {
+    sent.iter()
+        .flat_map(|s| &s.packet.chunks)
+        .filter_map(|c| match c {
+            Chunk::Sack(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The user of an established IUT with nothing outstanding shuts down: the
+/// IUT sends SHUTDOWN, acknowledging none of the tester's TSNs, and is in
+/// SHUTDOWN-SENT. Returns the IUT's tag, the association and the IUT's
+/// Initial TSN.
+fn in_shutdown_sent(peer_tag: u32) -> (Tester, u32, AssocId, Tsn) {
+    let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), peer_tag);
+    let now = t.now;
+    t.iut.association_mut(id).unwrap().shutdown(now);
+    // IUT -> SHUTDOWN -> T
+    let sent = t.sent_one();
+    assert_eq!(sent.to, tester_addr());
+    assert_eq!(sent.vtag(), peer_tag, "SHUTDOWN's Verification Tag");
+    assert_eq!(sent.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN - 1))]);
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
+    assert!(t.events().is_empty());
+    (t, iut_tag, id, iut_tsn)
+}
+
+/// The tester shuts down an established association with nothing
+/// outstanding: the IUT answers SHUTDOWN ACK and is in SHUTDOWN-ACK-SENT.
+/// Returns the IUT's tag and the association.
+fn in_shutdown_ack_sent(peer_tag: u32) -> (Tester, u32, AssocId) {
+    let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), peer_tag);
+    // T -> SHUTDOWN -> IUT
+    t.send(iut_tag, &[shutdown_chunk(iut_tsn.prev())]);
+    // IUT -> SHUTDOWN ACK -> T
+    assert_shutdown_ack(&t.sent_one(), peer_tag);
+    assert_eq!(t.events(), [(id, Event::ShutdownStarted)]);
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
+    (t, iut_tag, id)
+}
+
+/// The packet holds one SHUTDOWN ACK, to the tester under `peer_tag`.
+#[track_caller]
+fn assert_shutdown_ack(sent: &Sent, peer_tag: u32) {
+    assert_eq!(sent.to, tester_addr());
+    assert_eq!(sent.vtag(), peer_tag, "SHUTDOWN ACK's Verification Tag");
+    assert_eq!(sent.packet.chunks, [Chunk::ShutdownAck]);
+}
+
+/// The packet holds one SHUTDOWN COMPLETE without the T bit, to the tester
+/// under `peer_tag`.
+#[track_caller]
+fn assert_shutdown_complete(sent: &Sent, peer_tag: u32) {
+    assert_eq!(sent.to, tester_addr());
+    assert_eq!(
+        sent.vtag(),
+        peer_tag,
+        "SHUTDOWN COMPLETE's Verification Tag"
+    );
+    assert_eq!(
+        sent.packet.chunks,
+        [Chunk::ShutdownComplete(ShutdownComplete {
+            reflected_tag: false
+        })]
+    );
+}
+
+/// The association is gone: a HEARTBEAT under its old tag is out of the
+/// blue and gets an ABORT with the T bit (RFC 9260 §8.4 (8)).
+#[track_caller]
+fn assert_gone(t: &mut Tester, iut_tag: u32) {
+    assert_eq!(t.iut.association_count(), 0);
+    let hb = Heartbeat {
+        info: Bytes::from_static(b"anybody home?"),
+    };
+    // T -> HEARTBEAT -> IUT
+    t.send(iut_tag, &[Chunk::Heartbeat(hb)]);
+    // IUT -> ABORT (T bit) -> T
+    let reply = t.sent_one();
+    assert_eq!(reply.to, tester_addr());
+    assert_abort(&reply, iut_tag, true, &[]);
+}
+
+/// What the IUT sends when it gives up on an association: nothing, or an
+/// ABORT without the T bit under `peer_tag`.
+#[track_caller]
+fn assert_nothing_or_abort(sent: &[Sent], peer_tag: u32) {
+    assert!(sent.len() <= 1, "{sent:#?}");
+    for s in sent {
+        assert_eq!(s.vtag(), peer_tag, "ABORT's Verification Tag");
+        assert!(
+            matches!(s.only(), Chunk::Abort(a) if !a.reflected_tag),
+            "{:?}",
+            s.packet.chunks
+        );
+    }
+}
+
+/// The association was lost to the retransmission limit; a report of the
+/// data never delivered may follow.
+#[track_caller]
+fn assert_lost_to_retransmissions(events: &[(AssocId, Event)], id: AssocId) {
+    let Some((first, rest)) = events.split_first() else {
+        panic!("no event")
+    };
+    assert_eq!(
+        first,
+        &(id, Event::Lost(AssociationError::RetransmissionLimit)),
+        "{events:?}"
+    );
+    assert!(
+        rest.iter()
+            .all(|(i, e)| *i == id && matches!(e, Event::SendFailed { .. })),
+        "{events:?}"
+    );
+}
 
 // ---- IMH: invalid message handling ----
 
@@ -299,6 +448,86 @@ fn sctp_imh_i_3_8() {
     send_init(&mut t, init(0x3800_0002));
 }
 
+/// In SHUTDOWN-SENT, a SHUTDOWN ACK under a wrong Verification Tag is
+/// discarded and T2-shutdown goes on resending the SHUTDOWN; the right one
+/// gets SHUTDOWN COMPLETE (RFC 9260 §8.5, §9.2).
+#[test]
+fn sctp_imh_i_3_9() {
+    const PEER: u32 = 0x3900_0001;
+    // IUT -> SHUTDOWN -> T
+    let (mut t, iut_tag, id, _) = in_shutdown_sent(PEER);
+    let resent = [shutdown_chunk(Tsn(TESTER_TSN - 1))];
+    // T2-shutdown: RTO (1 s), doubling.
+    for (wrong, rto) in [(iut_tag ^ 1, 1), (PEER, 2), (0, 4)] {
+        // T -> SHUTDOWN ACK (wrong Verification Tag) -> IUT
+        t.send(wrong, &[Chunk::ShutdownAck]);
+        // IUT: nothing
+        t.sent_nothing();
+        assert!(t.events().is_empty());
+        assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
+        // IUT -> SHUTDOWN -> T (T2-shutdown)
+        t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
+        t.sent_nothing();
+        t.advance(Duration::from_millis(1));
+        let again = t.sent_one();
+        assert_eq!(again.vtag(), PEER);
+        assert_eq!(again.packet.chunks, resent, "after {rto} s");
+    }
+    // T -> SHUTDOWN ACK -> IUT
+    t.send(iut_tag, &[Chunk::ShutdownAck]);
+    // IUT -> SHUTDOWN COMPLETE -> T
+    assert_shutdown_complete(&t.sent_one(), PEER);
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(&mut t, iut_tag);
+}
+
+/// In SHUTDOWN-ACK-SENT, a SHUTDOWN COMPLETE whose Verification Tag is not
+/// the one its T bit calls for is discarded and T2-shutdown goes on resending
+/// the SHUTDOWN ACK; the right one ends the association (RFC 9260 §8.5.1 (C),
+/// §9.2).
+#[test]
+fn sctp_imh_i_3_10() {
+    const PEER: u32 = 0x3a00_0001;
+    // T -> SHUTDOWN -> IUT
+    // IUT -> SHUTDOWN ACK -> T
+    let (mut t, iut_tag, id) = in_shutdown_ack_sent(PEER);
+    // Without the T bit the tag must be the IUT's, with it the tester's.
+    let wrong = [
+        (iut_tag ^ 1, false),
+        (PEER, false),
+        (iut_tag, true),
+        (0, false),
+    ];
+    // T2-shutdown: RTO (1 s), doubling.
+    for ((vtag, t_bit), rto) in wrong.into_iter().zip([1, 2, 4, 8]) {
+        // T -> SHUTDOWN COMPLETE (wrong Verification Tag) -> IUT
+        let complete = Chunk::ShutdownComplete(ShutdownComplete {
+            reflected_tag: t_bit,
+        });
+        t.send(vtag, &[complete]);
+        // IUT: nothing
+        t.sent_nothing();
+        assert!(t.events().is_empty());
+        assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
+        // IUT -> SHUTDOWN ACK -> T (T2-shutdown)
+        t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
+        t.sent_nothing();
+        t.advance(Duration::from_millis(1));
+        assert_shutdown_ack(&t.sent_one(), PEER);
+    }
+    // T -> SHUTDOWN COMPLETE -> IUT
+    t.send(
+        iut_tag,
+        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
+    );
+    // IUT: nothing
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(&mut t, iut_tag);
+}
+
 // ---- DM: duplicate messages ----
 
 /// An INIT received in COOKIE-WAIT is answered with an INIT ACK carrying the
@@ -341,6 +570,46 @@ fn sctp_dm_o_4_2_1() {
     assert!(t.events().is_empty());
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x4210_0001);
+}
+
+/// In SHUTDOWN-ACK-SENT, an INIT from the peer is discarded and answered by
+/// the SHUTDOWN ACK again, not by an INIT ACK (RFC 9260 §9.2).
+#[test]
+fn sctp_dm_o_4_2_2() {
+    const PEER: u32 = 0x4220_0001;
+    // T -> SHUTDOWN -> IUT
+    // IUT -> SHUTDOWN ACK -> T
+    let (mut t, iut_tag, id) = in_shutdown_ack_sent(PEER);
+    t.advance(Duration::from_millis(500));
+    t.sent_nothing();
+    // The same INIT as before, and one with a new tag.
+    for tag in [PEER, 0x4220_0002] {
+        // T -> INIT -> IUT
+        t.send(0, &[Chunk::Init(init(tag))]);
+        // IUT -> SHUTDOWN ACK -> T
+        assert_shutdown_ack(&t.sent_one(), PEER);
+    }
+    assert!(t.events().is_empty());
+    let assoc = t.iut.association(id).unwrap();
+    assert_eq!(assoc.state(), AssociationState::ShutdownAckSent);
+    assert_eq!((assoc.local_tag(), assoc.peer_tag()), (iut_tag, PEER));
+    // IUT -> SHUTDOWN ACK -> T (T2-shutdown goes on)
+    let sent = run_for(&mut t, Duration::from_secs(1));
+    let [(_, again)] = &sent[..] else {
+        panic!("{sent:#?}")
+    };
+    assert_shutdown_ack(again, PEER);
+    // T -> SHUTDOWN COMPLETE -> IUT
+    t.send(
+        iut_tag,
+        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
+    );
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_eq!(t.iut.association_count(), 0);
+    // T -> INIT -> IUT
+    // IUT -> INIT ACK -> T (the association is gone: a new one may start)
+    send_init(&mut t, init(0x4220_0002));
 }
 
 /// A second INIT ACK in COOKIE-ECHOED is discarded; the original COOKIE ECHO
@@ -397,6 +666,57 @@ fn sctp_dm_o_4_4() {
     assert_alive(&mut t, ours.initiate_tag, 0x4400_0001);
 }
 
+/// In SHUTDOWN-SENT, a SHUTDOWN from the peer (both ends closing at once) is
+/// answered at once by a SHUTDOWN ACK, in SHUTDOWN-ACK-SENT; SHUTDOWN
+/// COMPLETE then ends the association (RFC 9260 §9.2).
+#[test]
+fn sctp_dm_o_4_5() {
+    const PEER: u32 = 0x4500_0001;
+    let (mut t, iut_tag, id, _) = established_with(Config::default(), PEER);
+    user_sends(&mut t, id, b"last words");
+    // IUT -> DATA -> T
+    let data = only_data(&t.sent_one(), PEER);
+    let now = t.now;
+    t.iut.association_mut(id).unwrap().shutdown(now);
+    // IUT: no SHUTDOWN while the DATA is outstanding
+    t.sent_nothing();
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
+    // T -> SACK -> IUT
+    t.send(iut_tag, &[sack_chunk(data.tsn)]);
+    // IUT -> SHUTDOWN -> T
+    let sent = t.sent_one();
+    assert_eq!(sent.vtag(), PEER);
+    assert_eq!(sent.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN - 1))]);
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
+    let events = t.events();
+    assert!(
+        events.iter().all(|(_, e)| matches!(e, Event::SenderDry)),
+        "{events:?}"
+    );
+    // T -> SHUTDOWN -> IUT
+    t.send(iut_tag, &[shutdown_chunk(data.tsn)]);
+    // IUT -> SHUTDOWN ACK -> T
+    assert_shutdown_ack(&t.sent_one(), PEER);
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
+    let events = t.events();
+    assert!(
+        events
+            .iter()
+            .all(|(_, e)| matches!(e, Event::ShutdownStarted)),
+        "{events:?}"
+    );
+    // T -> SHUTDOWN COMPLETE -> IUT
+    t.send(
+        iut_tag,
+        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
+    );
+    // IUT: nothing
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(&mut t, iut_tag);
+}
+
 /// A SHUTDOWN in COOKIE-WAIT is discarded; INIT retransmission goes on and
 /// setup completes (RFC 9260 §9.2).
 #[test]
@@ -442,6 +762,51 @@ fn sctp_dm_o_4_6_2() {
     assert_eq!(t.iut.association_count(), 0);
 }
 
+/// In SHUTDOWN-SENT, a SHUTDOWN from the peer gets a SHUTDOWN ACK and
+/// restarts T2-shutdown, which from then on resends the SHUTDOWN ACK, never
+/// the SHUTDOWN (RFC 9260 §9.2).
+#[test]
+fn sctp_dm_o_4_6_3() {
+    const PEER: u32 = 0x4630_0001;
+    // IUT -> SHUTDOWN -> T (T2-shutdown: 1 s)
+    let (mut t, iut_tag, id, iut_tsn) = in_shutdown_sent(PEER);
+    t.advance(Duration::from_millis(600));
+    t.sent_nothing();
+    // T -> SHUTDOWN -> IUT
+    t.send(iut_tag, &[shutdown_chunk(iut_tsn.prev())]);
+    // IUT -> SHUTDOWN ACK -> T
+    assert_shutdown_ack(&t.sent_one(), PEER);
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
+    // IUT: nothing when the first T2-shutdown would have run out
+    t.advance(Duration::from_millis(400));
+    t.sent_nothing();
+    // IUT -> SHUTDOWN ACK -> T (T2-shutdown restarted: 1 s after the
+    // SHUTDOWN ACK, then 2 s later)
+    for wait in [Duration::from_millis(600), Duration::from_secs(2)] {
+        t.advance(wait - Duration::from_millis(1));
+        t.sent_nothing();
+        t.advance(Duration::from_millis(1));
+        assert_shutdown_ack(&t.sent_one(), PEER);
+    }
+    let events = t.events();
+    assert!(
+        events
+            .iter()
+            .all(|(_, e)| matches!(e, Event::ShutdownStarted)),
+        "{events:?}"
+    );
+    // T -> SHUTDOWN COMPLETE -> IUT
+    t.send(
+        iut_tag,
+        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
+    );
+    // IUT: nothing
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(&mut t, iut_tag);
+}
+
 /// A SHUTDOWN ACK in COOKIE-WAIT is treated as out of the blue: SHUTDOWN
 /// COMPLETE with the T bit; INIT retransmission goes on
 /// (RFC 9260 §8.5.1 (E), §8.4 (5)).
@@ -483,6 +848,27 @@ fn sctp_dm_o_4_7_2() {
     assert_eq!(state(&t, id), Some(AssociationState::Established));
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x4720_0001);
+}
+
+/// In SHUTDOWN-ACK-SENT, a SHUTDOWN ACK (the peer shut down too) gets a
+/// SHUTDOWN COMPLETE and ends the association: T2-shutdown stops and later
+/// packets are out of the blue (RFC 9260 §9.2, §8.4 (8)).
+#[test]
+fn sctp_dm_o_4_7_3() {
+    const PEER: u32 = 0x4730_0001;
+    // T -> SHUTDOWN -> IUT
+    // IUT -> SHUTDOWN ACK -> T
+    let (mut t, iut_tag, id) = in_shutdown_ack_sent(PEER);
+    // T -> SHUTDOWN ACK -> IUT
+    t.send(iut_tag, &[Chunk::ShutdownAck]);
+    // IUT -> SHUTDOWN COMPLETE -> T
+    assert_shutdown_complete(&t.sent_one(), PEER);
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    // IUT: no more SHUTDOWN ACK (T2-shutdown stopped)
+    let sent = run_for(&mut t, Duration::from_secs(10));
+    assert!(sent.is_empty(), "{sent:#?}");
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(&mut t, iut_tag);
 }
 
 /// A COOKIE ECHO with a tampered cookie in ESTABLISHED is discarded; the
@@ -550,7 +936,142 @@ fn sctp_dm_o_4_9() {
     assert_eq!(up(&mut t).0, id);
 }
 
+/// In SHUTDOWN-ACK-SENT, DATA from the peer, which promised to send no more,
+/// is discarded: no SACK, nothing delivered (an ABORT is tolerated); else
+/// the shutdown goes on and completes (RFC 9260 §9.2).
+#[test]
+fn sctp_dm_o_4_10() {
+    const PEER: u32 = 0x4a00_0001;
+    // T -> SHUTDOWN -> IUT
+    // IUT -> SHUTDOWN ACK -> T
+    let (mut t, iut_tag, id) = in_shutdown_ack_sent(PEER);
+    // T -> DATA -> IUT
+    t.send(iut_tag, &[tester_data(TESTER_TSN, 0, 0, b"too late")]);
+    // IUT: no SACK, at once or after SACK.Delay (an ABORT is tolerated)
+    let mut sent = t.sent();
+    sent.extend(
+        run_for(&mut t, Duration::from_millis(900))
+            .into_iter()
+            .map(|(_, s)| s),
+    );
+    assert_nothing_or_abort(&sent, PEER);
+    let events = t.events();
+    assert!(
+        events.iter().all(|(_, e)| !matches!(e, Event::Readable)),
+        "{events:?}"
+    );
+    if !sent.is_empty() {
+        // IUT -> ABORT -> T
+        assert!(
+            matches!(events[..], [(i, Event::Lost(_))] if i == id),
+            "{events:?}"
+        );
+        assert_eq!(t.iut.association_count(), 0);
+        return;
+    }
+    assert!(events.is_empty(), "{events:?}");
+    let assoc = t.iut.association_mut(id).unwrap();
+    assert_eq!(assoc.state(), AssociationState::ShutdownAckSent);
+    assert!(assoc.recv().is_none());
+    // IUT -> SHUTDOWN ACK -> T (T2-shutdown, 1 s)
+    t.advance(Duration::from_millis(100));
+    assert_shutdown_ack(&t.sent_one(), PEER);
+    // T -> SHUTDOWN COMPLETE -> IUT
+    t.send(
+        iut_tag,
+        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
+    );
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_eq!(t.iut.association_count(), 0);
+}
+
 // ---- FH: fault handling ----
+
+/// DATA never acknowledged is retransmitted on T3-rtx, RTO doubling up to
+/// RTO.Max, Association.Max.Retrans (10) times; at the next expiry the peer
+/// is deemed unreachable, the association closes and the user is told
+/// (RFC 9260 §8.1, §6.3.3 E1–E3).
+#[test]
+fn sctp_fh_i_5_1_1() {
+    const PEER: u32 = 0x5110_0001;
+    let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), PEER);
+    user_sends(&mut t, id, b"are you there?");
+    // IUT -> DATA -> T (never acknowledged)
+    let data = only_data(&t.sent_one(), PEER);
+    assert_eq!(data.tsn, iut_tsn);
+    // IUT -> DATA -> T (T3-rtx) at 1, 3, 7, 15, 31, 63, 123, ... 303 s
+    let sent = run_for(&mut t, Duration::from_secs(362));
+    for (at, s) in &sent {
+        assert_eq!(only_data(s, PEER), data, "at {at:?}");
+    }
+    let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
+    assert_eq!(
+        times,
+        secs(&[1, 3, 7, 15, 31, 63, 123, 183, 243, 303]),
+        "ten retransmissions"
+    );
+    assert!(t.events().is_empty());
+    assert_eq!(state(&t, id), Some(AssociationState::Established));
+    // T3-rtx expires an eleventh time (363 s): the error counter passes 10
+    t.advance(Duration::from_secs(1));
+    // IUT -> ABORT -> T (optional)
+    assert_nothing_or_abort(&t.sent(), PEER);
+    assert_lost_to_retransmissions(&t.events(), id);
+    let sent = run_for(&mut t, Duration::from_secs(120));
+    assert!(sent.is_empty(), "{sent:#?}");
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(&mut t, iut_tag);
+}
+
+/// A SACK resets the error counter: after one message was retransmitted 3
+/// times and then acknowledged, the next one, never acknowledged, is still
+/// retransmitted Association.Max.Retrans (10) times before the association
+/// is given up (RFC 9260 §8.1).
+#[test]
+fn sctp_fh_i_5_1_2() {
+    const PEER: u32 = 0x5120_0001;
+    let (mut t, iut_tag, id, _) = established_with(Config::default(), PEER);
+    user_sends(&mut t, id, b"first");
+    // IUT -> DATA -> T
+    let first = only_data(&t.sent_one(), PEER);
+    // IUT -> DATA -> T (T3-rtx) at 1, 3 and 7 s: the error counter is 3
+    let sent = run_for(&mut t, Duration::from_secs(7));
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    for (at, s) in &sent {
+        assert_eq!(only_data(s, PEER), first, "at {at:?}");
+    }
+    // T -> SACK -> IUT
+    t.send(iut_tag, &[sack_chunk(first.tsn)]);
+    // IUT: nothing
+    t.sent_nothing();
+    let events = t.events();
+    assert!(
+        events.iter().all(|(_, e)| matches!(e, Event::SenderDry)),
+        "{events:?}"
+    );
+    user_sends(&mut t, id, b"second");
+    // IUT -> DATA -> T (never acknowledged)
+    let second = only_data(&t.sent_one(), PEER);
+    assert_eq!(second.tsn, first.tsn.next());
+    // IUT -> DATA -> T (T3-rtx) ten times, then ABORT (optional)
+    let sent: Vec<Sent> = run_for(&mut t, Duration::from_secs(900))
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    let retransmissions = sent
+        .iter()
+        .take_while(|s| matches!(&s.packet.chunks[..], [Chunk::Data(_)]))
+        .count();
+    assert_eq!(retransmissions, 10, "{sent:#?}");
+    for s in &sent[..retransmissions] {
+        assert_eq!(only_data(s, PEER), second);
+    }
+    assert_nothing_or_abort(&sent[retransmissions..], PEER);
+    assert_lost_to_retransmissions(&t.events(), id);
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(&mut t, iut_tag);
+}
 
 /// A HEARTBEAT is answered with a HEARTBEAT ACK returning the Heartbeat Info
 /// unchanged, to its source (RFC 9260 §8.3).
@@ -790,6 +1311,92 @@ fn sctp_e_o_6_2() {
     t.sent_nothing();
     t.advance(Duration::from_millis(1));
     assert_eq!(sent_init(&mut t), ours);
+}
+
+/// DATA on a stream the IUT does not have is acknowledged but never
+/// delivered, and reported at once in an ERROR (Invalid Stream Identifier)
+/// that, if bundled with the SACK, follows it (RFC 9260 §6.5, §3.3.10.1).
+#[test]
+fn sctp_e_i_6_3() {
+    const PEER: u32 = 0x6300_0001;
+    let config = Config {
+        max_inbound_streams: 1,
+        ..Config::default()
+    };
+    let (mut t, iut_tag, id, _) = established_with(config, PEER);
+    assert_eq!(t.iut.association(id).unwrap().streams().1, 1);
+    // T -> DATA (stream 1; only stream 0 exists) -> IUT
+    t.send(iut_tag, &[tester_data(TESTER_TSN, 1, 0, b"nowhere")]);
+    // IUT -> SACK, ERROR (Invalid Stream Identifier) -> T
+    let error = Chunk::Error(ErrorChunk {
+        causes: vec![ErrorCause::InvalidStreamIdentifier(1)],
+    });
+    let mut sent = t.sent();
+    assert!(
+        sent.iter().any(|s| s.packet.chunks.contains(&error)),
+        "ERROR at once: {sent:#?}"
+    );
+    if sacks_in(&sent).is_empty() {
+        // The SACK may wait for SACK.Delay.
+        t.advance(Duration::from_millis(200));
+        sent.extend(t.sent());
+    }
+    for s in &sent {
+        assert_eq!(s.to, tester_addr());
+        assert_eq!(s.vtag(), PEER);
+        let chunks = &s.packet.chunks;
+        assert!(
+            chunks
+                .iter()
+                .all(|c| matches!(c, Chunk::Sack(_)) || *c == error),
+            "{chunks:?}"
+        );
+        let at = |f: fn(&Chunk) -> bool| chunks.iter().position(f);
+        if let (Some(sack), Some(err)) = (
+            at(|c| matches!(c, Chunk::Sack(_))),
+            at(|c| matches!(c, Chunk::Error(_))),
+        ) {
+            assert!(
+                sack < err,
+                "an ERROR bundled with the SACK follows it: {chunks:?}"
+            );
+        }
+    }
+    let errors = sent
+        .iter()
+        .flat_map(|s| &s.packet.chunks)
+        .filter(|c| **c == error)
+        .count();
+    assert_eq!(errors, 1, "{sent:#?}");
+    let sacks = sacks_in(&sent);
+    let [sack] = &sacks[..] else {
+        panic!("{sent:#?}")
+    };
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
+    assert!(sack.gap_blocks.is_empty() && sack.duplicate_tsns.is_empty());
+    // IUT: nothing delivered
+    assert!(t.events().is_empty());
+    assert!(t.iut.association_mut(id).unwrap().recv().is_none());
+    // T -> DATA (stream 0, the next TSN) -> IUT
+    t.send(iut_tag, &[tester_data(TESTER_TSN + 1, 0, 0, b"somewhere")]);
+    // IUT -> SACK -> T (at once or after SACK.Delay)
+    let mut sent = t.sent();
+    if sent.is_empty() {
+        t.advance(Duration::from_millis(200));
+        sent = t.sent();
+    }
+    let [reply] = &sent[..] else {
+        panic!("{sent:#?}")
+    };
+    assert_eq!(reply.vtag(), PEER);
+    let Chunk::Sack(sack) = reply.only() else {
+        panic!("expected SACK, got {}", reply.only())
+    };
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN + 1));
+    assert!(sack.gap_blocks.is_empty());
+    assert_eq!(t.events(), [(id, Event::Readable)]);
+    let message = t.iut.association_mut(id).unwrap().recv().unwrap();
+    assert_eq!((message.stream, &message.data[..]), (0, &b"somewhere"[..]));
 }
 
 /// An INIT ACK without State Cookie is answered with an ABORT (Missing

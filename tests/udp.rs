@@ -320,3 +320,45 @@ fn protocol_options_reach_the_handshake() {
     let text = String::from_utf8(client.stdout).unwrap();
     assert!(text.contains("instrms   = 2\noutstrms  = 2\n"), "{text}");
 }
+
+#[test]
+fn cat_carries_lines_and_closes_gracefully_at_end_of_input() {
+    use std::io::Write;
+    let (port, _) = free_ports();
+    let addr = format!("127.0.0.1:{port}");
+    let listener = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .args(["cat", "--listen", &addr, "--port", "4242"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut sender = Command::new("timeout")
+        .args([
+            "20",
+            env!("CARGO_BIN_EXE_usctp"),
+            "cat",
+            &addr,
+            "--port",
+            "4242",
+            "--stream",
+            "1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = sender.stdin.take().unwrap();
+    input.write_all(b"hello\nsecond line\n").unwrap();
+    drop(input);
+    let sent = sender.wait_with_output().unwrap();
+    assert!(sent.status.success());
+    // The listener's own input stays open: the peer's shutdown ends it.
+    let received = listener.wait_with_output().unwrap();
+    assert!(received.status.success());
+    assert_eq!(
+        String::from_utf8(received.stdout).unwrap(),
+        "hello\nsecond line\n"
+    );
+}

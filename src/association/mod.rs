@@ -220,6 +220,9 @@ struct DataPath {
     sack_to: SocketAddr,
     /// `send` said `WouldBlock`; say `Writable` when room opens.
     blocked: bool,
+    /// Chunks that go right after the next SACK (§6.5: an Invalid Stream
+    /// Identifier ERROR may share the SACK's packet only after it).
+    after_sack: Vec<Chunk>,
 }
 
 /// Stale-cookie retries before giving up (RFC 9260 §5.2.6 leaves the bound
@@ -341,6 +344,7 @@ impl Association {
             unacked_packets: 0,
             sack_to: self.primary_remote(),
             blocked: false,
+            after_sack: Vec::new(),
         });
     }
 
@@ -664,6 +668,17 @@ impl Association {
                         data.sack_now = false;
                         data.sack_deadline = None;
                         data.unacked_packets = 0;
+                        // What must follow the SACK goes now, or as the
+                        // first control chunks of the next packet.
+                        for chunk in std::mem::take(&mut data.after_sack) {
+                            if w.push(&chunk).is_err() {
+                                self.queue.push_front(Queued {
+                                    destination,
+                                    vtag,
+                                    chunk,
+                                });
+                            }
+                        }
                     }
                 }
                 if destination == primary && can_send {
@@ -1038,11 +1053,11 @@ impl Association {
             self.events.push_back(Event::Readable);
         }
         if verdict == DataVerdict::InvalidStream {
-            // §6.5: report the stream; the TSN counts as received.
-            let error = Chunk::Error(ErrorChunk {
+            // §6.5: report the stream after acknowledging the TSN as usual;
+            // the ERROR follows the SACK, in its packet or the next.
+            path.after_sack.push(Chunk::Error(ErrorChunk {
                 causes: vec![ErrorCause::InvalidStreamIdentifier(chunk.stream)],
-            });
-            self.queue(remote, self.peer_tag, error);
+            }));
         }
         if let State::ShutdownSent { t2, .. } = &mut self.state {
             // §9.2: acknowledge and repeat the SHUTDOWN, restarting T2.

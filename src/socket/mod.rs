@@ -25,7 +25,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::association::{AssocId, AssociationError, Established, Message, SendError};
 use crate::config::Config;
-use crate::udp::{self, Accepted, Command, Handle, Status, StreamEvent};
+use crate::udp::{self, Accepted, Command, Handle};
+pub use crate::udp::{Status, StreamEvent};
 
 /// Accepts associations on a UDP address and SCTP port.
 pub struct SctpListener {
@@ -190,17 +191,32 @@ impl SctpStream {
     }
 
     /// The next message; `None` once the association has ended (see
-    /// [`SctpStream::close_reason`]).
+    /// [`SctpStream::close_reason`]). Notifications are skipped; use
+    /// [`SctpStream::next_event`] to see them.
     pub async fn recv(&mut self) -> Option<Message> {
         loop {
-            if self.closed.is_some() {
-                return None;
+            match self.next_event().await? {
+                StreamEvent::Message(m) => return Some(m),
+                _ => continue,
             }
-            match self.events.recv().await {
-                Some(StreamEvent::Message(m)) => return Some(m),
-                Some(StreamEvent::Closed(reason)) => self.closed = Some(reason),
-                Some(_) => {}
-                None => self.closed = Some(None),
+        }
+    }
+
+    /// The next message or notification (like SCTP_EVENTS subscriptions);
+    /// the last one is `Closed`, after which this returns `None`.
+    pub async fn next_event(&mut self) -> Option<StreamEvent> {
+        if self.closed.is_some() {
+            return None;
+        }
+        match self.events.recv().await {
+            Some(StreamEvent::Closed(reason)) => {
+                self.closed = Some(reason.clone());
+                Some(StreamEvent::Closed(reason))
+            }
+            Some(event) => Some(event),
+            None => {
+                self.closed = Some(None);
+                Some(StreamEvent::Closed(None))
             }
         }
     }

@@ -11,6 +11,7 @@ macro_rules! say {
     }};
 }
 
+mod cat;
 mod daytime;
 mod decode;
 mod services;
@@ -32,6 +33,9 @@ struct Cli {
     command: Command,
     #[command(flatten)]
     protocol: ProtocolArgs,
+    /// Print notifications (association up and down, peer errors, shutdown).
+    #[arg(short, long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +124,27 @@ enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+    },
+    /// Like `ncat --sctp`: standard input out as messages, messages in to
+    /// standard output.
+    Cat {
+        /// The peer's HOST:UDPPORT (omit with --listen).
+        server: Option<String>,
+        /// Wait for a peer on this UDP address instead of connecting.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// SCTP port.
+        #[arg(long, default_value_t = 9899)]
+        port: u16,
+        /// Stream to send on.
+        #[arg(long, default_value_t = 0)]
+        stream: u16,
+        /// Payload Protocol Identifier to send with.
+        #[arg(long, default_value_t = 0)]
+        ppid: u32,
+        /// Local IP:UDPPORT to send from.
+        #[arg(long)]
+        local: Vec<SocketAddr>,
     },
     /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
     Decode {
@@ -251,7 +276,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode { file, udp_port } => decode::run(&file, udp_port),
-        command => run_async(command, &cli.protocol),
+        command => run_async(command, &cli.protocol, cli.verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -263,7 +288,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs a networked subcommand on a tokio runtime.
-fn run_async(command: Command, protocol: &ProtocolArgs) -> Result<(), String> {
+fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result<(), String> {
     let config = protocol.config();
     let streams_given = protocol.streams.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -349,6 +374,34 @@ fn run_async(command: Command, protocol: &ProtocolArgs) -> Result<(), String> {
                 )
                 .await
                 .map_err(|e| format!("{}: {e}", client.server))
+            }
+            Command::Cat {
+                server,
+                listen,
+                port,
+                stream,
+                ppid,
+                local,
+            } => {
+                let mode = match (server, listen) {
+                    (Some(server), None) => {
+                        if local.len() > 1 {
+                            return Err(
+                                "several addresses need multi-homing, which is not built yet"
+                                    .into(),
+                            );
+                        }
+                        cat::Mode::Connect {
+                            remote: resolve(&server).await?,
+                            local: local.first().copied(),
+                        }
+                    }
+                    (None, Some(addr)) => cat::Mode::Listen(addr),
+                    _ => return Err("cat takes HOST:UDPPORT or --listen IP:UDPPORT".into()),
+                };
+                cat::run(mode, port, stream, ppid, config, verbose)
+                    .await
+                    .map_err(|e| e.to_string())
             }
             Command::Decode { .. } => unreachable!("decode runs without a runtime"),
         }
