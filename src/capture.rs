@@ -144,3 +144,64 @@ fn udp_of(frame: usize, linktype: u32, data: &[u8]) -> Option<Datagram> {
         payload: Bytes::copy_from_slice(udp.payload()),
     })
 }
+
+/// Writes every SCTP-over-UDP datagram an endpoint sends and receives to a
+/// pcap file (raw IP link type), so Wireshark or `usctp decode` can open it.
+pub struct Recorder {
+    // Unbuffered: every packet is on disk at once, even if the process is
+    // killed.
+    writer: std::sync::Mutex<pcap_file::pcap::PcapWriter<std::fs::File>>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Recorder")
+    }
+}
+
+impl Recorder {
+    /// Creates (or truncates) the capture file.
+    pub fn create(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::create(path)?;
+        let header = pcap_file::pcap::PcapHeader {
+            datalink: pcap_file::DataLink::RAW,
+            ..Default::default()
+        };
+        let writer = pcap_file::pcap::PcapWriter::with_header(file, header)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Self {
+            writer: std::sync::Mutex::new(writer),
+        })
+    }
+
+    /// Records one datagram from `src` to `dst`. Errors are ignored: a
+    /// capture must never disturb the traffic it records.
+    pub fn record(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+        let mut frame = Vec::with_capacity(payload.len() + 48);
+        let built = match (src.ip(), dst.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+                    .udp(src.port(), dst.port())
+                    .write(&mut frame, payload)
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+                    .udp(src.port(), dst.port())
+                    .write(&mut frame, payload)
+            }
+            _ => return,
+        };
+        if built.is_err() {
+            return;
+        }
+        // A capture is stamped with the wall clock, like tcpdump's.
+        #[allow(clippy::disallowed_methods)]
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        if let Ok(mut w) = self.writer.lock() {
+            let packet = pcap_file::pcap::PcapPacket::new(stamp, frame.len() as u32, &frame);
+            let _ = w.write_packet(&packet);
+        }
+    }
+}

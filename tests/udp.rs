@@ -362,3 +362,40 @@ fn cat_carries_lines_and_closes_gracefully_at_end_of_input() {
         "hello\nsecond line\n"
     );
 }
+
+#[test]
+fn pcap_records_the_whole_exchange_for_decode() {
+    let path = std::env::temp_dir().join(format!("usctp-demo-{}.pcap", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .args(["demo", "--pcap"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let port = stderr
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .expect("server address on stderr");
+    let decoded = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .arg("decode")
+        .arg(&path)
+        .args(["--udp-port", port])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(decoded.stdout).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(": ").nth(1).unwrap().split('(').next().unwrap())
+        .collect();
+    assert_eq!(
+        names[..4],
+        ["INIT", "INIT_ACK", "COOKIE_ECHO", "COOKIE_ACK"],
+        "{text}"
+    );
+    assert_eq!(names.last(), Some(&"SHUTDOWN_COMPLETE"), "{text}");
+    assert!(text.lines().all(|l| l.contains("checksum ok")), "{text}");
+    assert_eq!(text.matches("DATA(").count(), 2, "{text}");
+}

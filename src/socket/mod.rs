@@ -19,11 +19,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::association::{AssocId, AssociationError, Established, Message, SendError};
+use crate::capture::Recorder;
 use crate::config::Config;
 use crate::udp::{self, Accepted, Command, Handle};
 pub use crate::udp::{Status, StreamEvent};
@@ -48,8 +50,23 @@ impl SctpListener {
         config: Config,
         max_associations: usize,
     ) -> io::Result<Self> {
+        let options = ListenOptions {
+            config,
+            max_associations,
+            pcap: None,
+        };
+        Self::bind_with(bind, port, options).await
+    }
+
+    /// As `bind`, with every option.
+    pub async fn bind_with(
+        bind: SocketAddr,
+        port: u16,
+        options: ListenOptions,
+    ) -> io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = udp::spawn(bind, port, config, Some((tx, max_associations))).await?;
+        let accept = Some((tx, options.max_associations));
+        let handle = udp::spawn(bind, port, options.config, accept, options.pcap).await?;
         Ok(Self {
             handle,
             accepted: Mutex::new(rx),
@@ -69,6 +86,27 @@ impl SctpListener {
     }
 }
 
+/// Options for a listener.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    /// Protocol parameters.
+    pub config: Config,
+    /// Associations held at once, at most.
+    pub max_associations: usize,
+    /// Record every datagram sent and received in this pcap file.
+    pub pcap: Option<Arc<Recorder>>,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            max_associations: usize::MAX,
+            pcap: None,
+        }
+    }
+}
+
 /// Options for starting an association (after SCTP_INITMSG).
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -79,6 +117,8 @@ pub struct ConnectOptions {
     pub local: SocketAddr,
     /// This end's SCTP port (0 picks one).
     pub port: u16,
+    /// Record every datagram sent and received in this pcap file.
+    pub pcap: Option<Arc<Recorder>>,
 }
 
 impl Default for ConnectOptions {
@@ -87,6 +127,7 @@ impl Default for ConnectOptions {
             config: Config::default(),
             local: SocketAddr::from(([0, 0, 0, 0], 0)),
             port: 0,
+            pcap: None,
         }
     }
 }
@@ -130,7 +171,7 @@ impl SctpStream {
         } else {
             options.port
         };
-        let handle = udp::spawn(local, sctp_port, options.config, None).await?;
+        let handle = udp::spawn(local, sctp_port, options.config, None, options.pcap).await?;
         let (reply, answer) = oneshot::channel();
         handle
             .commands

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::association::{
     AssocId, AssociationError, AssociationState, Established, Event, Message, SendError,
 };
+use crate::capture::Recorder;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 
@@ -135,6 +136,7 @@ pub(crate) async fn spawn(
     port: u16,
     config: Config,
     accept: Option<(mpsc::UnboundedSender<Accepted>, usize)>,
+    recorder: Option<Arc<Recorder>>,
 ) -> io::Result<Handle> {
     let socket = UdpSocket::bind(bind).await?;
     let local_addr = socket.local_addr()?;
@@ -154,6 +156,8 @@ pub(crate) async fn spawn(
         readable: HashSet::new(),
         blocked: HashMap::new(),
         buf: Vec::with_capacity(65_536),
+        recorder,
+        local_addr,
     };
     tokio::spawn(driver.run());
     Ok(Handle {
@@ -174,6 +178,9 @@ struct Driver {
     readable: HashSet<AssocId>,
     blocked: HashMap<AssocId, VecDeque<PendingSend>>,
     buf: Vec<u8>,
+    /// Where `--pcap` records every datagram, if anywhere.
+    recorder: Option<Arc<Recorder>>,
+    local_addr: SocketAddr,
 }
 
 impl Driver {
@@ -193,26 +200,55 @@ impl Driver {
                     // ICMP errors surface as errors on a later receive on
                     // some systems: they tear nothing down here.
                     if let Ok((len, from)) = received {
+                        if let Some(r) = &self.recorder {
+                            r.record(from, self.local_addr, &recv_buf[..len]);
+                        }
                         let datagram = Bytes::copy_from_slice(&recv_buf[..len]);
                         self.endpoint.handle(now(), from, datagram);
                     }
                 }
                 command = self.commands.recv() => match command {
                     Some(command) => self.command(command),
-                    None if self.streams.is_empty() && self.accept.is_none() => return,
                     None => {
-                        // Every handle is gone: close what is left and stop.
-                        let ids: Vec<AssocId> = self.streams.keys().copied().collect();
-                        for id in ids {
-                            self.endpoint.abort(id, b"endpoint closed");
-                        }
-                        self.flush().await;
+                        // Every handle is gone: shut down what is left
+                        // gracefully, and stop once it is closed (T5-shutdown-
+                        // guard bounds the wait).
+                        self.draining(now()).await;
                         return;
                     }
                 },
                 () = sleep => self.endpoint.handle_timeout(now()),
             }
         }
+    }
+
+    /// Runs until every association has closed, after shutting each down.
+    async fn draining(&mut self, start: Instant) {
+        let ids: Vec<AssocId> = self.streams.keys().copied().collect();
+        for id in ids {
+            if let Some(assoc) = self.endpoint.association_mut(id) {
+                assoc.shutdown(start);
+            }
+        }
+        let mut recv_buf = vec![0u8; 65_536];
+        while self.endpoint.association_count() > 0 {
+            self.flush().await;
+            let Some(deadline) = self.endpoint.poll_timeout() else {
+                break;
+            };
+            tokio::select! {
+                received = self.socket.recv_from(&mut recv_buf) => {
+                    if let Ok((len, from)) = received {
+                        let datagram = Bytes::copy_from_slice(&recv_buf[..len]);
+                        self.endpoint.handle(now(), from, datagram);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    self.endpoint.handle_timeout(now());
+                }
+            }
+        }
+        self.flush().await;
     }
 
     /// Sends everything due, then routes events and messages.
@@ -226,6 +262,9 @@ impl Driver {
                     .socket
                     .send_to(&self.buf[..tx.size], tx.destination)
                     .await;
+                if let Some(r) = &self.recorder {
+                    r.record(self.local_addr, tx.destination, &self.buf[..tx.size]);
+                }
             }
             let mut any = false;
             while let Some((id, event)) = self.endpoint.poll_event() {

@@ -4,11 +4,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use usctp::capture::Recorder;
 use usctp::config::Config;
-use usctp::socket::{ConnectOptions, SctpListener, SctpStream, StreamEvent};
+use usctp::socket::{ConnectOptions, ListenOptions, SctpListener, SctpStream, StreamEvent};
 
 /// Where the association comes from.
 pub enum Mode {
@@ -19,18 +21,30 @@ pub enum Mode {
     Listen(SocketAddr),
 }
 
-pub async fn run(
-    mode: Mode,
-    port: u16,
-    stream_id: u16,
-    ppid: u32,
-    config: Config,
-    verbose: bool,
-) -> io::Result<()> {
+/// What `cat` sends with and how it reports.
+pub struct Settings {
+    pub port: u16,
+    pub stream: u16,
+    pub ppid: u32,
+    pub config: Config,
+    pub verbose: bool,
+    pub pcap: Option<Arc<Recorder>>,
+}
+
+pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
+    let Settings {
+        port,
+        stream: stream_id,
+        ppid,
+        config,
+        verbose,
+        pcap,
+    } = settings;
     let mut stream = match mode {
         Mode::Connect { remote, local } => {
             let mut options = ConnectOptions {
                 config,
+                pcap,
                 ..ConnectOptions::default()
             };
             if let Some(local) = local {
@@ -39,7 +53,12 @@ pub async fn run(
             SctpStream::connect(remote, port, options).await?
         }
         Mode::Listen(addr) => {
-            let listener = SctpListener::bind_with_limit(addr, port, config, 1).await?;
+            let options = ListenOptions {
+                config,
+                max_associations: 1,
+                pcap,
+            };
+            let listener = SctpListener::bind_with(addr, port, options).await?;
             if verbose {
                 eprintln!(
                     "listening on udp {}, sctp port {port}",

@@ -4,11 +4,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use usctp::association::AssociationState;
+use usctp::capture::Recorder;
 use usctp::config::Config;
-use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
+use usctp::socket::{ConnectOptions, ListenOptions, SctpListener, SctpStream};
 
 /// Streams requested each way, as the classic example's SCTP_INITMSG does.
 const STREAMS: u16 = 5;
@@ -72,9 +74,11 @@ pub async fn client(
     port: u16,
     local: Option<SocketAddr>,
     config: Config,
+    pcap: Option<Arc<Recorder>>,
 ) -> io::Result<()> {
     let mut options = ConnectOptions {
         config,
+        pcap,
         ..ConnectOptions::default()
     };
     if let Some(local) = local {
@@ -112,6 +116,12 @@ pub async fn client(
             *slot = true;
         }
     }
+    // The server closes the association: let that finish cleanly (bounded;
+    // should the server not close, dropping the stream shuts it down).
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while stream.recv().await.is_some() {}
+    })
+    .await;
     Ok(())
 }
 
@@ -121,30 +131,27 @@ pub async fn listen(
     port: u16,
     max: Option<usize>,
     config: Config,
+    pcap: Option<Arc<Recorder>>,
 ) -> io::Result<SctpListener> {
-    SctpListener::bind_with_limit(addr, port, config, max.unwrap_or(usize::MAX)).await
+    let options = ListenOptions {
+        config,
+        max_associations: max.unwrap_or(usize::MAX),
+        pcap,
+    };
+    SctpListener::bind_with(addr, port, options).await
 }
 
 /// Server and client in one process over UDP on loopback.
-pub async fn demo() -> io::Result<()> {
+pub async fn demo(pcap: Option<Arc<Recorder>>) -> io::Result<()> {
     let config = config(Config::default(), false);
-    let listener = listen(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        13,
-        Some(1),
-        config.clone(),
-    )
-    .await?;
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Only the client records: it sees every packet of the one association
+    // once (the server would record each a second time).
+    let listener = listen(any, 13, Some(1), config.clone(), None).await?;
     let server_addr = listener.local_addr();
     eprintln!("daytime server on udp {server_addr}, sctp port 13");
     let server = tokio::spawn(server(listener, Some(1)));
-    client(
-        server_addr,
-        13,
-        Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-        config,
-    )
-    .await?;
+    client(server_addr, 13, Some(any), config, pcap).await?;
     server.await.map_err(io::Error::other)??;
     Ok(())
 }

@@ -36,6 +36,9 @@ struct Cli {
     /// Print notifications (association up and down, peer errors, shutdown).
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Record every packet sent and received in this pcap file.
+    #[arg(long, global = true)]
+    pcap: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,10 +252,15 @@ impl ServerArgs {
         &self,
         port: u16,
         config: Config,
+        pcap: Option<std::sync::Arc<usctp::capture::Recorder>>,
     ) -> Result<usctp::socket::SctpListener, String> {
         let addr = single(&self.listen, "--listen")?;
-        let max = self.max_assocs.unwrap_or(usize::MAX);
-        let listener = usctp::socket::SctpListener::bind_with_limit(addr, port, config, max)
+        let options = usctp::socket::ListenOptions {
+            config,
+            max_associations: self.max_assocs.unwrap_or(usize::MAX),
+            pcap,
+        };
+        let listener = usctp::socket::SctpListener::bind_with(addr, port, options)
             .await
             .map_err(|e| format!("{addr}: {e}"))?;
         eprintln!(
@@ -276,7 +284,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode { file, udp_port } => decode::run(&file, udp_port),
-        command => run_async(command, &cli.protocol, cli.verbose),
+        command => run_async(command, &cli.protocol, cli.verbose, cli.pcap.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -288,8 +296,20 @@ fn main() -> ExitCode {
 }
 
 /// Runs a networked subcommand on a tokio runtime.
-fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result<(), String> {
+fn run_async(
+    command: Command,
+    protocol: &ProtocolArgs,
+    verbose: bool,
+    pcap: Option<&std::path::Path>,
+) -> Result<(), String> {
     let config = protocol.config();
+    let pcap = match pcap {
+        Some(path) => Some(std::sync::Arc::new(
+            usctp::capture::Recorder::create(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
     let streams_given = protocol.streams.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -298,7 +318,7 @@ fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         match command {
-            Command::Demo => daytime::demo().await.map_err(|e| e.to_string()),
+            Command::Demo => daytime::demo(pcap).await.map_err(|e| e.to_string()),
             Command::DaytimeServer {
                 listen,
                 port,
@@ -306,7 +326,7 @@ fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result
             } => {
                 let addr = single(&listen, "--listen")?;
                 let config = daytime::config(config, streams_given);
-                let listener = daytime::listen(addr, port, max_assocs, config)
+                let listener = daytime::listen(addr, port, max_assocs, config, pcap)
                     .await
                     .map_err(|e| format!("{addr}: {e}"))?;
                 eprintln!(
@@ -330,18 +350,18 @@ fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result
                 }
                 let remote = resolve(&server).await?;
                 let config = daytime::config(config, streams_given);
-                daytime::client(remote, port, local.first().copied(), config)
+                daytime::client(remote, port, local.first().copied(), config, pcap)
                     .await
                     .map_err(|e| format!("{server}: {e}"))
             }
             Command::EchoServer { server, port } => {
-                let listener = server.listen(port, config).await?;
+                let listener = server.listen(port, config, pcap).await?;
                 services::echo_server(listener, server.max_assocs)
                     .await
                     .map_err(|e| e.to_string())
             }
             Command::DiscardServer { server, port, json } => {
-                let listener = server.listen(port, config).await?;
+                let listener = server.listen(port, config, pcap).await?;
                 services::discard_server(listener, server.max_assocs, json)
                     .await
                     .map_err(|e| e.to_string())
@@ -354,7 +374,7 @@ fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result
                 json,
             } => {
                 let (remote, local) = client.endpoints().await?;
-                services::ping(remote, port, local, config, count, msg_size, json)
+                services::ping(remote, port, local, config, pcap, count, msg_size, json)
                     .await
                     .map_err(|e| format!("{}: {e}", client.server))
             }
@@ -370,7 +390,7 @@ fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result
                 let streams = protocol.streams.unwrap_or(1);
                 let (remote, local) = client.endpoints().await?;
                 services::bench(
-                    remote, port, local, config, bytes, msg_size, streams, unordered, json,
+                    remote, port, local, config, pcap, bytes, msg_size, streams, unordered, json,
                 )
                 .await
                 .map_err(|e| format!("{}: {e}", client.server))
@@ -399,9 +419,15 @@ fn run_async(command: Command, protocol: &ProtocolArgs, verbose: bool) -> Result
                     (None, Some(addr)) => cat::Mode::Listen(addr),
                     _ => return Err("cat takes HOST:UDPPORT or --listen IP:UDPPORT".into()),
                 };
-                cat::run(mode, port, stream, ppid, config, verbose)
-                    .await
-                    .map_err(|e| e.to_string())
+                let settings = cat::Settings {
+                    port,
+                    stream,
+                    ppid,
+                    config,
+                    verbose,
+                    pcap,
+                };
+                cat::run(mode, settings).await.map_err(|e| e.to_string())
             }
             Command::Decode { .. } => unreachable!("decode runs without a runtime"),
         }

@@ -3,10 +3,12 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use usctp::capture::Recorder;
 use usctp::config::Config;
 use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
 
@@ -99,9 +101,11 @@ async fn connect(
     port: u16,
     local: Option<SocketAddr>,
     config: Config,
+    pcap: Option<Arc<Recorder>>,
 ) -> io::Result<SctpStream> {
     let mut options = ConnectOptions {
         config,
+        pcap,
         ..ConnectOptions::default()
     };
     if let Some(local) = local {
@@ -118,11 +122,12 @@ pub async fn ping(
     port: u16,
     local: Option<SocketAddr>,
     config: Config,
+    pcap: Option<Arc<Recorder>>,
     count: usize,
     size: usize,
     json: bool,
 ) -> io::Result<()> {
-    let mut stream = connect(remote, port, local, config).await?;
+    let mut stream = connect(remote, port, local, config, pcap).await?;
     let mut rtts = Vec::with_capacity(count);
     let mut mismatches = 0;
     for i in 0..count {
@@ -174,6 +179,7 @@ pub async fn bench(
     port: u16,
     local: Option<SocketAddr>,
     config: Config,
+    pcap: Option<Arc<Recorder>>,
     bytes: usize,
     size: usize,
     streams: u16,
@@ -185,7 +191,7 @@ pub async fn bench(
         outbound_streams: streams.max(1),
         ..config
     };
-    let mut stream = connect(remote, port, local, config).await?;
+    let mut stream = connect(remote, port, local, config, pcap).await?;
     let usable = stream.established().outbound_streams.max(1);
     let payload = Bytes::from(vec![b'x'; size]);
     let start = now();
