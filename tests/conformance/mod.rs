@@ -1,6 +1,10 @@
 //! Helpers shared by the ETSI TS 102 369 conformance tests.
 #![allow(dead_code)]
 
+mod transfer;
+#[allow(unused_imports)] // not every test file needs them
+pub use transfer::*;
+
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
