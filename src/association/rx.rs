@@ -131,8 +131,22 @@ impl Rx {
         }
         self.buffered += len;
         self.mark(at);
-        self.fragments.insert(at, chunk.clone());
-        self.reassemble(at);
+        if chunk.flags.beginning && chunk.flags.end {
+            // A whole message in one chunk (the common case) skips the
+            // reassembly map.
+            self.deliver(
+                Message {
+                    stream: chunk.stream,
+                    ppid: chunk.ppid,
+                    unordered: chunk.flags.unordered,
+                    data: chunk.payload.clone(),
+                },
+                chunk.ssn,
+            );
+        } else {
+            self.fragments.insert(at, chunk.clone());
+            self.reassemble(at);
+        }
         DataVerdict::New
     }
 
@@ -145,6 +159,12 @@ impl Rx {
     /// Records `at` as received and advances the cumulative ack over the
     /// TSNs that are now contiguous.
     fn mark(&mut self, at: u64) {
+        // In-order arrival with no gap moves the cumulative ack alone.
+        if at == self.cum + 1 && self.received.is_empty() {
+            self.cum = at;
+            self.cum_tsn = self.cum_tsn.next();
+            return;
+        }
         self.received.insert(at);
         while self.received.first() == Some(&(self.cum + 1)) {
             self.received.pop_first();
@@ -196,14 +216,19 @@ impl Rx {
             unordered: head.flags.unordered,
             data,
         };
+        self.deliver(message, head.ssn);
+    }
+
+    /// Hands a whole message on: unordered at once, ordered in SSN order.
+    fn deliver(&mut self, message: Message, ssn: Ssn) {
         if message.unordered {
             // §6.6: unordered messages go up as soon as they are whole.
             self.ready.push_back(message);
             return;
         }
-        let stream = &mut self.streams[usize::from(head.stream)];
-        if head.ssn != stream.next_ssn {
-            stream.waiting.insert(head.ssn.0, message);
+        let stream = &mut self.streams[usize::from(message.stream)];
+        if ssn != stream.next_ssn {
+            stream.waiting.insert(ssn.0, message);
             return;
         }
         self.ready.push_back(message);
