@@ -22,7 +22,7 @@ fn pair(c: &mut Criterion) {
             b.iter(|| p.transfer(total, size));
         });
         g.bench_function(format!("sctp-proto/{name}"), |b| {
-            let mut p = proto_pair::Protousctp_pair::Pair::new();
+            let mut p = proto_pair::ProtoPair::new();
             b.iter(|| p.transfer(total, size));
         });
     }
