@@ -36,6 +36,20 @@ use crate::config::Config;
 use crate::cookie::{CookieError, CookieKeys, KEY_LEN};
 use crate::serial::Tsn;
 
+/// The context an association borrows from the endpoint while it handles an
+/// input: built from disjoint fields, so the association table stays free.
+macro_rules! context {
+    ($ep:ident, $clock_ms:expr) => {
+        Context {
+            config: &$ep.config,
+            rng: &mut $ep.rng,
+            keys: &$ep.keys,
+            clock_ms: $clock_ms,
+            local_addresses: &$ep.local_addresses,
+        }
+    };
+}
+
 /// Stateless replies waiting to be sent, at most; more are dropped, as a
 /// router would.
 const MAX_QUEUED_REPLIES: usize = 256;
@@ -241,13 +255,7 @@ impl Endpoint {
         }
         let id = self.allocate_id();
         let clock_ms = self.clock_ms(now);
-        let mut ctx = Context {
-            config: &self.config,
-            rng: &mut self.rng,
-            keys: &self.keys,
-            clock_ms,
-            local_addresses: &self.local_addresses,
-        };
+        let mut ctx = context!(self, clock_ms);
         let assoc = Association::connect(
             id,
             self.config.clone(),
@@ -307,13 +315,7 @@ impl Endpoint {
         let Some(assoc) = self.associations.get_mut(&id) else {
             return;
         };
-        let mut ctx = Context {
-            config: &self.config,
-            rng: &mut self.rng,
-            keys: &self.keys,
-            clock_ms,
-            local_addresses: &self.local_addresses,
-        };
+        let mut ctx = context!(self, clock_ms);
         assoc.handle_packet(now, remote, packet, &mut ctx);
         self.sync(id);
     }
@@ -437,13 +439,7 @@ impl Endpoint {
             max_inbound_streams: self.config.max_inbound_streams,
         };
         let clock_ms = self.clock_ms(now);
-        let ctx = Context {
-            config: &self.config,
-            rng: &mut self.rng,
-            keys: &self.keys,
-            clock_ms,
-            local_addresses: &self.local_addresses,
-        };
+        let ctx = context!(self, clock_ms);
         let lifespan = ctx.cookie_lifespan_ms(peer.cookie_preservative_ms);
         let cookie = handshake::cookie_for(
             &local,
@@ -511,13 +507,7 @@ impl Endpoint {
             return;
         }
         let id = self.allocate_id();
-        let mut ctx = Context {
-            config: &self.config,
-            rng: &mut self.rng,
-            keys: &self.keys,
-            clock_ms,
-            local_addresses: &self.local_addresses,
-        };
+        let mut ctx = context!(self, clock_ms);
         let mut assoc =
             Association::from_cookie(id, self.config.clone(), &cookie, remote, &mut ctx);
         // Chunks bundled after the COOKIE ECHO are the new association's.

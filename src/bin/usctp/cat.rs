@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use usctp::capture::Recorder;
 use usctp::config::Config;
-use usctp::socket::{ConnectOptions, ListenOptions, SctpListener, SctpStream, StreamEvent};
+use usctp::socket::{ListenOptions, SctpListener, StreamEvent};
 
 /// Where the association comes from.
 pub enum Mode {
@@ -42,15 +42,7 @@ pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
     } = settings;
     let mut stream = match mode {
         Mode::Connect { remote, local } => {
-            let mut options = ConnectOptions {
-                config,
-                pcap,
-                ..ConnectOptions::default()
-            };
-            if let Some(local) = local {
-                options.local = local;
-            }
-            SctpStream::connect(remote, port, options).await?
+            crate::services::connect(remote, port, local, config, pcap).await?
         }
         Mode::Listen(addr) => {
             let options = ListenOptions {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use usctp::association::AssociationState;
 use usctp::capture::Recorder;
 use usctp::config::Config;
-use usctp::socket::{ConnectOptions, ListenOptions, SctpListener, SctpStream};
+use usctp::socket::{ListenOptions, SctpListener};
 
 /// Streams requested each way, as the classic example's SCTP_INITMSG does.
 const STREAMS: u16 = 5;
@@ -76,15 +76,7 @@ pub async fn client(
     config: Config,
     pcap: Option<Arc<Recorder>>,
 ) -> io::Result<()> {
-    let mut options = ConnectOptions {
-        config,
-        pcap,
-        ..ConnectOptions::default()
-    };
-    if let Some(local) = local {
-        options.local = local;
-    }
-    let mut stream = SctpStream::connect(remote, port, options).await?;
+    let mut stream = crate::services::connect(remote, port, local, config, pcap).await?;
     // SCTP_STATUS right after the connect, as the classic client asks for
     // it; the server may already have finished by the time we could ask
     // again.

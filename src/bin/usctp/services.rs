@@ -96,7 +96,8 @@ pub async fn discard_server(
     Ok(())
 }
 
-async fn connect(
+/// Connects with the CLI's options (shared by every client subcommand).
+pub async fn connect(
     remote: SocketAddr,
     port: u16,
     local: Option<SocketAddr>,
