@@ -25,6 +25,15 @@ pub struct Config {
     pub path_max_retrans: u32,
     /// HB.interval (§16: 30 seconds).
     pub hb_interval: Duration,
+    /// PotentiallyFailed.Max.Retrans (RFC 7829 §5.1, PFMR): a path whose
+    /// error count passes this is potentially failed and new data leaves it
+    /// at once. 0, the default, acts on the first timeout; a value at or
+    /// above `path_max_retrans` turns SCTP-PF off.
+    pub pf_max_retrans: u32,
+    /// Whether new data returns to the chosen primary path once it is
+    /// reachable again after a failover (RFC 7829 §6 calls staying on the
+    /// alternate "Primary Path Switchover").
+    pub primary_failback: bool,
     /// Valid.Cookie.Life: how long a state cookie stays valid (§16: 60
     /// seconds).
     pub valid_cookie_life: Duration,
@@ -71,6 +80,8 @@ impl Default for Config {
             association_max_retrans: 10,
             path_max_retrans: 5,
             hb_interval: Duration::from_secs(30),
+            pf_max_retrans: 0,
+            primary_failback: true,
             valid_cookie_life: Duration::from_secs(60),
             max_cookie_preservative: Duration::from_secs(60),
             cookie_key_rotation: Duration::from_secs(3600),

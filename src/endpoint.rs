@@ -509,7 +509,7 @@ impl Endpoint {
         let id = self.allocate_id();
         let mut ctx = context!(self, clock_ms);
         let mut assoc =
-            Association::from_cookie(id, self.config.clone(), &cookie, remote, &mut ctx);
+            Association::from_cookie(id, self.config.clone(), now, &cookie, remote, &mut ctx);
         // Chunks bundled after the COOKIE ECHO are the new association's.
         assoc.handle_chunks(now, remote, &packet.chunks[1..], true);
         self.associations.insert(id, assoc);
@@ -655,6 +655,23 @@ impl Endpoint {
             self.reap(id);
         }
         event
+    }
+
+    /// A send to `destination` failed locally (no route, interface down):
+    /// the associations with a path there treat it as failed at once.
+    pub fn handle_send_error(&mut self, now: Instant, destination: SocketAddr) {
+        let ids: Vec<AssocId> = self
+            .associations
+            .iter()
+            .filter(|(_, a)| a.has_peer_address(destination.ip()))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            if let Some(assoc) = self.associations.get_mut(&id) {
+                assoc.on_send_error(now, destination);
+            }
+            self.sync(id);
+        }
     }
 
     /// Aborts association `id` (RFC 9260 §9.1).

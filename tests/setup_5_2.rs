@@ -18,6 +18,14 @@ fn init_ack(sent: &Sent) -> Init {
     }
 }
 
+/// The association sat idle: all it sent were heartbeats (§8.3).
+fn only_heartbeats(sent: &[Sent]) {
+    assert!(!sent.is_empty(), "an idle path is probed");
+    for s in sent {
+        assert!(matches!(s.only(), Chunk::Heartbeat(_)), "{s:?}");
+    }
+}
+
 fn echo(cookie: &Bytes) -> Chunk {
     Chunk::CookieEcho(CookieEcho {
         cookie: cookie.clone(),
@@ -180,6 +188,7 @@ fn restart_with_a_stale_cookie_gets_a_stale_cookie_error() {
     t.send(0, &[Chunk::Init(init(0x7878))]);
     let ack = init_ack(&t.sent_one());
     t.advance(Duration::from_secs(61));
+    only_heartbeats(&t.sent());
     t.send(ack.initiate_tag, &[echo(ack.state_cookie().unwrap())]);
     let reply = t.sent_one();
     assert_eq!(reply.vtag(), 0x7878);
@@ -237,6 +246,7 @@ fn duplicate_cookie_echo_in_established_is_acknowledged_again() {
     assert_eq!(t.events().len(), 1);
     // Even late: a (D) cookie confirms what both ends agree on.
     t.advance(Duration::from_secs(120));
+    only_heartbeats(&t.sent());
     t.send(ack.initiate_tag, &[echo(&cookie)]);
     assert_eq!(t.sent_one().packet.chunks, [Chunk::CookieAck]);
     assert!(t.events().is_empty());

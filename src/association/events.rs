@@ -25,6 +25,34 @@ pub struct Established {
     pub peer_addresses: Vec<SocketAddr>,
 }
 
+/// What happened to a peer address (after RFC 6458 §6.1.2's
+/// SCTP_ADDR_AVAILABLE, _UNREACHABLE, _CONFIRMED, _MADE_PRIM and _POTENTIALLY_FAILED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathChange {
+    /// Reachable again after being potentially failed or inactive.
+    Available,
+    /// Errors passed Path.Max.Retrans: marked inactive (RFC 9260 §8.2).
+    Unreachable,
+    /// A heartbeat answer confirmed the address (RFC 9260 §5.4).
+    Confirmed,
+    /// New data now goes to this address.
+    MadePrimary,
+    /// Errors passed the potentially-failed threshold (RFC 7829).
+    PotentiallyFailed,
+}
+
+impl std::fmt::Display for PathChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Available => "available",
+            Self::Unreachable => "unreachable",
+            Self::Confirmed => "confirmed",
+            Self::MadePrimary => "made primary",
+            Self::PotentiallyFailed => "potentially failed",
+        })
+    }
+}
+
 /// Why an association ended or never started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssociationError {
@@ -97,6 +125,13 @@ pub enum Event {
     Writable,
     /// Everything sent has been acknowledged (SCTP_SENDER_DRY_EVENT).
     SenderDry,
+    /// One of the peer's addresses changed state (SCTP_PEER_ADDR_CHANGE).
+    PathChange {
+        /// The peer address (IP and UDP port).
+        address: SocketAddr,
+        /// What happened to it.
+        change: PathChange,
+    },
     /// The peer started a graceful shutdown (SCTP_SHUTDOWN_EVENT): no more
     /// messages will arrive.
     ShutdownStarted,

@@ -419,6 +419,7 @@ impl Association {
     /// the rest of the packet is to be processed.
     pub(super) fn on_cookie_echo(
         &mut self,
+        now: Instant,
         remote: SocketAddr,
         vtag: u32,
         sealed: &[u8],
@@ -484,19 +485,22 @@ impl Association {
                 self.report_unsent();
                 self.adopt_cookie(&cookie, remote);
                 self.tie_tags = (ctx.nonzero(), ctx.nonzero());
-                self.establish();
+                self.establish(now);
                 let info = self.established();
                 self.events.push_back(Event::Restart(info));
             }
             CookieResolution::Collision | CookieResolution::Established => {
                 if resolution == CookieResolution::Collision {
                     self.adopt_cookie(&cookie, remote);
+                    if self.data.is_some() {
+                        self.start_paths(now);
+                    }
                 }
                 if matches!(
                     self.state,
                     State::CookieWait { .. } | State::CookieEchoed { .. }
                 ) {
-                    self.establish();
+                    self.establish(now);
                     let up = self.established();
                     self.events.push_back(Event::Up(up));
                 }

@@ -11,6 +11,8 @@
 
 mod events;
 pub(crate) mod handshake;
+mod path;
+mod paths;
 mod rto;
 mod rx;
 mod shutdown;
@@ -25,11 +27,14 @@ use bytes::Bytes;
 use rand::Rng;
 use rand::rngs::StdRng;
 
-pub use events::{AssocId, AssociationError, Established, Event};
+pub use events::{AssocId, AssociationError, Established, Event, PathChange};
 use handshake::{LocalInit, local_init_chunk};
+pub use path::PathState;
+pub use paths::PathInfo;
 pub use rx::Message;
 pub use tx::SendError;
 
+use path::{Path, SplitMix};
 use rto::Rto;
 use rx::{DataVerdict, Rx};
 use tx::Tx;
@@ -172,13 +177,6 @@ struct Queued {
     chunk: Chunk,
 }
 
-/// One peer transport address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Path {
-    /// IP address and UDP encapsulation port (RFC 6951 §5.4).
-    remote: SocketAddr,
-}
-
 /// An SCTP association.
 #[derive(Debug)]
 pub struct Association {
@@ -198,7 +196,15 @@ pub struct Association {
     inbound_streams: u16,
     peer_rwnd: u32,
     paths: Vec<Path>,
+    /// The path new DATA goes to now.
     primary: usize,
+    /// The primary the user (or the handshake) chose; `primary` returns to
+    /// it when it recovers, if so configured.
+    preferred: usize,
+    /// Consecutive errors across all paths (§8.1).
+    error_count: u32,
+    /// Heartbeat nonces and jitter.
+    random: SplitMix,
     queue: VecDeque<Queued>,
     events: VecDeque<Event>,
     /// Data transfer, once established.
@@ -249,7 +255,8 @@ impl Association {
         };
         let init = local_init_chunk(&local, ctx.local_addresses, None);
         let tie_tags = (ctx.nonzero(), ctx.nonzero());
-        let mut assoc = Self::new(id, config, remote, ports, &local, tie_tags);
+        let seed = ctx.rng.random();
+        let mut assoc = Self::new(id, config, remote, ports, &local, tie_tags, seed);
         assoc.queue(remote, 0, Chunk::Init(init.clone()));
         let rto = assoc.config.rto_initial;
         assoc.state = State::CookieWait {
@@ -265,6 +272,7 @@ impl Association {
     pub(crate) fn from_cookie(
         id: AssocId,
         config: Arc<Config>,
+        now: Instant,
         cookie: &StateCookie,
         remote: SocketAddr,
         ctx: &mut Context<'_>,
@@ -278,9 +286,10 @@ impl Association {
         };
         let tie_tags = (ctx.nonzero(), ctx.nonzero());
         let ports = (cookie.local_port, cookie.peer_port);
-        let mut assoc = Self::new(id, config, remote, ports, &local, tie_tags);
+        let seed = ctx.rng.random();
+        let mut assoc = Self::new(id, config, remote, ports, &local, tie_tags, seed);
         assoc.adopt_cookie(cookie, remote);
-        assoc.establish();
+        assoc.establish(now);
         assoc.queue(remote, assoc.peer_tag, Chunk::CookieAck);
         let up = assoc.established();
         assoc.events.push_back(Event::Up(up));
@@ -294,7 +303,9 @@ impl Association {
         ports: (u16, u16),
         local: &LocalInit,
         tie_tags: (u32, u32),
+        seed: u64,
     ) -> Self {
+        let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
         Self {
             id,
             config,
@@ -309,8 +320,11 @@ impl Association {
             outbound_streams: local.outbound_streams,
             inbound_streams: local.max_inbound_streams,
             peer_rwnd: 0,
-            paths: vec![Path { remote }],
+            paths: vec![Path::new(remote, true, rto)],
             primary: 0,
+            preferred: 0,
+            error_count: 0,
+            random: SplitMix(seed),
             queue: VecDeque::new(),
             events: VecDeque::new(),
             data: None,
@@ -319,10 +333,11 @@ impl Association {
 
     /// Enters ESTABLISHED: data transfer starts (or restarts) from the
     /// negotiated sequence numbers and streams.
-    fn establish(&mut self) {
+    fn establish(&mut self, now: Instant) {
         self.state = State::Established;
+        self.error_count = 0;
+        self.start_paths(now);
         let config = &self.config;
-        let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
         self.data = Some(DataPath {
             rx: Rx::new(
                 self.peer_initial_tsn,
@@ -334,7 +349,6 @@ impl Association {
                 self.outbound_streams,
                 self.peer_rwnd,
                 config.max_packet_size,
-                rto,
                 config.max_burst,
                 config.send_buffer,
                 config.max_message_size,
@@ -363,17 +377,25 @@ impl Association {
     /// Paths to `remote` (the primary) and to every address in `listed`;
     /// other addresses use `remote`'s UDP port until a packet from them
     /// says otherwise.
+    ///
+    /// The packet's source is confirmed by the handshake itself; the other
+    /// addresses stay unconfirmed until a heartbeat answers (§5.4).
     fn set_paths(&mut self, remote: SocketAddr, listed: &[IpAddr]) {
+        let config = &self.config;
+        let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
         self.paths.clear();
-        self.paths.push(Path { remote });
+        self.paths.push(Path::new(remote, true, rto));
         for &ip in listed {
-            if ip != remote.ip() {
-                self.paths.push(Path {
-                    remote: SocketAddr::new(ip, remote.port()),
-                });
+            if ip != remote.ip()
+                && self.paths.len() < path::MAX_PATHS
+                && !self.paths.iter().any(|p| p.remote.ip() == ip)
+            {
+                let address = SocketAddr::new(ip, remote.port());
+                self.paths.push(Path::new(address, false, rto));
             }
         }
         self.primary = 0;
+        self.preferred = 0;
     }
 
     fn established(&self) -> Established {
@@ -476,6 +498,12 @@ impl Association {
             data.sack_now = false;
             data.sack_deadline = None;
         }
+        for path in &mut self.paths {
+            path.t3 = None;
+            path.heartbeat_at = None;
+            path.probe = None;
+            path.blocked_until = None;
+        }
     }
 
     /// Reports data that will never be delivered (§9.1, §5.2.4 A).
@@ -525,17 +553,13 @@ impl Association {
             }
             _ => None,
         };
-        let data = self
-            .data
-            .as_ref()
-            .and_then(|d| match (d.tx.timeout(), d.sack_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            });
-        match (state, data) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let sack = self.data.as_ref().and_then(|d| d.sack_deadline);
+        let paths = if self.data.is_some() && !self.is_closed() {
+            self.paths.iter().filter_map(Path::next_deadline).min()
+        } else {
+            None
+        };
+        [state, sack, paths].into_iter().flatten().min()
     }
 
     /// Acts on expired timers.
@@ -610,12 +634,8 @@ impl Association {
             data.sack_deadline = None;
             data.sack_now = true;
         }
-        if data.tx.timeout().is_some_and(|t| now >= t) && !data.tx.on_t3(now, assoc_max) {
-            // §8.1: the peer is unreachable.
-            let abort = Chunk::Abort(Abort::default());
-            self.queue(primary, self.peer_tag, abort);
-            self.close(AssociationError::RetransmissionLimit);
-        }
+        let _ = assoc_max;
+        self.path_timers(now);
     }
 
     /// Writes the next packet into `buf` (cleared first): queued control
@@ -630,7 +650,7 @@ impl Association {
                     let data = self.data.as_ref()?;
                     if data.sack_now {
                         (data.sack_to, self.peer_tag)
-                    } else if data.tx.has_pending() && self.can_send_data() {
+                    } else if data.tx.has_pending() && self.can_send_data() && self.data_path_open() {
                         (primary, self.peer_tag)
                     } else {
                         return None;
@@ -659,7 +679,8 @@ impl Association {
                 self.queue.pop_front();
             }
             let ours = vtag == self.peer_tag && self.peer_tag != 0;
-            let can_send = self.can_send_data();
+            let can_send = self.can_send_data() && self.data_path_open();
+            let p = self.primary;
             if let (true, Some(data)) = (ours, &mut self.data) {
                 // A due or pending delayed SACK rides along (§6.2).
                 if (data.sack_now || data.sack_deadline.is_some()) && destination == data.sack_to {
@@ -682,9 +703,7 @@ impl Association {
                     }
                 }
                 if destination == primary && can_send {
-                    let before = data.tx.buffered();
-                    data.tx.fill(now, &mut w);
-                    let _ = before;
+                    data.tx.fill(now, &mut w, &mut self.paths, p);
                 }
             }
             if w.is_empty() {
@@ -763,19 +782,17 @@ impl Association {
 
     /// The congestion window of the primary path.
     pub fn cwnd(&self) -> usize {
-        self.data.as_ref().map_or(0, |d| d.tx.cwnd())
+        self.paths[self.primary].cwnd
     }
 
     /// The retransmission timeout of the primary path.
     pub fn rto(&self) -> Duration {
-        self.data
-            .as_ref()
-            .map_or(self.config.rto_initial, |d| d.tx.current_rto())
+        self.paths[self.primary].rto.rto()
     }
 
     /// The smoothed round-trip time of the primary path, once measured.
     pub fn srtt(&self) -> Option<Duration> {
-        self.data.as_ref().and_then(|d| d.tx.rto.srtt())
+        self.paths[self.primary].rto.srtt()
     }
 
     /// DATA chunks sent and not yet acknowledged.
@@ -812,7 +829,7 @@ impl Association {
             }
             // §8.5.1 (D): a COOKIE ECHO is checked against its cookie.
             Chunk::CookieEcho(echo) => {
-                if !self.on_cookie_echo(remote, vtag, &echo.cookie, ctx) {
+                if !self.on_cookie_echo(now, remote, vtag, &echo.cookie, ctx) {
                     return;
                 }
             }
@@ -896,10 +913,10 @@ impl Association {
     /// Whether packets are waiting in `poll_transmit`.
     pub(crate) fn has_pending_transmit(&self) -> bool {
         !self.queue.is_empty()
-            || self
-                .data
-                .as_ref()
-                .is_some_and(|d| d.sack_now || (d.tx.has_pending() && self.can_send_data()))
+            || self.data.as_ref().is_some_and(|d| {
+                d.sack_now
+                    || (d.tx.has_pending() && self.can_send_data() && self.data_path_open())
+            })
     }
 
     /// Handles one chunk of an accepted packet; `false` stops processing
@@ -916,7 +933,7 @@ impl Association {
                 // §5.1 (E); §5.2.5: a COOKIE ACK in any other state is
                 // discarded.
                 if matches!(self.state, State::CookieEchoed { .. }) {
-                    self.establish();
+                    self.establish(now);
                     let up = self.established();
                     self.events.push_back(Event::Up(up));
                 }
@@ -929,6 +946,7 @@ impl Association {
                 });
                 self.queue(remote, self.peer_tag, ack);
             }
+            Chunk::HeartbeatAck(ack) => self.on_heartbeat_ack(now, &ack.info),
             Chunk::Abort(abort) => {
                 if matches!(self.state, State::ShutdownAckSent { .. }) {
                     // Everything was delivered both ways before the SHUTDOWN
@@ -948,7 +966,7 @@ impl Association {
             Chunk::Sack(sack) => {
                 if let Some(path) = &mut self.data {
                     let was_blocked = path.blocked;
-                    let outcome = path.tx.on_sack(now, sack);
+                    let outcome = path.tx.on_sack(now, sack, &mut self.paths);
                     if outcome.advanced {
                         if path.tx.is_idle() {
                             self.events.push_back(Event::SenderDry);
@@ -958,6 +976,7 @@ impl Association {
                             self.events.push_back(Event::Writable);
                         }
                     }
+                    self.on_acked_paths(outcome.acked_paths);
                     self.progress_shutdown(now);
                 }
             }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::rto::Rto;
+use super::path::{MAX_PATHS, Path};
 use crate::chunk::{BuildError, Chunk, Data, DataFlags, PacketWriter, Sack};
 use crate::serial::{Ssn, Tsn};
 
@@ -66,6 +66,8 @@ struct Outstanding {
     in_flight: bool,
     misses: u8,
     fast_retransmitted: bool,
+    /// The path it was last sent on.
+    path: usize,
 }
 
 /// What a SACK did, for the association.
@@ -73,6 +75,9 @@ struct Outstanding {
 pub(crate) struct SackOutcome {
     /// The cumulative ack moved forward.
     pub advanced: bool,
+    /// Bit `i` set: DATA last sent on path `i` was newly acknowledged, so
+    /// that destination is reachable (§8.2, RFC 7829 §5.1).
+    pub acked_paths: u32,
 }
 
 #[derive(Debug)]
@@ -89,39 +94,25 @@ pub(crate) struct Tx {
     out_ssn: Vec<Ssn>,
     /// Payload bytes queued or outstanding.
     buffered: usize,
-    /// Payload bytes in flight (sent, not acked, not marked for resend).
+    /// Payload bytes in flight on all paths (sent, not acked, not marked
+    /// for resend).
     flight: usize,
     peer_rwnd: u32,
-    cwnd: usize,
-    ssthresh: usize,
-    partial_bytes_acked: usize,
-    fast_recovery_exit: Option<u64>,
     /// A fast retransmission is due and may ignore cwnd for one packet
     /// (§7.2.4 step 3).
     fast_retransmit_due: bool,
-    pub(crate) rto: Rto,
-    t3: Option<Instant>,
-    /// Consecutive timeouts without progress (§8.1).
-    pub(crate) error_count: u32,
     mtu: usize,
     max_burst: usize,
-    /// Bytes in flight when the last SACK or timeout was processed: with
-    /// Max.Burst, new data may fill the flight only up to this plus
-    /// Max.Burst packets (§6.1 D), so a large cwnd is not emptied at once.
-    burst_base: usize,
     send_buffer: usize,
     max_message: usize,
-    last_activity: Option<Instant>,
 }
 
 impl Tx {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         initial_tsn: Tsn,
         outbound_streams: u16,
         peer_rwnd: u32,
         mtu: usize,
-        rto: Rto,
         max_burst: u32,
         send_buffer: usize,
         max_message: usize,
@@ -138,23 +129,11 @@ impl Tx {
             buffered: 0,
             flight: 0,
             peer_rwnd,
-            // §7.2.1: initial cwnd = min(4 MTU, max(2 MTU, 4380 bytes)).
-            cwnd: (4 * mtu).min((2 * mtu).max(4380)),
-            // §7.2.1: initial ssthresh may be arbitrarily high; use the
-            // peer's window.
-            ssthresh: peer_rwnd as usize,
-            partial_bytes_acked: 0,
-            fast_recovery_exit: None,
             fast_retransmit_due: false,
-            rto,
-            t3: None,
-            error_count: 0,
             mtu,
             max_burst: max_burst.max(1) as usize,
-            burst_base: 0,
             send_buffer,
             max_message,
-            last_activity: None,
         }
     }
 
@@ -239,62 +218,78 @@ impl Tx {
         self.peer_rwnd
     }
 
-    pub(crate) fn cwnd(&self) -> usize {
-        self.cwnd
-    }
-
-    /// When T3-rtx expires, if it runs.
-    pub(crate) fn timeout(&self) -> Option<Instant> {
-        self.t3
-    }
-
-    /// Adds DATA chunks to a packet: first those marked for retransmission,
-    /// then new ones, within cwnd and the peer's window (§6.1).
-    pub(crate) fn fill(&mut self, now: Instant, w: &mut PacketWriter<'_>) {
+    /// Adds DATA chunks bound for path `p` to a packet: first those marked
+    /// for retransmission, then new ones, within that path's cwnd and the
+    /// peer's window (§6.1).
+    pub(crate) fn fill(
+        &mut self,
+        now: Instant,
+        w: &mut PacketWriter<'_>,
+        paths: &mut [Path],
+        p: usize,
+    ) {
+        let path = &mut paths[p];
         // §7.2.1: after an idle period of an RTO, cwnd shrinks back.
-        if self.flight == 0 {
-            if let Some(last) = self.last_activity {
-                if now.saturating_duration_since(last) > self.rto.rto() {
-                    self.cwnd = self.cwnd.min((4 * self.mtu).min((2 * self.mtu).max(4380)));
+        if path.flight == 0 {
+            if let Some(last) = path.last_data {
+                if now.saturating_duration_since(last) > path.rto.rto() {
+                    path.cwnd = path.cwnd.min(Path::initial_cwnd(self.mtu));
                 }
             }
         }
         let exempt = std::mem::take(&mut self.fast_retransmit_due);
         let mut sent_any = false;
         while let Some(&at) = self.retransmit.first() {
-            let Some(o) = self.outstanding.get(&at) else {
+            let Some(o) = self.outstanding.get_mut(&at) else {
                 self.retransmit.pop_first();
                 continue;
             };
             let len = o.data.payload.len();
             // §7.2.4: the packet of a fast retransmission ignores cwnd.
             let ignores_cwnd = exempt && !sent_any;
-            if !ignores_cwnd && self.flight > 0 && self.flight + len > self.cwnd {
+            if !ignores_cwnd && path.flight > 0 && path.flight + len > path.cwnd {
                 break;
             }
             if w.push(&Chunk::Data(o.data.clone())).is_err() {
-                return;
+                break;
             }
             self.retransmit.pop_first();
-            let o = self.outstanding.get_mut(&at).expect("checked above");
             o.transmissions += 1;
             o.in_flight = true;
             o.sent_at = now;
             o.misses = 0;
+            o.path = p;
+            path.flight += len;
             self.flight += len;
             sent_any = true;
         }
-        if !self.retransmit.is_empty() {
-            self.arm(now, sent_any);
-            return;
+        if self.retransmit.is_empty() {
+            self.fill_new(now, w, path, p, &mut sent_any);
         }
+        if sent_any {
+            path.last_data = Some(now);
+            // §6.3.2 R1: T3-rtx runs whenever data is outstanding.
+            if path.t3.is_none() {
+                path.t3 = Some(now + path.rto.rto());
+            }
+        }
+    }
+
+    fn fill_new(
+        &mut self,
+        now: Instant,
+        w: &mut PacketWriter<'_>,
+        path: &mut Path,
+        p: usize,
+        sent_any: &mut bool,
+    ) {
         // §6.1 D: cwnd is used as if it were at most Max.Burst packets
         // above what was in flight when this burst began.
-        let limit = self.cwnd.min(self.burst_base + self.max_burst * self.mtu);
-        while let Some(p) = self.pending.front() {
-            let len = p.payload.len();
+        let limit = path.cwnd.min(path.burst_base + self.max_burst * self.mtu);
+        while let Some(pending) = self.pending.front() {
+            let len = pending.payload.len();
             // §6.1 B: no new data with cwnd or more in flight.
-            if self.flight >= limit {
+            if path.flight >= limit {
                 break;
             }
             // §6.1 A: respect the peer's window, except for one probe
@@ -303,12 +298,12 @@ impl Tx {
                 break;
             }
             let data = Data {
-                flags: p.flags,
+                flags: pending.flags,
                 tsn: self.next_tsn,
-                stream: p.stream,
-                ssn: p.ssn,
-                ppid: p.ppid,
-                payload: p.payload.clone(),
+                stream: pending.stream,
+                ssn: pending.ssn,
+                ppid: pending.ppid,
+                payload: pending.payload.clone(),
             };
             match w.push(&Chunk::Data(data.clone())) {
                 Ok(()) => {}
@@ -325,29 +320,28 @@ impl Tx {
                     in_flight: true,
                     misses: 0,
                     fast_retransmitted: false,
+                    path: p,
                 },
             );
             self.next += 1;
             self.next_tsn = self.next_tsn.next();
+            path.flight += len;
             self.flight += len;
             self.peer_rwnd = self.peer_rwnd.saturating_sub(len as u32);
-            sent_any = true;
+            *sent_any = true;
         }
-        self.arm(now, sent_any);
     }
 
-    /// §6.3.2 R1: T3-rtx runs whenever data is outstanding.
-    fn arm(&mut self, now: Instant, sent: bool) {
-        if sent {
-            self.last_activity = Some(now);
-        }
-        if sent && self.t3.is_none() {
-            self.t3 = Some(now + self.rto.rto());
+    /// Takes a chunk out of flight (acknowledged or marked for resend).
+    fn leave_flight(&mut self, paths: &mut [Path], path: usize, len: usize) {
+        self.flight -= len;
+        if let Some(p) = paths.get_mut(path) {
+            p.flight = p.flight.saturating_sub(len);
         }
     }
 
     /// Processes a SACK (§6.2.1, §7.2).
-    pub(crate) fn on_sack(&mut self, now: Instant, sack: &Sack) -> SackOutcome {
+    pub(crate) fn on_sack(&mut self, now: Instant, sack: &Sack, paths: &mut [Path]) -> SackOutcome {
         let mut outcome = SackOutcome::default();
         // §6.2.1 D i: a SACK older than the cumulative ack is stale.
         if sack.cumulative_tsn_ack.is_before(self.acked_tsn) {
@@ -359,9 +353,14 @@ impl Tx {
             // Acknowledges TSNs never sent: ignore it (a protocol error).
             return outcome;
         }
-        let flight_before = self.flight;
-        let mut bytes_acked = 0;
-        let mut rtt = None;
+        // Per path: bytes newly acknowledged, flight before, one RTT
+        // sample (C4: at most one per round trip).
+        let mut acked = [0usize; MAX_PATHS];
+        let mut rtt: [Option<Duration>; MAX_PATHS] = [None; MAX_PATHS];
+        let mut flight_before = [0usize; MAX_PATHS];
+        for (i, p) in paths.iter().enumerate() {
+            flight_before[i] = p.flight;
+        }
         // Newly acknowledged by the cumulative ack.
         while let Some(entry) = self.outstanding.first_entry() {
             if *entry.key() > cum {
@@ -369,16 +368,18 @@ impl Tx {
             }
             let o = entry.remove();
             let len = o.data.payload.len();
+            let at = o.path.min(MAX_PATHS - 1);
             if !o.gap_acked {
-                bytes_acked += len;
+                acked[at] += len;
+                outcome.acked_paths |= 1 << at;
             }
             if o.in_flight {
-                self.flight -= len;
+                self.leave_flight(paths, o.path, len);
             }
             self.buffered -= len;
             // §6.3.1 C5 (Karn): only chunks sent once give a measurement.
             if o.transmissions == 1 {
-                rtt = Some(now.saturating_duration_since(o.sent_at));
+                rtt[at] = Some(now.saturating_duration_since(o.sent_at));
             }
         }
         self.retransmit.retain(|&t| t > cum);
@@ -386,8 +387,6 @@ impl Tx {
             outcome.advanced = true;
             self.acked = cum;
             self.acked_tsn = sack.cumulative_tsn_ack;
-            // §8.1: an acknowledgement clears the error counter.
-            self.error_count = 0;
         }
         // Gap blocks.
         let mut highest_newly_acked = None;
@@ -396,135 +395,164 @@ impl Tx {
                 continue;
             }
             let (start, end) = (cum + u64::from(block.start), cum + u64::from(block.end));
-            for (&at, o) in self.outstanding.range_mut(start..=end) {
-                if !o.gap_acked {
-                    o.gap_acked = true;
-                    let len = o.data.payload.len();
-                    bytes_acked += len;
-                    if o.in_flight {
-                        o.in_flight = false;
-                        self.flight -= len;
-                    }
-                    self.retransmit.remove(&at);
-                    highest_newly_acked = Some(at);
-                    if o.transmissions == 1 {
-                        rtt = Some(now.saturating_duration_since(o.sent_at));
-                    }
-                }
-            }
-        }
-        if let Some(r) = rtt {
-            self.rto.measure(r);
-        }
-        // §7.2.4: miss indications for TSNs below the highest newly
-        // acknowledged one.
-        let mut lost = Vec::new();
-        if let Some(highest) = highest_newly_acked {
-            for (&at, o) in self.outstanding.range_mut(..highest) {
-                if o.gap_acked || !o.in_flight {
+            for (&tsn, o) in self.outstanding.range_mut(start..=end) {
+                if o.gap_acked {
                     continue;
                 }
-                o.misses = o.misses.saturating_add(1);
-                if o.misses >= 3 && !o.fast_retransmitted {
-                    lost.push(at);
-                }
-            }
-        }
-        if let Some(exit) = self.fast_recovery_exit {
-            if cum >= exit {
-                self.fast_recovery_exit = None;
-            }
-        }
-        if !lost.is_empty() {
-            if self.fast_recovery_exit.is_none() {
-                // §7.2.3 via §7.2.4: halve once per recovery.
-                self.ssthresh = (self.cwnd / 2).max(4 * self.mtu);
-                self.cwnd = self.ssthresh;
-                self.partial_bytes_acked = 0;
-                self.fast_recovery_exit = Some(self.next - 1);
-            }
-            self.fast_retransmit_due = true;
-            for at in lost {
-                if let Some(o) = self.outstanding.get_mut(&at) {
-                    o.fast_retransmitted = true;
+                o.gap_acked = true;
+                let len = o.data.payload.len();
+                let at = o.path.min(MAX_PATHS - 1);
+                acked[at] += len;
+                outcome.acked_paths |= 1 << at;
+                if o.in_flight {
                     o.in_flight = false;
-                    self.flight -= o.data.payload.len();
-                    self.retransmit.insert(at);
+                    self.flight -= len;
+                    if let Some(p) = paths.get_mut(o.path) {
+                        p.flight = p.flight.saturating_sub(len);
+                    }
+                }
+                self.retransmit.remove(&tsn);
+                highest_newly_acked = Some(tsn);
+                if o.transmissions == 1 {
+                    rtt[at] = Some(now.saturating_duration_since(o.sent_at));
                 }
             }
         }
+        for (p, r) in paths.iter_mut().zip(rtt) {
+            if let Some(r) = r {
+                p.rto.measure(r);
+            }
+        }
+        self.mark_fast_retransmits(cum, highest_newly_acked, paths);
         // §7.2.1, §7.2.2: grow cwnd on new acks, only when it was in use.
-        if outcome.advanced && self.fast_recovery_exit.is_none() {
-            let fully_used = flight_before + self.mtu >= self.cwnd;
-            if self.cwnd <= self.ssthresh {
-                if fully_used {
-                    self.cwnd += bytes_acked.min(self.mtu);
+        if outcome.advanced {
+            for (i, p) in paths.iter_mut().enumerate() {
+                if let Some(exit) = p.fast_recovery_exit {
+                    if cum >= exit {
+                        p.fast_recovery_exit = None;
+                    }
                 }
-            } else {
-                self.partial_bytes_acked += bytes_acked;
-                if self.partial_bytes_acked >= self.cwnd && fully_used {
-                    self.partial_bytes_acked -= self.cwnd;
-                    self.cwnd += self.mtu;
+                if acked[i] == 0 || p.fast_recovery_exit.is_some() {
+                    continue;
+                }
+                let fully_used = flight_before[i] + self.mtu >= p.cwnd;
+                if p.cwnd <= p.ssthresh {
+                    if fully_used {
+                        p.cwnd += acked[i].min(self.mtu);
+                    }
+                } else {
+                    p.partial_bytes_acked += acked[i];
+                    if p.partial_bytes_acked >= p.cwnd && fully_used {
+                        p.partial_bytes_acked -= p.cwnd;
+                        p.cwnd += self.mtu;
+                    }
                 }
             }
         }
-        self.burst_base = self.flight;
         // §6.2.1: the peer's window less what is still in flight.
         self.peer_rwnd = sack.a_rwnd.saturating_sub(self.flight as u32);
-        // §6.3.2 R2/R3: stop T3 when all is acked; restart it on progress.
-        if self.outstanding.is_empty() {
-            self.t3 = None;
-        } else if outcome.advanced {
-            self.t3 = Some(now + self.rto.rto());
+        for (i, p) in paths.iter_mut().enumerate() {
+            p.burst_base = p.flight;
+            // §6.3.2 R2/R3: stop T3 when nothing sent here is in flight;
+            // restart it when data sent here was acknowledged.
+            if p.flight == 0 {
+                p.t3 = None;
+            } else if outcome.acked_paths & (1 << i.min(MAX_PATHS - 1)) != 0 && outcome.advanced {
+                p.t3 = Some(now + p.rto.rto());
+            }
         }
-        self.last_activity = Some(now);
         outcome
     }
 
-    /// T3-rtx expired (§6.3.3): back off, collapse cwnd, and mark every
-    /// outstanding chunk for retransmission. Returns false when the error
-    /// counter passed `max_retrans` (the association is lost).
-    pub(crate) fn on_t3(&mut self, now: Instant, max_retrans: u32) -> bool {
-        self.t3 = None;
-        self.burst_base = 0;
-        if self.outstanding.is_empty() {
-            return true;
-        }
-        self.error_count += 1;
-        if self.error_count > max_retrans {
-            return false;
-        }
-        self.ssthresh = (self.cwnd / 2).max(4 * self.mtu);
-        self.cwnd = self.mtu;
-        self.partial_bytes_acked = 0;
-        self.fast_recovery_exit = None;
-        self.fast_retransmit_due = false;
-        self.rto.back_off();
-        for (&at, o) in self.outstanding.iter_mut() {
-            if o.gap_acked {
+    /// §7.2.4: counts miss indications for TSNs below the highest newly
+    /// acknowledged one and marks those missed three times.
+    fn mark_fast_retransmits(
+        &mut self,
+        cum: u64,
+        highest_newly_acked: Option<u64>,
+        paths: &mut [Path],
+    ) {
+        let Some(highest) = highest_newly_acked else {
+            return;
+        };
+        let mut any = false;
+        for (&tsn, o) in self.outstanding.range_mut(..highest) {
+            if o.gap_acked || !o.in_flight {
                 continue;
             }
-            if o.in_flight {
-                o.in_flight = false;
-                self.flight -= o.data.payload.len();
+            o.misses = o.misses.saturating_add(1);
+            if o.misses < 3 || o.fast_retransmitted {
+                continue;
             }
-            self.retransmit.insert(at);
+            any = true;
+            let len = o.data.payload.len();
+            if let Some(p) = paths.get_mut(o.path) {
+                if p.fast_recovery_exit.is_none() {
+                    // §7.2.3 via §7.2.4: halve once per recovery on the
+                    // destination the lost chunk went to.
+                    p.ssthresh = (p.cwnd / 2).max(4 * self.mtu);
+                    p.cwnd = p.ssthresh;
+                    p.partial_bytes_acked = 0;
+                    p.fast_recovery_exit = Some(self.next - 1);
+                }
+                p.flight = p.flight.saturating_sub(len);
+            }
+            o.fast_retransmitted = true;
+            o.in_flight = false;
+            self.flight -= len;
+            self.retransmit.insert(tsn);
         }
-        // E3: restart the timer when the first retransmission goes out.
-        let _ = now;
+        let _ = cum;
+        if any {
+            self.fast_retransmit_due = true;
+        }
+    }
+
+    /// T3-rtx of path `p` expired (§6.3.3): collapse its cwnd and mark every
+    /// chunk in flight there for retransmission. The caller counts the
+    /// error and backs off the RTO. Returns whether anything was in flight.
+    pub(crate) fn on_t3(&mut self, paths: &mut [Path], p: usize) -> bool {
+        paths[p].t3 = None;
+        paths[p].burst_base = 0;
+        let mut any = false;
+        for (&tsn, o) in self.outstanding.iter_mut() {
+            if o.gap_acked || !o.in_flight || o.path != p {
+                continue;
+            }
+            o.in_flight = false;
+            let len = o.data.payload.len();
+            self.flight -= len;
+            paths[p].flight = paths[p].flight.saturating_sub(len);
+            self.retransmit.insert(tsn);
+            any = true;
+        }
+        if !any {
+            return false;
+        }
+        let path = &mut paths[p];
+        path.ssthresh = (path.cwnd / 2).max(4 * self.mtu);
+        path.cwnd = self.mtu;
+        path.partial_bytes_acked = 0;
+        path.fast_recovery_exit = None;
+        self.fast_retransmit_due = false;
         true
     }
 
     /// The peer acknowledged up to `cum` in a SHUTDOWN (§9.2); processed
     /// as a SACK without gaps, and tolerated when it lags behind.
-    pub(crate) fn on_cumulative_ack(&mut self, now: Instant, cum: Tsn) {
+    pub(crate) fn on_cumulative_ack(
+        &mut self,
+        now: Instant,
+        cum: Tsn,
+        paths: &mut [Path],
+    ) -> SackOutcome {
         let sack = Sack {
             cumulative_tsn_ack: cum,
             a_rwnd: self.peer_rwnd + self.flight as u32,
             gap_blocks: vec![],
             duplicate_tsns: vec![],
         };
-        self.on_sack(now, &sack);
+        self.on_sack(now, &sack, paths)
     }
 
     /// The messages never delivered, for send-failed reports.
@@ -535,12 +563,6 @@ impl Tx {
         self.retransmit.clear();
         self.buffered = 0;
         self.flight = 0;
-        self.t3 = None;
         n
-    }
-
-    /// The RTO now.
-    pub(crate) fn current_rto(&self) -> Duration {
-        self.rto.rto()
     }
 }

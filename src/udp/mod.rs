@@ -20,7 +20,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::association::{
-    AssocId, AssociationError, AssociationState, Established, Event, Message, SendError,
+    AssocId, AssociationError, AssociationState, Established, Event, Message, PathChange,
+    SendError,
 };
 use crate::capture::Recorder;
 use crate::config::Config;
@@ -37,6 +38,13 @@ pub enum StreamEvent {
     RemoteError(Vec<crate::chunk::ErrorCause>),
     /// The peer started a graceful shutdown: no more messages will come.
     ShutdownStarted,
+    /// A peer address changed state.
+    PathChange {
+        /// The peer address.
+        address: SocketAddr,
+        /// What happened to it.
+        change: PathChange,
+    },
     /// The association ended: gracefully (`None`) or not.
     Closed(Option<AssociationError>),
 }
@@ -60,6 +68,19 @@ pub struct Status {
     pub pending: usize,
     /// The primary path.
     pub primary: SocketAddr,
+}
+
+/// Whether a send error says the path to the destination is down (as
+/// opposed to a full buffer or an ICMP report about an earlier datagram,
+/// which retransmission handles).
+fn is_path_failure(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkDown
+            | io::ErrorKind::AddrNotAvailable
+    )
 }
 
 /// A newly established association, handed to its user.
@@ -256,12 +277,17 @@ impl Driver {
         loop {
             let t = now();
             while let Some(tx) = self.endpoint.poll_transmit(t, &mut self.buf) {
-                // A send error (unreachable, no route) is a lost packet:
-                // retransmission deals with it.
-                let _ = self
+                let sent = self
                     .socket
                     .send_to(&self.buf[..tx.size], tx.destination)
                     .await;
+                // No route or interface down: the path is gone, which the
+                // association learns at once instead of after an RTO.
+                if let Err(e) = sent {
+                    if is_path_failure(&e) {
+                        self.endpoint.handle_send_error(t, tx.destination);
+                    }
+                }
                 if let Some(r) = &self.recorder {
                     r.record(self.local_addr, tx.destination, &self.buf[..tx.size]);
                 }
@@ -326,6 +352,9 @@ impl Driver {
             }
             Event::ShutdownComplete => self.closed(id, None),
             Event::Lost(error) => self.closed(id, Some(error)),
+            Event::PathChange { address, change } => {
+                self.notify(id, StreamEvent::PathChange { address, change });
+            }
             Event::SendFailed { .. } => {}
         }
     }
