@@ -555,7 +555,8 @@ impl Association {
         };
         let sack = self.data.as_ref().and_then(|d| d.sack_deadline);
         let paths = if self.data.is_some() && !self.is_closed() {
-            self.paths.iter().filter_map(Path::next_deadline).min()
+            let mtu = self.config.max_packet_size;
+            self.paths.iter().filter_map(|p| p.next_deadline(mtu)).min()
         } else {
             None
         };
@@ -650,7 +651,8 @@ impl Association {
                     let data = self.data.as_ref()?;
                     if data.sack_now {
                         (data.sack_to, self.peer_tag)
-                    } else if data.tx.has_pending() && self.can_send_data() && self.data_path_open() {
+                    } else if data.tx.has_pending() && self.can_send_data() && self.data_path_open()
+                    {
                         (primary, self.peer_tag)
                     } else {
                         return None;
@@ -914,8 +916,7 @@ impl Association {
     pub(crate) fn has_pending_transmit(&self) -> bool {
         !self.queue.is_empty()
             || self.data.as_ref().is_some_and(|d| {
-                d.sack_now
-                    || (d.tx.has_pending() && self.can_send_data() && self.data_path_open())
+                d.sack_now || (d.tx.has_pending() && self.can_send_data() && self.data_path_open())
             })
     }
 
@@ -976,7 +977,7 @@ impl Association {
                             self.events.push_back(Event::Writable);
                         }
                     }
-                    self.on_acked_paths(outcome.acked_paths);
+                    self.on_acked(outcome);
                     self.progress_shutdown(now);
                 }
             }

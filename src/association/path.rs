@@ -35,7 +35,14 @@ pub(crate) struct Probe {
     pub sent_at: Instant,
     /// When it counts as unanswered: one RTO after it went out (§8.3).
     pub deadline: Instant,
+    /// Whether going unanswered is an error for the path. A stall probe
+    /// is not: T3-rtx already counts the loss it is checking.
+    pub counts: bool,
 }
+
+/// A stall probe waits at least this long (clock granularity and the
+/// receiver's processing).
+const MIN_STALL_PROBE: Duration = Duration::from_millis(10);
 
 /// Per-destination state.
 #[derive(Debug, Clone)]
@@ -43,6 +50,9 @@ pub(crate) struct Path {
     /// IP address and UDP encapsulation port (RFC 6951 §5.4).
     pub remote: SocketAddr,
     pub state: PathState,
+    /// When it left the active state: acknowledgements of DATA sent here
+    /// before then do not show it works now.
+    pub failed_at: Option<Instant>,
     /// A HEARTBEAT ACK (or the handshake) proved the peer is there (§5.4).
     pub confirmed: bool,
     pub rto: Rto,
@@ -63,6 +73,9 @@ pub(crate) struct Path {
     pub last_data: Option<Instant>,
     /// T3-rtx (§6.3.2), running while DATA sent here is outstanding.
     pub t3: Option<Instant>,
+    /// When DATA sent here was last acknowledged, or when data started to
+    /// flow here after an idle time.
+    pub progress_at: Option<Instant>,
     /// When the next heartbeat is due.
     pub heartbeat_at: Option<Instant>,
     pub probe: Option<Probe>,
@@ -76,6 +89,7 @@ impl Path {
         Self {
             remote,
             state: PathState::Active,
+            failed_at: None,
             confirmed,
             rto,
             error_count: 0,
@@ -87,6 +101,7 @@ impl Path {
             burst_base: 0,
             last_data: None,
             t3: None,
+            progress_at: None,
             heartbeat_at: None,
             probe: None,
             blocked_until: None,
@@ -115,13 +130,37 @@ impl Path {
         self.confirmed && self.state == PathState::Active && self.blocked_until.is_none()
     }
 
+    /// Whether an acknowledgement of DATA sent here at `sent_at` shows the
+    /// path works: always while active; after a failure, only for DATA
+    /// sent since.
+    pub(crate) fn ack_proves_reachable(&self, sent_at: Instant) -> bool {
+        self.failed_at.is_none_or(|f| sent_at >= f)
+    }
+
+    /// When to check that a path carrying a full flight still works.
+    ///
+    /// With two or more packets of DATA outstanding the receiver
+    /// acknowledges at once (§6.2, every second packet), so no SACK within
+    /// two smoothed round trips means the path stalled. A HEARTBEAT then
+    /// costs one small packet and, when the local interface is down, fails
+    /// to send at once, which moves the data to another path long before
+    /// T3-rtx would (a send that fails is the signal; see `on_send_error`).
+    pub(crate) fn stall_probe_at(&self, mtu: usize) -> Option<Instant> {
+        if self.probe.is_some() || self.flight < 2 * mtu.saturating_sub(28) {
+            return None;
+        }
+        let pto = (2 * self.rto.srtt()?).max(MIN_STALL_PROBE);
+        Some(self.progress_at? + pto.min(self.rto.rto()))
+    }
+
     /// The earliest of this path's timers.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self, mtu: usize) -> Option<Instant> {
         [
             self.t3,
             self.heartbeat_at,
             self.probe.map(|p| p.deadline),
             self.blocked_until,
+            self.stall_probe_at(mtu),
         ]
         .into_iter()
         .flatten()

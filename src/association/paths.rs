@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::path::{HeartbeatInfo, Path, PathState, Probe};
+use super::tx::SackOutcome;
 use super::{Association, AssociationError, Event, PathChange, State};
 use crate::chunk::{Abort, Chunk, Heartbeat};
 
@@ -89,6 +90,20 @@ impl Association {
                 return;
             }
             let path = &mut self.paths[i];
+            if let Some(probe) = path.probe.filter(|p| now >= p.deadline && !p.counts) {
+                // A stall probe went unanswered: T3-rtx deals with the
+                // loss; heartbeats resume their schedule.
+                path.probe = None;
+                path.progress_at = Some(probe.deadline);
+                let random = self.random.next();
+                let at = now + path.idle_interval(self.config.hb_interval, random);
+                path.heartbeat_at = Some(path.heartbeat_at.map_or(at, |t| t.min(at)));
+            }
+            let mtu = self.config.max_packet_size;
+            if i == self.primary && path.stall_probe_at(mtu).is_some_and(|t| now >= t) {
+                self.send_probe(now, i, false);
+            }
+            let path = &mut self.paths[i];
             if path.probe.is_some_and(|p| now >= p.deadline) {
                 path.probe = None;
                 // §8.3: an unanswered heartbeat is an error for the path;
@@ -155,6 +170,12 @@ impl Association {
 
     /// Queues a HEARTBEAT to path `i` with a fresh nonce (§8.3).
     fn send_heartbeat(&mut self, now: Instant, i: usize) {
+        self.send_probe(now, i, true);
+    }
+
+    /// Queues a HEARTBEAT; `counts` says whether going unanswered is an
+    /// error for the path.
+    fn send_probe(&mut self, now: Instant, i: usize, counts: bool) {
         if self.peer_tag == 0 || self.is_closed() {
             return;
         }
@@ -165,6 +186,7 @@ impl Association {
             nonce,
             sent_at: now,
             deadline: now + path.rto.rto(),
+            counts,
         });
         let info = HeartbeatInfo {
             nonce,
@@ -196,7 +218,9 @@ impl Association {
             return;
         }
         path.probe = None;
-        path.rto.measure(now.saturating_duration_since(probe.sent_at));
+        path.rto
+            .measure(now.saturating_duration_since(probe.sent_at));
+        path.progress_at = Some(now);
         path.error_count = 0;
         path.blocked_until = None;
         path.heartbeat_at = Some(now + path.idle_interval(hb_interval, random));
@@ -205,6 +229,7 @@ impl Association {
         path.confirmed = true;
         let revived = path.state != PathState::Active;
         path.state = PathState::Active;
+        path.failed_at = None;
         self.error_count = 0;
         if newly_confirmed {
             self.path_event(address, PathChange::Confirmed);
@@ -218,11 +243,14 @@ impl Association {
     /// A SACK acknowledged DATA last sent on the paths in `mask`: those
     /// destinations are reachable (§8.2; RFC 7829 §5.1 step 5), and the
     /// association's error count restarts (§8.1).
-    pub(super) fn on_acked_paths(&mut self, mask: u32) {
+    pub(super) fn on_acked(&mut self, outcome: SackOutcome) {
+        if outcome.acked_any {
+            self.error_count = 0;
+        }
+        let mask = outcome.acked_paths;
         if mask == 0 {
             return;
         }
-        self.error_count = 0;
         for i in 0..self.paths.len() {
             if mask & (1 << i) == 0 {
                 continue;
@@ -231,6 +259,7 @@ impl Association {
             path.error_count = 0;
             if path.state != PathState::Active {
                 path.state = PathState::Active;
+                path.failed_at = None;
                 let address = path.remote;
                 self.path_event(address, PathChange::Available);
             }
@@ -255,6 +284,7 @@ impl Association {
         let change = if path.error_count > pmr {
             (path.state != PathState::Inactive).then(|| {
                 path.state = PathState::Inactive;
+                path.failed_at.get_or_insert(now);
                 PathChange::Unreachable
             })
         } else if path.error_count > pfmr
@@ -267,6 +297,7 @@ impl Association {
             // single path there is nowhere else to go, and the state would
             // say nothing.
             path.state = PathState::PotentiallyFailed;
+            path.failed_at = Some(now);
             if path.probe.is_none() {
                 path.heartbeat_at = Some(now);
             }

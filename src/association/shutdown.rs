@@ -62,10 +62,10 @@ impl Association {
         // Its cumulative TSN ack acknowledges like a SACK; one that lags
         // behind is tolerated (webrtc-sctp has sent such).
         if let Some(path) = &mut self.data {
-            let outcome = path
-                .tx
-                .on_cumulative_ack(now, shutdown.cumulative_tsn_ack, &mut self.paths);
-            self.on_acked_paths(outcome.acked_paths);
+            let outcome =
+                path.tx
+                    .on_cumulative_ack(now, shutdown.cumulative_tsn_ack, &mut self.paths);
+            self.on_acked(outcome);
         }
         match self.state {
             State::Established | State::ShutdownPending => {

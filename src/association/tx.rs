@@ -75,8 +75,12 @@ struct Outstanding {
 pub(crate) struct SackOutcome {
     /// The cumulative ack moved forward.
     pub advanced: bool,
-    /// Bit `i` set: DATA last sent on path `i` was newly acknowledged, so
-    /// that destination is reachable (§8.2, RFC 7829 §5.1).
+    /// Some DATA was newly acknowledged (§8.1: the association's error
+    /// count restarts).
+    pub acked_any: bool,
+    /// Bit `i` set: DATA last sent on path `i`, since it last failed, was
+    /// newly acknowledged, so that destination is reachable (§8.2, RFC
+    /// 7829 §5.1).
     pub acked_paths: u32,
 }
 
@@ -231,6 +235,7 @@ impl Tx {
         let path = &mut paths[p];
         // §7.2.1: after an idle period of an RTO, cwnd shrinks back.
         if path.flight == 0 {
+            path.progress_at = Some(now);
             if let Some(last) = path.last_data {
                 if now.saturating_duration_since(last) > path.rto.rto() {
                     path.cwnd = path.cwnd.min(Path::initial_cwnd(self.mtu));
@@ -371,7 +376,13 @@ impl Tx {
             let at = o.path.min(MAX_PATHS - 1);
             if !o.gap_acked {
                 acked[at] += len;
-                outcome.acked_paths |= 1 << at;
+                outcome.acked_any = true;
+                if paths
+                    .get(at)
+                    .is_some_and(|p| p.ack_proves_reachable(o.sent_at))
+                {
+                    outcome.acked_paths |= 1 << at;
+                }
             }
             if o.in_flight {
                 self.leave_flight(paths, o.path, len);
@@ -403,7 +414,13 @@ impl Tx {
                 let len = o.data.payload.len();
                 let at = o.path.min(MAX_PATHS - 1);
                 acked[at] += len;
-                outcome.acked_paths |= 1 << at;
+                outcome.acked_any = true;
+                if paths
+                    .get(at)
+                    .is_some_and(|p| p.ack_proves_reachable(o.sent_at))
+                {
+                    outcome.acked_paths |= 1 << at;
+                }
                 if o.in_flight {
                     o.in_flight = false;
                     self.flight -= len;
@@ -418,9 +435,12 @@ impl Tx {
                 }
             }
         }
-        for (p, r) in paths.iter_mut().zip(rtt) {
+        for ((p, r), bytes) in paths.iter_mut().zip(rtt).zip(acked) {
             if let Some(r) = r {
                 p.rto.measure(r);
+            }
+            if bytes > 0 {
+                p.progress_at = Some(now);
             }
         }
         self.mark_fast_retransmits(cum, highest_newly_acked, paths);

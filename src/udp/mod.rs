@@ -20,8 +20,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::association::{
-    AssocId, AssociationError, AssociationState, Established, Event, Message, PathChange,
-    SendError,
+    AssocId, AssociationError, AssociationState, Established, Event, Message, PathChange, SendError,
 };
 use crate::capture::Recorder;
 use crate::config::Config;

@@ -5,7 +5,11 @@
 //! simulated: the network jumps to the next delivery or timer deadline.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+pub mod workload;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -46,9 +50,42 @@ impl Default for Impairment {
 
 pub struct Node {
     pub ep: Endpoint,
+    /// The node's first address.
     pub addr: SocketAddr,
+    /// All its addresses, `addr` first; each sits on its own subnet.
+    pub addrs: Vec<SocketAddr>,
     pub events: Vec<(AssocId, Event)>,
 }
+
+impl Node {
+    /// The source address a packet to `to` leaves from: the node's
+    /// address on the same /24, as a routing table would pick.
+    fn source_for(&self, to: SocketAddr) -> SocketAddr {
+        let subnet = |a: IpAddr| match a {
+            IpAddr::V4(v4) => v4.octets()[..3].to_vec(),
+            IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
+        };
+        self.addrs
+            .iter()
+            .copied()
+            .find(|a| subnet(a.ip()) == subnet(to.ip()))
+            .unwrap_or(self.addr)
+    }
+}
+
+/// What happens to datagrams on one route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Pass,
+    /// Dropped silently somewhere on the way.
+    BlackHole,
+    /// The sender's interface is down: the send fails at once.
+    LinkDown,
+}
+
+/// Decides each datagram's fate from the simulated time elapsed, its
+/// source and its destination.
+pub type RouteFilter = Box<dyn FnMut(Duration, SocketAddr, SocketAddr) -> Fate>;
 
 struct InFlight {
     at: Instant,
@@ -57,6 +94,27 @@ struct InFlight {
     from: SocketAddr,
     bytes: Bytes,
 }
+
+/// Datagrams leave the queue in (arrival time, sending order).
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for InFlight {}
 
 /// Says which datagrams to drop.
 pub type DropFilter = Box<dyn FnMut(&Packet) -> bool>;
@@ -69,7 +127,7 @@ pub struct Sim {
     pub now: Instant,
     pub start: Instant,
     pub link: Impairment,
-    in_flight: Vec<InFlight>,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
     /// When each node's outgoing link is free again.
     link_free: Vec<Instant>,
     rng: StdRng,
@@ -81,6 +139,8 @@ pub struct Sim {
     /// Drops every datagram this says yes to (after the random impairments
     /// are drawn, so seeds stay comparable).
     pub drop_if: Option<DropFilter>,
+    /// Cuts routes: black holes and links taken down.
+    pub routes: Option<RouteFilter>,
     /// Keep a trace (costly for long transfers).
     pub tracing: bool,
     /// Steps taken, to bound runs.
@@ -113,18 +173,20 @@ impl Sim {
                 Node {
                     ep: a,
                     addr: "10.0.0.1:9899".parse().unwrap(),
+                    addrs: vec!["10.0.0.1:9899".parse().unwrap()],
                     events: vec![],
                 },
                 Node {
                     ep: b,
                     addr: "10.0.0.2:9899".parse().unwrap(),
+                    addrs: vec!["10.0.0.2:9899".parse().unwrap()],
                     events: vec![],
                 },
             ],
             now,
             start: now,
             link: Impairment::default(),
-            in_flight: Vec::new(),
+            in_flight: BinaryHeap::new(),
             link_free: vec![now; 2],
             rng: seeded,
             seq: 0,
@@ -132,14 +194,34 @@ impl Sim {
             sent: 0,
             trace: Vec::new(),
             drop_if: None,
+            routes: None,
             tracing: true,
             steps: 0,
             buf: Vec::new(),
         }
     }
 
+    /// Two endpoints as in `pair`, each with two addresses on two subnets
+    /// (10.1.0.0/24 and 10.2.0.0/24), both advertised in the handshake.
+    pub fn multihomed(seed: u64, config: Config) -> Self {
+        let mut sim = Self::pair(seed, config);
+        for (i, node) in sim.nodes.iter_mut().enumerate() {
+            let host = i + 1;
+            node.addrs = vec![
+                format!("10.1.0.{host}:9899").parse().unwrap(),
+                format!("10.2.0.{host}:9899").parse().unwrap(),
+            ];
+            node.addr = node.addrs[0];
+            node.ep
+                .set_local_addresses(node.addrs.iter().map(|a| a.ip()).collect());
+        }
+        sim
+    }
+
     fn node_at(&self, addr: SocketAddr) -> Option<usize> {
-        self.nodes.iter().position(|n| n.addr.ip() == addr.ip())
+        self.nodes
+            .iter()
+            .position(|n| n.addrs.iter().any(|a| a.ip() == addr.ip()))
     }
 
     /// Moves every pending transmit onto the wire, drains events.
@@ -165,8 +247,25 @@ impl Sim {
                 let Some(to) = self.node_at(t.destination) else {
                     continue;
                 };
-                let mut lost =
-                    self.drop_indices.contains(&index) || self.rng.random_bool(self.link.loss);
+                let from = self.nodes[i].source_for(t.destination);
+                let fate = match &mut self.routes {
+                    Some(routes) => routes(self.now - self.start, from, t.destination),
+                    None => Fate::Pass,
+                };
+                if fate == Fate::LinkDown {
+                    if self.tracing {
+                        self.trace.push(format!(
+                            "{:>8.3}s #{index} {from}->{} {names} (send failed)",
+                            (self.now - self.start).as_secs_f64(),
+                            t.destination
+                        ));
+                    }
+                    self.nodes[i].ep.handle_send_error(self.now, t.destination);
+                    continue;
+                }
+                let mut lost = self.drop_indices.contains(&index)
+                    || self.rng.random_bool(self.link.loss)
+                    || fate == Fate::BlackHole;
                 if let (Some(filter), Ok(packet)) =
                     (&mut self.drop_if, Packet::parse(bytes.clone()))
                 {
@@ -188,8 +287,9 @@ impl Sim {
                 if self.tracing {
                     let elapsed = self.now - self.start;
                     self.trace.push(format!(
-                        "{:>8.3}s #{index} {i}->{to} {names}{}{}",
+                        "{:>8.3}s #{index} {from}->{} {names}{}{}",
                         elapsed.as_secs_f64(),
+                        t.destination,
                         if lost { " (lost)" } else { "" },
                         if corrupt { " (corrupted)" } else { "" }
                     ));
@@ -212,13 +312,13 @@ impl Sim {
                         self.link.jitter.mul_f64(self.rng.random())
                     };
                     self.seq += 1;
-                    self.in_flight.push(InFlight {
+                    self.in_flight.push(Reverse(InFlight {
                         at: departs + self.link.delay + jitter,
                         seq: self.seq,
                         to,
-                        from: self.nodes[i].addr,
+                        from,
                         bytes: bytes.clone(),
-                    });
+                    }));
                 }
             }
             while let Some(e) = self.nodes[i].ep.poll_event() {
@@ -232,7 +332,7 @@ impl Sim {
     pub fn step(&mut self) -> bool {
         self.steps += 1;
         self.collect();
-        let next_delivery = self.in_flight.iter().map(|f| (f.at, f.seq)).min();
+        let next_delivery = self.in_flight.peek().map(|f| (f.0.at, f.0.seq));
         let next_timer = self.nodes.iter().filter_map(|n| n.ep.poll_timeout()).min();
         let next = match (next_delivery, next_timer) {
             (Some((d, _)), Some(t)) => d.min(t),
@@ -242,14 +342,17 @@ impl Sim {
         };
         self.now = self.now.max(next);
         // Deliver in (time, sequence) order.
-        self.in_flight.sort_by_key(|f| (f.at, f.seq));
-        let due = self
-            .in_flight
-            .iter()
-            .take_while(|f| f.at <= self.now)
-            .count();
-        let delivered: Vec<InFlight> = self.in_flight.drain(..due).collect();
-        for f in delivered {
+        while self.in_flight.peek().is_some_and(|f| f.0.at <= self.now) {
+            let Some(Reverse(f)) = self.in_flight.pop() else {
+                break;
+            };
+            // A route cut while datagrams were on it loses them too.
+            if let Some(routes) = &mut self.routes {
+                let to = self.nodes[f.to].source_for(f.from);
+                if routes(self.now - self.start, f.from, to) != Fate::Pass {
+                    continue;
+                }
+            }
             self.nodes[f.to].ep.handle(self.now, f.from, f.bytes);
         }
         for n in &mut self.nodes {
