@@ -244,6 +244,19 @@ impl Endpoint {
         remote: SocketAddr,
         peer_port: u16,
     ) -> Result<AssocId, ConnectError> {
+        self.connect_multihomed(now, remote, &[], peer_port)
+    }
+
+    /// As `connect`, knowing further addresses of the peer (on `remote`'s
+    /// UDP port): INIT retransmissions go to each in turn and an INIT ACK
+    /// from any of them is taken (RFC 9260 §5.1, §6.4).
+    pub fn connect_multihomed(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        also: &[IpAddr],
+        peer_port: u16,
+    ) -> Result<AssocId, ConnectError> {
         if peer_port == 0 {
             return Err(ConnectError::InvalidPort);
         }
@@ -256,7 +269,7 @@ impl Endpoint {
         let id = self.allocate_id();
         let clock_ms = self.clock_ms(now);
         let mut ctx = context!(self, clock_ms);
-        let assoc = Association::connect(
+        let mut assoc = Association::connect(
             id,
             self.config.clone(),
             now,
@@ -264,6 +277,7 @@ impl Endpoint {
             (self.port, peer_port),
             &mut ctx,
         );
+        assoc.add_init_targets(also);
         self.associations.insert(id, assoc);
         self.sync(id);
         Ok(id)

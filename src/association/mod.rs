@@ -362,6 +362,19 @@ impl Association {
         });
     }
 
+    /// Further peer addresses to try the INIT on, before the peer's INIT
+    /// ACK says which addresses it has.
+    pub(crate) fn add_init_targets(&mut self, also: &[IpAddr]) {
+        let remote = self.paths[0].remote;
+        let rto = self.paths[0].rto;
+        for &ip in also {
+            if self.paths.len() < path::MAX_PATHS && !self.has_peer_address(ip) {
+                let address = SocketAddr::new(ip, remote.port());
+                self.paths.push(Path::new(address, false, rto));
+            }
+        }
+    }
+
     /// Takes tags, sequence numbers, streams and addresses from a cookie.
     fn adopt_cookie(&mut self, cookie: &StateCookie, remote: SocketAddr) {
         self.local_tag = cookie.local_tag;
@@ -575,7 +588,11 @@ impl Association {
             State::CookieWait { init, t1_init, .. } if now >= t1_init.deadline => {
                 if t1_init.expire(now, max, rto_max) {
                     let init = Chunk::Init(init.clone());
-                    self.queue(primary, 0, init);
+                    // §6.4: retransmissions of INIT go to the peer's
+                    // addresses in turn.
+                    let n = t1_init.attempts as usize % self.paths.len();
+                    let to = self.paths[n].remote;
+                    self.queue(to, 0, init);
                 } else {
                     self.close(AssociationError::InitTimeout);
                 }

@@ -302,8 +302,14 @@ impl Tx {
             if len > self.peer_rwnd as usize && self.flight > 0 {
                 break;
             }
+            // RFC 7053: ask for an immediate SACK when this chunk drains
+            // the queue or fills the window, since no second packet follows
+            // soon to trigger one; the delayed SACK would cost up to
+            // SACK.Delay (and a spurious timeout where RTO.Min is lower).
+            let mut flags = pending.flags;
+            flags.immediate = self.pending.len() == 1 || path.flight + len >= limit;
             let data = Data {
-                flags: pending.flags,
+                flags,
                 tsn: self.next_tsn,
                 stream: pending.stream,
                 ssn: pending.ssn,

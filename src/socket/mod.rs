@@ -18,13 +18,13 @@
 //! ```
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::association::{AssocId, AssociationError, Established, Message, SendError};
+use crate::association::{AssocId, AssociationError, Established, Message, PathInfo, SendError};
 use crate::capture::Recorder;
 use crate::config::Config;
 use crate::udp::{self, Accepted, Command, Handle};
@@ -53,7 +53,7 @@ impl SctpListener {
         let options = ListenOptions {
             config,
             max_associations,
-            pcap: None,
+            ..ListenOptions::default()
         };
         Self::bind_with(bind, port, options).await
     }
@@ -66,7 +66,9 @@ impl SctpListener {
     ) -> io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let accept = Some((tx, options.max_associations));
-        let handle = udp::spawn(bind, port, options.config, accept, options.pcap).await?;
+        let mut binds = vec![bind];
+        binds.extend(&options.also_bind);
+        let handle = udp::spawn(&binds, port, options.config, accept, options.pcap).await?;
         Ok(Self {
             handle,
             accepted: Mutex::new(rx),
@@ -95,6 +97,9 @@ pub struct ListenOptions {
     pub max_associations: usize,
     /// Record every datagram sent and received in this pcap file.
     pub pcap: Option<Arc<Recorder>>,
+    /// Further local addresses (multi-homing): each gets a socket on the
+    /// listener's UDP port, and all of them are advertised to peers.
+    pub also_bind: Vec<SocketAddr>,
 }
 
 impl Default for ListenOptions {
@@ -103,6 +108,7 @@ impl Default for ListenOptions {
             config: Config::default(),
             max_associations: usize::MAX,
             pcap: None,
+            also_bind: Vec::new(),
         }
     }
 }
@@ -119,6 +125,11 @@ pub struct ConnectOptions {
     pub port: u16,
     /// Record every datagram sent and received in this pcap file.
     pub pcap: Option<Arc<Recorder>>,
+    /// Further local addresses (multi-homing), on `local`'s UDP port.
+    pub also_bind: Vec<SocketAddr>,
+    /// Further addresses of the peer: INIT retransmissions go to them in
+    /// turn, and an INIT ACK from any of them is accepted (RFC 9260 §6.4).
+    pub peer_addresses: Vec<IpAddr>,
 }
 
 impl Default for ConnectOptions {
@@ -128,6 +139,8 @@ impl Default for ConnectOptions {
             local: SocketAddr::from(([0, 0, 0, 0], 0)),
             port: 0,
             pcap: None,
+            also_bind: Vec::new(),
+            peer_addresses: Vec::new(),
         }
     }
 }
@@ -171,12 +184,15 @@ impl SctpStream {
         } else {
             options.port
         };
-        let handle = udp::spawn(local, sctp_port, options.config, None, options.pcap).await?;
+        let mut binds = vec![local];
+        binds.extend(&options.also_bind);
+        let handle = udp::spawn(&binds, sctp_port, options.config, None, options.pcap).await?;
         let (reply, answer) = oneshot::channel();
         handle
             .commands
             .send(Command::Connect {
                 remote,
+                also: options.peer_addresses,
                 port,
                 reply,
             })
@@ -288,12 +304,86 @@ impl SctpStream {
 
     /// The association's status (SCTP_STATUS), or `None` once it is gone.
     pub async fn status(&self) -> Option<Status> {
+        self.monitor().status().await
+    }
+
+    /// Every peer address with its state, primary first
+    /// (SCTP_GET_PEER_ADDR_INFO for each).
+    pub async fn paths(&self) -> Vec<PathInfo> {
+        self.monitor().paths().await
+    }
+
+    /// The next message or notification if one is waiting, without
+    /// waiting.
+    pub fn try_next_event(&mut self) -> Option<StreamEvent> {
+        if self.closed.is_some() {
+            return None;
+        }
+        match self.events.try_recv() {
+            Ok(StreamEvent::Closed(reason)) => {
+                self.closed = Some(reason.clone());
+                Some(StreamEvent::Closed(reason))
+            }
+            Ok(event) => Some(event),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                self.closed = Some(None);
+                Some(StreamEvent::Closed(None))
+            }
+        }
+    }
+
+    /// Makes `address` the primary path (SCTP_PRIMARY_ADDR); `false` if it
+    /// is not one of the peer's addresses or the association is gone.
+    pub async fn set_primary(&self, address: SocketAddr) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::SetPrimary {
+            id: self.id,
+            address,
+            reply,
+        };
+        if self.handle.commands.send(command).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// A handle that reads this association's status and paths from
+    /// another task (a progress display, say).
+    pub fn monitor(&self) -> Monitor {
+        Monitor {
+            handle: self.handle.clone(),
+            id: self.id,
+        }
+    }
+}
+
+/// Reads an association's status and paths; cheap to clone.
+#[derive(Clone)]
+pub struct Monitor {
+    handle: Handle,
+    id: AssocId,
+}
+
+impl Monitor {
+    /// As [`SctpStream::status`].
+    pub async fn status(&self) -> Option<Status> {
         let (reply, answer) = oneshot::channel();
         self.handle
             .commands
             .send(Command::Status { id: self.id, reply })
             .ok()?;
         answer.await.ok().flatten()
+    }
+
+    /// As [`SctpStream::paths`].
+    pub async fn paths(&self) -> Vec<PathInfo> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Paths { id: self.id, reply };
+        if self.handle.commands.send(command).is_err() {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
     }
 }
 

@@ -10,8 +10,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,7 +21,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::association::{
-    AssocId, AssociationError, AssociationState, Established, Event, Message, PathChange, SendError,
+    AssocId, AssociationError, AssociationState, Established, Event, Message, PathChange, PathInfo,
+    SendError,
 };
 use crate::capture::Recorder;
 use crate::config::Config;
@@ -96,6 +98,8 @@ type Reply<T> = oneshot::Sender<T>;
 pub(crate) enum Command {
     Connect {
         remote: SocketAddr,
+        /// Further addresses of the peer.
+        also: Vec<IpAddr>,
         port: u16,
         reply: Reply<io::Result<Accepted>>,
     },
@@ -117,6 +121,15 @@ pub(crate) enum Command {
     Status {
         id: AssocId,
         reply: Reply<Option<Status>>,
+    },
+    Paths {
+        id: AssocId,
+        reply: Reply<Vec<PathInfo>>,
+    },
+    SetPrimary {
+        id: AssocId,
+        address: SocketAddr,
+        reply: Reply<bool>,
     },
 }
 
@@ -149,25 +162,52 @@ pub(crate) fn ephemeral_port() -> io::Result<u16> {
     Ok(49_152 + u16::from_be_bytes([seed[0], seed[1]]) % 16_384)
 }
 
-/// Binds a UDP socket on `bind` and starts an endpoint task for SCTP port
-/// `port`. `accept` receives associations peers start, when listening.
+/// Binds one UDP socket per address in `binds` and starts an endpoint task
+/// for SCTP port `port`. `accept` receives associations peers start, when
+/// listening.
+///
+/// Every socket shares the first one's UDP port (when the others ask for
+/// port 0), since a peer reaches all of this end's addresses on the port
+/// it learned from the first (RFC 6951 §5.4). With several addresses, the
+/// explicitly given ones are advertised in INIT and INIT ACK; a wildcard
+/// address advertises nothing, so peers use the packet's source only.
 pub(crate) async fn spawn(
-    bind: SocketAddr,
+    binds: &[SocketAddr],
     port: u16,
     config: Config,
     accept: Option<(mpsc::UnboundedSender<Accepted>, usize)>,
     recorder: Option<Arc<Recorder>>,
 ) -> io::Result<Handle> {
-    let socket = UdpSocket::bind(bind).await?;
+    let (first, rest) = binds
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no local address"))?;
+    let socket = bind_udp(*first)?;
     let local_addr = socket.local_addr()?;
+    let mut sockets = vec![Arc::new(socket)];
+    for bind in rest {
+        let mut bind = *bind;
+        if bind.port() == 0 {
+            bind.set_port(local_addr.port());
+        }
+        sockets.push(Arc::new(bind_udp(bind)?));
+    }
     let mut endpoint = Endpoint::new(config, port, os_seed()?, now());
+    if binds.len() > 1 {
+        let advertised: Vec<IpAddr> = binds
+            .iter()
+            .map(SocketAddr::ip)
+            .filter(|ip| !ip.is_unspecified())
+            .collect();
+        endpoint.set_local_addresses(advertised);
+    }
     let accept = accept.map(|(tx, max)| {
         endpoint.listen(max);
         tx
     });
     let (commands, rx) = mpsc::unbounded_channel();
     let driver = Driver {
-        socket: Arc::new(socket),
+        sockets,
+        routes: HashMap::new(),
         endpoint,
         commands: rx,
         accept,
@@ -177,7 +217,6 @@ pub(crate) async fn spawn(
         blocked: HashMap::new(),
         buf: Vec::with_capacity(65_536),
         recorder,
-        local_addr,
     };
     tokio::spawn(driver.run());
     Ok(Handle {
@@ -189,7 +228,11 @@ pub(crate) async fn spawn(
 type PendingSend = (u16, u32, Bytes, bool, Reply<Result<(), SendError>>);
 
 struct Driver {
-    socket: Arc<UdpSocket>,
+    /// One socket per local address, all on the same UDP port.
+    sockets: Vec<Arc<UdpSocket>>,
+    /// Which socket sends to a destination: the one bound to the source
+    /// address the kernel's routing picks for it.
+    routes: HashMap<IpAddr, usize>,
     endpoint: Endpoint,
     commands: mpsc::UnboundedReceiver<Command>,
     accept: Option<mpsc::UnboundedSender<Accepted>>,
@@ -200,7 +243,62 @@ struct Driver {
     buf: Vec<u8>,
     /// Where `--pcap` records every datagram, if anywhere.
     recorder: Option<Arc<Recorder>>,
-    local_addr: SocketAddr,
+}
+
+/// Socket buffers asked for: a window's worth of datagrams arriving while
+/// the task is busy must not overflow the kernel's default (about 200 KiB).
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Binds a non-blocking UDP socket with large buffers; errors name the
+/// address.
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{addr}: {e}"));
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .map_err(named)?;
+    // The kernel caps these at net.core.{r,w}mem_max; a smaller buffer is
+    // not an error.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    if addr.is_ipv6() {
+        let _ = socket.set_only_v6(false);
+    }
+    socket.set_nonblocking(true).map_err(named)?;
+    socket.bind(&addr.into()).map_err(named)?;
+    UdpSocket::from_std(socket.into()).map_err(named)
+}
+
+/// Waits for a datagram on any of `sockets`: (socket index, length, source).
+async fn recv_any(
+    sockets: &[Arc<UdpSocket>],
+    buf: &mut [u8],
+) -> (usize, io::Result<(usize, SocketAddr)>) {
+    std::future::poll_fn(|cx| {
+        for (i, socket) in sockets.iter().enumerate() {
+            let mut read = tokio::io::ReadBuf::new(buf);
+            if let Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
+                return Poll::Ready((i, result.map(|from| (read.filled().len(), from))));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The source address the kernel would use towards `destination`: a
+/// connected UDP socket asks the routing table without sending anything.
+fn route_source(destination: SocketAddr) -> io::Result<IpAddr> {
+    let any: IpAddr = if destination.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    let probe = std::net::UdpSocket::bind((any, 0))?;
+    probe.connect(destination)?;
+    Ok(probe.local_addr()?.ip())
 }
 
 impl Driver {
@@ -216,15 +314,11 @@ impl Driver {
                 }
             };
             tokio::select! {
-                received = self.socket.recv_from(&mut recv_buf) => {
+                (i, received) = recv_any(&self.sockets, &mut recv_buf) => {
                     // ICMP errors surface as errors on a later receive on
                     // some systems: they tear nothing down here.
                     if let Ok((len, from)) = received {
-                        if let Some(r) = &self.recorder {
-                            r.record(from, self.local_addr, &recv_buf[..len]);
-                        }
-                        let datagram = Bytes::copy_from_slice(&recv_buf[..len]);
-                        self.endpoint.handle(now(), from, datagram);
+                        self.received(i, from, &recv_buf[..len]);
                     }
                 }
                 command = self.commands.recv() => match command {
@@ -257,10 +351,9 @@ impl Driver {
                 break;
             };
             tokio::select! {
-                received = self.socket.recv_from(&mut recv_buf) => {
+                (i, received) = recv_any(&self.sockets, &mut recv_buf) => {
                     if let Ok((len, from)) = received {
-                        let datagram = Bytes::copy_from_slice(&recv_buf[..len]);
-                        self.endpoint.handle(now(), from, datagram);
+                        self.received(i, from, &recv_buf[..len]);
                     }
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
@@ -271,24 +364,66 @@ impl Driver {
         self.flush().await;
     }
 
+    /// Hands a datagram that arrived on socket `i` to the endpoint.
+    fn received(&mut self, i: usize, from: SocketAddr, datagram: &[u8]) {
+        if let Some(r) = &self.recorder {
+            if let Ok(local) = self.sockets[i].local_addr() {
+                r.record(from, local, datagram);
+            }
+        }
+        let datagram = Bytes::copy_from_slice(datagram);
+        self.endpoint.handle(now(), from, datagram);
+    }
+
+    /// The socket to send to `destination` from: with one socket, that
+    /// one; with several, the one bound to the source address the routing
+    /// table picks (looked up once per destination, again after a failed
+    /// send). No route at all is a send error.
+    fn socket_for(&mut self, destination: SocketAddr) -> io::Result<usize> {
+        if self.sockets.len() == 1 {
+            return Ok(0);
+        }
+        if let Some(&i) = self.routes.get(&destination.ip()) {
+            return Ok(i);
+        }
+        let source = route_source(destination)?;
+        let bound = |want: fn(&SocketAddr, IpAddr) -> bool| {
+            self.sockets
+                .iter()
+                .position(|s| s.local_addr().is_ok_and(|a| want(&a, source)))
+        };
+        let i = bound(|a, src| a.ip() == src)
+            .or_else(|| bound(|a, _| a.ip().is_unspecified()))
+            .unwrap_or(0);
+        self.routes.insert(destination.ip(), i);
+        Ok(i)
+    }
+
     /// Sends everything due, then routes events and messages.
     async fn flush(&mut self) {
         loop {
             let t = now();
             while let Some(tx) = self.endpoint.poll_transmit(t, &mut self.buf) {
-                let sent = self
-                    .socket
-                    .send_to(&self.buf[..tx.size], tx.destination)
-                    .await;
+                let sent = match self.socket_for(tx.destination) {
+                    Ok(i) => {
+                        let socket = &self.sockets[i];
+                        if let (Some(r), Ok(local)) = (&self.recorder, socket.local_addr()) {
+                            r.record(local, tx.destination, &self.buf[..tx.size]);
+                        }
+                        socket
+                            .send_to(&self.buf[..tx.size], tx.destination)
+                            .await
+                            .map(drop)
+                    }
+                    Err(e) => Err(e),
+                };
                 // No route or interface down: the path is gone, which the
                 // association learns at once instead of after an RTO.
                 if let Err(e) = sent {
                     if is_path_failure(&e) {
+                        self.routes.remove(&tx.destination.ip());
                         self.endpoint.handle_send_error(t, tx.destination);
                     }
-                }
-                if let Some(r) = &self.recorder {
-                    r.record(self.local_addr, tx.destination, &self.buf[..tx.size]);
                 }
             }
             let mut any = false;
@@ -419,9 +554,10 @@ impl Driver {
         match command {
             Command::Connect {
                 remote,
+                also,
                 port,
                 reply,
-            } => match self.endpoint.connect(t, remote, port) {
+            } => match self.endpoint.connect_multihomed(t, remote, &also, port) {
                 Ok(id) => {
                     self.connecting.insert(id, reply);
                 }
@@ -467,6 +603,17 @@ impl Driver {
             Command::Abort { id, reason } => self.endpoint.abort(id, &reason),
             Command::Status { id, reply } => {
                 let _ = reply.send(self.status(id));
+            }
+            Command::Paths { id, reply } => {
+                let paths = self.endpoint.association(id).map(|a| a.paths());
+                let _ = reply.send(paths.unwrap_or_default());
+            }
+            Command::SetPrimary { id, address, reply } => {
+                let done = self
+                    .endpoint
+                    .association_mut(id)
+                    .is_some_and(|a| a.set_primary(address));
+                let _ = reply.send(done);
             }
         }
     }

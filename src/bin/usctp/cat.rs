@@ -10,15 +10,15 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use usctp::capture::Recorder;
 use usctp::config::Config;
-use usctp::socket::{ListenOptions, SctpListener, StreamEvent};
+use usctp::socket::{ListenOptions, StreamEvent};
 
 /// Where the association comes from.
 pub enum Mode {
     Connect {
         remote: SocketAddr,
-        local: Option<SocketAddr>,
+        addrs: crate::services::Addresses,
     },
-    Listen(SocketAddr),
+    Listen(Vec<SocketAddr>),
 }
 
 /// What `cat` sends with and how it reports.
@@ -41,16 +41,17 @@ pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
         pcap,
     } = settings;
     let mut stream = match mode {
-        Mode::Connect { remote, local } => {
-            crate::services::connect(remote, port, local, config, pcap).await?
+        Mode::Connect { remote, addrs } => {
+            crate::services::connect(remote, port, &addrs, config, pcap).await?
         }
-        Mode::Listen(addr) => {
+        Mode::Listen(listen) => {
             let options = ListenOptions {
                 config,
                 max_associations: 1,
                 pcap,
+                ..ListenOptions::default()
             };
-            let listener = SctpListener::bind_with(addr, port, options).await?;
+            let listener = crate::services::bind(&listen, port, options).await?;
             if verbose {
                 eprintln!(
                     "listening on udp {}, sctp port {port}",

@@ -72,11 +72,11 @@ pub async fn server(listener: SctpListener, max: Option<usize>) -> io::Result<()
 pub async fn client(
     remote: SocketAddr,
     port: u16,
-    local: Option<SocketAddr>,
+    addrs: &crate::services::Addresses,
     config: Config,
     pcap: Option<Arc<Recorder>>,
 ) -> io::Result<()> {
-    let mut stream = crate::services::connect(remote, port, local, config, pcap).await?;
+    let mut stream = crate::services::connect(remote, port, addrs, config, pcap).await?;
     // SCTP_STATUS right after the connect, as the classic client asks for
     // it; the server may already have finished by the time we could ask
     // again.
@@ -119,7 +119,7 @@ pub async fn client(
 
 /// Binds the daytime server's listener.
 pub async fn listen(
-    addr: SocketAddr,
+    listen: &[SocketAddr],
     port: u16,
     max: Option<usize>,
     config: Config,
@@ -129,8 +129,9 @@ pub async fn listen(
         config,
         max_associations: max.unwrap_or(usize::MAX),
         pcap,
+        ..ListenOptions::default()
     };
-    SctpListener::bind_with(addr, port, options).await
+    crate::services::bind(listen, port, options).await
 }
 
 /// Server and client in one process over UDP on loopback.
@@ -139,11 +140,15 @@ pub async fn demo(pcap: Option<Arc<Recorder>>) -> io::Result<()> {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     // Only the client records: it sees every packet of the one association
     // once (the server would record each a second time).
-    let listener = listen(any, 13, Some(1), config.clone(), None).await?;
+    let listener = listen(&[any], 13, Some(1), config.clone(), None).await?;
     let server_addr = listener.local_addr();
     eprintln!("daytime server on udp {server_addr}, sctp port 13");
     let server = tokio::spawn(server(listener, Some(1)));
-    client(server_addr, 13, Some(any), config, pcap).await?;
+    let addrs = crate::services::Addresses {
+        local: vec![any],
+        ..Default::default()
+    };
+    client(server_addr, 13, &addrs, config, pcap).await?;
     server.await.map_err(io::Error::other)??;
     Ok(())
 }

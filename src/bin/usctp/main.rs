@@ -48,7 +48,8 @@ enum Command {
     Demo,
     /// Serve the time: local time on stream 0, GMT on stream 1.
     DaytimeServer {
-        /// UDP address to receive on (the RFC 6951 encapsulation port).
+        /// UDP address to receive on (the RFC 6951 encapsulation port);
+        /// repeat for multi-homing.
         #[arg(long, default_value = "0.0.0.0:9899")]
         listen: Vec<SocketAddr>,
         /// SCTP port.
@@ -65,7 +66,8 @@ enum Command {
         /// The server's SCTP port.
         #[arg(long, default_value_t = 13)]
         port: u16,
-        /// Local IP:UDPPORT to send from.
+        /// Local IP:UDPPORT to send from (repeat for multi-homing; the
+        /// others share the first one's UDP port).
         #[arg(long)]
         local: Vec<SocketAddr>,
         /// Further addresses of the peer (multi-homing).
@@ -127,15 +129,20 @@ enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+        /// Print a progress line this often, in ms (default: every 250 ms
+        /// when standard error is a terminal, else never).
+        #[arg(long)]
+        progress_ms: Option<u64>,
     },
     /// Like `ncat --sctp`: standard input out as messages, messages in to
     /// standard output.
     Cat {
         /// The peer's HOST:UDPPORT (omit with --listen).
         server: Option<String>,
-        /// Wait for a peer on this UDP address instead of connecting.
+        /// Wait for a peer on this UDP address instead of connecting
+        /// (repeat for multi-homing).
         #[arg(long)]
-        listen: Option<SocketAddr>,
+        listen: Vec<SocketAddr>,
         /// SCTP port.
         #[arg(long, default_value_t = 9899)]
         port: u16,
@@ -145,7 +152,8 @@ enum Command {
         /// Payload Protocol Identifier to send with.
         #[arg(long, default_value_t = 0)]
         ppid: u32,
-        /// Local IP:UDPPORT to send from.
+        /// Local IP:UDPPORT to send from (repeat for multi-homing; the
+        /// others share the first one's UDP port).
         #[arg(long)]
         local: Vec<SocketAddr>,
     },
@@ -226,7 +234,8 @@ impl ProtocolArgs {
 /// Options every server takes.
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
-    /// UDP address to receive on (the RFC 6951 encapsulation port).
+    /// UDP address to receive on (the RFC 6951 encapsulation port);
+    /// repeat for multi-homing.
     #[arg(long, default_value = "0.0.0.0:9899")]
     listen: Vec<SocketAddr>,
     /// Exit after this many associations have ended.
@@ -239,7 +248,8 @@ struct ServerArgs {
 struct ClientArgs {
     /// The server's HOST:UDPPORT.
     server: String,
-    /// Local IP:UDPPORT to send from.
+    /// Local IP:UDPPORT to send from (repeat for multi-homing; the others
+    /// share the first one's UDP port).
     #[arg(long)]
     local: Vec<SocketAddr>,
     /// Further addresses of the peer (multi-homing).
@@ -254,15 +264,15 @@ impl ServerArgs {
         config: Config,
         pcap: Option<std::sync::Arc<usctp::capture::Recorder>>,
     ) -> Result<usctp::socket::SctpListener, String> {
-        let addr = single(&self.listen, "--listen")?;
         let options = usctp::socket::ListenOptions {
             config,
             max_associations: self.max_assocs.unwrap_or(usize::MAX),
             pcap,
+            ..Default::default()
         };
-        let listener = usctp::socket::SctpListener::bind_with(addr, port, options)
+        let listener = services::bind(&self.listen, port, options)
             .await
-            .map_err(|e| format!("{addr}: {e}"))?;
+            .map_err(|e| e.to_string())?;
         eprintln!(
             "listening on udp {}, sctp port {port}",
             listener.local_addr()
@@ -272,11 +282,12 @@ impl ServerArgs {
 }
 
 impl ClientArgs {
-    async fn endpoints(&self) -> Result<(SocketAddr, Option<SocketAddr>), String> {
-        if !self.peer_addr.is_empty() || self.local.len() > 1 {
-            return Err("several addresses need multi-homing, which is not built yet".into());
-        }
-        Ok((resolve(&self.server).await?, self.local.first().copied()))
+    async fn endpoints(&self) -> Result<(SocketAddr, services::Addresses), String> {
+        let addrs = services::Addresses {
+            local: self.local.clone(),
+            peer: self.peer_addr.clone(),
+        };
+        Ok((resolve(&self.server).await?, addrs))
     }
 }
 
@@ -324,11 +335,10 @@ fn run_async(
                 port,
                 max_assocs,
             } => {
-                let addr = single(&listen, "--listen")?;
                 let config = daytime::config(config, streams_given);
-                let listener = daytime::listen(addr, port, max_assocs, config, pcap)
+                let listener = daytime::listen(&listen, port, max_assocs, config, pcap)
                     .await
-                    .map_err(|e| format!("{addr}: {e}"))?;
+                    .map_err(|e| e.to_string())?;
                 eprintln!(
                     "daytime server on udp {}, sctp port {port}",
                     listener.local_addr()
@@ -343,14 +353,13 @@ fn run_async(
                 local,
                 peer_addr,
             } => {
-                if !peer_addr.is_empty() || local.len() > 1 {
-                    return Err(
-                        "several addresses need multi-homing, which is not built yet".into(),
-                    );
-                }
                 let remote = resolve(&server).await?;
                 let config = daytime::config(config, streams_given);
-                daytime::client(remote, port, local.first().copied(), config, pcap)
+                let addrs = services::Addresses {
+                    local,
+                    peer: peer_addr,
+                };
+                daytime::client(remote, port, &addrs, config, pcap)
                     .await
                     .map_err(|e| format!("{server}: {e}"))
             }
@@ -373,8 +382,13 @@ fn run_async(
                 msg_size,
                 json,
             } => {
-                let (remote, local) = client.endpoints().await?;
-                services::ping(remote, port, local, config, pcap, count, msg_size, json)
+                let (remote, addrs) = client.endpoints().await?;
+                let out = services::Output {
+                    json,
+                    verbose,
+                    progress: None,
+                };
+                services::ping(remote, port, &addrs, config, pcap, count, msg_size, out)
                     .await
                     .map_err(|e| format!("{}: {e}", client.server))
             }
@@ -385,15 +399,29 @@ fn run_async(
                 msg_size,
                 unordered,
                 json,
+                progress_ms,
             } => {
                 // `--streams K` spreads the messages over K streams.
-                let streams = protocol.streams.unwrap_or(1);
-                let (remote, local) = client.endpoints().await?;
-                services::bench(
-                    remote, port, local, config, pcap, bytes, msg_size, streams, unordered, json,
-                )
-                .await
-                .map_err(|e| format!("{}: {e}", client.server))
+                let job = services::BenchJob {
+                    bytes,
+                    size: msg_size,
+                    streams: protocol.streams.unwrap_or(1),
+                    unordered,
+                };
+                let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+                let progress = match progress_ms {
+                    Some(ms) => Some(std::time::Duration::from_millis(ms.max(1))),
+                    None => terminal.then_some(std::time::Duration::from_millis(250)),
+                };
+                let out = services::Output {
+                    json,
+                    verbose,
+                    progress,
+                };
+                let (remote, addrs) = client.endpoints().await?;
+                services::bench(remote, port, &addrs, config, pcap, job, out)
+                    .await
+                    .map_err(|e| format!("{}: {e}", client.server))
             }
             Command::Cat {
                 server,
@@ -404,19 +432,14 @@ fn run_async(
                 local,
             } => {
                 let mode = match (server, listen) {
-                    (Some(server), None) => {
-                        if local.len() > 1 {
-                            return Err(
-                                "several addresses need multi-homing, which is not built yet"
-                                    .into(),
-                            );
-                        }
-                        cat::Mode::Connect {
-                            remote: resolve(&server).await?,
-                            local: local.first().copied(),
-                        }
-                    }
-                    (None, Some(addr)) => cat::Mode::Listen(addr),
+                    (Some(server), listen) if listen.is_empty() => cat::Mode::Connect {
+                        remote: resolve(&server).await?,
+                        addrs: services::Addresses {
+                            local,
+                            peer: Vec::new(),
+                        },
+                    },
+                    (None, listen) if !listen.is_empty() => cat::Mode::Listen(listen),
                     _ => return Err("cat takes HOST:UDPPORT or --listen IP:UDPPORT".into()),
                 };
                 let settings = cat::Settings {
@@ -432,16 +455,6 @@ fn run_async(
             Command::Decode { .. } => unreachable!("decode runs without a runtime"),
         }
     })
-}
-
-/// The one address of a repeatable option (multi-homing comes later).
-fn single(addrs: &[SocketAddr], option: &str) -> Result<SocketAddr, String> {
-    match addrs {
-        [one] => Ok(*one),
-        _ => Err(format!(
-            "{option}: one address for now (several need multi-homing, which is not built yet)"
-        )),
-    }
 }
 
 /// HOST:PORT to a socket address.

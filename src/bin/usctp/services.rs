@@ -1,16 +1,20 @@
 //! The classic test services over SCTP: echo (port 7) and discard (port 9)
 //! servers, and the `ping` and `bench` clients that measure them.
 
-use std::io;
-use std::net::SocketAddr;
+use std::io::{self, IsTerminal};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use usctp::association::PathChange;
 use usctp::capture::Recorder;
 use usctp::config::Config;
-use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
+use usctp::socket::{
+    ConnectOptions, ListenOptions, Monitor, SctpListener, SctpStream, StreamEvent,
+};
 
 /// Reads the clock (the CLI measures; the protocol core never does).
 #[allow(clippy::disallowed_methods)]
@@ -42,6 +46,62 @@ pub async fn echo_server(listener: SctpListener, max: Option<usize>) -> io::Resu
         let _ = task.await;
     }
     Ok(())
+}
+
+/// How a client reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// One JSON object at the end.
+    pub json: bool,
+    /// Print notifications (path changes) as they come.
+    pub verbose: bool,
+    /// Print a progress line this often (bench).
+    pub progress: Option<Duration>,
+}
+
+/// Watches an association's notifications while a client works: prints
+/// them when verbose and counts failovers.
+struct Watch {
+    start: Instant,
+    verbose: bool,
+    failovers: usize,
+}
+
+impl Watch {
+    fn new(start: Instant, verbose: bool) -> Self {
+        Self {
+            start,
+            verbose,
+            failovers: 0,
+        }
+    }
+
+    /// Takes every notification waiting on `stream`; messages are not
+    /// expected and are dropped.
+    fn drain(&mut self, stream: &mut SctpStream) {
+        while let Some(event) = stream.try_next_event() {
+            self.note(&event);
+        }
+    }
+
+    fn note(&mut self, event: &StreamEvent) {
+        let t = self.start.elapsed().as_secs_f64();
+        match event {
+            StreamEvent::PathChange { address, change } => {
+                if *change == PathChange::MadePrimary {
+                    self.failovers += 1;
+                }
+                if self.verbose {
+                    eprintln!("{t:9.3} s  path {address} {change}");
+                }
+            }
+            StreamEvent::RemoteError(causes) if self.verbose => {
+                eprintln!("{t:9.3} s  peer reported {causes:?}");
+            }
+            StreamEvent::Restart(_) if self.verbose => eprintln!("{t:9.3} s  peer restarted"),
+            _ => {}
+        }
+    }
 }
 
 /// One line of measurements, human or JSON.
@@ -100,35 +160,62 @@ pub async fn discard_server(
 pub async fn connect(
     remote: SocketAddr,
     port: u16,
-    local: Option<SocketAddr>,
+    addrs: &Addresses,
     config: Config,
     pcap: Option<Arc<Recorder>>,
 ) -> io::Result<SctpStream> {
     let mut options = ConnectOptions {
         config,
         pcap,
+        peer_addresses: addrs.peer.clone(),
         ..ConnectOptions::default()
     };
-    if let Some(local) = local {
-        options.local = local;
+    if let Some((first, rest)) = addrs.local.split_first() {
+        options.local = *first;
+        options.also_bind = rest.to_vec();
     }
     SctpStream::connect(remote, port, options).await
 }
 
+/// The addresses a client uses besides the server's first one.
+#[derive(Debug, Clone, Default)]
+pub struct Addresses {
+    /// Local IP:UDPPORT to bind, several for multi-homing.
+    pub local: Vec<SocketAddr>,
+    /// Further IP addresses of the peer.
+    pub peer: Vec<IpAddr>,
+}
+
+/// Binds a listener on every address in `listen` (several for
+/// multi-homing).
+pub async fn bind(
+    listen: &[SocketAddr],
+    port: u16,
+    mut options: ListenOptions,
+) -> io::Result<SctpListener> {
+    let (first, rest) = listen
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on"))?;
+    options.also_bind = rest.to_vec();
+    SctpListener::bind_with(*first, port, options).await
+}
+
 /// Sends `count` messages of `size` bytes to an echo server, one at a time,
-/// and reports round-trip percentiles.
+/// and reports round-trip percentiles, the path in use at the end and how
+/// often the primary path changed.
 #[allow(clippy::too_many_arguments)]
 pub async fn ping(
     remote: SocketAddr,
     port: u16,
-    local: Option<SocketAddr>,
+    addrs: &Addresses,
     config: Config,
     pcap: Option<Arc<Recorder>>,
     count: usize,
     size: usize,
-    json: bool,
+    out: Output,
 ) -> io::Result<()> {
-    let mut stream = connect(remote, port, local, config, pcap).await?;
+    let mut stream = connect(remote, port, addrs, config, pcap).await?;
+    let mut watch = Watch::new(now(), out.verbose);
     let mut rtts = Vec::with_capacity(count);
     let mut mismatches = 0;
     for i in 0..count {
@@ -141,29 +228,45 @@ pub async fn ping(
             .send(0, 0, body.clone())
             .await
             .map_err(io::Error::other)?;
-        let reply = tokio::time::timeout(Duration::from_secs(30), stream.recv())
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no echo within 30 s"))?
-            .ok_or_else(|| io::Error::other("association closed"))?;
+        let reply = loop {
+            let event = tokio::time::timeout(Duration::from_secs(30), stream.next_event())
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no echo within 30 s"))?;
+            match event {
+                Some(StreamEvent::Message(m)) => break m,
+                Some(StreamEvent::Closed(_)) | None => {
+                    return Err(io::Error::other("association closed"));
+                }
+                Some(other) => watch.note(&other),
+            }
+        };
         rtts.push(sent.elapsed());
         if reply.data != body {
             mismatches += 1;
         }
     }
+    let path = stream
+        .status()
+        .await
+        .map_or_else(|| "none".to_string(), |s| s.primary.to_string());
     stream.shutdown();
-    while stream.recv().await.is_some() {}
+    while let Some(event) = stream.next_event().await {
+        watch.note(&event);
+    }
     rtts.sort_unstable();
     let percentile = |p: f64| -> u128 {
         rtts.get(((rtts.len() as f64 - 1.0) * p).round() as usize)
             .map_or(0, |d| d.as_micros())
     };
     report(
-        json,
+        out.json,
         &[
             ("messages", count.to_string()),
             ("mismatches", mismatches.to_string()),
             ("rtt_us_p50", percentile(0.5).to_string()),
             ("rtt_us_p99", percentile(0.99).to_string()),
+            ("path", format!("\"{path}\"")),
+            ("failovers", watch.failovers.to_string()),
         ],
     );
     if mismatches > 0 {
@@ -172,59 +275,123 @@ pub async fn ping(
     Ok(())
 }
 
-/// Sends `bytes` in messages of `size` to a discard server over `streams`
-/// streams and reports the rate, timed until everything is acknowledged.
-#[allow(clippy::too_many_arguments)]
+/// What `bench` sends.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchJob {
+    /// Bytes of user data in all.
+    pub bytes: usize,
+    /// Bytes per message.
+    pub size: usize,
+    /// Streams to spread the messages over.
+    pub streams: u16,
+    pub unordered: bool,
+}
+
+/// Sends the job's bytes to a discard server and reports the rate, timed
+/// until everything is acknowledged; shows progress while it runs.
 pub async fn bench(
     remote: SocketAddr,
     port: u16,
-    local: Option<SocketAddr>,
+    addrs: &Addresses,
     config: Config,
     pcap: Option<Arc<Recorder>>,
-    bytes: usize,
-    size: usize,
-    streams: u16,
-    unordered: bool,
-    json: bool,
+    job: BenchJob,
+    out: Output,
 ) -> io::Result<()> {
-    let size = size.max(1);
+    let size = job.size.max(1);
     let config = Config {
-        outbound_streams: streams.max(1),
+        outbound_streams: job.streams.max(1),
         ..config
     };
-    let mut stream = connect(remote, port, local, config, pcap).await?;
+    let mut stream = connect(remote, port, addrs, config, pcap).await?;
     let usable = stream.established().outbound_streams.max(1);
     let payload = Bytes::from(vec![b'x'; size]);
     let start = now();
+    let mut watch = Watch::new(start, out.verbose);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let progress = out.progress.map(|every| {
+        tokio::spawn(show_progress(
+            stream.monitor(),
+            queued.clone(),
+            start,
+            every,
+        ))
+    });
     let (mut sent, mut messages) = (0usize, 0usize);
-    while sent < bytes {
-        let n = size.min(bytes - sent);
+    while sent < job.bytes {
+        let n = size.min(job.bytes - sent);
         let sid = (messages % usize::from(usable)) as u16;
         stream
-            .send_with(sid, 0, payload.slice(..n), unordered)
+            .send_with(sid, 0, payload.slice(..n), job.unordered)
             .await
             .map_err(io::Error::other)?;
         sent += n;
         messages += 1;
+        queued.store(sent, Ordering::Relaxed);
+        watch.drain(&mut stream);
     }
     // Timed until the peer has acknowledged everything.
     loop {
+        watch.drain(&mut stream);
         match stream.status().await {
             Some(s) if s.pending > 0 => tokio::time::sleep(Duration::from_micros(200)).await,
             _ => break,
         }
     }
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
+    if let Some(task) = progress {
+        task.abort();
+        eprintln!();
+    }
     stream.shutdown();
-    while stream.recv().await.is_some() {}
+    while let Some(event) = stream.next_event().await {
+        watch.note(&event);
+    }
     report(
-        json,
+        out.json,
         &[
             ("bytes", sent.to_string()),
             ("messages", messages.to_string()),
             ("seconds", format!("{seconds:.6}")),
             ("MBps", format!("{:.3}", sent as f64 / seconds / 1e6)),
+            ("failovers", watch.failovers.to_string()),
         ],
     );
     Ok(())
+}
+
+/// Prints, every `every`, the time, the bytes the peer has acknowledged,
+/// the rate and the path in use: overwriting one line on a terminal, one
+/// line each otherwise (so a script can follow a failover).
+async fn show_progress(
+    monitor: Monitor,
+    queued: Arc<AtomicUsize>,
+    start: Instant,
+    every: Duration,
+) {
+    let terminal = io::stderr().is_terminal();
+    let mut last = (Duration::ZERO, 0usize);
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(status) = monitor.status().await else {
+            return;
+        };
+        let t = start.elapsed();
+        let acked = queued
+            .load(Ordering::Relaxed)
+            .saturating_sub(status.pending);
+        let dt = (t - last.0).as_secs_f64().max(1e-9);
+        let rate = acked.saturating_sub(last.1) as f64 / dt / 1e6;
+        last = (t, acked);
+        let line = format!(
+            "t={:.3}s acked={acked} rate={rate:.1}MB/s path={}",
+            t.as_secs_f64(),
+            status.primary
+        );
+        if terminal {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
+    }
 }
