@@ -14,6 +14,7 @@ use common::*;
 use usctp::association::{AssociationError, AssociationState, Event};
 use usctp::chunk::{Chunk, CookieEcho, ErrorCause, Init, Param, ParamType};
 use usctp::config::Config;
+use usctp::serial::Tsn;
 
 use conformance::*;
 
@@ -668,6 +669,81 @@ fn sctp_as_v_1_12_1() {
     };
     assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
     assert_eq!(t.iut.association_count(), 0);
+}
+
+/// Connecting to a peer known by two addresses (like `sctp_connectx`),
+/// which never answers: the INIT and its retransmissions go to both
+/// addresses in turn, each retransmission after the doubled T1-init, until
+/// Max.Init.Retransmits; then setup fails (RFC 9260 §5.1, §6.4). An INIT
+/// ACK from the second address is accepted.
+#[test]
+fn sctp_as_i_1_15() {
+    let mut t = Tester::with_config(Config::default(), false);
+    let second: std::net::IpAddr = "10.0.0.3".parse().unwrap();
+    let now = t.now;
+    let id = t
+        .iut
+        .connect_multihomed(now, tester_addr(), &[second], TESTER_PORT)
+        .unwrap();
+    // IUT -> INIT -> T (first address)
+    let first = t.sent_one();
+    assert!(matches!(first.only(), Chunk::Init(_)));
+    assert_eq!(first.to, tester_addr());
+    // T: no answer. IUT -> INIT at 1, 3, 7, ... s, alternating addresses.
+    let mut destinations = Vec::new();
+    let mut at = Duration::ZERO;
+    let mut times = Vec::new();
+    for _ in 0..8 {
+        let wait = (1u64 << times.len()).min(60);
+        t.advance(Duration::from_secs(wait));
+        at += Duration::from_secs(wait);
+        let sent = t.sent_one();
+        assert!(matches!(sent.only(), Chunk::Init(_)), "{sent:?}");
+        destinations.push(sent.to.ip());
+        times.push(at.as_secs());
+    }
+    assert_eq!(times, [1, 3, 7, 15, 31, 63, 123, 183]);
+    let primary = tester_addr().ip();
+    assert_eq!(
+        destinations,
+        [second, primary, second, primary, second, primary, second, primary],
+        "each retransmission goes to the next address"
+    );
+    // Max.Init.Retransmits (8) spent: the next expiry gives up.
+    t.advance(Duration::from_secs(60));
+    t.sent_nothing();
+    let events = t.events();
+    assert!(
+        matches!(events[..], [(i, Event::CantStart(AssociationError::InitTimeout))] if i == id),
+        "{events:?}"
+    );
+
+    // The same start, answered from the second address: accepted.
+    let mut t = Tester::with_config(Config::default(), false);
+    let now = t.now;
+    let id = t
+        .iut
+        .connect_multihomed(now, tester_addr(), &[second], TESTER_PORT)
+        .unwrap();
+    let Chunk::Init(init) = t.sent_one().only().clone() else {
+        panic!("expected INIT")
+    };
+    t.from = std::net::SocketAddr::new(second, tester_addr().port());
+    let ack = Init {
+        initiate_tag: 0x1f00_0001,
+        a_rwnd: 10_000,
+        outbound_streams: 3,
+        inbound_streams: 4,
+        initial_tsn: Tsn(77),
+        params: vec![Param::StateCookie(Bytes::from_static(b"cookie"))],
+    };
+    t.send(init.initiate_tag, &[Chunk::InitAck(ack)]);
+    let echo = t.sent_one();
+    assert!(matches!(echo.only(), Chunk::CookieEcho(_)), "{echo:?}");
+    assert_eq!(echo.to.ip(), second, "COOKIE ECHO to where the INIT ACK came from");
+    assert_eq!(echo.vtag(), 0x1f00_0001);
+    assert!(t.events().is_empty());
+    let _ = id;
 }
 
 /// An INIT ACK with a Host Name Address gets no COOKIE ECHO but an ABORT

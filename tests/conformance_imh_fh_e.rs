@@ -24,10 +24,7 @@ use usctp::serial::{Ssn, Tsn};
 use conformance::*;
 
 /// Test purposes of these groups that cannot be checked yet, with why.
-const NOT_YET: &[(&str, &str)] = &[(
-    "sctp-as-i-1-15",
-    "needs connect to several peer addresses (multi-homing issue)",
-)];
+const NOT_YET: &[(&str, &str)] = &[];
 
 // ---- IMH: invalid message handling ----
 
