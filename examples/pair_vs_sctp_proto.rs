@@ -35,6 +35,11 @@ fn main() {
     let total = bytes / size * size;
     let mut ours = usctp_pair::Pair::new();
     let usctp_s = timed(|| ours.transfer(total, size));
+    // `--usctp-only`: for profiling one stack.
+    if std::env::args().any(|a| a == "--usctp-only") {
+        println!("{{\"usctp_MBps\": {:.1}}}", total as f64 / usctp_s / 1e6);
+        return;
+    }
     let mut theirs = proto_pair::ProtoPair::new();
     let proto_s = timed(|| theirs.transfer(total, size));
     let usctp = total as f64 / usctp_s / 1e6;

@@ -15,7 +15,7 @@
 //! is stored per peer until a valid COOKIE ECHO comes back: the only memory
 //! an INIT flood can take is the bounded queue of replies not yet sent.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -129,6 +129,10 @@ pub struct Endpoint {
     epoch: Instant,
     next_id: u64,
     associations: BTreeMap<AssocId, Association>,
+    /// Associations that may have packets to send: those touched since
+    /// `poll_transmit` last found them with nothing, so it need not visit
+    /// every idle association for every packet.
+    ready: BTreeSet<AssocId>,
     by_peer: HashMap<(IpAddr, u16), AssocId>,
     registered: HashMap<AssocId, Vec<(IpAddr, u16)>>,
     replies: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -164,6 +168,7 @@ impl Endpoint {
             epoch: now,
             next_id: 1,
             associations: BTreeMap::new(),
+            ready: BTreeSet::new(),
             by_peer: HashMap::new(),
             registered: HashMap::new(),
             replies: VecDeque::new(),
@@ -210,6 +215,8 @@ impl Endpoint {
 
     /// The association `id`, to act on it.
     pub fn association_mut(&mut self, id: AssocId) -> Option<&mut Association> {
+        // The caller may queue data: look at it in `poll_transmit`.
+        self.ready.insert(id);
         self.associations.get_mut(&id)
     }
 
@@ -571,8 +578,12 @@ impl Endpoint {
         let Some(assoc) = self.associations.get_mut(&id) else {
             return;
         };
+        self.ready.insert(id);
         while let Some(event) = assoc.poll_event() {
             self.events.push_back((id, event));
+        }
+        if !assoc.take_addresses_changed() {
+            return;
         }
         let port = assoc.peer_port();
         let current: Vec<(IpAddr, u16)> = assoc.peer_ips().map(|ip| (ip, port)).collect();
@@ -600,6 +611,7 @@ impl Endpoint {
             return;
         }
         self.associations.remove(&id);
+        self.ready.remove(&id);
         for key in self.registered.remove(&id).unwrap_or_default() {
             if self.by_peer.get(&key) == Some(&id) {
                 self.by_peer.remove(&key);
@@ -636,22 +648,27 @@ impl Endpoint {
                 size: bytes.len(),
             });
         }
-        // Round robin over associations, starting after the last served.
-        let ids: Vec<AssocId> = self
-            .associations
-            .range((Bound::Excluded(self.cursor), Bound::Unbounded))
-            .chain(self.associations.range(..=self.cursor))
-            .map(|(&id, _)| id)
-            .collect();
-        for id in ids {
-            let sent = self.associations.get_mut(&id)?.poll_transmit(now, buf);
-            self.reap(id);
+        // Round robin over the associations that may have something,
+        // starting after the last one served.
+        loop {
+            let next = self
+                .ready
+                .range((Bound::Excluded(self.cursor), Bound::Unbounded))
+                .next()
+                .or_else(|| self.ready.first())
+                .copied()?;
+            let sent = match self.associations.get_mut(&next) {
+                Some(assoc) => assoc.poll_transmit(now, buf),
+                None => None,
+            };
             if let Some(t) = sent {
-                self.cursor = id;
+                self.cursor = next;
+                self.reap(next);
                 return Some(t);
             }
+            self.ready.remove(&next);
+            self.reap(next);
         }
-        None
     }
 
     /// The earliest deadline of any timer.

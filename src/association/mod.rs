@@ -203,6 +203,8 @@ pub struct Association {
     preferred: usize,
     /// Consecutive errors across all paths (§8.1).
     error_count: u32,
+    /// The peer's addresses changed since the endpoint last looked.
+    addresses_changed: bool,
     /// Heartbeat nonces and jitter.
     random: SplitMix,
     queue: VecDeque<Queued>,
@@ -324,6 +326,7 @@ impl Association {
             primary: 0,
             preferred: 0,
             error_count: 0,
+            addresses_changed: true,
             random: SplitMix(seed),
             queue: VecDeque::new(),
             events: VecDeque::new(),
@@ -373,6 +376,7 @@ impl Association {
                 self.paths.push(Path::new(address, false, rto));
             }
         }
+        self.addresses_changed = true;
     }
 
     /// Takes tags, sequence numbers, streams and addresses from a cookie.
@@ -409,6 +413,12 @@ impl Association {
         }
         self.primary = 0;
         self.preferred = 0;
+        self.addresses_changed = true;
+    }
+
+    /// Whether the peer's addresses changed since the last call.
+    pub(crate) fn take_addresses_changed(&mut self) -> bool {
+        std::mem::take(&mut self.addresses_changed)
     }
 
     fn established(&self) -> Established {
