@@ -96,3 +96,57 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// Checks that the parameters make sense together; the error says
+    /// which do not.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rto_min > self.rto_max {
+            return Err(format!(
+                "RTO.Min ({} ms) is above RTO.Max ({} ms)",
+                self.rto_min.as_millis(),
+                self.rto_max.as_millis()
+            ));
+        }
+        if self.rto_initial.is_zero() || self.rto_min.is_zero() {
+            return Err("RTO.Initial and RTO.Min must be above zero".into());
+        }
+        if self.sack_delay > Duration::from_millis(500) {
+            return Err("SACK.Delay must not exceed 500 ms (RFC 9260 §6.2)".into());
+        }
+        if self.outbound_streams == 0 || self.max_inbound_streams == 0 {
+            return Err("stream counts must be at least 1".into());
+        }
+        if self.max_packet_size < 256 {
+            return Err(format!(
+                "a packet of {} bytes is too small to carry an INIT",
+                self.max_packet_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_contradictions_are_named() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let bad = Config {
+            rto_max: Duration::from_millis(200),
+            ..Config::default()
+        };
+        let error = bad.validate().unwrap_err();
+        assert!(
+            error.contains("RTO.Min (1000 ms) is above RTO.Max (200 ms)"),
+            "{error}"
+        );
+        let no_streams = Config {
+            outbound_streams: 0,
+            ..Config::default()
+        };
+        assert!(no_streams.validate().is_err());
+    }
+}

@@ -399,3 +399,73 @@ fn pcap_records_the_whole_exchange_for_decode() {
     assert!(text.lines().all(|l| l.contains("checksum ok")), "{text}");
     assert_eq!(text.matches("DATA(").count(), 2, "{text}");
 }
+
+/// Runs `usctp` with `args`; returns (success, standard error).
+fn usctp_fails(args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new("timeout")
+        .args(["30", env!("CARGO_BIN_EXE_usctp")])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Each mistake a user can make, or meet, ends with a message that says
+/// what happened and a failing exit status.
+#[test]
+fn errors_name_the_cause_and_fail_the_command() {
+    // Nothing listens on `silent`: INIT goes unanswered.
+    let (silent, busy) = free_ports();
+    let silent = format!("127.0.0.1:{silent}");
+    let fast = ["--rto-initial", "50", "--rto-min", "50", "--rto-max", "100"];
+    let mut args = vec!["daytime-client", &silent, "--max-init-retrans", "2"];
+    args.extend(fast);
+    let (ok, err) = usctp_fails(&args, "");
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("could not reach {silent} after 3 attempts")),
+        "{err}"
+    );
+    // Contradictory protocol parameters.
+    let (ok, err) = usctp_fails(&["daytime-client", &silent, "--rto-max", "200"], "");
+    assert!(!ok);
+    assert!(
+        err.contains("RTO.Min (1000 ms) is above RTO.Max (200 ms)"),
+        "{err}"
+    );
+    // The UDP port is taken.
+    let busy = format!("127.0.0.1:{busy}");
+    let holder = std::net::UdpSocket::bind(&busy).unwrap();
+    let (ok, err) = usctp_fails(&["discard-server", "--listen", &busy], "");
+    assert!(!ok);
+    assert!(err.contains(&busy) && err.contains("in use"), "{err}");
+    drop(holder);
+    // A stream the association did not negotiate, and a message over the
+    // limit, against a live echo server.
+    let (port, _) = free_ports();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_usctp"))
+        .args(["echo-server", "--listen", &addr])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, err) = usctp_fails(&["cat", &addr, "--port", "7", "--stream", "999"], "hello\n");
+    assert!(!ok);
+    assert!(err.contains("stream 999 was not negotiated"), "{err}");
+    let long = "a".repeat(2_000_000) + "\n";
+    let (ok, err) = usctp_fails(&["cat", &addr, "--port", "7"], &long);
+    assert!(!ok);
+    assert!(err.contains("exceeds 1048576"), "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+}

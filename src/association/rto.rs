@@ -21,7 +21,11 @@ pub(crate) struct Rto {
 
 impl Rto {
     /// C1: before any measurement, RTO is RTO.Initial.
+    ///
+    /// A maximum below the minimum is raised to it (`Config::validate`
+    /// refuses such a configuration; the core must not panic on one).
     pub(crate) fn new(initial: Duration, min: Duration, max: Duration) -> Self {
+        let max = max.max(min);
         Self {
             srtt: None,
             rttvar: Duration::ZERO,

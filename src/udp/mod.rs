@@ -178,6 +178,9 @@ pub(crate) async fn spawn(
     accept: Option<(mpsc::UnboundedSender<Accepted>, usize)>,
     recorder: Option<Arc<Recorder>>,
 ) -> io::Result<Handle> {
+    config
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let (first, rest) = binds
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no local address"))?;
@@ -236,7 +239,8 @@ struct Driver {
     endpoint: Endpoint,
     commands: mpsc::UnboundedReceiver<Command>,
     accept: Option<mpsc::UnboundedSender<Accepted>>,
-    connecting: HashMap<AssocId, Reply<io::Result<Accepted>>>,
+    /// Connects waiting for the association, with the address dialled.
+    connecting: HashMap<AssocId, (SocketAddr, Reply<io::Result<Accepted>>)>,
     streams: HashMap<AssocId, mpsc::UnboundedSender<StreamEvent>>,
     readable: HashSet<AssocId>,
     blocked: HashMap<AssocId, VecDeque<PendingSend>>,
@@ -458,7 +462,7 @@ impl Driver {
                     status: self.status(id),
                     events: rx,
                 };
-                if let Some(reply) = self.connecting.remove(&id) {
+                if let Some((_, reply)) = self.connecting.remove(&id) {
                     self.streams.insert(id, tx);
                     let _ = reply.send(Ok(accepted));
                 } else if let Some(accept) = &self.accept {
@@ -469,9 +473,20 @@ impl Driver {
                 }
             }
             Event::CantStart(error) => {
-                if let Some(reply) = self.connecting.remove(&id) {
-                    let _ =
-                        reply.send(Err(io::Error::new(io::ErrorKind::ConnectionRefused, error)));
+                if let Some((remote, reply)) = self.connecting.remove(&id) {
+                    let error = match error {
+                        AssociationError::InitTimeout | AssociationError::CookieTimeout => {
+                            let attempts = self.endpoint.config().max_init_retransmits + 1;
+                            io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                format!(
+                                    "could not reach {remote} after {attempts} attempts ({error})"
+                                ),
+                            )
+                        }
+                        error => io::Error::new(io::ErrorKind::ConnectionRefused, error),
+                    };
+                    let _ = reply.send(Err(error));
                 }
             }
             Event::Readable => {
@@ -559,7 +574,7 @@ impl Driver {
                 reply,
             } => match self.endpoint.connect_multihomed(t, remote, &also, port) {
                 Ok(id) => {
-                    self.connecting.insert(id, reply);
+                    self.connecting.insert(id, (remote, reply));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(io::Error::new(io::ErrorKind::AlreadyExists, e)));
