@@ -96,6 +96,11 @@ impl Rx {
         self.cum_tsn
     }
 
+    /// TSNs held past a gap, at most: one per 64 bytes of window.
+    fn max_gap_entries(&self) -> usize {
+        (self.window / 64).max(64)
+    }
+
     /// Where `tsn` falls: its unwrapped value, or `None` if it is at or
     /// before the cumulative ack.
     fn place(&self, tsn: Tsn) -> Option<u64> {
@@ -118,15 +123,28 @@ impl Rx {
             self.note_duplicate(chunk.tsn);
             return DataVerdict::Duplicate;
         }
+        let fills_cum = at == self.cum + 1;
+        // What a peer can make this end hold is bounded: TSNs noted past a
+        // gap (each costs memory however small its payload), and bytes.
+        if !fills_cum && self.received.len() >= self.max_gap_entries() {
+            return DataVerdict::NoRoom;
+        }
         if usize::from(chunk.stream) >= self.streams.len() {
             // §6.5: acknowledged, never delivered.
             self.mark(at);
             return DataVerdict::InvalidStream;
         }
-        // §6.2: beyond the window, new data is dropped; the TSN that fills
-        // the cumulative ack is always taken so the window can reopen.
+        // §6.2: beyond the window, new data is dropped. The TSN that fills
+        // the cumulative ack is taken up to twice the window, so that a
+        // message as large as the window can complete; past that, a peer
+        // sending endless fragments is refused too.
         let len = chunk.payload.len();
-        if self.buffered + len > self.window && at != self.cum + 1 {
+        let limit = if fills_cum {
+            2 * self.window
+        } else {
+            self.window
+        };
+        if self.buffered + len > limit {
             return DataVerdict::NoRoom;
         }
         self.buffered += len;
@@ -228,6 +246,13 @@ impl Rx {
         }
         let stream = &mut self.streams[usize::from(message.stream)];
         if ssn != stream.next_ssn {
+            // An SSN already delivered or already waiting is the peer
+            // reusing one: the message cannot be placed in order and is
+            // dropped (its bytes released, so the window stays true).
+            if ssn.is_before(stream.next_ssn) || stream.waiting.contains_key(&ssn.0) {
+                self.buffered = self.buffered.saturating_sub(message.data.len());
+                return;
+            }
             stream.waiting.insert(ssn.0, message);
             return;
         }
