@@ -706,7 +706,9 @@ fn sctp_as_i_1_15() {
     let primary = tester_addr().ip();
     assert_eq!(
         destinations,
-        [second, primary, second, primary, second, primary, second, primary],
+        [
+            second, primary, second, primary, second, primary, second, primary
+        ],
         "each retransmission goes to the next address"
     );
     // Max.Init.Retransmits (8) spent: the next expiry gives up.
@@ -740,7 +742,11 @@ fn sctp_as_i_1_15() {
     t.send(init.initiate_tag, &[Chunk::InitAck(ack)]);
     let echo = t.sent_one();
     assert!(matches!(echo.only(), Chunk::CookieEcho(_)), "{echo:?}");
-    assert_eq!(echo.to.ip(), second, "COOKIE ECHO to where the INIT ACK came from");
+    assert_eq!(
+        echo.to.ip(),
+        second,
+        "COOKIE ECHO to where the INIT ACK came from"
+    );
     assert_eq!(echo.vtag(), 0x1f00_0001);
     assert!(t.events().is_empty());
     let _ = id;
