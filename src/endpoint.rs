@@ -243,6 +243,12 @@ impl Endpoint {
         }
     }
 
+    /// The association with the peer at `remote` (any of its addresses)
+    /// and SCTP port `peer_port`, if there is one.
+    pub fn association_to(&self, remote: SocketAddr, peer_port: u16) -> Option<AssocId> {
+        self.by_peer.get(&(remote.ip(), peer_port)).copied()
+    }
+
     /// Starts an association with the peer at UDP address `remote`, SCTP
     /// port `peer_port`.
     pub fn connect(

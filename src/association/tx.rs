@@ -32,6 +32,9 @@ pub enum SendError {
     WouldBlock,
     /// The association is shutting down or closed.
     NotOpen,
+    /// The association a one-to-many `send_to` started could not be set
+    /// up; says why.
+    SetupFailed(String),
 }
 
 impl std::fmt::Display for SendError {
@@ -42,6 +45,7 @@ impl std::fmt::Display for SendError {
             Self::TooLarge { size, max } => write!(f, "message of {size} bytes exceeds {max}"),
             Self::WouldBlock => f.write_str("send buffer full"),
             Self::NotOpen => f.write_str("association not open for sending"),
+            Self::SetupFailed(why) => write!(f, "association could not be set up: {why}"),
         }
     }
 }

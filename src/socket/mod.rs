@@ -27,7 +27,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use crate::association::{AssocId, AssociationError, Established, Message, PathInfo, SendError};
 use crate::capture::Recorder;
 use crate::config::Config;
-use crate::udp::{self, Accepted, Command, Handle};
+use crate::udp::{self, Accepted, Accepting, Command, Handle};
 pub use crate::udp::{Status, StreamEvent};
 
 /// Accepts associations on a UDP address and SCTP port.
@@ -65,7 +65,7 @@ impl SctpListener {
         options: ListenOptions,
     ) -> io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let accept = Some((tx, options.max_associations));
+        let accept = Accepting::OneToOne(tx, options.max_associations);
         let mut binds = vec![bind];
         binds.extend(&options.also_bind);
         let handle = udp::spawn(&binds, port, options.config, accept, options.pcap).await?;
@@ -186,7 +186,14 @@ impl SctpStream {
         };
         let mut binds = vec![local];
         binds.extend(&options.also_bind);
-        let handle = udp::spawn(&binds, sctp_port, options.config, None, options.pcap).await?;
+        let handle = udp::spawn(
+            &binds,
+            sctp_port,
+            options.config,
+            Accepting::No,
+            options.pcap,
+        )
+        .await?;
         let (reply, answer) = oneshot::channel();
         handle
             .commands
@@ -392,6 +399,144 @@ impl Drop for SctpStream {
     fn drop(&mut self) {
         if self.closed.is_none() {
             self.shutdown();
+        }
+    }
+}
+
+/// A one-to-many socket (lksctp's SOCK_SEQPACKET style): one endpoint,
+/// many associations, each named by its [`AssocId`]. Associations peers
+/// start are accepted; `send_to` an address without one sets it up. Every
+/// association's messages and notifications arrive on the one socket until
+/// [`SctpSocket::peeloff`] gives it a stream of its own.
+pub struct SctpSocket {
+    handle: Handle,
+    events: mpsc::UnboundedReceiver<(AssocId, StreamEvent)>,
+}
+
+impl SctpSocket {
+    /// Binds the UDP socket(s) and listens on SCTP `port`.
+    pub async fn bind(bind: SocketAddr, port: u16, options: ListenOptions) -> io::Result<Self> {
+        let (tx, events) = mpsc::unbounded_channel();
+        let accepting = Accepting::OneToMany(tx, options.max_associations);
+        let mut binds = vec![bind];
+        binds.extend(&options.also_bind);
+        let handle = udp::spawn(&binds, port, options.config, accepting, options.pcap).await?;
+        Ok(Self { handle, events })
+    }
+
+    /// The UDP address the socket receives on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    /// Sends a message to the peer at UDP address `to`, SCTP port `port`,
+    /// setting up an association first if there is none; returns the
+    /// association it went on. Waits while the send buffer is full.
+    pub async fn send_to(
+        &self,
+        to: SocketAddr,
+        port: u16,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<AssocId, SendError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::SendTo {
+            to,
+            port,
+            stream,
+            ppid,
+            data,
+            unordered,
+            reply,
+        };
+        self.handle
+            .commands
+            .send(command)
+            .map_err(|_| SendError::NotOpen)?;
+        answer.await.unwrap_or(Err(SendError::NotOpen))
+    }
+
+    /// Sends a message on association `id`.
+    pub async fn send(
+        &self,
+        id: AssocId,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<(), SendError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Send {
+            id,
+            stream,
+            ppid,
+            data,
+            unordered,
+            reply,
+        };
+        self.handle
+            .commands
+            .send(command)
+            .map_err(|_| SendError::NotOpen)?;
+        answer.await.unwrap_or(Err(SendError::NotOpen))
+    }
+
+    /// The next message of any association, skipping notifications;
+    /// `None` once the endpoint has stopped.
+    pub async fn recv_from(&mut self) -> Option<(AssocId, Message)> {
+        loop {
+            if let (id, StreamEvent::Message(m)) = self.next_event().await? {
+                return Some((id, m));
+            }
+        }
+    }
+
+    /// The next message or notification of any association.
+    pub async fn next_event(&mut self) -> Option<(AssocId, StreamEvent)> {
+        self.events.recv().await
+    }
+
+    /// Gives association `id` a stream of its own (sctp_peeloff); what it
+    /// received before stays on this socket. Fails if the association is
+    /// unknown, gone, or already peeled off.
+    pub async fn peeloff(&self, id: AssocId) -> io::Result<SctpStream> {
+        let (reply, answer) = oneshot::channel();
+        self.handle
+            .commands
+            .send(Command::Peeloff { id, reply })
+            .map_err(|_| io::Error::other("endpoint stopped"))?;
+        let accepted = answer
+            .await
+            .map_err(|_| io::Error::other("endpoint stopped"))?
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no association {id} to peel off"),
+                )
+            })?;
+        Ok(SctpStream::new(self.handle.clone(), accepted))
+    }
+
+    /// Starts a graceful shutdown of association `id`.
+    pub fn shutdown(&self, id: AssocId) {
+        let _ = self.handle.commands.send(Command::Shutdown { id });
+    }
+
+    /// Aborts association `id`, telling the peer `reason`.
+    pub fn abort(&self, id: AssocId, reason: &[u8]) {
+        let _ = self.handle.commands.send(Command::Abort {
+            id,
+            reason: Bytes::copy_from_slice(reason),
+        });
+    }
+
+    /// Status and paths of association `id`.
+    pub fn monitor(&self, id: AssocId) -> Monitor {
+        Monitor {
+            handle: self.handle.clone(),
+            id,
         }
     }
 }

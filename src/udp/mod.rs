@@ -33,6 +33,9 @@ use crate::endpoint::Endpoint;
 pub enum StreamEvent {
     /// A message arrived.
     Message(Message),
+    /// The association came up (one-to-many sockets only: a one-to-one
+    /// stream exists only once it is up).
+    Up(Established),
     /// The peer restarted the association.
     Restart(Established),
     /// The peer reported errors.
@@ -84,6 +87,57 @@ fn is_path_failure(e: &io::Error) -> bool {
     )
 }
 
+/// Whether an endpoint takes associations peers start, and how it hands
+/// them over.
+pub(crate) enum Accepting {
+    /// Only associations this end starts.
+    No,
+    /// Each association as its own stream (`SctpListener`), at most this
+    /// many at once.
+    OneToOne(mpsc::UnboundedSender<Accepted>, usize),
+    /// Every association's events on one channel (`SctpSocket`).
+    OneToMany(mpsc::UnboundedSender<(AssocId, StreamEvent)>, usize),
+}
+
+/// Where an association's events go.
+#[derive(Clone)]
+enum Sink {
+    /// Its own stream.
+    Own(mpsc::UnboundedSender<StreamEvent>),
+    /// The one-to-many socket's channel.
+    Shared(mpsc::UnboundedSender<(AssocId, StreamEvent)>),
+}
+
+impl Sink {
+    fn send(&self, id: AssocId, event: StreamEvent) {
+        let _ = match self {
+            Self::Own(tx) => tx.send(event).map_err(drop),
+            Self::Shared(tx) => tx.send((id, event)).map_err(drop),
+        };
+    }
+}
+
+/// How a queued send is answered.
+enum SendReply {
+    /// `send`: done or not.
+    Plain(Reply<Result<(), SendError>>),
+    /// `send_to`: the association it went on.
+    To(AssocId, Reply<Result<AssocId, SendError>>),
+}
+
+impl SendReply {
+    fn answer(self, result: Result<(), SendError>) {
+        match self {
+            Self::Plain(reply) => {
+                let _ = reply.send(result);
+            }
+            Self::To(id, reply) => {
+                let _ = reply.send(result.map(|()| id));
+            }
+        }
+    }
+}
+
 /// A newly established association, handed to its user.
 pub(crate) struct Accepted {
     pub id: AssocId,
@@ -110,6 +164,19 @@ pub(crate) enum Command {
         data: Bytes,
         unordered: bool,
         reply: Reply<Result<(), SendError>>,
+    },
+    SendTo {
+        to: SocketAddr,
+        port: u16,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+        reply: Reply<Result<AssocId, SendError>>,
+    },
+    Peeloff {
+        id: AssocId,
+        reply: Reply<Option<Accepted>>,
     },
     Shutdown {
         id: AssocId,
@@ -175,7 +242,7 @@ pub(crate) async fn spawn(
     binds: &[SocketAddr],
     port: u16,
     config: Config,
-    accept: Option<(mpsc::UnboundedSender<Accepted>, usize)>,
+    accepting: Accepting,
     recorder: Option<Arc<Recorder>>,
 ) -> io::Result<Handle> {
     config
@@ -203,10 +270,17 @@ pub(crate) async fn spawn(
             .collect();
         endpoint.set_local_addresses(advertised);
     }
-    let accept = accept.map(|(tx, max)| {
-        endpoint.listen(max);
-        tx
-    });
+    let (accept, many) = match accepting {
+        Accepting::No => (None, None),
+        Accepting::OneToOne(tx, max) => {
+            endpoint.listen(max);
+            (Some(tx), None)
+        }
+        Accepting::OneToMany(tx, max) => {
+            endpoint.listen(max);
+            (None, Some(tx))
+        }
+    };
     let (commands, rx) = mpsc::unbounded_channel();
     let driver = Driver {
         sockets,
@@ -214,6 +288,7 @@ pub(crate) async fn spawn(
         endpoint,
         commands: rx,
         accept,
+        many,
         connecting: HashMap::new(),
         streams: HashMap::new(),
         readable: HashSet::new(),
@@ -228,7 +303,7 @@ pub(crate) async fn spawn(
     })
 }
 
-type PendingSend = (u16, u32, Bytes, bool, Reply<Result<(), SendError>>);
+type PendingSend = (u16, u32, Bytes, bool, SendReply);
 
 struct Driver {
     /// One socket per local address, all on the same UDP port.
@@ -239,9 +314,11 @@ struct Driver {
     endpoint: Endpoint,
     commands: mpsc::UnboundedReceiver<Command>,
     accept: Option<mpsc::UnboundedSender<Accepted>>,
+    /// A one-to-many socket's channel, if this endpoint serves one.
+    many: Option<mpsc::UnboundedSender<(AssocId, StreamEvent)>>,
     /// Connects waiting for the association, with the address dialled.
     connecting: HashMap<AssocId, (SocketAddr, Reply<io::Result<Accepted>>)>,
-    streams: HashMap<AssocId, mpsc::UnboundedSender<StreamEvent>>,
+    streams: HashMap<AssocId, Sink>,
     readable: HashSet<AssocId>,
     blocked: HashMap<AssocId, VecDeque<PendingSend>>,
     buf: Vec<u8>,
@@ -440,8 +517,8 @@ impl Driver {
                     continue;
                 };
                 while let Some(message) = assoc.recv() {
-                    if let Some(tx) = self.streams.get(&id) {
-                        let _ = tx.send(StreamEvent::Message(message));
+                    if let Some(sink) = self.streams.get(&id) {
+                        sink.send(id, StreamEvent::Message(message));
                     }
                 }
                 any = true;
@@ -455,6 +532,15 @@ impl Driver {
     fn event(&mut self, id: AssocId, event: Event) {
         match event {
             Event::Up(established) => {
+                if let Some(many) = &self.many {
+                    // One-to-many: every association reports on the
+                    // socket's channel; messages queued by `send_to` go now.
+                    let sink = Sink::Shared(many.clone());
+                    sink.send(id, StreamEvent::Up(established));
+                    self.streams.insert(id, sink);
+                    self.retry_blocked(id);
+                    return;
+                }
                 let (tx, rx) = mpsc::unbounded_channel();
                 let accepted = Accepted {
                     id,
@@ -463,10 +549,10 @@ impl Driver {
                     events: rx,
                 };
                 if let Some((_, reply)) = self.connecting.remove(&id) {
-                    self.streams.insert(id, tx);
+                    self.streams.insert(id, Sink::Own(tx));
                     let _ = reply.send(Ok(accepted));
                 } else if let Some(accept) = &self.accept {
-                    self.streams.insert(id, tx);
+                    self.streams.insert(id, Sink::Own(tx));
                     if accept.send(accepted).is_err() {
                         self.endpoint.abort(id, b"no listener");
                     }
@@ -474,7 +560,7 @@ impl Driver {
             }
             Event::CantStart(error) => {
                 if let Some((remote, reply)) = self.connecting.remove(&id) {
-                    let error = match error {
+                    let error = match &error {
                         AssociationError::InitTimeout | AssociationError::CookieTimeout => {
                             let attempts = self.endpoint.config().max_init_retransmits + 1;
                             io::Error::new(
@@ -484,9 +570,17 @@ impl Driver {
                                 ),
                             )
                         }
-                        error => io::Error::new(io::ErrorKind::ConnectionRefused, error),
+                        other => io::Error::new(io::ErrorKind::ConnectionRefused, other.clone()),
                     };
                     let _ = reply.send(Err(error));
+                }
+                // Messages `send_to` queued for an association that never
+                // came up.
+                for (.., reply) in self.blocked.remove(&id).unwrap_or_default() {
+                    reply.answer(Err(SendError::SetupFailed(error.to_string())));
+                }
+                if let Some(many) = &self.many {
+                    let _ = many.send((id, StreamEvent::Closed(Some(error))));
                 }
             }
             Event::Readable => {
@@ -509,25 +603,78 @@ impl Driver {
     }
 
     fn notify(&self, id: AssocId, event: StreamEvent) {
-        if let Some(tx) = self.streams.get(&id) {
-            let _ = tx.send(event);
+        if let Some(sink) = self.streams.get(&id) {
+            sink.send(id, event);
         }
     }
 
     fn closed(&mut self, id: AssocId, error: Option<AssociationError>) {
         // Deliver what arrived before the end.
-        let tx = self.streams.get(&id).cloned();
-        if let (Some(assoc), Some(tx)) = (self.endpoint.association_mut(id), tx) {
+        let sink = self.streams.get(&id).cloned();
+        if let (Some(assoc), Some(sink)) = (self.endpoint.association_mut(id), sink) {
             while let Some(message) = assoc.recv() {
-                let _ = tx.send(StreamEvent::Message(message));
+                sink.send(id, StreamEvent::Message(message));
             }
         }
-        if let Some(tx) = self.streams.remove(&id) {
-            let _ = tx.send(StreamEvent::Closed(error));
+        if let Some(sink) = self.streams.remove(&id) {
+            sink.send(id, StreamEvent::Closed(error));
         }
         for (.., reply) in self.blocked.remove(&id).unwrap_or_default() {
-            let _ = reply.send(Err(SendError::NotOpen));
+            reply.answer(Err(SendError::NotOpen));
         }
+    }
+
+    /// Hands a message to association `id`, or queues it behind earlier
+    /// ones while the send buffer is full or the association is still
+    /// being set up.
+    fn queue_send(&mut self, id: AssocId, send: PendingSend) {
+        let (stream, ppid, data, unordered, reply) = send;
+        let queued = self.blocked.get(&id).is_some_and(|q| !q.is_empty());
+        let Some(assoc) = self.endpoint.association_mut(id) else {
+            reply.answer(Err(SendError::NotOpen));
+            return;
+        };
+        let setting_up = matches!(
+            assoc.state(),
+            AssociationState::CookieWait | AssociationState::CookieEchoed
+        );
+        // Keep order behind messages already waiting.
+        let result = if queued || setting_up {
+            Err(SendError::WouldBlock)
+        } else {
+            assoc.send(stream, ppid, data.clone(), unordered)
+        };
+        match result {
+            Err(SendError::WouldBlock) => self
+                .blocked
+                .entry(id)
+                .or_default()
+                .push_back((stream, ppid, data, unordered, reply)),
+            result => reply.answer(result),
+        }
+    }
+
+    /// Moves association `id` off the one-to-many channel onto a stream of
+    /// its own (sctp_peeloff).
+    fn peel_off(&mut self, id: AssocId) -> Option<Accepted> {
+        if !matches!(self.streams.get(&id), Some(Sink::Shared(_))) {
+            return None;
+        }
+        let assoc = self.endpoint.association(id)?;
+        let (outbound_streams, inbound_streams) = assoc.streams();
+        let established = Established {
+            outbound_streams,
+            inbound_streams,
+            peer_addresses: assoc.peer_addresses(),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.streams.insert(id, Sink::Own(tx));
+        Some(Accepted {
+            id,
+            established,
+            status: self.status(id),
+            events: rx,
+        })
     }
 
     fn retry_blocked(&mut self, id: AssocId) {
@@ -543,9 +690,7 @@ impl Driver {
                     queue.push_front((stream, ppid, data, unordered, reply));
                     return;
                 }
-                result => {
-                    let _ = reply.send(result);
-                }
+                result => reply.answer(result),
             }
         }
     }
@@ -587,28 +732,33 @@ impl Driver {
                 data,
                 unordered,
                 reply,
+            } => self.queue_send(id, (stream, ppid, data, unordered, SendReply::Plain(reply))),
+            Command::SendTo {
+                to,
+                port,
+                stream,
+                ppid,
+                data,
+                unordered,
+                reply,
             } => {
-                let queued = self.blocked.get(&id).is_some_and(|q| !q.is_empty());
-                let Some(assoc) = self.endpoint.association_mut(id) else {
-                    let _ = reply.send(Err(SendError::NotOpen));
-                    return;
+                // One-to-many: an association to `to` is set up on first use
+                // (like sendmsg on an SCTP_SEQPACKET socket).
+                let id = match self.endpoint.association_to(to, port) {
+                    Some(id) => id,
+                    None => match self.endpoint.connect(t, to, port) {
+                        Ok(id) => id,
+                        Err(e) => {
+                            let _ = reply.send(Err(SendError::SetupFailed(e.to_string())));
+                            return;
+                        }
+                    },
                 };
-                // Keep order behind messages already waiting for room.
-                let result = if queued {
-                    Err(SendError::WouldBlock)
-                } else {
-                    assoc.send(stream, ppid, data.clone(), unordered)
-                };
-                match result {
-                    Err(SendError::WouldBlock) => self
-                        .blocked
-                        .entry(id)
-                        .or_default()
-                        .push_back((stream, ppid, data, unordered, reply)),
-                    result => {
-                        let _ = reply.send(result);
-                    }
-                }
+                let reply = SendReply::To(id, reply);
+                self.queue_send(id, (stream, ppid, data, unordered, reply));
+            }
+            Command::Peeloff { id, reply } => {
+                let _ = reply.send(self.peel_off(id));
             }
             Command::Shutdown { id } => {
                 if let Some(assoc) = self.endpoint.association_mut(id) {
