@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -153,6 +154,11 @@ pub struct SctpStream {
     status_at_start: Option<Status>,
     events: mpsc::UnboundedReceiver<StreamEvent>,
     closed: Option<Option<AssociationError>>,
+    /// `AsyncRead`: what is left of the message being read.
+    unread: Bytes,
+    /// `AsyncWrite`: the message handed to the endpoint and not yet taken
+    /// into its send buffer, with its length.
+    writing: Option<(oneshot::Receiver<Result<(), SendError>>, usize)>,
 }
 
 impl SctpStream {
@@ -164,6 +170,8 @@ impl SctpStream {
             status_at_start: accepted.status,
             events: accepted.events,
             closed: None,
+            unread: Bytes::new(),
+            writing: None,
         }
     }
 
@@ -231,7 +239,12 @@ impl SctpStream {
         self.send_with(stream, ppid, data, false).await
     }
 
-    /// Sends a message, ordered or not.
+    /// Sends a message, ordered or not. Waits while the send buffer is
+    /// full.
+    ///
+    /// Cancellation: dropping the future before it completes sends the
+    /// message only if the endpoint had already taken it into the send
+    /// buffer; a message still waiting for room is discarded.
     pub async fn send_with(
         &self,
         stream: u16,
@@ -537,6 +550,126 @@ impl SctpSocket {
         Monitor {
             handle: self.handle.clone(),
             id,
+        }
+    }
+}
+
+/// Messages written through `AsyncWrite` are at most this long; a longer
+/// write is cut and reports the part taken.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Byte-stream use: reads return message payloads in order (message
+/// boundaries, streams and PPIDs are not visible; notifications are
+/// skipped), and end at a graceful shutdown or any close.
+impl tokio::io::AsyncRead for SctpStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        loop {
+            if !self.unread.is_empty() {
+                let n = self.unread.len().min(buf.remaining());
+                let part = self.unread.split_to(n);
+                buf.put_slice(&part);
+                return Poll::Ready(Ok(()));
+            }
+            if self.closed.is_some() {
+                return Poll::Ready(Ok(()));
+            }
+            match self.events.poll_recv(cx) {
+                Poll::Ready(Some(StreamEvent::Message(m))) => self.unread = m.data,
+                Poll::Ready(Some(StreamEvent::Closed(reason))) => self.closed = Some(reason),
+                Poll::Ready(Some(_)) => {}
+                Poll::Ready(None) => self.closed = Some(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Byte-stream use: each write goes as one ordered message on stream 0
+/// with PPID 0 (at most 64 KiB of it); a write waits while the send buffer
+/// is full. `poll_shutdown` starts a graceful shutdown.
+impl tokio::io::AsyncWrite for SctpStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        use std::task::Poll;
+        if self.writing.is_none() {
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            let n = buf.len().min(WRITE_CHUNK);
+            let (reply, answer) = oneshot::channel();
+            let command = Command::Send {
+                id: self.id,
+                stream: 0,
+                ppid: 0,
+                data: Bytes::copy_from_slice(&buf[..n]),
+                unordered: false,
+                reply,
+            };
+            if self.handle.commands.send(command).is_err() {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            self.writing = Some((answer, n));
+        }
+        // A write that returned Pending is answered, when its message is
+        // taken, with that message's length (the caller repeats the same
+        // buffer, as AsyncWrite asks).
+        let Some((answer, n)) = &mut self.writing else {
+            unreachable!("set above")
+        };
+        let n = *n;
+        match std::pin::Pin::new(answer).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                self.writing = None;
+                match result {
+                    Ok(Ok(())) => Poll::Ready(Ok(n)),
+                    Ok(Err(e)) => Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e))),
+                    Err(_) => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+                }
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        let Some((answer, _)) = &mut self.writing else {
+            return Poll::Ready(Ok(()));
+        };
+        match std::pin::Pin::new(answer).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                self.writing = None;
+                match result {
+                    Ok(Ok(())) => Poll::Ready(Ok(())),
+                    Ok(Err(e)) => Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e))),
+                    Err(_) => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+                }
+            }
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        match self.as_mut().poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                self.shutdown();
+                Poll::Ready(Ok(()))
+            }
+            other => other,
         }
     }
 }

@@ -126,6 +126,14 @@ enum SendReply {
 }
 
 impl SendReply {
+    /// The caller stopped waiting (its `send` future was dropped).
+    fn abandoned(&self) -> bool {
+        match self {
+            Self::Plain(reply) => reply.is_closed(),
+            Self::To(_, reply) => reply.is_closed(),
+        }
+    }
+
     fn answer(self, result: Result<(), SendError>) {
         match self {
             Self::Plain(reply) => {
@@ -685,6 +693,12 @@ impl Driver {
             return;
         };
         while let Some((stream, ppid, data, unordered, reply)) = queue.pop_front() {
+            // A message whose `send` was cancelled while it waited for room
+            // is not sent: cancelling loses nothing the caller was told
+            // went out.
+            if reply.abandoned() {
+                continue;
+            }
             match assoc.send(stream, ppid, data.clone(), unordered) {
                 Err(SendError::WouldBlock) => {
                     queue.push_front((stream, ppid, data, unordered, reply));
