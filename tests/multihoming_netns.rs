@@ -1,5 +1,5 @@
 //! Multi-homing across real network namespaces: two hosts joined by two
-//! veth pairs on two subnets. `usctp bench` sends 50 MB to `usctp
+//! veth pairs on two subnets. `usctp bench` sends 200 MB to `usctp
 //! discard-server`, both bound to both addresses; one second in, the
 //! primary path is cut, as a silent black hole (nftables drops on input in
 //! both namespaces) or as the sender's link taken down. Every byte must
@@ -14,7 +14,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const USCTP: &str = env!("CARGO_BIN_EXE_usctp");
-const BYTES: usize = 50_000_000;
+/// Enough to still be flowing one second in (the issue asks for at least
+/// 50 MB; usctp moves that in under a second on this machine).
+const BYTES: usize = 200_000_000;
 
 /// The test reads the wall clock to time the cut (the protocol core never
 /// does).

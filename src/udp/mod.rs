@@ -259,15 +259,15 @@ pub(crate) async fn spawn(
     let (first, rest) = binds
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no local address"))?;
-    let socket = bind_udp(*first)?;
-    let local_addr = socket.local_addr()?;
-    let mut sockets = vec![Arc::new(socket)];
+    let socket = Io::bind(*first)?;
+    let local_addr = socket.local;
+    let mut sockets = vec![socket];
     for bind in rest {
         let mut bind = *bind;
         if bind.port() == 0 {
             bind.set_port(local_addr.port());
         }
-        sockets.push(Arc::new(bind_udp(bind)?));
+        sockets.push(Io::bind(bind)?);
     }
     let mut endpoint = Endpoint::new(config, port, os_seed()?, now());
     if binds.len() > 1 {
@@ -302,6 +302,8 @@ pub(crate) async fn spawn(
         readable: HashSet::new(),
         blocked: HashMap::new(),
         buf: Vec::with_capacity(65_536),
+        batch: Batch::default(),
+        recv: RecvBuffers::new(),
         recorder,
     };
     tokio::spawn(driver.run());
@@ -315,7 +317,7 @@ type PendingSend = (u16, u32, Bytes, bool, SendReply);
 
 struct Driver {
     /// One socket per local address, all on the same UDP port.
-    sockets: Vec<Arc<UdpSocket>>,
+    sockets: Vec<Io>,
     /// Which socket sends to a destination: the one bound to the source
     /// address the kernel's routing picks for it.
     routes: HashMap<IpAddr, usize>,
@@ -330,8 +332,116 @@ struct Driver {
     readable: HashSet<AssocId>,
     blocked: HashMap<AssocId, VecDeque<PendingSend>>,
     buf: Vec<u8>,
+    /// Packets on their way out together (GSO).
+    batch: Batch,
+    recv: RecvBuffers,
     /// Where `--pcap` records every datagram, if anywhere.
     recorder: Option<Arc<Recorder>>,
+}
+
+/// A UDP socket with the state for batched I/O: GSO (UDP_SEGMENT) sends
+/// many equal-sized datagrams in one system call, and GRO and recvmmsg
+/// receive many in one (Linux; elsewhere one at a time).
+struct Io {
+    socket: UdpSocket,
+    state: quinn_udp::UdpSocketState,
+    local: SocketAddr,
+}
+
+impl Io {
+    fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let socket = bind_udp(addr)?;
+        let state = quinn_udp::UdpSocketState::new((&socket).into())?;
+        let local = socket.local_addr()?;
+        Ok(Self {
+            socket,
+            state,
+            local,
+        })
+    }
+
+    /// Sends `contents` to `destination`: one datagram, or several of
+    /// `segment` bytes each (the last may be shorter).
+    async fn send(
+        &self,
+        destination: SocketAddr,
+        contents: &[u8],
+        segment: Option<usize>,
+    ) -> io::Result<()> {
+        let transmit = quinn_udp::Transmit {
+            destination,
+            ecn: None,
+            contents,
+            segment_size: segment,
+            src_ip: None,
+        };
+        loop {
+            self.socket.writable().await?;
+            // `try_send` reports every error (`send` would log and hide
+            // them): a failed send is how a dead local link shows.
+            let sent = self.socket.try_io(tokio::io::Interest::WRITABLE, || {
+                self.state.try_send((&self.socket).into(), &transmit)
+            });
+            match sent {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        }
+    }
+}
+
+/// Datagrams received at once at most (one system call).
+const RECV_BATCH: usize = 8;
+/// Each receive buffer holds one datagram, or several coalesced by GRO.
+const RECV_BUFFER: usize = 65_536;
+
+struct RecvBuffers {
+    data: Vec<u8>,
+    meta: [quinn_udp::RecvMeta; RECV_BATCH],
+}
+
+impl RecvBuffers {
+    fn new() -> Self {
+        Self {
+            data: vec![0; RECV_BATCH * RECV_BUFFER],
+            meta: [quinn_udp::RecvMeta::default(); RECV_BATCH],
+        }
+    }
+}
+
+/// Packets to one destination, gathered for one GSO send.
+#[derive(Default)]
+struct Batch {
+    destination: Option<(SocketAddr, usize)>,
+    data: Vec<u8>,
+    segment: usize,
+    count: usize,
+}
+
+/// GSO segments per send at most, and bytes (a UDP payload's limit).
+const GSO_SEGMENTS: usize = 64;
+const GSO_BYTES: usize = 65_000;
+
+impl Batch {
+    /// Whether a packet of `size` bytes to `to` via socket `socket` can
+    /// join: same destination, not larger than the segment size, and the
+    /// batch does not end in a short packet already.
+    fn takes(&self, to: (SocketAddr, usize), size: usize, max_segments: usize) -> bool {
+        self.destination == Some(to)
+            && size <= self.segment
+            && self.data.len() == self.count * self.segment
+            && self.count < max_segments.min(GSO_SEGMENTS)
+            && self.data.len() + size <= GSO_BYTES
+    }
+
+    fn push(&mut self, to: (SocketAddr, usize), packet: &[u8]) {
+        if self.count == 0 {
+            self.destination = Some(to);
+            self.segment = packet.len();
+        }
+        self.data.extend_from_slice(packet);
+        self.count += 1;
+    }
 }
 
 /// Socket buffers asked for: a window's worth of datagrams arriving while
@@ -360,21 +470,49 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into()).map_err(named)
 }
 
-/// Waits for a datagram on any of `sockets`: (socket index, length, source).
-async fn recv_any(
-    sockets: &[Arc<UdpSocket>],
-    buf: &mut [u8],
-) -> (usize, io::Result<(usize, SocketAddr)>) {
+/// Waits for datagrams on any of `sockets` and receives a batch into
+/// `bufs`: (socket index, buffers filled).
+async fn recv_any(sockets: &[Io], bufs: &mut RecvBuffers) -> (usize, io::Result<usize>) {
     std::future::poll_fn(|cx| {
-        for (i, socket) in sockets.iter().enumerate() {
-            let mut read = tokio::io::ReadBuf::new(buf);
-            if let Poll::Ready(result) = socket.poll_recv_from(cx, &mut read) {
-                return Poll::Ready((i, result.map(|from| (read.filled().len(), from))));
+        for (i, io) in sockets.iter().enumerate() {
+            loop {
+                match io.socket.poll_recv_ready(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Err(e)) => return Poll::Ready((i, Err(e))),
+                    Poll::Ready(Ok(())) => {}
+                }
+                let mut slices: Vec<std::io::IoSliceMut<'_>> = bufs
+                    .data
+                    .chunks_mut(RECV_BUFFER)
+                    .map(std::io::IoSliceMut::new)
+                    .collect();
+                let received = io.socket.try_io(tokio::io::Interest::READABLE, || {
+                    io.state
+                        .recv((&io.socket).into(), &mut slices, &mut bufs.meta)
+                });
+                match received {
+                    // Readiness was stale: look again, which registers
+                    // the waker when nothing is there.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    result => return Poll::Ready((i, result)),
+                }
             }
         }
         Poll::Pending
     })
     .await
+}
+
+/// An IPv4 peer seen through a dual-stack IPv6 socket as `::ffff:a.b.c.d`
+/// is the IPv4 address it is.
+fn unmapped(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
 }
 
 /// The source address the kernel would use towards `destination`: a
@@ -392,7 +530,6 @@ fn route_source(destination: SocketAddr) -> io::Result<IpAddr> {
 
 impl Driver {
     async fn run(mut self) {
-        let mut recv_buf = vec![0u8; 65_536];
         loop {
             self.flush().await;
             let deadline = self.endpoint.poll_timeout();
@@ -403,11 +540,11 @@ impl Driver {
                 }
             };
             tokio::select! {
-                (i, received) = recv_any(&self.sockets, &mut recv_buf) => {
+                (i, received) = recv_any(&self.sockets, &mut self.recv) => {
                     // ICMP errors surface as errors on a later receive on
                     // some systems: they tear nothing down here.
-                    if let Ok((len, from)) = received {
-                        self.received(i, from, &recv_buf[..len]);
+                    if let Ok(count) = received {
+                        self.received_batch(i, count);
                     }
                 }
                 command = self.commands.recv() => match command {
@@ -433,16 +570,15 @@ impl Driver {
                 assoc.shutdown(start);
             }
         }
-        let mut recv_buf = vec![0u8; 65_536];
         while self.endpoint.association_count() > 0 {
             self.flush().await;
             let Some(deadline) = self.endpoint.poll_timeout() else {
                 break;
             };
             tokio::select! {
-                (i, received) = recv_any(&self.sockets, &mut recv_buf) => {
-                    if let Ok((len, from)) = received {
-                        self.received(i, from, &recv_buf[..len]);
+                (i, received) = recv_any(&self.sockets, &mut self.recv) => {
+                    if let Ok(count) = received {
+                        self.received_batch(i, count);
                     }
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
@@ -453,15 +589,26 @@ impl Driver {
         self.flush().await;
     }
 
-    /// Hands a datagram that arrived on socket `i` to the endpoint.
-    fn received(&mut self, i: usize, from: SocketAddr, datagram: &[u8]) {
-        if let Some(r) = &self.recorder {
-            if let Ok(local) = self.sockets[i].local_addr() {
-                r.record(from, local, datagram);
+    /// Hands the datagrams a receive on socket `i` filled `count` buffers
+    /// with to the endpoint, splitting GRO-coalesced buffers at their
+    /// stride.
+    fn received_batch(&mut self, i: usize, count: usize) {
+        let t = now();
+        let local = self.sockets[i].local;
+        for (meta, buf) in self.recv.meta[..count]
+            .iter()
+            .zip(self.recv.data.chunks(RECV_BUFFER))
+        {
+            let stride = meta.stride.max(1);
+            for datagram in buf[..meta.len.min(buf.len())].chunks(stride) {
+                if let Some(r) = &self.recorder {
+                    r.record(meta.addr, local, datagram);
+                }
+                let from = unmapped(meta.addr);
+                self.endpoint
+                    .handle(t, from, Bytes::copy_from_slice(datagram));
             }
         }
-        let datagram = Bytes::copy_from_slice(datagram);
-        self.endpoint.handle(now(), from, datagram);
     }
 
     /// The socket to send to `destination` from: with one socket, that
@@ -477,9 +624,7 @@ impl Driver {
         }
         let source = route_source(destination)?;
         let bound = |want: fn(&SocketAddr, IpAddr) -> bool| {
-            self.sockets
-                .iter()
-                .position(|s| s.local_addr().is_ok_and(|a| want(&a, source)))
+            self.sockets.iter().position(|s| want(&s.local, source))
         };
         let i = bound(|a, src| a.ip() == src)
             .or_else(|| bound(|a, _| a.ip().is_unspecified()))
@@ -488,33 +633,56 @@ impl Driver {
         Ok(i)
     }
 
+    /// Sends the gathered batch, if any.
+    async fn send_batch(&mut self, t: Instant) {
+        let Some((destination, i)) = self.batch.destination.take() else {
+            return;
+        };
+        let segment = (self.batch.count > 1).then_some(self.batch.segment);
+        let sent = self.sockets[i]
+            .send(destination, &self.batch.data, segment)
+            .await;
+        self.batch.data.clear();
+        self.batch.count = 0;
+        if let Err(e) = sent {
+            self.send_failed(t, destination, &e);
+        }
+    }
+
+    /// No route or interface down: the path is gone, which the association
+    /// learns at once instead of after an RTO. Other errors are losses that
+    /// retransmission deals with.
+    fn send_failed(&mut self, t: Instant, destination: SocketAddr, e: &io::Error) {
+        if is_path_failure(e) {
+            self.routes.remove(&destination.ip());
+            self.endpoint.handle_send_error(t, destination);
+        }
+    }
+
     /// Sends everything due, then routes events and messages.
     async fn flush(&mut self) {
         loop {
             let t = now();
             while let Some(tx) = self.endpoint.poll_transmit(t, &mut self.buf) {
-                let sent = match self.socket_for(tx.destination) {
-                    Ok(i) => {
-                        let socket = &self.sockets[i];
-                        if let (Some(r), Ok(local)) = (&self.recorder, socket.local_addr()) {
-                            r.record(local, tx.destination, &self.buf[..tx.size]);
-                        }
-                        socket
-                            .send_to(&self.buf[..tx.size], tx.destination)
-                            .await
-                            .map(drop)
+                let i = match self.socket_for(tx.destination) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        self.send_failed(t, tx.destination, &e);
+                        continue;
                     }
-                    Err(e) => Err(e),
                 };
-                // No route or interface down: the path is gone, which the
-                // association learns at once instead of after an RTO.
-                if let Err(e) = sent {
-                    if is_path_failure(&e) {
-                        self.routes.remove(&tx.destination.ip());
-                        self.endpoint.handle_send_error(t, tx.destination);
-                    }
+                let packet = &self.buf[..tx.size];
+                if let Some(r) = &self.recorder {
+                    r.record(self.sockets[i].local, tx.destination, packet);
                 }
+                let to = (tx.destination, i);
+                let max = self.sockets[i].state.max_gso_segments();
+                if self.batch.count > 0 && !self.batch.takes(to, packet.len(), max) {
+                    self.send_batch(t).await;
+                }
+                self.batch.push(to, &self.buf[..tx.size]);
             }
+            self.send_batch(t).await;
             let mut any = false;
             while let Some((id, event)) = self.endpoint.poll_event() {
                 any = true;
