@@ -380,7 +380,20 @@ fn sctp_fh_i_5_1_1() {
     t.advance(Duration::from_secs(1));
     // IUT -> ABORT -> T (optional)
     assert_nothing_or_abort(&t.sent(), PEER);
-    assert_lost_to_retransmissions(&t.events(), id);
+    let events = t.events();
+    assert_lost_to_retransmissions(&events, id);
+    // The user gets the message back (SCTP_SEND_FAILED_EVENT).
+    let failed: Vec<_> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::SendFailed(m) => Some(m.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(&failed[0].data[..], b"are you there?");
+    assert!(!failed[0].partly_sent);
     let sent = run_for(&mut t, Duration::from_secs(120));
     assert!(sent.is_empty(), "{sent:#?}");
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T

@@ -138,9 +138,7 @@ pub enum Event {
     /// The graceful shutdown finished (SCTP_SHUTDOWN_COMP).
     ShutdownComplete,
     /// Messages that were queued or in flight when the association ended
-    /// were not delivered (SCTP_SEND_FAILED), counted in chunks.
-    SendFailed {
-        /// DATA chunks (fragments) never acknowledged.
-        chunks: usize,
-    },
+    /// were not delivered (SCTP_SEND_FAILED_EVENT), each with the part the
+    /// peer did not acknowledge.
+    SendFailed(Vec<super::Unsent>),
 }

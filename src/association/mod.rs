@@ -32,7 +32,7 @@ use handshake::{LocalInit, local_init_chunk};
 pub use path::PathState;
 pub use paths::PathInfo;
 pub use rx::Message;
-pub use tx::SendError;
+pub use tx::{SendError, Unsent};
 
 use path::{Path, SplitMix};
 use rto::Rto;
@@ -532,9 +532,9 @@ impl Association {
     /// Reports data that will never be delivered (§9.1, §5.2.4 A).
     fn report_unsent(&mut self) {
         if let Some(data) = &mut self.data {
-            let chunks = data.tx.drain_unsent();
-            if chunks > 0 {
-                self.events.push_back(Event::SendFailed { chunks });
+            let messages = data.tx.drain_unsent();
+            if !messages.is_empty() {
+                self.events.push_back(Event::SendFailed(messages));
             }
         }
     }

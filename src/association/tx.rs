@@ -74,6 +74,24 @@ struct Outstanding {
     path: usize,
 }
 
+/// A message that was not delivered when the association ended (after
+/// SCTP_SEND_FAILED_EVENT): what of it the peer did not acknowledge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsent {
+    /// Its stream.
+    pub stream: u16,
+    /// Its Payload Protocol Identifier.
+    pub ppid: u32,
+    /// Whether it was sent unordered.
+    pub unordered: bool,
+    /// The bytes the peer had not acknowledged cumulatively: the whole
+    /// message, or its tail when `partly_sent`.
+    pub data: Bytes,
+    /// The peer acknowledged its first fragments.
+    pub partly_sent: bool,
+    complete: bool,
+}
+
 /// What a SACK did, for the association.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct SackOutcome {
@@ -585,14 +603,87 @@ impl Tx {
         self.on_sack(now, &sack, paths)
     }
 
-    /// The messages never delivered, for send-failed reports.
-    pub(crate) fn drain_unsent(&mut self) -> usize {
-        let n = self.pending.len() + self.outstanding.len();
-        self.pending.clear();
-        self.outstanding.clear();
+    /// The messages never (wholly) acknowledged, for send-failed reports:
+    /// their unacknowledged fragments put back together, in sending order.
+    pub(crate) fn drain_unsent(&mut self) -> Vec<Unsent> {
+        let outstanding = std::mem::take(&mut self.outstanding)
+            .into_values()
+            .map(|o| (o.data.stream, o.data.ppid, o.data.flags, o.data.payload));
+        let pending = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|p| (p.stream, p.ppid, p.flags, p.payload));
+        let mut unsent: Vec<Unsent> = Vec::new();
+        for (stream, ppid, flags, payload) in outstanding.chain(pending) {
+            match unsent.last_mut() {
+                // A fragment continues the message before it unless it
+                // begins a new one.
+                Some(last) if !flags.beginning && !last.complete && last.stream == stream => {
+                    let mut data = bytes::BytesMut::from(&last.data[..]);
+                    data.extend_from_slice(&payload);
+                    last.data = data.freeze();
+                    last.complete = flags.end;
+                }
+                _ => unsent.push(Unsent {
+                    stream,
+                    ppid,
+                    unordered: flags.unordered,
+                    data: payload,
+                    partly_sent: !flags.beginning,
+                    complete: flags.end,
+                }),
+            }
+        }
         self.retransmit.clear();
         self.buffered = 0;
         self.flight = 0;
-        n
+        unsent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::association::rto::Rto;
+    use crate::chunk::CommonHeader;
+
+    #[test]
+    fn unsent_messages_are_put_back_together() {
+        #[allow(clippy::disallowed_methods)] // a fixed starting instant
+        let now = Instant::now();
+        let mtu = 300;
+        let mut tx = Tx::new(Tsn(100), 2, 100_000, mtu, 4, 1 << 20, 1 << 20);
+        let first: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        tx.send(1, 7, Bytes::from(first.clone()), false).unwrap();
+        tx.send(0, 8, Bytes::from_static(b"second"), true).unwrap();
+        let second = Duration::from_secs(1);
+        let rto = Rto::new(second, second, 60 * second);
+        let mut paths = vec![Path::new("10.0.0.1:9899".parse().unwrap(), true, rto)];
+        paths[0].start_congestion(mtu, 100_000);
+        let mut buf = Vec::new();
+        let header = CommonHeader {
+            src_port: 1,
+            dst_port: 2,
+            verification_tag: 3,
+            checksum: 0,
+        };
+        let mut w = PacketWriter::new(&mut buf, header, mtu);
+        tx.fill(now, &mut w, &mut paths, 0);
+        // The peer acknowledges the first fragment only.
+        let sack = Sack {
+            cumulative_tsn_ack: Tsn(100),
+            a_rwnd: 100_000,
+            gap_blocks: vec![],
+            duplicate_tsns: vec![],
+        };
+        tx.on_sack(now, &sack, &mut paths);
+        let fragment = tx.max_payload();
+        let unsent = tx.drain_unsent();
+        assert_eq!(unsent.len(), 2, "{unsent:?}");
+        assert!(unsent[0].partly_sent);
+        assert_eq!((unsent[0].stream, unsent[0].ppid), (1, 7));
+        assert_eq!(&unsent[0].data[..], &first[fragment..]);
+        assert!(!unsent[1].partly_sent && unsent[1].unordered);
+        assert_eq!(&unsent[1].data[..], b"second");
+        assert_eq!(tx.buffered(), 0);
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::association::{
     AssocId, AssociationError, AssociationState, Established, Event, Message, PathChange, PathInfo,
-    SendError,
+    SendError, Unsent,
 };
 use crate::capture::Recorder;
 use crate::config::Config;
@@ -42,6 +42,8 @@ pub enum StreamEvent {
     RemoteError(Vec<crate::chunk::ErrorCause>),
     /// The peer started a graceful shutdown: no more messages will come.
     ShutdownStarted,
+    /// Messages that were not delivered when the association ended.
+    SendFailed(Vec<Unsent>),
     /// A peer address changed state.
     PathChange {
         /// The peer address.
@@ -774,7 +776,7 @@ impl Driver {
             Event::PathChange { address, change } => {
                 self.notify(id, StreamEvent::PathChange { address, change });
             }
-            Event::SendFailed { .. } => {}
+            Event::SendFailed(messages) => self.notify(id, StreamEvent::SendFailed(messages)),
         }
     }
 
