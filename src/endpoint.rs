@@ -63,6 +63,8 @@ pub enum ConnectError {
     TooManyAssociations,
     /// The peer port 0 cannot be addressed.
     InvalidPort,
+    /// The association's own parameters contradict each other.
+    InvalidConfig(String),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -71,6 +73,7 @@ impl std::fmt::Display for ConnectError {
             Self::AlreadyConnected(id) => write!(f, "already associated with that peer ({id})"),
             Self::TooManyAssociations => f.write_str("association limit reached"),
             Self::InvalidPort => f.write_str("peer port 0"),
+            Self::InvalidConfig(why) => write!(f, "invalid parameters: {why}"),
         }
     }
 }
@@ -270,6 +273,32 @@ impl Endpoint {
         also: &[IpAddr],
         peer_port: u16,
     ) -> Result<AssocId, ConnectError> {
+        let config = self.config.clone();
+        self.start_association(now, remote, also, peer_port, config)
+    }
+
+    /// As `connect_multihomed`, with protocol parameters of its own for this
+    /// association instead of the endpoint's.
+    pub fn connect_with_config(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        also: &[IpAddr],
+        peer_port: u16,
+        config: Config,
+    ) -> Result<AssocId, ConnectError> {
+        config.validate().map_err(ConnectError::InvalidConfig)?;
+        self.start_association(now, remote, also, peer_port, Arc::new(config))
+    }
+
+    fn start_association(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        also: &[IpAddr],
+        peer_port: u16,
+        config: Arc<Config>,
+    ) -> Result<AssocId, ConnectError> {
         if peer_port == 0 {
             return Err(ConnectError::InvalidPort);
         }
@@ -282,14 +311,8 @@ impl Endpoint {
         let id = self.allocate_id();
         let clock_ms = self.clock_ms(now);
         let mut ctx = context!(self, clock_ms);
-        let mut assoc = Association::connect(
-            id,
-            self.config.clone(),
-            now,
-            remote,
-            (self.port, peer_port),
-            &mut ctx,
-        );
+        let mut assoc =
+            Association::connect(id, config, now, remote, (self.port, peer_port), &mut ctx);
         assoc.add_init_targets(also);
         self.associations.insert(id, assoc);
         self.sync(id);

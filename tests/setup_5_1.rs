@@ -9,6 +9,7 @@ use bytes::Bytes;
 use common::*;
 use usctp::association::{AssociationError, AssociationState, Event};
 use usctp::chunk::{Chunk, CookieEcho, ErrorCause, Heartbeat, Init, Param, ParamType};
+use usctp::config::Config;
 
 #[track_caller]
 fn init_ack(sent: &Sent) -> &Init {
@@ -573,4 +574,54 @@ fn cookie_sealed_before_one_key_rotation_opens_but_not_after_two() {
             assert_eq!(t.iut.association_count(), 0);
         }
     }
+}
+
+/// Protocol parameters per association: one started with its own
+/// RTO.Initial retransmits its INIT on that timer, not the endpoint's; a
+/// live association takes a smaller send buffer from `set_config`, and
+/// contradictory parameters are refused (RFC 9260 §16: "settable per
+/// association").
+#[test]
+fn parameters_can_be_set_per_association() {
+    let mut t = Tester::with_config(Config::default(), false);
+    let own = Config {
+        rto_initial: Duration::from_secs(3),
+        ..Config::default()
+    };
+    let now = t.now;
+    let id = t
+        .iut
+        .connect_with_config(now, tester_addr(), &[], TESTER_PORT, own)
+        .unwrap();
+    assert!(matches!(t.sent_one().only(), Chunk::Init(_)));
+    t.advance(Duration::from_secs(2));
+    t.sent_nothing();
+    t.advance(Duration::from_secs(1));
+    assert!(matches!(t.sent_one().only(), Chunk::Init(_)), "T1 at 3 s");
+    let bad = Config {
+        rto_min: Duration::from_secs(5),
+        rto_max: Duration::from_secs(2),
+        ..Config::default()
+    };
+    let refused =
+        t.iut
+            .connect_with_config(now, "10.9.9.9:9899".parse().unwrap(), &[], 1, bad.clone());
+    assert!(refused.is_err());
+    let assoc = t.iut.association_mut(id).unwrap();
+    assert!(assoc.set_config(bad).is_err());
+
+    let mut t = Tester::server();
+    let (_, id) = t.establish(0x7070);
+    let small = Config {
+        send_buffer: 3000,
+        ..Config::default()
+    };
+    let assoc = t.iut.association_mut(id).unwrap();
+    assoc.set_config(small).unwrap();
+    let message = Bytes::from(vec![1u8; 1000]);
+    let mut taken = 0;
+    while assoc.send(0, 0, message.clone(), false).is_ok() {
+        taken += 1;
+    }
+    assert_eq!(taken, 3, "the new send buffer holds three messages");
 }

@@ -429,6 +429,32 @@ impl Association {
         }
     }
 
+    /// Replaces this association's protocol parameters (after the socket
+    /// options SCTP_RTOINFO, SCTP_PEER_ADDR_PARAMS, SCTP_ASSOCINFO):
+    /// timers, retransmission limits, heartbeats, SACK delay, send buffer
+    /// and failover behaviour take the new values from now on; what the
+    /// handshake fixed (streams, initial TSNs, the advertised window) stays.
+    pub fn set_config(&mut self, config: Config) -> Result<(), String> {
+        config.validate()?;
+        for path in &mut self.paths {
+            path.rto.set_bounds(config.rto_min, config.rto_max);
+        }
+        if let Some(data) = &mut self.data {
+            data.tx.set_limits(
+                config.send_buffer,
+                config.max_message_size,
+                config.max_burst,
+            );
+        }
+        self.config = Arc::new(config);
+        Ok(())
+    }
+
+    /// The protocol parameters in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// This association's id.
     pub fn id(&self) -> AssocId {
         self.id

@@ -35,6 +35,13 @@ impl Rto {
         }
     }
 
+    /// New RTO.Min and RTO.Max; the current RTO is brought within them.
+    pub(crate) fn set_bounds(&mut self, min: Duration, max: Duration) {
+        self.min = min;
+        self.max = max.max(min);
+        self.rto = self.rto.clamp(self.min, self.max);
+    }
+
     pub(crate) fn rto(&self) -> Duration {
         self.rto
     }

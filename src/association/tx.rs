@@ -163,6 +163,13 @@ impl Tx {
         }
     }
 
+    /// New send-buffer size, message size limit and Max.Burst.
+    pub(crate) fn set_limits(&mut self, send_buffer: usize, max_message: usize, max_burst: u32) {
+        self.send_buffer = send_buffer;
+        self.max_message = max_message;
+        self.max_burst = max_burst.max(1) as usize;
+    }
+
     /// User bytes a DATA chunk carries at most.
     fn max_payload(&self) -> usize {
         self.mtu.saturating_sub(12 + Data::HEADER_LEN).max(1)
