@@ -132,6 +132,8 @@ pub struct Endpoint {
     epoch: Instant,
     next_id: u64,
     associations: BTreeMap<AssocId, Association>,
+    /// The chunk vector of the last packet parsed, kept for the next one.
+    spare_chunks: Vec<Chunk>,
     /// Associations that may have packets to send: those touched since
     /// `poll_transmit` last found them with nothing, so it need not visit
     /// every idle association for every packet.
@@ -171,6 +173,7 @@ impl Endpoint {
             epoch: now,
             next_id: 1,
             associations: BTreeMap::new(),
+            spare_chunks: Vec::new(),
             ready: BTreeSet::new(),
             by_peer: HashMap::new(),
             registered: HashMap::new(),
@@ -333,7 +336,8 @@ impl Endpoint {
             self.stats.bad_checksum += 1;
             return;
         }
-        let packet = match Packet::parse_unverified(datagram) {
+        let spare = std::mem::take(&mut self.spare_chunks);
+        let packet = match Packet::parse_unverified_into(datagram, spare) {
             Ok(p) => p,
             Err(_) => {
                 self.stats.malformed += 1;
@@ -353,14 +357,18 @@ impl Endpoint {
         let key = (ip, header.src_port);
         if header.dst_port == self.port {
             if let Some(&id) = self.by_peer.get(&key) {
-                self.route_to(id, now, remote, packet);
+                self.route_to(id, now, remote, &packet);
+                // The chunk vector serves the next packet.
+                let mut chunks = packet.chunks;
+                chunks.clear();
+                self.spare_chunks = chunks;
                 return;
             }
         }
         self.without_association(now, remote, packet, datagram_len);
     }
 
-    fn route_to(&mut self, id: AssocId, now: Instant, remote: SocketAddr, packet: Packet) {
+    fn route_to(&mut self, id: AssocId, now: Instant, remote: SocketAddr, packet: &Packet) {
         let clock_ms = self.clock_ms(now);
         let Some(assoc) = self.associations.get_mut(&id) else {
             return;
@@ -402,7 +410,7 @@ impl Endpoint {
                         .filter_map(|p| p.address())
                         .find_map(|a| self.by_peer.get(&(a, header.src_port)).copied());
                     if let Some(id) = existing {
-                        self.route_to(id, now, remote, packet);
+                        self.route_to(id, now, remote, &packet);
                         return;
                     }
                 }
@@ -535,7 +543,7 @@ impl Endpoint {
             .iter()
             .find_map(|&a| self.by_peer.get(&(a, header.src_port)).copied())
         {
-            self.route_to(id, now, remote, packet);
+            self.route_to(id, now, remote, &packet);
             return;
         }
         if let Some(by_us) = stale {

@@ -19,6 +19,7 @@ pub struct Pair {
     id_b: AssocId,
     now: Instant,
     buf: Vec<u8>,
+    arena: usctp::udp::Arena,
 }
 
 impl Pair {
@@ -41,6 +42,7 @@ impl Pair {
             id_b: AssocId(0),
             now,
             buf: Vec::with_capacity(2048),
+            arena: usctp::udp::Arena::default(),
         };
         pair.shuttle();
         while let Some((id, e)) = pair.b.poll_event() {
@@ -60,11 +62,8 @@ impl Pair {
         loop {
             let mut moved = false;
             while let Some(t) = self.a.poll_transmit(self.now, &mut self.buf) {
-                self.b.handle(
-                    self.now,
-                    a_addr,
-                    Bytes::copy_from_slice(&self.buf[..t.size]),
-                );
+                let datagram = self.arena.take(&self.buf[..t.size]);
+                self.b.handle(self.now, a_addr, datagram);
                 moved = true;
             }
             if let Some(assoc) = self.b.association_mut(self.id_b) {
@@ -73,11 +72,8 @@ impl Pair {
                 }
             }
             while let Some(t) = self.b.poll_transmit(self.now, &mut self.buf) {
-                self.a.handle(
-                    self.now,
-                    b_addr,
-                    Bytes::copy_from_slice(&self.buf[..t.size]),
-                );
+                let datagram = self.arena.take(&self.buf[..t.size]);
+                self.a.handle(self.now, b_addr, datagram);
                 moved = true;
             }
             self.now += Duration::from_micros(10);

@@ -867,7 +867,7 @@ impl Association {
         &mut self,
         now: Instant,
         remote: SocketAddr,
-        packet: Packet,
+        packet: &Packet,
         ctx: &mut Context<'_>,
     ) {
         let vtag = packet.header.verification_tag;

@@ -126,8 +126,18 @@ impl Packet {
 
     /// Parses without looking at the checksum.
     pub fn parse_unverified(datagram: Bytes) -> Result<Self, Error> {
+        Self::parse_unverified_into(datagram, Vec::new())
+    }
+
+    /// As [`Packet::parse_unverified`], filling `chunks` (cleared first):
+    /// a receiver that hands the vector back each time parses without
+    /// allocating it.
+    pub fn parse_unverified_into(datagram: Bytes, mut chunks: Vec<Chunk>) -> Result<Self, Error> {
         let header = CommonHeader::parse(&datagram)?;
-        let chunks = Chunks::new(datagram).collect::<Result<Vec<_>, _>>()?;
+        chunks.clear();
+        for chunk in Chunks::new(datagram) {
+            chunks.push(chunk?);
+        }
         if chunks.is_empty() {
             return Err(Error::NoChunks);
         }

@@ -306,6 +306,7 @@ pub(crate) async fn spawn(
         buf: Vec::with_capacity(65_536),
         batch: Batch::default(),
         recv: RecvBuffers::new(),
+        arena: Arena::default(),
         recorder,
     };
     tokio::spawn(driver.run());
@@ -337,6 +338,7 @@ struct Driver {
     /// Packets on their way out together (GSO).
     batch: Batch,
     recv: RecvBuffers,
+    arena: Arena,
     /// Where `--pcap` records every datagram, if anywhere.
     recorder: Option<Arc<Recorder>>,
 }
@@ -389,6 +391,27 @@ impl Io {
                 result => return result,
             }
         }
+    }
+}
+
+/// Received datagrams are copied into one large buffer and handed out as
+/// views of it, so a datagram costs no allocation of its own: one buffer
+/// serves about two hundred 1200-byte datagrams (it is freed when the last
+/// message viewing it is read).
+#[derive(Debug, Default)]
+pub struct Arena(bytes::BytesMut);
+
+/// The size of each arena buffer.
+const ARENA: usize = 256 * 1024;
+
+impl Arena {
+    /// A copy of `datagram` as `Bytes`.
+    pub fn take(&mut self, datagram: &[u8]) -> Bytes {
+        if self.0.capacity() < datagram.len() {
+            self.0 = bytes::BytesMut::with_capacity(ARENA.max(datagram.len()));
+        }
+        self.0.extend_from_slice(datagram);
+        self.0.split().freeze()
     }
 }
 
@@ -607,8 +630,8 @@ impl Driver {
                     r.record(meta.addr, local, datagram);
                 }
                 let from = unmapped(meta.addr);
-                self.endpoint
-                    .handle(t, from, Bytes::copy_from_slice(datagram));
+                let datagram = self.arena.take(datagram);
+                self.endpoint.handle(t, from, datagram);
             }
         }
     }
