@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# usctp side by side with usrsctp (our C peer, interop/usrsctp_peer.c, on
+# Debian's libusrsctp) and raw UDP (iperf3), on loopback, in one run on one
+# machine. Each figure is measured RUNS times (default 5), the stacks
+# interleaved run by run; the table shows medians and ratios.
+#
+#   bash bench/compare.sh            # RUNS=5 BYTES=100000000 PINGS=2000 HANDSHAKES=500
+#
+# Needs: gcc, libusrsctp-dev, iperf3, python3 (apt-get install -y gcc
+# libusrsctp-dev iperf3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+BYTES=${BYTES:-100000000}
+PINGS=${PINGS:-2000}
+HANDSHAKES=${HANDSHAKES:-500}
+
+cargo build --release -q --bin usctp --example handshakes
+gcc -O2 -o target/usrsctp_peer interop/usrsctp_peer.c -lusrsctp -lpthread
+U=target/release/usctp
+P=target/usrsctp_peer
+H=target/release/examples/handshakes
+RESULTS=$(mktemp)
+trap 'rm -f "$RESULTS"' EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The value of key $1 in the last JSON line on stdin.
+field() { python3 -c "import json, sys; print(json.loads([l for l in sys.stdin.read().splitlines() if l.startswith('{')][-1])['$1'])"; }
+record() { echo "$1 $2" >>"$RESULTS"; }
+# CPU seconds (user + system) of a finished command, from /usr/bin/time -f '%U %S'.
+cpu() { awk '{ s += $1 + $2 } END { print s }' "$@"; }
+
+usctp_bulk() { # size streams
+    local p t1 t2 out
+    p=$(port); t1=$(mktemp); t2=$(mktemp)
+    /usr/bin/time -o "$t1" -f '%U %S' $U discard-server --listen 127.0.0.1:$p --max-assocs 1 >/dev/null 2>&1 &
+    sleep 0.2
+    out=$(/usr/bin/time -o "$t2" -f '%U %S' $U bench 127.0.0.1:$p --bytes "$BYTES" --msg-size "$1" --streams "$2" --json 2>/dev/null)
+    wait
+    record "usctp_bulk_$1_$2" "$(echo "$out" | field MBps)"
+    record "usctp_cpu_per_gb_$1_$2" "$(python3 -c "print($(cpu "$t1" "$t2") / ($BYTES / 1e9))")"
+    rm -f "$t1" "$t2"
+}
+
+usrsctp_bulk() { # size streams
+    local p t1 t2 out
+    p=$(port); t1=$(mktemp); t2=$(mktemp)
+    /usr/bin/time -o "$t1" -f '%U %S' $P server --service discard --udp-port "$p" --bind 127.0.0.1 --once >/dev/null 2>&1 &
+    sleep 0.3
+    out=$(/usr/bin/time -o "$t2" -f '%U %S' $P client --service bench --connect 127.0.0.1:$p --bind 127.0.0.1 \
+        --bytes "$BYTES" --msg-size "$1" --streams "$2" --timeout 120 2>/dev/null)
+    wait
+    record "usrsctp_bulk_$1_$2" "$(echo "$out" | field MBps)"
+    record "usrsctp_cpu_per_gb_$1_$2" "$(python3 -c "print($(cpu "$t1" "$t2") / ($BYTES / 1e9))")"
+    rm -f "$t1" "$t2"
+}
+
+raw_udp() { # size
+    local p out
+    p=$(port)
+    iperf3 -s -1 -p "$p" >/dev/null 2>&1 &
+    sleep 0.3
+    out=$(iperf3 -c 127.0.0.1 -p "$p" -u -b 0 -l "$1" -n "$BYTES" -J 2>/dev/null)
+    wait
+    # What arrived: bytes sent less the receiver's reported loss.
+    record "raw_udp_$1" "$(echo "$out" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["end"]["sum"]
+print(s["bytes"] * (1 - s["lost_percent"] / 100) / s["seconds"] / 1e6)')"
+}
+
+usctp_ping() {
+    local p out
+    p=$(port)
+    $U echo-server --listen 127.0.0.1:$p --max-assocs 1 >/dev/null 2>&1 &
+    sleep 0.2
+    out=$($U ping 127.0.0.1:$p --count "$PINGS" --msg-size 64 --json 2>/dev/null)
+    wait
+    record usctp_rtt_p50 "$(echo "$out" | field rtt_us_p50)"
+    record usctp_rtt_p99 "$(echo "$out" | field rtt_us_p99)"
+}
+
+usrsctp_ping() {
+    local p out
+    p=$(port)
+    $P server --service echo --udp-port "$p" --bind 127.0.0.1 --once >/dev/null 2>&1 &
+    sleep 0.3
+    out=$($P client --service ping --connect 127.0.0.1:$p --bind 127.0.0.1 --count "$PINGS" --msg-size 64 2>/dev/null)
+    wait
+    record usrsctp_rtt_p50 "$(echo "$out" | field p50_us)"
+    record usrsctp_rtt_p99 "$(echo "$out" | field p99_us)"
+}
+
+usctp_handshakes() {
+    local p out
+    p=$(port)
+    $U discard-server --listen 127.0.0.1:$p --max-assocs "$HANDSHAKES" >/dev/null 2>&1 &
+    sleep 0.2
+    out=$($H 127.0.0.1:$p --count "$HANDSHAKES" --port 9)
+    wait
+    record usctp_handshakes "$(echo "$out" | field per_second)"
+}
+
+usrsctp_handshakes() {
+    local p out pid
+    p=$(port)
+    $P server --service discard --udp-port "$p" --bind 127.0.0.1 >/dev/null 2>&1 &
+    pid=$!
+    sleep 0.3
+    out=$($P client --service handshake --connect 127.0.0.1:$p --bind 127.0.0.1 --count "$HANDSHAKES" --timeout 120 2>/dev/null)
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    record usrsctp_handshakes "$(echo "$out" | field per_second)"
+}
+
+for run in $(seq "$RUNS"); do
+    echo "run $run of $RUNS" >&2
+    for shape in "1200 1" "65536 1" "65536 8"; do
+        # shellcheck disable=SC2086
+        usctp_bulk $shape
+        # shellcheck disable=SC2086
+        usrsctp_bulk $shape
+    done
+    raw_udp 1200
+    usctp_ping
+    usrsctp_ping
+    usctp_handshakes
+    usrsctp_handshakes
+done
+
+python3 - "$RESULTS" "$RUNS" <<'EOF'
+import statistics, sys
+values = {}
+for line in open(sys.argv[1]):
+    key, value = line.split()
+    values.setdefault(key, []).append(float(value))
+m = {k: statistics.median(v) for k, v in values.items()}
+def row(figure, ours, theirs, unit, target, better="higher"):
+    ratio = ours / theirs if theirs else float("nan")
+    print(f"| {figure} | {ours:.1f} {unit} | {theirs:.1f} {unit} | {ratio:.2f}× | {target} |")
+print(f"Medians of {sys.argv[2]} runs each, interleaved; ratio = usctp / other.\n")
+print("| figure | usctp | other | ratio | target |")
+print("| --- | --- | --- | --- | --- |")
+for size, streams in [(1200, 1), (65536, 1), (65536, 8)]:
+    row(f"bulk {size} B × {streams} stream(s) vs usrsctp", m[f"usctp_bulk_{size}_{streams}"],
+        m[f"usrsctp_bulk_{size}_{streams}"], "MB/s", "≥ 2×" if size == 1200 else "")
+row("bulk 1200 B vs raw UDP (iperf3, 1200-byte datagrams)", m["usctp_bulk_1200_1"], m["raw_udp_1200"],
+    "MB/s", "≥ 0.6×")
+row("echo round trip p50 vs usrsctp (lower is better)", m["usctp_rtt_p50"], m["usrsctp_rtt_p50"], "µs", "≤ 1×")
+row("echo round trip p99 vs usrsctp (lower is better)", m["usctp_rtt_p99"], m["usrsctp_rtt_p99"], "µs", "")
+row("handshakes per second vs usrsctp", m["usctp_handshakes"], m["usrsctp_handshakes"], "/s", "≥ 5×")
+row("CPU seconds per GB, 1200 B (both ends; lower is better)", m["usctp_cpu_per_gb_1200_1"],
+    m["usrsctp_cpu_per_gb_1200_1"], "s", "")
+EOF
