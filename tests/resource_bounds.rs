@@ -106,8 +106,12 @@ fn growth(t: &mut Tester, vtag: u32, count: u32, make: impl Fn(u32) -> Chunk) ->
     live() - before
 }
 
+/// The tests here measure one global counter: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn what_a_peer_can_make_usctp_hold_is_bounded() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // 100,000 INITs, each from another address and port: no association,
     // no table entry, and the heap back where it was.
     let mut t = Tester::server();
@@ -180,4 +184,24 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
     println!("never acknowledged: {queued} messages queued, heap grew {grew} bytes");
     assert!(queued * 1000 <= config.send_buffer + 1000);
     assert!(grew < config.send_buffer as isize + 2 * MIB, "{grew} bytes");
+}
+
+/// 10,000 idle associations on one endpoint: the heap each one costs with
+/// empty queues (issue #8's target: at most 4 KiB).
+#[test]
+fn ten_thousand_idle_associations_fit_in_a_few_kib_each() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    const COUNT: u32 = 10_000;
+    let mut t = Tester::server();
+    drop(t.sent());
+    let before = live();
+    for i in 0..COUNT {
+        let octets = i.to_be_bytes();
+        t.from = SocketAddr::from(([10, octets[1], octets[2], octets[3]], 9899));
+        t.establish(0x1000 + i);
+    }
+    assert_eq!(t.iut.association_count(), COUNT as usize);
+    let per_association = (live() - before) / COUNT as isize;
+    println!("{COUNT} idle associations: {per_association} bytes of heap each");
+    assert!(per_association <= 4096, "{per_association} bytes each");
 }
