@@ -92,6 +92,10 @@ pub struct Unsent {
     complete: bool,
 }
 
+/// The longest a peer is expected to delay a SACK (RFC 9260 §6.2 allows
+/// 500 ms; 200 ms is the common SACK.Delay) plus some slack.
+const PEER_SACK_DELAY: Duration = Duration::from_millis(250);
+
 /// What a SACK did, for the association.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct SackOutcome {
@@ -331,12 +335,19 @@ impl Tx {
             if len > self.peer_rwnd as usize && self.flight > 0 {
                 break;
             }
-            // RFC 7053: ask for an immediate SACK when this chunk drains
-            // the queue or fills the window, since no second packet follows
-            // soon to trigger one; the delayed SACK would cost up to
-            // SACK.Delay (and a spurious timeout where RTO.Min is lower).
+            // RFC 7053: ask for an immediate SACK when this chunk ends a
+            // burst of several packets (it drains the queue or fills the
+            // window), since no second packet follows soon to trigger one
+            // and the delayed SACK would hold the window for up to
+            // SACK.Delay. A lone packet does not ask (in request/response
+            // traffic its SACK rides on the response), unless the RTO is
+            // too short to wait for a delayed SACK without a spurious
+            // timeout.
             let mut flags = pending.flags;
-            flags.immediate = self.pending.len() == 1 || path.flight + len >= limit;
+            let burst_ends = self.pending.len() == 1 || path.flight + len >= limit;
+            let several = path.flight + len > self.mtu;
+            let impatient = path.rto.rto() <= PEER_SACK_DELAY;
+            flags.immediate = burst_ends && (several || impatient);
             let data = Data {
                 flags,
                 tsn: self.next_tsn,
