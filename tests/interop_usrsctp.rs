@@ -494,8 +494,6 @@ fn usrsctp_server_shuts_down_first_and_usctp_cat_follows() {
 }
 
 #[test]
-#[ignore = "usctp bug: `usctp cat` hangs after the association closes until its standard input \
-            ends (tokio's blocking stdin read keeps the runtime from shutting down)"]
 fn usctp_cat_exits_when_the_peer_closes_while_its_input_is_open() {
     let Some(peer) = peer() else { return };
     let (mut cat, _input, _) = cat_until_the_server_shuts_down(peer);

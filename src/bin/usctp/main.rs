@@ -329,7 +329,7 @@ fn run_async(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         match command {
             Command::Demo => daytime::demo(pcap).await.map_err(|e| e.to_string()),
             Command::DaytimeServer {
@@ -456,7 +456,11 @@ fn run_async(
             }
             Command::Decode { .. } => unreachable!("decode runs without a runtime"),
         }
-    })
+    });
+    // `cat` reads standard input on a blocking thread; waiting for that
+    // read would keep the process alive after the association has ended.
+    runtime.shutdown_background();
+    result
 }
 
 /// HOST:PORT to a socket address.
