@@ -134,6 +134,8 @@ pub struct Endpoint {
     associations: BTreeMap<AssocId, Association>,
     /// The chunk vector of the last packet parsed, kept for the next one.
     spare_chunks: Vec<Chunk>,
+    /// The local address the datagram being handled was sent to, if known.
+    arrived_at: Option<IpAddr>,
     /// Associations that may have packets to send: those touched since
     /// `poll_transmit` last found them with nothing, so it need not visit
     /// every idle association for every packet.
@@ -174,6 +176,7 @@ impl Endpoint {
             next_id: 1,
             associations: BTreeMap::new(),
             spare_chunks: Vec::new(),
+            arrived_at: None,
             ready: BTreeSet::new(),
             by_peer: HashMap::new(),
             registered: HashMap::new(),
@@ -330,6 +333,21 @@ impl Endpoint {
 
     /// Handles one received datagram: `remote` is its UDP source.
     pub fn handle(&mut self, now: Instant, remote: SocketAddr, datagram: Bytes) {
+        self.handle_at(now, remote, None, datagram);
+    }
+
+    /// As `handle`, knowing the local address the datagram was sent to. An
+    /// endpoint that advertises no addresses is known to each peer by that
+    /// address only, so its associations send from it (see
+    /// [`Transmit::source`]).
+    pub fn handle_at(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<IpAddr>,
+        datagram: Bytes,
+    ) {
+        self.arrived_at = local;
         let datagram_len = datagram.len();
         // RFC 9260 §6.8: a packet with a bad checksum is dropped silently.
         if packet::verify_checksum(&datagram).is_err() {
@@ -373,6 +391,9 @@ impl Endpoint {
         let Some(assoc) = self.associations.get_mut(&id) else {
             return;
         };
+        if let Some(local) = self.arrived_at {
+            assoc.note_local_address(local);
+        }
         let mut ctx = context!(self, clock_ms);
         assoc.handle_packet(now, remote, packet, &mut ctx);
         self.sync(id);
@@ -568,6 +589,9 @@ impl Endpoint {
         let mut ctx = context!(self, clock_ms);
         let mut assoc =
             Association::from_cookie(id, self.config.clone(), now, &cookie, remote, &mut ctx);
+        if let Some(local) = self.arrived_at {
+            assoc.note_local_address(local);
+        }
         // Chunks bundled after the COOKIE ECHO are the new association's.
         assoc.handle_chunks(now, remote, &packet.chunks[1..], true);
         self.associations.insert(id, assoc);
@@ -698,7 +722,12 @@ impl Endpoint {
                 Some(assoc) => assoc.poll_transmit(now, buf),
                 None => None,
             };
-            if let Some(t) = sent {
+            if let Some(mut t) = sent {
+                // With addresses advertised, every one of them is known to
+                // the peer: the route decides.
+                if !self.local_addresses.is_empty() {
+                    t.source = None;
+                }
                 self.cursor = next;
                 self.reap(next);
                 return Some(t);

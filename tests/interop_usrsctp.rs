@@ -697,10 +697,10 @@ wait $server
 echo "exit: client $client server $?"
 "#;
 
+/// Fixed: an endpoint that advertises no addresses now sends every packet
+/// of an association from the local address the peer first reached it at
+/// (IP_PKTINFO on the wildcard socket).
 #[test]
-#[ignore = "usctp bug: it sends HEARTBEAT to a second peer address from the wildcard socket, so \
-            from a source address it never gave the peer; usrsctp answers with ABORT(T=1), which \
-            kills the association"]
 fn usctp_probes_a_second_peer_address_from_an_address_the_peer_does_not_know() {
     // Seen on the wire (tcpdump on lo in the namespace):
     //   127.0.0.1:E > 127.0.0.1:40001  INIT (no address parameters)

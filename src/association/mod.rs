@@ -205,6 +205,9 @@ pub struct Association {
     error_count: u32,
     /// The peer's addresses changed since the endpoint last looked.
     addresses_changed: bool,
+    /// The local address the peer sent to first: when this end lists no
+    /// addresses, the only one the peer knows it by.
+    local_ip: Option<IpAddr>,
     /// Heartbeat nonces and jitter.
     random: SplitMix,
     queue: VecDeque<Queued>,
@@ -327,6 +330,7 @@ impl Association {
             preferred: 0,
             error_count: 0,
             addresses_changed: true,
+            local_ip: None,
             random: SplitMix(seed),
             queue: VecDeque::new(),
             events: VecDeque::new(),
@@ -414,6 +418,14 @@ impl Association {
         self.primary = 0;
         self.preferred = 0;
         self.addresses_changed = true;
+    }
+
+    /// Records the local address a packet for this association arrived at,
+    /// the first time one is known.
+    pub(crate) fn note_local_address(&mut self, local: IpAddr) {
+        if self.local_ip.is_none() && !local.is_unspecified() {
+            self.local_ip = Some(local);
+        }
     }
 
     /// Whether the peer's addresses changed since the last call.
@@ -770,7 +782,7 @@ impl Association {
             let size = w.finish();
             return Some(Transmit {
                 destination,
-                source: None,
+                source: self.local_ip,
                 size,
             });
         }

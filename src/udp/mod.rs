@@ -369,15 +369,19 @@ impl Io {
     async fn send(
         &self,
         destination: SocketAddr,
+        source: Option<IpAddr>,
         contents: &[u8],
         segment: Option<usize>,
     ) -> io::Result<()> {
+        // A socket bound to one address sends from it; a wildcard socket
+        // sends from `source` when the association needs one (IP_PKTINFO).
+        let src_ip = source.filter(|_| self.local.ip().is_unspecified());
         let transmit = quinn_udp::Transmit {
             destination,
             ecn: None,
             contents,
             segment_size: segment,
-            src_ip: None,
+            src_ip,
         };
         loop {
             self.socket.writable().await?;
@@ -437,11 +441,15 @@ impl RecvBuffers {
 /// Packets to one destination, gathered for one GSO send.
 #[derive(Default)]
 struct Batch {
-    destination: Option<(SocketAddr, usize)>,
+    /// Destination, socket index and source address.
+    destination: Option<Route>,
     data: Vec<u8>,
     segment: usize,
     count: usize,
 }
+
+/// Where a batch goes: destination, socket index, source address.
+type Route = (SocketAddr, usize, Option<IpAddr>);
 
 /// GSO segments per send at most, and bytes (a UDP payload's limit).
 const GSO_SEGMENTS: usize = 64;
@@ -451,7 +459,7 @@ impl Batch {
     /// Whether a packet of `size` bytes to `to` via socket `socket` can
     /// join: same destination, not larger than the segment size, and the
     /// batch does not end in a short packet already.
-    fn takes(&self, to: (SocketAddr, usize), size: usize, max_segments: usize) -> bool {
+    fn takes(&self, to: Route, size: usize, max_segments: usize) -> bool {
         self.destination == Some(to)
             && size <= self.segment
             && self.data.len() == self.count * self.segment
@@ -459,7 +467,7 @@ impl Batch {
             && self.data.len() + size <= GSO_BYTES
     }
 
-    fn push(&mut self, to: (SocketAddr, usize), packet: &[u8]) {
+    fn push(&mut self, to: Route, packet: &[u8]) {
         if self.count == 0 {
             self.destination = Some(to);
             self.segment = packet.len();
@@ -631,7 +639,8 @@ impl Driver {
                 }
                 let from = unmapped(meta.addr);
                 let datagram = self.arena.take(datagram);
-                self.endpoint.handle(t, from, datagram);
+                let to = meta.dst_ip.map(|ip| unmapped(SocketAddr::new(ip, 0)).ip());
+                self.endpoint.handle_at(t, from, to, datagram);
             }
         }
     }
@@ -660,12 +669,12 @@ impl Driver {
 
     /// Sends the gathered batch, if any.
     async fn send_batch(&mut self, t: Instant) {
-        let Some((destination, i)) = self.batch.destination.take() else {
+        let Some((destination, i, source)) = self.batch.destination.take() else {
             return;
         };
         let segment = (self.batch.count > 1).then_some(self.batch.segment);
         let sent = self.sockets[i]
-            .send(destination, &self.batch.data, segment)
+            .send(destination, source, &self.batch.data, segment)
             .await;
         self.batch.data.clear();
         self.batch.count = 0;
@@ -700,7 +709,7 @@ impl Driver {
                 if let Some(r) = &self.recorder {
                     r.record(self.sockets[i].local, tx.destination, packet);
                 }
-                let to = (tx.destination, i);
+                let to = (tx.destination, i, tx.source);
                 let max = self.sockets[i].state.max_gso_segments();
                 if self.batch.count > 0 && !self.batch.takes(to, packet.len(), max) {
                     self.send_batch(t).await;
