@@ -9,6 +9,9 @@
  *       [--sctp-port P] [--bind IP]... [--streams N] [--once]
  *       [--close-after N] [--remote-udp-port R] [--buffer BYTES]
  *       [--pd-point BYTES] [--verbose]
+ *       [--progress-ms MS]  (discard: "t=S received=BYTES" lines on stderr)
+ *   both: [--rto-min MS] [--rto-max MS] [--rto-initial MS] [--hb-interval MS]
+ *       [--path-max-retrans N] [--pf-threshold N]  (usrsctp's sysctls)
  *   usrsctp_peer client --service daytime|echo|discard|bench|ping|handshake
  *       --connect IP:UDPPORT [--peer-addr IP]... [--bind IP]... [--udp-port U]
  *       [--sctp-port P] [--streams N] [--unordered] [--bytes N]
@@ -112,6 +115,9 @@ struct options {
 	uint32_t pd_point;
 	int timeout;
 	int verbose;
+	/* usrsctp's defaults unless set (ms, counts); -1: not set */
+	long rto_min, rto_max, rto_initial, hb_interval, path_max_retrans, pf_threshold;
+	long progress_ms; /* discard server: print progress this often */
 };
 
 static struct options opt;
@@ -750,10 +756,17 @@ serve(struct socket *s)
 		double start = now_seconds(), last = start;
 		ssize_t n;
 
+		double shown = start;
 		while ((n = recv_message(&a, &info)) > 0) {
 			bytes += (uint64_t)n;
 			messages++;
 			last = now_seconds();
+			/* --progress-ms: a line a script can follow a failover by. */
+			if (opt.progress_ms > 0 && (last - shown) * 1000.0 >= (double)opt.progress_ms) {
+				shown = last;
+				fprintf(stderr, "t=%.3fs received=%llu\n", last - start,
+				    (unsigned long long)bytes);
+			}
 			if (opt.close_after > 0 && messages == opt.close_after) {
 				if (shut_down(&a) != 0)
 					rc = -1;
@@ -1341,6 +1354,13 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{"service", required_argument, NULL, 's'},
+		{"rto-min", required_argument, NULL, 1001},
+		{"rto-max", required_argument, NULL, 1002},
+		{"rto-initial", required_argument, NULL, 1003},
+		{"hb-interval", required_argument, NULL, 1004},
+		{"path-max-retrans", required_argument, NULL, 1005},
+		{"pf-threshold", required_argument, NULL, 1006},
+		{"progress-ms", required_argument, NULL, 1007},
 		{"udp-port", required_argument, NULL, 'u'},
 		{"remote-udp-port", required_argument, NULL, 'R'},
 		{"sctp-port", required_argument, NULL, 'p'},
@@ -1377,6 +1397,8 @@ main(int argc, char *argv[])
 	opt.buffer = 4 * 1024 * 1024;
 	opt.pd_point = 1024 * 1024;
 	opt.timeout = 30;
+	opt.rto_min = opt.rto_max = opt.rto_initial = opt.hb_interval = -1;
+	opt.path_max_retrans = opt.pf_threshold = -1;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1423,6 +1445,13 @@ main(int argc, char *argv[])
 		case 'D': opt.pd_point = (uint32_t)parse_long("pd-point", optarg, 0); break;
 		case 't': opt.timeout = (int)parse_long("timeout", optarg, 0); break;
 		case 'v': opt.verbose = 1; break;
+		case 1001: opt.rto_min = parse_long("rto-min", optarg, 1); break;
+		case 1002: opt.rto_max = parse_long("rto-max", optarg, 1); break;
+		case 1003: opt.rto_initial = parse_long("rto-initial", optarg, 1); break;
+		case 1004: opt.hb_interval = parse_long("hb-interval", optarg, 1); break;
+		case 1005: opt.path_max_retrans = parse_long("path-max-retrans", optarg, 0); break;
+		case 1006: opt.pf_threshold = parse_long("pf-threshold", optarg, 0); break;
+		case 1007: opt.progress_ms = parse_long("progress-ms", optarg, 1); break;
 		case 'h':
 			printf("usage: usrsctp_peer server --service daytime|echo|discard --udp-port U [options]\n"
 			       "       usrsctp_peer client --service daytime|echo|discard|bench|ping|handshake"
@@ -1460,6 +1489,19 @@ main(int argc, char *argv[])
 
 	usrsctp_init(opt.udp_port, NULL, NULL);
 	usrsctp_sysctl_set_sctp_debug_on(0);
+	/* Protocol timers, like usctp's options of the same names. */
+	if (opt.rto_min >= 0)
+		usrsctp_sysctl_set_sctp_rto_min_default((uint32_t)opt.rto_min);
+	if (opt.rto_max >= 0)
+		usrsctp_sysctl_set_sctp_rto_max_default((uint32_t)opt.rto_max);
+	if (opt.rto_initial >= 0)
+		usrsctp_sysctl_set_sctp_rto_initial_default((uint32_t)opt.rto_initial);
+	if (opt.hb_interval >= 0)
+		usrsctp_sysctl_set_sctp_heartbeat_interval_default((uint32_t)opt.hb_interval);
+	if (opt.path_max_retrans >= 0)
+		usrsctp_sysctl_set_sctp_path_rtx_max_default((uint32_t)opt.path_max_retrans);
+	if (opt.pf_threshold >= 0)
+		usrsctp_sysctl_set_sctp_path_pf_threshold((uint32_t)opt.pf_threshold);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = opt.is_server ? run_server() : run_client();
