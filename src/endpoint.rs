@@ -362,6 +362,13 @@ impl Endpoint {
                 return;
             }
         };
+        // §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE travel alone. A packet
+        // bundling one with other chunks is discarded whole, in any state
+        // (ETSI BDC-i-7-2 and -7-3 accept this; the sender retransmits).
+        if packet.check_bundling().is_err() {
+            self.stats.malformed += 1;
+            return;
+        }
         // §8.4 (1): nothing from a non-unicast source is answered or kept.
         let ip = remote.ip();
         if ip.is_unspecified()

@@ -481,7 +481,6 @@ fn sctp_bdc_i_7_1() {
 /// resent on T1-init) or answered with an ABORT for Protocol Violation
 /// (RFC 9260 §6.10).
 #[test]
-#[ignore = "usctp bug: an INIT ACK bundled with DATA is processed as if alone (COOKIE ECHO sent); RFC 9260 §6.10 forbids the bundling and Packet::check_bundling is never called on receipt"]
 fn sctp_bdc_i_7_2() {
     let (mut t, id) = client();
     // IUT -> INIT -> T
@@ -519,7 +518,6 @@ fn sctp_bdc_i_7_2() {
 /// ACK resent on T2-shutdown) or an ABORT for Protocol Violation (RFC 9260
 /// §6.10, §9.2).
 #[test]
-#[ignore = "usctp bug: a SHUTDOWN COMPLETE bundled with DATA is processed as if alone (association deleted); RFC 9260 §6.10 forbids the bundling and Packet::check_bundling is never called on receipt"]
 fn sctp_bdc_i_7_3() {
     const PEER: u32 = 0x7300_0001;
     let (mut t, iut_tag, id) = in_shutdown_ack_sent(PEER);
@@ -1328,7 +1326,6 @@ fn sctp_rt_i_11_3() {
 /// retransmission that timed out on one address SHOULD go to the other
 /// (RFC 9260 §6.4).
 #[test]
-#[ignore = "usctp bug: with SCTP-PF off, every retransmission stays on the primary address although the peer's second address is confirmed and active (RFC 9260 §6.4 SHOULD)"]
 fn sctp_rt_i_11_3_without_sctp_pf() {
     let config = Config {
         pf_max_retrans: Config::default().path_max_retrans,

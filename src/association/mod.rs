@@ -208,6 +208,9 @@ pub struct Association {
     /// The local address the peer sent to first: when this end lists no
     /// addresses, the only one the peer knows it by.
     local_ip: Option<IpAddr>,
+    /// Where retransmissions go after a timeout on the primary that left it
+    /// in use (SCTP-PF off): an active alternate (§6.4).
+    retransmit_to: Option<usize>,
     /// Heartbeat nonces and jitter.
     random: SplitMix,
     queue: VecDeque<Queued>,
@@ -331,6 +334,7 @@ impl Association {
             error_count: 0,
             addresses_changed: true,
             local_ip: None,
+            retransmit_to: None,
             random: SplitMix(seed),
             queue: VecDeque::new(),
             events: VecDeque::new(),
@@ -709,7 +713,8 @@ impl Association {
     /// size budget (§6.10).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         loop {
-            let primary = self.primary_remote();
+            let data_path = self.data_path();
+            let primary = self.paths[data_path].remote;
             let (destination, vtag) = match self.queue.front() {
                 Some(q) => (q.destination, q.vtag),
                 None => {
@@ -747,7 +752,7 @@ impl Association {
             }
             let ours = vtag == self.peer_tag && self.peer_tag != 0;
             let can_send = self.can_send_data() && self.data_path_open();
-            let p = self.primary;
+            let p = data_path;
             if let (true, Some(data)) = (ours, &mut self.data) {
                 // A due or pending delayed SACK rides along (§6.2).
                 if (data.sack_now || data.sack_deadline.is_some()) && destination == data.sack_to {
@@ -785,6 +790,23 @@ impl Association {
                 source: self.local_ip,
                 size,
             });
+        }
+    }
+
+    /// The path DATA goes to now: the primary, except that retransmissions
+    /// after a timeout on it go to the alternate chosen then (§6.4), until
+    /// they are out.
+    fn data_path(&mut self) -> usize {
+        let retransmitting = self
+            .data
+            .as_ref()
+            .is_some_and(|d| d.tx.has_retransmissions());
+        match self.retransmit_to {
+            Some(i) if retransmitting && self.paths.get(i).is_some_and(Path::is_usable) => i,
+            _ => {
+                self.retransmit_to = None;
+                self.primary
+            }
         }
     }
 

@@ -84,6 +84,12 @@ impl Association {
                 if marked {
                     // §6.3.3 E1/E2 and §8.2: count the error, back off.
                     self.path_error(now, i);
+                    // §6.4: retransmit to another active address. With
+                    // SCTP-PF the primary has already moved; without it,
+                    // the retransmissions alone take an alternate.
+                    if self.primary == i {
+                        self.retransmit_to = self.best_alternate(i);
+                    }
                 }
             }
             if self.is_closed() {
@@ -352,6 +358,17 @@ impl Association {
             let address = self.paths[target].remote;
             self.path_event(address, PathChange::MadePrimary);
         }
+    }
+
+    /// The usable path other than `i` with the fewest errors and lowest
+    /// SRTT.
+    fn best_alternate(&self, i: usize) -> Option<usize> {
+        (0..self.paths.len())
+            .filter(|&j| j != i && self.paths[j].is_usable())
+            .min_by_key(|&j| {
+                let p = &self.paths[j];
+                (p.error_count, p.rto.srtt().unwrap_or(Duration::MAX))
+            })
     }
 
     fn path_event(&mut self, address: SocketAddr, change: PathChange) {

@@ -239,6 +239,11 @@ impl Tx {
         self.pending.is_empty() && self.outstanding.is_empty()
     }
 
+    /// Chunks are marked for retransmission.
+    pub(crate) fn has_retransmissions(&self) -> bool {
+        !self.retransmit.is_empty()
+    }
+
     pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty() || !self.retransmit.is_empty()
     }
