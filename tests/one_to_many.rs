@@ -227,3 +227,42 @@ async fn streams_carry_bytes_through_async_read_and_write() {
     let back = within("echo", echo).await.unwrap();
     assert!(back == sent, "echo differs");
 }
+
+/// Notifications follow the subscription (SCTP_EVENTS): with everything
+/// on, the peer's shutdown is announced before the close; with nothing,
+/// only the close arrives.
+#[tokio::test]
+async fn notifications_follow_the_subscription() {
+    use usctp::socket::Subscription;
+    for (events, announced) in [(Subscription::ALL, true), (Subscription::NONE, false)] {
+        let listener = usctp::socket::SctpListener::bind(loopback(), 9, Config::default())
+            .await
+            .unwrap();
+        let addr = listener.local_addr();
+        let server = tokio::spawn(async move {
+            let stream = listener.accept().await.unwrap();
+            stream.shutdown();
+            let mut stream = stream;
+            while stream.next_event().await.is_some() {}
+        });
+        let options = ConnectOptions {
+            local: loopback(),
+            events,
+            ..ConnectOptions::default()
+        };
+        let mut client = SctpStream::connect(addr, 9, options).await.unwrap();
+        let mut seen = Vec::new();
+        while let Some(event) = within("events", client.next_event()).await {
+            seen.push(event);
+        }
+        let started = seen
+            .iter()
+            .any(|e| matches!(e, StreamEvent::ShutdownStarted));
+        assert_eq!(started, announced, "{seen:?}");
+        assert!(
+            matches!(seen.last(), Some(StreamEvent::Closed(None))),
+            "{seen:?}"
+        );
+        server.await.unwrap();
+    }
+}

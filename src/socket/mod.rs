@@ -29,7 +29,7 @@ use crate::association::{AssocId, AssociationError, Established, Message, PathIn
 use crate::capture::Recorder;
 use crate::config::Config;
 use crate::udp::{self, Accepted, Accepting, Command, Handle};
-pub use crate::udp::{Status, StreamEvent};
+pub use crate::udp::{Status, StreamEvent, Subscription};
 
 /// Accepts associations on a UDP address and SCTP port.
 pub struct SctpListener {
@@ -69,7 +69,15 @@ impl SctpListener {
         let accept = Accepting::OneToOne(tx, options.max_associations);
         let mut binds = vec![bind];
         binds.extend(&options.also_bind);
-        let handle = udp::spawn(&binds, port, options.config, accept, options.pcap).await?;
+        let handle = udp::spawn(
+            &binds,
+            port,
+            options.config,
+            accept,
+            options.pcap,
+            options.events,
+        )
+        .await?;
         Ok(Self {
             handle,
             accepted: Mutex::new(rx),
@@ -101,6 +109,8 @@ pub struct ListenOptions {
     /// Further local addresses (multi-homing): each gets a socket on the
     /// listener's UDP port, and all of them are advertised to peers.
     pub also_bind: Vec<SocketAddr>,
+    /// Notifications to deliver (SCTP_EVENTS).
+    pub events: Subscription,
 }
 
 impl Default for ListenOptions {
@@ -110,6 +120,7 @@ impl Default for ListenOptions {
             max_associations: usize::MAX,
             pcap: None,
             also_bind: Vec::new(),
+            events: Subscription::ALL,
         }
     }
 }
@@ -131,6 +142,8 @@ pub struct ConnectOptions {
     /// Further addresses of the peer: INIT retransmissions go to them in
     /// turn, and an INIT ACK from any of them is accepted (RFC 9260 §6.4).
     pub peer_addresses: Vec<IpAddr>,
+    /// Notifications to deliver (SCTP_EVENTS).
+    pub events: Subscription,
 }
 
 impl Default for ConnectOptions {
@@ -142,6 +155,7 @@ impl Default for ConnectOptions {
             pcap: None,
             also_bind: Vec::new(),
             peer_addresses: Vec::new(),
+            events: Subscription::ALL,
         }
     }
 }
@@ -200,6 +214,7 @@ impl SctpStream {
             options.config,
             Accepting::No,
             options.pcap,
+            options.events,
         )
         .await?;
         let (reply, answer) = oneshot::channel();
@@ -433,7 +448,15 @@ impl SctpSocket {
         let accepting = Accepting::OneToMany(tx, options.max_associations);
         let mut binds = vec![bind];
         binds.extend(&options.also_bind);
-        let handle = udp::spawn(&binds, port, options.config, accepting, options.pcap).await?;
+        let handle = udp::spawn(
+            &binds,
+            port,
+            options.config,
+            accepting,
+            options.pcap,
+            options.events,
+        )
+        .await?;
         Ok(Self { handle, events })
     }
 

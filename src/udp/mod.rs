@@ -89,6 +89,60 @@ fn is_path_failure(e: &io::Error) -> bool {
     )
 }
 
+/// Which notifications a user receives (after SCTP_EVENTS /
+/// SCTP_EVENT): messages, the one-to-many `Up` and the final `Closed`
+/// always arrive; the others only when subscribed. All are on by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscription {
+    /// Peer address changes (SCTP_PEER_ADDR_CHANGE).
+    pub path_changes: bool,
+    /// Messages not delivered when the association ended
+    /// (SCTP_SEND_FAILED_EVENT).
+    pub send_failed: bool,
+    /// ERROR chunks from the peer (SCTP_REMOTE_ERROR).
+    pub remote_errors: bool,
+    /// The peer started a shutdown (SCTP_SHUTDOWN_EVENT).
+    pub shutdown: bool,
+    /// The peer restarted (SCTP_ASSOC_CHANGE / SCTP_RESTART).
+    pub restarts: bool,
+}
+
+impl Default for Subscription {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl Subscription {
+    /// Every notification.
+    pub const ALL: Self = Self {
+        path_changes: true,
+        send_failed: true,
+        remote_errors: true,
+        shutdown: true,
+        restarts: true,
+    };
+    /// Messages, `Up` and `Closed` only.
+    pub const NONE: Self = Self {
+        path_changes: false,
+        send_failed: false,
+        remote_errors: false,
+        shutdown: false,
+        restarts: false,
+    };
+
+    fn wants(&self, event: &StreamEvent) -> bool {
+        match event {
+            StreamEvent::PathChange { .. } => self.path_changes,
+            StreamEvent::SendFailed(_) => self.send_failed,
+            StreamEvent::RemoteError(_) => self.remote_errors,
+            StreamEvent::ShutdownStarted => self.shutdown,
+            StreamEvent::Restart(_) => self.restarts,
+            StreamEvent::Message(_) | StreamEvent::Up(_) | StreamEvent::Closed(_) => true,
+        }
+    }
+}
+
 /// Whether an endpoint takes associations peers start, and how it hands
 /// them over.
 pub(crate) enum Accepting {
@@ -254,6 +308,7 @@ pub(crate) async fn spawn(
     config: Config,
     accepting: Accepting,
     recorder: Option<Arc<Recorder>>,
+    subscription: Subscription,
 ) -> io::Result<Handle> {
     config
         .validate()
@@ -304,6 +359,7 @@ pub(crate) async fn spawn(
         readable: HashSet::new(),
         blocked: HashMap::new(),
         buf: Vec::with_capacity(65_536),
+        subscription,
         batch: Batch::default(),
         recv: RecvBuffers::new(),
         arena: Arena::default(),
@@ -335,6 +391,8 @@ struct Driver {
     readable: HashSet<AssocId>,
     blocked: HashMap<AssocId, VecDeque<PendingSend>>,
     buf: Vec<u8>,
+    /// Notifications the user asked for.
+    subscription: Subscription,
     /// Packets on their way out together (GSO).
     batch: Batch,
     recv: RecvBuffers,
@@ -812,7 +870,11 @@ impl Driver {
         }
     }
 
+    /// Hands a notification on if the user subscribed to its kind.
     fn notify(&self, id: AssocId, event: StreamEvent) {
+        if !self.subscription.wants(&event) {
+            return;
+        }
         if let Some(sink) = self.streams.get(&id) {
             sink.send(id, event);
         }
