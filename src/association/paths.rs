@@ -371,6 +371,14 @@ impl Association {
             })
     }
 
+    /// The path to `address` (its IP; the UDP port may have been learned
+    /// since).
+    fn path_of(&self, address: SocketAddr) -> Option<usize> {
+        self.paths
+            .iter()
+            .position(|p| p.remote.ip() == address.ip())
+    }
+
     fn path_event(&mut self, address: SocketAddr, change: PathChange) {
         self.events.push_back(Event::PathChange { address, change });
     }
@@ -383,11 +391,7 @@ impl Association {
         if self.data.is_none() || self.is_closed() {
             return;
         }
-        let Some(i) = self
-            .paths
-            .iter()
-            .position(|p| p.remote.ip() == destination.ip())
-        else {
+        let Some(i) = self.path_of(destination) else {
             return;
         };
         if self.paths[i].blocked_until.is_some() {
@@ -404,11 +408,7 @@ impl Association {
     /// Makes `address` the primary path (SCTP_PRIMARY_ADDR). `false` if it
     /// is not one of the peer's addresses.
     pub fn set_primary(&mut self, address: SocketAddr) -> bool {
-        let Some(i) = self
-            .paths
-            .iter()
-            .position(|p| p.remote.ip() == address.ip())
-        else {
+        let Some(i) = self.path_of(address) else {
             return false;
         };
         self.preferred = i;
@@ -428,11 +428,7 @@ impl Association {
         if self.data.is_none() || self.is_closed() || matches!(self.state, State::Closed) {
             return false;
         }
-        let Some(i) = self
-            .paths
-            .iter()
-            .position(|p| p.remote.ip() == address.ip())
-        else {
+        let Some(i) = self.path_of(address) else {
             return false;
         };
         if self.paths[i].probe.is_some() {

@@ -92,6 +92,32 @@ pub struct Unsent {
     complete: bool,
 }
 
+/// Accounts a chunk newly acknowledged (by the cumulative ack or a gap
+/// block) to the path it was last sent on: bytes acked, whether the path
+/// is shown reachable, and an RTT sample (§6.3.1 C5, Karn: only from
+/// chunks sent once).
+fn note_acked(
+    o: &Outstanding,
+    now: Instant,
+    paths: &[Path],
+    outcome: &mut SackOutcome,
+    acked: &mut [usize; MAX_PATHS],
+    rtt: &mut [Option<Duration>; MAX_PATHS],
+) {
+    let at = o.path.min(MAX_PATHS - 1);
+    acked[at] += o.data.payload.len();
+    outcome.acked_any = true;
+    if paths
+        .get(at)
+        .is_some_and(|p| p.ack_proves_reachable(o.sent_at))
+    {
+        outcome.acked_paths |= 1 << at;
+    }
+    if o.transmissions == 1 {
+        rtt[at] = Some(now.saturating_duration_since(o.sent_at));
+    }
+}
+
 /// The longest a peer is expected to delay a SACK (RFC 9260 §6.2 allows
 /// 500 ms; 200 ms is the common SACK.Delay) plus some slack.
 const PEER_SACK_DELAY: Duration = Duration::from_millis(250);
@@ -424,25 +450,13 @@ impl Tx {
             }
             let o = entry.remove();
             let len = o.data.payload.len();
-            let at = o.path.min(MAX_PATHS - 1);
             if !o.gap_acked {
-                acked[at] += len;
-                outcome.acked_any = true;
-                if paths
-                    .get(at)
-                    .is_some_and(|p| p.ack_proves_reachable(o.sent_at))
-                {
-                    outcome.acked_paths |= 1 << at;
-                }
+                note_acked(&o, now, paths, &mut outcome, &mut acked, &mut rtt);
             }
             if o.in_flight {
                 self.leave_flight(paths, o.path, len);
             }
             self.buffered -= len;
-            // §6.3.1 C5 (Karn): only chunks sent once give a measurement.
-            if o.transmissions == 1 {
-                rtt[at] = Some(now.saturating_duration_since(o.sent_at));
-            }
         }
         self.retransmit.retain(|&t| t > cum);
         if advance > 0 {
@@ -463,15 +477,7 @@ impl Tx {
                 }
                 o.gap_acked = true;
                 let len = o.data.payload.len();
-                let at = o.path.min(MAX_PATHS - 1);
-                acked[at] += len;
-                outcome.acked_any = true;
-                if paths
-                    .get(at)
-                    .is_some_and(|p| p.ack_proves_reachable(o.sent_at))
-                {
-                    outcome.acked_paths |= 1 << at;
-                }
+                note_acked(o, now, paths, &mut outcome, &mut acked, &mut rtt);
                 if o.in_flight {
                     o.in_flight = false;
                     self.flight -= len;
@@ -481,9 +487,6 @@ impl Tx {
                 }
                 self.retransmit.remove(&tsn);
                 highest_newly_acked = Some(tsn);
-                if o.transmissions == 1 {
-                    rtt[at] = Some(now.saturating_duration_since(o.sent_at));
-                }
             }
         }
         for ((p, r), bytes) in paths.iter_mut().zip(rtt).zip(acked) {

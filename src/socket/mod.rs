@@ -267,10 +267,8 @@ impl SctpStream {
         data: Bytes,
         unordered: bool,
     ) -> Result<(), SendError> {
-        let (reply, answer) = oneshot::channel();
         self.handle
-            .commands
-            .send(Command::Send {
+            .send_request(|reply| Command::Send {
                 id: self.id,
                 stream,
                 ppid,
@@ -278,8 +276,7 @@ impl SctpStream {
                 unordered,
                 reply,
             })
-            .map_err(|_| SendError::NotOpen)?;
-        answer.await.unwrap_or(Err(SendError::NotOpen))
+            .await
     }
 
     /// The next message; `None` once the association has ended (see
@@ -477,21 +474,17 @@ impl SctpSocket {
         data: Bytes,
         unordered: bool,
     ) -> Result<AssocId, SendError> {
-        let (reply, answer) = oneshot::channel();
-        let command = Command::SendTo {
-            to,
-            port,
-            stream,
-            ppid,
-            data,
-            unordered,
-            reply,
-        };
         self.handle
-            .commands
-            .send(command)
-            .map_err(|_| SendError::NotOpen)?;
-        answer.await.unwrap_or(Err(SendError::NotOpen))
+            .send_request(|reply| Command::SendTo {
+                to,
+                port,
+                stream,
+                ppid,
+                data,
+                unordered,
+                reply,
+            })
+            .await
     }
 
     /// Sends a message on association `id`.
@@ -503,20 +496,16 @@ impl SctpSocket {
         data: Bytes,
         unordered: bool,
     ) -> Result<(), SendError> {
-        let (reply, answer) = oneshot::channel();
-        let command = Command::Send {
-            id,
-            stream,
-            ppid,
-            data,
-            unordered,
-            reply,
-        };
         self.handle
-            .commands
-            .send(command)
-            .map_err(|_| SendError::NotOpen)?;
-        answer.await.unwrap_or(Err(SendError::NotOpen))
+            .send_request(|reply| Command::Send {
+                id,
+                stream,
+                ppid,
+                data,
+                unordered,
+                reply,
+            })
+            .await
     }
 
     /// The next message of any association, skipping notifications;

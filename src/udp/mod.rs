@@ -271,6 +271,21 @@ pub(crate) struct Handle {
     pub local_addr: SocketAddr,
 }
 
+impl Handle {
+    /// Sends the command `make` builds around a reply channel and waits for
+    /// the answer to a send; a stopped endpoint answers `NotOpen`.
+    pub(crate) async fn send_request<T>(
+        &self,
+        make: impl FnOnce(Reply<Result<T, SendError>>) -> Command,
+    ) -> Result<T, SendError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .map_err(|_| SendError::NotOpen)?;
+        answer.await.unwrap_or(Err(SendError::NotOpen))
+    }
+}
+
 /// Reads the clock: the one place that does, for the whole driver.
 #[allow(clippy::disallowed_methods)]
 fn now() -> Instant {
