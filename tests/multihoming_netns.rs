@@ -144,7 +144,10 @@ fn unavailable() -> Option<String> {
 }
 
 fn skip_unless_possible(cut_needs_nft: bool) -> bool {
-    let mut why = unavailable();
+    // Probed once per run: tests probing at the same time would collide on
+    // the probe namespace's name.
+    static PROBE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let mut why = PROBE.get_or_init(unavailable).clone();
     if why.is_none() && cut_needs_nft && run(&["nft", "--version"]).is_err() {
         why = Some("nft not installed".into());
     }
