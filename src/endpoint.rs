@@ -351,13 +351,15 @@ impl Endpoint {
         let datagram_len = datagram.len();
         // RFC 9260 §6.8: a packet with a bad checksum is dropped silently.
         if packet::verify_checksum(&datagram).is_err() {
+            tracing::trace!(%remote, "dropped: bad checksum");
             self.stats.bad_checksum += 1;
             return;
         }
         let spare = std::mem::take(&mut self.spare_chunks);
         let packet = match Packet::parse_unverified_into(datagram, spare) {
             Ok(p) => p,
-            Err(_) => {
+            Err(e) => {
+                tracing::trace!(%remote, error = %e, "dropped: malformed");
                 self.stats.malformed += 1;
                 return;
             }

@@ -469,3 +469,25 @@ fn errors_name_the_cause_and_fail_the_command() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// RUST_LOG turns on tracing: events at debug, every datagram at trace.
+#[test]
+fn rust_log_traces_events_and_datagrams() {
+    let out = Command::new("timeout")
+        .args(["30", env!("CARGO_BIN_EXE_usctp"), "demo"])
+        .env("RUST_LOG", "usctp=trace")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    for wanted in ["event", "Up(Established", "send", "receive"] {
+        assert!(log.contains(wanted), "no {wanted:?} in:\n{log}");
+    }
+    // Without RUST_LOG, nothing of the kind.
+    let quiet = Command::new("timeout")
+        .args(["30", env!("CARGO_BIN_EXE_usctp"), "demo"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("Up(Established"));
+}

@@ -711,6 +711,7 @@ impl Driver {
                     r.record(meta.addr, local, datagram);
                 }
                 let from = unmapped(meta.addr);
+                tracing::trace!(%from, bytes = datagram.len(), "receive");
                 let datagram = self.arena.take(datagram);
                 let to = meta.dst_ip.map(|ip| unmapped(SocketAddr::new(ip, 0)).ip());
                 self.endpoint.handle_at(t, from, to, datagram);
@@ -746,6 +747,12 @@ impl Driver {
             return;
         };
         let segment = (self.batch.count > 1).then_some(self.batch.segment);
+        tracing::trace!(
+            %destination,
+            bytes = self.batch.data.len(),
+            datagrams = self.batch.count,
+            "send"
+        );
         let sent = self.sockets[i]
             .send(destination, source, &self.batch.data, segment)
             .await;
@@ -760,6 +767,7 @@ impl Driver {
     /// learns at once instead of after an RTO. Other errors are losses that
     /// retransmission deals with.
     fn send_failed(&mut self, t: Instant, destination: SocketAddr, e: &io::Error) {
+        tracing::debug!(%destination, error = %e, "send failed");
         if is_path_failure(e) {
             self.routes.remove(&destination.ip());
             self.endpoint.handle_send_error(t, destination);
@@ -813,6 +821,7 @@ impl Driver {
     }
 
     fn event(&mut self, id: AssocId, event: Event) {
+        tracing::debug!(assoc = %id, ?event, "event");
         match event {
             Event::Up(established) => {
                 if let Some(many) = &self.many {

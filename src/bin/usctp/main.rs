@@ -293,6 +293,15 @@ impl ClientArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // RUST_LOG=usctp=debug shows events and send failures; =trace every
+    // datagram sent and received.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let result = match cli.command {
         Command::Decode { file, udp_port } => decode::run(&file, udp_port),
         command => run_async(command, &cli.protocol, cli.verbose, cli.pcap.as_deref()),
