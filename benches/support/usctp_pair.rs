@@ -29,6 +29,9 @@ impl Pair {
         let config = Config {
             receive_window: 4 << 20,
             send_buffer: 4 << 20,
+            // The packet size sctp-proto uses (its INITIAL_MTU, 1228), so
+            // that both stacks carry a 1200-byte message in one packet.
+            max_packet_size: 1228,
             ..Config::default()
         };
         let mut a = Endpoint::new(config.clone(), 5000, [1; 32], now);
