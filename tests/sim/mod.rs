@@ -33,6 +33,13 @@ pub struct Impairment {
     /// Link rate in bits per second: datagrams leave one after another, so
     /// a burst is spread in time as on a real link.
     pub rate_bps: u64,
+    /// Datagrams larger than this are dropped (a path MTU below what the
+    /// sender assumes).
+    pub mtu: usize,
+    /// Tail drop: a datagram that would wait longer than this behind the
+    /// ones already queued for the link is dropped, as a router's full
+    /// queue would.
+    pub queue: Option<Duration>,
 }
 
 impl Default for Impairment {
@@ -44,6 +51,8 @@ impl Default for Impairment {
             duplicate: 0.0,
             corrupt: 0.0,
             rate_bps: 100_000_000,
+            mtu: usize::MAX,
+            queue: None,
         }
     }
 }
@@ -145,6 +154,8 @@ pub struct Sim {
     pub tracing: bool,
     /// Steps taken, to bound runs.
     pub steps: u64,
+    /// Datagrams the tail-drop queue refused.
+    pub tail_drops: usize,
     buf: Vec<u8>,
 }
 
@@ -197,6 +208,7 @@ impl Sim {
             routes: None,
             tracing: true,
             steps: 0,
+            tail_drops: 0,
             buf: Vec::new(),
         }
     }
@@ -276,8 +288,14 @@ impl Sim {
                 let wire = Duration::from_nanos(
                     (bytes.len() as u64 * 8 * 1_000_000_000) / self.link.rate_bps.max(1),
                 );
+                let backlog = self.link_free[i].saturating_duration_since(self.now);
+                let tail_dropped = self.link.queue.is_some_and(|q| backlog > q);
+                lost |= tail_dropped || bytes.len() > self.link.mtu;
+                self.tail_drops += usize::from(tail_dropped);
                 let departs = self.link_free[i].max(self.now) + wire;
-                self.link_free[i] = departs;
+                if !tail_dropped {
+                    self.link_free[i] = departs;
+                }
                 let copies = if self.rng.random_bool(self.link.duplicate) {
                     2
                 } else {
