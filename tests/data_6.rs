@@ -484,3 +484,55 @@ fn data_bundled_with_cookie_ack_is_acknowledged_at_once() {
     assert_eq!(sack.cumulative_tsn_ack, Tsn(77));
     assert_eq!(recv_all(&mut t, id), [(0, Bytes::from_static(b"hello"))]);
 }
+
+/// When the association ends, each undelivered message comes back to the
+/// user once (SCTP_SEND_FAILED_EVENT), put back together from its
+/// fragments: a message whose first fragment was acknowledged returns
+/// its unacknowledged tail, marked as partly sent; one never sent returns
+/// whole.
+#[test]
+fn unsent_messages_come_back_whole_or_as_their_tail() {
+    let (mut t, iut_tag, id) = established();
+    let first: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+    let assoc = t.iut.association_mut(id).unwrap();
+    assoc.send(1, 7, Bytes::from(first.clone()), false).unwrap();
+    assoc
+        .send(0, 8, Bytes::from_static(b"second"), true)
+        .unwrap();
+    let sent = t.sent();
+    let fragments: Vec<Data> = sent
+        .iter()
+        .flat_map(|s| &s.packet.chunks)
+        .filter_map(|c| match c {
+            Chunk::Data(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(fragments.len() >= 3, "{fragments:?}");
+    let head = fragments[0].clone();
+    assert!(head.flags.beginning && !head.flags.end);
+    // The peer acknowledges the first fragment only; then the user aborts.
+    let sack = Chunk::Sack(Sack {
+        cumulative_tsn_ack: head.tsn,
+        a_rwnd: 100_000,
+        gap_blocks: vec![],
+        duplicate_tsns: vec![],
+    });
+    t.send(iut_tag, &[sack]);
+    t.iut.abort(id, b"done");
+    let failed: Vec<_> = t
+        .events()
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            Event::SendFailed(m) => Some(m),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed[0].partly_sent);
+    assert_eq!((failed[0].stream, failed[0].ppid), (1, 7));
+    assert_eq!(&failed[0].data[..], &first[head.payload.len()..]);
+    assert!(!failed[1].partly_sent && failed[1].unordered);
+    assert_eq!(&failed[1].data[..], b"second");
+}

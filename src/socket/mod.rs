@@ -566,6 +566,30 @@ impl SctpSocket {
     }
 }
 
+impl SctpStream {
+    /// `AsyncWrite`: waits until the message in hand (if any) is taken into
+    /// the send buffer; its length, or 0 with none in hand.
+    fn poll_written(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<usize>> {
+        use std::task::Poll;
+        let Some((answer, n)) = &mut self.writing else {
+            return Poll::Ready(Ok(0));
+        };
+        let n = *n;
+        let Poll::Ready(result) = std::pin::Pin::new(answer).poll(cx) else {
+            return Poll::Pending;
+        };
+        self.writing = None;
+        Poll::Ready(match result {
+            Ok(Ok(())) => Ok(n),
+            Ok(Err(e)) => Err(io::Error::new(io::ErrorKind::BrokenPipe, e)),
+            Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
+        })
+    }
+}
+
 /// Messages written through `AsyncWrite` are at most this long; a longer
 /// write is cut and reports the part taken.
 const WRITE_CHUNK: usize = 64 * 1024;
@@ -633,42 +657,14 @@ impl tokio::io::AsyncWrite for SctpStream {
         // A write that returned Pending is answered, when its message is
         // taken, with that message's length (the caller repeats the same
         // buffer, as AsyncWrite asks).
-        let Some((answer, n)) = &mut self.writing else {
-            unreachable!("set above")
-        };
-        let n = *n;
-        match std::pin::Pin::new(answer).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                self.writing = None;
-                match result {
-                    Ok(Ok(())) => Poll::Ready(Ok(n)),
-                    Ok(Err(e)) => Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e))),
-                    Err(_) => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-                }
-            }
-        }
+        self.poll_written(cx)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
-        use std::task::Poll;
-        let Some((answer, _)) = &mut self.writing else {
-            return Poll::Ready(Ok(()));
-        };
-        match std::pin::Pin::new(answer).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                self.writing = None;
-                match result {
-                    Ok(Ok(())) => Poll::Ready(Ok(())),
-                    Ok(Err(e)) => Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e))),
-                    Err(_) => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-                }
-            }
-        }
+        self.poll_written(cx).map(|r| r.map(drop))
     }
 
     fn poll_shutdown(
