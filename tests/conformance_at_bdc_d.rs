@@ -11,7 +11,6 @@ mod conformance;
 #[path = "conformance/more.rs"]
 mod more;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -1347,43 +1346,10 @@ fn sctp_rt_i_11_3_without_sctp_pf() {
 #[test]
 fn not_yet_applicable_purposes_are_listed_once() {
     let source = include_str!("conformance_at_bdc_d.rs");
-    let mut listed = HashSet::new();
-    for (id, reason) in NOT_YET {
-        assert!(listed.insert(*id), "{id} is listed twice");
-        assert!(!reason.trim().is_empty(), "{id} has no reason");
-        let function = format!("fn {}(", id.replace('-', "_"));
-        assert!(
-            !source.contains(&function),
-            "{id} is both tested and listed as not yet applicable"
-        );
-    }
-    // Every purpose of these groups in the record is tested or listed.
-    let record = include_str!("../docs/etsi-test-purposes.md");
-    let mut groups_seen = 0;
-    for line in record.lines() {
-        let Some(cell) = line.strip_prefix("| ") else {
-            continue;
-        };
-        let id = cell.split('|').next().unwrap().trim();
-        if !id.starts_with("sctp-") {
-            continue;
-        }
-        let group = id.split('-').nth(1).unwrap();
-        if !["at", "bdc", "d", "a", "m", "rt"].contains(&group) {
-            continue;
-        }
-        groups_seen += 1;
-        let function = format!("fn {}(", id.replace('-', "_"));
-        assert!(
-            source.contains(&function) != listed.contains(id),
-            "{id} must be either tested or listed, not both or neither"
-        );
-    }
-    assert_eq!(groups_seen, 16 + 8 + 15 + 3 + 4 + 3);
-    for (id, _) in NOT_YET {
-        assert!(
-            record.contains(&format!("| {id} |")),
-            "{id} is not a test purpose of the record"
-        );
-    }
+    assert_record(
+        source,
+        NOT_YET,
+        &["at", "bdc", "d", "a", "m", "rt"],
+        16 + 8 + 15 + 3 + 4 + 3,
+    );
 }

@@ -8,7 +8,6 @@
 mod common;
 mod conformance;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -890,44 +889,10 @@ fn not_yet_applicable_purposes_are_listed_once() {
         include_str!("conformance_dm.rs"),
     ]
     .concat();
-    let mut listed = HashSet::new();
-    for (id, reason) in NOT_YET {
-        assert!(listed.insert(*id), "{id} is listed twice");
-        assert!(!reason.trim().is_empty(), "{id} has no reason");
-        let function = format!("fn {}(", id.replace('-', "_"));
-        assert!(
-            !source.contains(&function),
-            "{id} is both tested and listed as not yet applicable"
-        );
-    }
-    // Every purpose of these groups in the record is tested or listed, and
-    // only those are listed.
-    let record = include_str!("../docs/etsi-test-purposes.md");
-    let mut groups_seen = 0;
-    for line in record.lines() {
-        let Some(cell) = line.strip_prefix("| ") else {
-            continue;
-        };
-        let id = cell.split('|').next().unwrap().trim();
-        if !id.starts_with("sctp-") {
-            continue;
-        }
-        let group = id.split('-').nth(1).unwrap();
-        if !["as", "imh", "dm", "fh", "e"].contains(&group) {
-            continue;
-        }
-        groups_seen += 1;
-        let function = format!("fn {}(", id.replace('-', "_"));
-        assert!(
-            source.contains(&function) != listed.contains(id),
-            "{id} must be either tested or listed, not both or neither"
-        );
-    }
-    assert_eq!(groups_seen, 33 + 10 + 15 + 8 + 6);
-    for (id, _) in NOT_YET {
-        assert!(
-            record.contains(&format!("| {id} |")),
-            "{id} is not a test purpose of the record"
-        );
-    }
+    assert_record(
+        &source,
+        NOT_YET,
+        &["as", "imh", "dm", "fh", "e"],
+        33 + 10 + 15 + 8 + 6,
+    );
 }
