@@ -723,8 +723,7 @@ fn sctp_as_i_1_15() {
     // The same start, answered from the second address: accepted.
     let mut t = Tester::with_config(Config::default(), false);
     let now = t.now;
-    let id = t
-        .iut
+    t.iut
         .connect_multihomed(now, tester_addr(), &[second], TESTER_PORT)
         .unwrap();
     let Chunk::Init(init) = t.sent_one().only().clone() else {
@@ -749,7 +748,6 @@ fn sctp_as_i_1_15() {
     );
     assert_eq!(echo.vtag(), 0x1f00_0001);
     assert!(t.events().is_empty());
-    let _ = id;
 }
 
 /// An INIT ACK with a Host Name Address gets no COOKIE ECHO but an ABORT

@@ -291,16 +291,14 @@ fn asymmetric_loss_on_the_primary_moves_the_data() {
 #[test]
 fn both_paths_down_ends_the_association_after_association_max_retrans() {
     let config = fast_timers();
-    let (mut sim, a, b) = multihomed(3, config.clone());
+    let (mut sim, a, _) = multihomed(3, config.clone());
     sim.run_until(Duration::from_secs(2), |_| false);
     let cut = sim.now - sim.start;
     sim.routes = Some(Box::new(|_, _, _| Fate::BlackHole));
-    let now = sim.now;
     let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
     assoc
         .send(0, 51, bytes::Bytes::from_static(b"lost"), false)
         .unwrap();
-    let _ = (now, b);
     let lost = sim.run_until(Duration::from_secs(120), |s| {
         s.nodes[0]
             .events

@@ -87,10 +87,8 @@ fn established(peer_tag: u32) -> (Tester, u32) {
     (t, iut_tag)
 }
 
-fn initial_tsn(_peer_tag: u32) -> u32 {
-    // tests/common's INIT starts at TSN 1000.
-    1000
-}
+/// The peer's first TSN (tests/common's INIT).
+const FIRST_TSN: u32 = 1000;
 
 /// Plays `count` packets from `make` (TSN offset → chunk), discarding what
 /// the IUT answers; returns the live-heap growth.
@@ -134,7 +132,7 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
 
     // Endless fragments of one message, each filling the cumulative ack.
     let (mut t, iut_tag) = established(0x0100);
-    let first = initial_tsn(0x0100);
+    let first = FIRST_TSN;
     let grew = growth(&mut t, iut_tag, 20_000, |i| {
         fragment(first.wrapping_add(i), i == 0, false, 0, 1000)
     });
@@ -143,7 +141,7 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
 
     // Whole messages nobody reads.
     let (mut t, iut_tag) = established(0x0200);
-    let first = initial_tsn(0x0200);
+    let first = FIRST_TSN;
     let grew = growth(&mut t, iut_tag, 20_000, |i| {
         message(first.wrapping_add(i), true, true, 0, i as u16, 1000)
     });
@@ -156,7 +154,7 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
 
     // One-byte chunks past a gap (the first TSN never comes).
     let (mut t, iut_tag) = established(0x0300);
-    let first = initial_tsn(0x0300);
+    let first = FIRST_TSN;
     let grew = growth(&mut t, iut_tag, 200_000, |i| {
         fragment(first.wrapping_add(i + 1), true, true, 0, 1)
     });

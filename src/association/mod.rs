@@ -704,7 +704,6 @@ impl Association {
             data.sack_deadline = None;
             data.sack_now = true;
         }
-        let _ = assoc_max;
         self.path_timers(now);
     }
 

@@ -497,7 +497,7 @@ impl Tx {
                 p.progress_at = Some(now);
             }
         }
-        self.mark_fast_retransmits(cum, highest_newly_acked, paths);
+        self.mark_fast_retransmits(highest_newly_acked, paths);
         // §7.2.1, §7.2.2: grow cwnd on new acks, only when it was in use.
         if outcome.advanced {
             for (i, p) in paths.iter_mut().enumerate() {
@@ -540,12 +540,7 @@ impl Tx {
 
     /// §7.2.4: counts miss indications for TSNs below the highest newly
     /// acknowledged one and marks those missed three times.
-    fn mark_fast_retransmits(
-        &mut self,
-        cum: u64,
-        highest_newly_acked: Option<u64>,
-        paths: &mut [Path],
-    ) {
+    fn mark_fast_retransmits(&mut self, highest_newly_acked: Option<u64>, paths: &mut [Path]) {
         let Some(highest) = highest_newly_acked else {
             return;
         };
@@ -576,7 +571,6 @@ impl Tx {
             self.flight -= len;
             self.retransmit.insert(tsn);
         }
-        let _ = cum;
         if any {
             self.fast_retransmit_due = true;
         }
