@@ -4,7 +4,11 @@
 # machine. Each figure is measured RUNS times (default 5), the stacks
 # interleaved run by run; the table shows medians and ratios.
 #
-#   bash bench/compare.sh            # RUNS=5 BYTES=100000000 PINGS=2000 HANDSHAKES=500
+#   bash bench/compare.sh            # RUNS=5 BYTES=100000000 PINGS=2000 HANDSHAKES=500 PARALLEL=16
+#
+# Handshakes are measured one client at a time and with PARALLEL clients at
+# once (usctp: tasks on one thread; usrsctp: threads). Aggregate throughput
+# with 1, 10 and 100 concurrent associations is measured for usctp only.
 #
 # Needs: gcc, libusrsctp-dev, iperf3, python3 (apt-get install -y gcc
 # libusrsctp-dev iperf3).
@@ -14,6 +18,7 @@ RUNS=${RUNS:-5}
 BYTES=${BYTES:-100000000}
 PINGS=${PINGS:-2000}
 HANDSHAKES=${HANDSHAKES:-500}
+PARALLEL=${PARALLEL:-16}
 
 cargo build --release -q --bin usctp --example handshakes
 gcc -O2 -o target/usrsctp_peer interop/usrsctp_peer.c -lusrsctp -lpthread
@@ -91,25 +96,36 @@ usrsctp_ping() {
     record usrsctp_rtt_p99 "$(echo "$out" | field p99_us)"
 }
 
-usctp_handshakes() {
+usctp_handshakes() { # parallel
     local p out
     p=$(port)
     $U discard-server --listen 127.0.0.1:$p --max-assocs "$HANDSHAKES" >/dev/null 2>&1 &
     sleep 0.2
-    out=$($H 127.0.0.1:$p --count "$HANDSHAKES" --port 9)
+    out=$($H 127.0.0.1:$p --count "$HANDSHAKES" --port 9 --parallel "$1")
     wait
-    record usctp_handshakes "$(echo "$out" | field per_second)"
+    record "usctp_handshakes_$1" "$(echo "$out" | field per_second)"
 }
 
-usrsctp_handshakes() {
+usrsctp_handshakes() { # parallel
     local p out pid
     p=$(port)
     $P server --service discard --udp-port "$p" --bind 127.0.0.1 >/dev/null 2>&1 &
     pid=$!
     sleep 0.3
-    out=$($P client --service handshake --connect 127.0.0.1:$p --bind 127.0.0.1 --count "$HANDSHAKES" --timeout 120 2>/dev/null)
+    out=$($P client --service handshake --connect 127.0.0.1:$p --bind 127.0.0.1 --count "$HANDSHAKES" \
+        --parallel "$1" --timeout 120 2>/dev/null)
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-    record usrsctp_handshakes "$(echo "$out" | field per_second)"
+    record "usrsctp_handshakes_$1" "$(echo "$out" | field per_second)"
+}
+
+usctp_aggregate() { # associations
+    local p out
+    p=$(port)
+    $U discard-server --listen 127.0.0.1:$p --max-assocs "$1" >/dev/null 2>&1 &
+    sleep 0.2
+    out=$($U bench 127.0.0.1:$p --bytes "$BYTES" --msg-size 1200 --associations "$1" --json 2>/dev/null)
+    wait
+    record "usctp_aggregate_$1" "$(echo "$out" | field MBps)"
 }
 
 for run in $(seq "$RUNS"); do
@@ -123,11 +139,16 @@ for run in $(seq "$RUNS"); do
     raw_udp 1200
     usctp_ping
     usrsctp_ping
-    usctp_handshakes
-    usrsctp_handshakes
+    for parallel in 1 "$PARALLEL"; do
+        usctp_handshakes "$parallel"
+        usrsctp_handshakes "$parallel"
+    done
+    for n in 1 10 100; do
+        usctp_aggregate "$n"
+    done
 done
 
-python3 - "$RESULTS" "$RUNS" <<'EOF'
+python3 - "$RESULTS" "$RUNS" "$PARALLEL" <<'EOF'
 import statistics, sys
 values = {}
 for line in open(sys.argv[1]):
@@ -147,7 +168,13 @@ row("bulk 1200 B vs raw UDP (iperf3, 1200-byte datagrams)", m["usctp_bulk_1200_1
     "MB/s", "≥ 0.6×")
 row("echo round trip p50 vs usrsctp (lower is better)", m["usctp_rtt_p50"], m["usrsctp_rtt_p50"], "µs", "≤ 1×")
 row("echo round trip p99 vs usrsctp (lower is better)", m["usctp_rtt_p99"], m["usrsctp_rtt_p99"], "µs", "")
-row("handshakes per second vs usrsctp", m["usctp_handshakes"], m["usrsctp_handshakes"], "/s", "≥ 5×")
+for parallel in ["1", sys.argv[3]]:
+    row(f"handshakes per second, {parallel} client(s) at once, vs usrsctp", m[f"usctp_handshakes_{parallel}"],
+        m[f"usrsctp_handshakes_{parallel}"], "/s", "≥ 5×")
 row("CPU seconds per GB, 1200 B (both ends; lower is better)", m["usctp_cpu_per_gb_1200_1"],
     m["usrsctp_cpu_per_gb_1200_1"], "s", "")
+print("\n| concurrent associations (usctp, 1200 B, one process each end) | aggregate |")
+print("| --- | --- |")
+for n in [1, 10, 100]:
+    print(f"| {n} | {m[f'usctp_aggregate_{n}']:.1f} MB/s |")
 EOF

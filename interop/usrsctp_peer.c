@@ -42,6 +42,7 @@
  *   ping     --count round trips of --msg-size bytes, one at a time;
  *            prints {"count":N,"p50_us":..,"p99_us":..}.
  *   handshake --count associations set up and shut down one after another;
+ *            --parallel P splits them over P threads running at once;
  *            prints {"count":N,"seconds":S,"per_second":X}.
  * Every JSON line also carries "ok" (false when a check failed or the
  * association did not close gracefully).
@@ -110,6 +111,7 @@ struct options {
 	size_t sizes[MAX_SIZES];
 	int nsizes;
 	long count;
+	long parallel; /* handshake: clients at once, each on its own thread */
 	int close_by_server;
 	int buffer;
 	uint32_t pd_point;
@@ -1264,13 +1266,13 @@ client_daytime(void)
 	return ok ? 0 : 1;
 }
 
-static int
-client_handshake(void)
+/* One thread's share of the handshakes: the number that failed (0 or 1). */
+static void *
+handshake_worker(void *arg)
 {
-	long i;
-	double start = now_seconds(), seconds;
+	long i, n = *(long *)arg;
 
-	for (i = 0; i < opt.count; i++) {
+	for (i = 0; i < n; i++) {
 		struct assoc a;
 		int rc = connect_assoc(&a, opt.streams, opt.streams, 1);
 
@@ -1279,11 +1281,41 @@ client_handshake(void)
 		assoc_free(&a);
 		if (rc != 0) {
 			warnx_("association %ld failed", i);
-			printf("{\"count\":%ld,\"ok\":false}\n", i);
-			return 1;
+			*(long *)arg = -1;
+			return NULL;
 		}
 	}
+	return NULL;
+}
+
+static int
+client_handshake(void)
+{
+	long t, nthreads = opt.parallel, failed = 0;
+	long share[256];
+	pthread_t threads[256];
+	double start, seconds;
+
+	if (nthreads > 256)
+		nthreads = 256;
+	/* Threads are set up before the clock starts. */
+	for (t = 0; t < nthreads; t++)
+		share[t] = opt.count / nthreads + (t < opt.count % nthreads);
+	start = now_seconds();
+	for (t = 0; t < nthreads; t++)
+		if (pthread_create(&threads[t], NULL, handshake_worker, &share[t]) != 0) {
+			warnx_("pthread_create failed");
+			return 1;
+		}
+	for (t = 0; t < nthreads; t++) {
+		pthread_join(threads[t], NULL);
+		failed |= share[t] < 0;
+	}
 	seconds = now_seconds() - start;
+	if (failed) {
+		printf("{\"count\":%ld,\"ok\":false}\n", opt.count);
+		return 1;
+	}
 	printf("{\"count\":%ld,\"seconds\":%.6f,\"per_second\":%.1f,\"ok\":true}\n", opt.count,
 	    seconds, (double)opt.count / seconds);
 	fflush(stdout);
@@ -1374,6 +1406,7 @@ main(int argc, char *argv[])
 		{"bytes", required_argument, NULL, 'B'},
 		{"msg-size", required_argument, NULL, 'm'},
 		{"count", required_argument, NULL, 'N'},
+		{"parallel", required_argument, NULL, 'P'},
 		{"close", required_argument, NULL, 'x'},
 		{"buffer", required_argument, NULL, 'f'},
 		{"pd-point", required_argument, NULL, 'D'},
@@ -1394,6 +1427,7 @@ main(int argc, char *argv[])
 	opt.sizes[0] = 1200;
 	opt.nsizes = 1;
 	opt.count = -1;
+	opt.parallel = 1;
 	opt.buffer = 4 * 1024 * 1024;
 	opt.pd_point = 1024 * 1024;
 	opt.timeout = 30;
@@ -1435,6 +1469,7 @@ main(int argc, char *argv[])
 		case 'B': opt.bytes = (uint64_t)parse_long("bytes", optarg, 1); break;
 		case 'm': parse_sizes(optarg); break;
 		case 'N': opt.count = parse_long("count", optarg, 1); break;
+		case 'P': opt.parallel = parse_long("parallel", optarg, 1); break;
 		case 'x':
 			if (strcmp(optarg, "server") == 0)
 				opt.close_by_server = 1;

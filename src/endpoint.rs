@@ -140,6 +140,14 @@ pub struct Endpoint {
     /// `poll_transmit` last found them with nothing, so it need not visit
     /// every idle association for every packet.
     ready: BTreeSet<AssocId>,
+    /// Every association's next deadline, earliest first, so that
+    /// `poll_timeout` and `handle_timeout` need not visit every association.
+    timers: BTreeSet<(Instant, AssocId)>,
+    /// The deadline each association has in `timers`.
+    deadlines: HashMap<AssocId, Instant>,
+    /// Associations touched since their deadline was last read: their
+    /// entries in `timers` may be out of date.
+    touched: BTreeSet<AssocId>,
     by_peer: HashMap<(IpAddr, u16), AssocId>,
     registered: HashMap<AssocId, Vec<(IpAddr, u16)>>,
     replies: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -153,7 +161,16 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint on SCTP `port`, seeded with 32 bytes of randomness (the
     /// driver takes them from the OS; tests fix them).
+    ///
+    /// # Panics
+    ///
+    /// If `config` is invalid ([`Config::validate`] says why) or `port` is
+    /// 0; the UDP driver checks both first and returns an error instead.
     pub fn new(config: Config, port: u16, seed: [u8; 32], now: Instant) -> Self {
+        if let Err(e) = config.validate() {
+            panic!("invalid endpoint configuration: {e}");
+        }
+        assert!(port != 0, "SCTP port 0 is reserved (RFC 9260 §3.1)");
         let mut rng = StdRng::from_seed(seed);
         let mut secret = [0; KEY_LEN];
         rng.fill(&mut secret);
@@ -178,6 +195,9 @@ impl Endpoint {
             spare_chunks: Vec::new(),
             arrived_at: None,
             ready: BTreeSet::new(),
+            timers: BTreeSet::new(),
+            deadlines: HashMap::new(),
+            touched: BTreeSet::new(),
             by_peer: HashMap::new(),
             registered: HashMap::new(),
             replies: VecDeque::new(),
@@ -224,8 +244,10 @@ impl Endpoint {
 
     /// The association `id`, to act on it.
     pub fn association_mut(&mut self, id: AssocId) -> Option<&mut Association> {
-        // The caller may queue data: look at it in `poll_transmit`.
+        // The caller may queue data (look at it in `poll_transmit`) or
+        // change timers.
         self.ready.insert(id);
+        self.touched.insert(id);
         self.associations.get_mut(&id)
     }
 
@@ -371,6 +393,12 @@ impl Endpoint {
             self.stats.malformed += 1;
             return;
         }
+        // §3.1: SCTP port 0 is never used, so nothing from it (or to it) is
+        // taken or answered.
+        if packet.header.src_port == 0 || packet.header.dst_port == 0 {
+            self.stats.malformed += 1;
+            return;
+        }
         // §8.4 (1): nothing from a non-unicast source is answered or kept.
         let ip = remote.ip();
         if ip.is_unspecified()
@@ -422,6 +450,11 @@ impl Endpoint {
         // §8.4 (2): a packet holding an ABORT is dropped without a word,
         // whatever else it holds; this rule comes before all the others.
         if contains(|c| matches!(c, Chunk::Abort(_))) {
+            return;
+        }
+        // §8.5.1 (A): tag 0 belongs to a lone INIT; any other packet with it
+        // is discarded silently, never answered.
+        if header.verification_tag == 0 && !matches!(packet.chunks[..], [Chunk::Init(_)]) {
             return;
         }
         match packet.chunks.first() {
@@ -649,6 +682,7 @@ impl Endpoint {
             return;
         };
         self.ready.insert(id);
+        self.touched.insert(id);
         while let Some(event) = assoc.poll_event() {
             self.events.push_back((id, event));
         }
@@ -692,18 +726,49 @@ impl Endpoint {
     /// Acts on expired timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.rotate_keys(now);
-        let due: Vec<AssocId> = self
-            .associations
-            .iter()
-            .filter(|(_, a)| a.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(&id, _)| id)
-            .collect();
-        for id in due {
+        self.update_timers();
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
             if let Some(assoc) = self.associations.get_mut(&id) {
                 assoc.handle_timeout(now);
             }
             self.sync(id);
             self.reap(id);
+            // The association's next deadline (or none) replaces this one.
+            self.update_timer(id);
+        }
+    }
+
+    /// Brings the entries of the associations touched since into `timers`.
+    fn update_timers(&mut self) {
+        while let Some(id) = self.touched.pop_first() {
+            self.update_timer(id);
+        }
+    }
+
+    fn update_timer(&mut self, id: AssocId) {
+        self.touched.remove(&id);
+        let next = self
+            .associations
+            .get(&id)
+            .and_then(Association::poll_timeout);
+        let old = self.deadlines.get(&id).copied();
+        if next == old {
+            return;
+        }
+        if let Some(old) = old {
+            self.timers.remove(&(old, id));
+        }
+        match next {
+            Some(at) => {
+                self.timers.insert((at, id));
+                self.deadlines.insert(id, at);
+            }
+            None => {
+                self.deadlines.remove(&id);
+            }
         }
     }
 
@@ -728,7 +793,11 @@ impl Endpoint {
                 .or_else(|| self.ready.first())
                 .copied()?;
             let sent = match self.associations.get_mut(&next) {
-                Some(assoc) => assoc.poll_transmit(now, buf),
+                Some(assoc) => {
+                    // Sending starts timers (T3-rtx, heartbeats).
+                    self.touched.insert(next);
+                    assoc.poll_transmit(now, buf)
+                }
                 None => None,
             };
             if let Some(mut t) = sent {
@@ -748,10 +817,18 @@ impl Endpoint {
 
     /// The earliest deadline of any timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.associations
-            .values()
-            .filter_map(Association::poll_timeout)
-            .min()
+        // The entries of touched associations may be out of date: theirs
+        // are read afresh (there are few between two calls that update).
+        let settled = self
+            .timers
+            .iter()
+            .find(|(_, id)| !self.touched.contains(id))
+            .map(|&(at, _)| at);
+        let touched = self
+            .touched
+            .iter()
+            .filter_map(|id| self.associations.get(id)?.poll_timeout());
+        settled.into_iter().chain(touched).min()
     }
 
     /// The next event of any association.

@@ -53,28 +53,34 @@ fn recv_all(t: &mut Tester, id: AssocId) -> Vec<(u16, Bytes)> {
 
 #[test]
 fn single_packet_is_acknowledged_after_the_sack_delay() {
-    // §6.2: SACK.Delay (200 ms) when nothing else prompts a SACK.
+    // §5.1: the association's first DATA is acknowledged at once; §6.2:
+    // after that SACK.Delay (200 ms) when nothing else prompts a SACK.
     let (mut t, tag, id) = established();
     t.send(tag, &[whole(T0, 0, 0, b"one")]);
-    t.sent_nothing();
+    assert_eq!(sack_of(&t.sent_one()).cumulative_tsn_ack, Tsn(T0));
     assert!(matches!(t.events()[..], [(_, Event::Readable)]));
     assert_eq!(recv_all(&mut t, id), [(0, Bytes::from_static(b"one"))]);
+    t.send(tag, &[whole(T0 + 1, 0, 1, b"two")]);
+    t.sent_nothing();
     t.advance(Duration::from_millis(199));
     t.sent_nothing();
     t.advance(Duration::from_millis(1));
     let sack = sack_of(&t.sent_one());
-    assert_eq!(sack.cumulative_tsn_ack, Tsn(T0));
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(T0 + 1));
     assert!(sack.gap_blocks.is_empty());
 }
 
 #[test]
 fn every_second_packet_is_acknowledged_at_once() {
-    // §6.2: a SACK at least for every second packet with DATA.
+    // §6.2: a SACK at least for every second packet with DATA (after the
+    // first DATA, which §5.1 has acknowledged at once).
     let (mut t, tag, _) = established();
     t.send(tag, &[whole(T0, 0, 0, b"a")]);
-    t.sent_nothing();
+    assert_eq!(sack_of(&t.sent_one()).cumulative_tsn_ack, Tsn(T0));
     t.send(tag, &[whole(T0 + 1, 0, 1, b"b")]);
-    assert_eq!(sack_of(&t.sent_one()).cumulative_tsn_ack, Tsn(T0 + 1));
+    t.sent_nothing();
+    t.send(tag, &[whole(T0 + 2, 0, 2, b"c")]);
+    assert_eq!(sack_of(&t.sent_one()).cumulative_tsn_ack, Tsn(T0 + 2));
 }
 
 #[test]

@@ -62,6 +62,9 @@ fn tlv_bytes(param: &Param) -> Bytes {
 }
 
 /// Judges an INIT (`is_ack == false`) or INIT ACK.
+/// The smallest receiver window an INIT or INIT ACK may advertise.
+pub(crate) const MIN_A_RWND: u32 = 1500;
+
 pub(crate) fn judge_init(init: &Init, is_ack: bool) -> InitVerdict {
     // RFC 9260 §3.3.2: an INIT whose Initiate Tag is 0 is discarded
     // silently. §3.3.3: an INIT ACK with one ends the attempt, reported as
@@ -74,8 +77,9 @@ pub(crate) fn judge_init(init: &Init, is_ack: bool) -> InitVerdict {
         };
     }
     // §3.3.2: zero outbound or inbound streams is an invalid mandatory
-    // parameter, answered with ABORT.
-    if init.outbound_streams == 0 || init.inbound_streams == 0 {
+    // parameter, answered with ABORT; so is a window below 1500 bytes
+    // (§3.3.2, §3.3.3: the chunk is not acted on, an ABORT may answer).
+    if init.outbound_streams == 0 || init.inbound_streams == 0 || init.a_rwnd < MIN_A_RWND {
         return InitVerdict::Abort(vec![ErrorCause::InvalidMandatoryParameter]);
     }
     let mut peer = PeerInit {
@@ -271,16 +275,21 @@ impl Association {
         };
         let (local, tie_tags, reply_to) = match (self.state(), ours) {
             // §5.2.1: answer with this end's original INIT parameters,
-            // tag unchanged, to where that INIT went; in COOKIE-WAIT only
-            // our tie-tag is known.
+            // tag unchanged; in COOKIE-WAIT only our tie-tag is known.
             (AssociationState::CookieWait, Some(ours)) => {
-                (ours, (self.tie_tags.0, 0), self.primary_remote())
+                let Some(reply_to) = self.collision_reply_to(remote, &peer) else {
+                    return;
+                };
+                (ours, (self.tie_tags.0, 0), reply_to)
             }
             (AssociationState::CookieEchoed, Some(ours)) => {
                 if self.refuse_new_addresses(remote, &peer) {
                     return;
                 }
-                (ours, self.tie_tags, self.primary_remote())
+                let Some(reply_to) = self.collision_reply_to(remote, &peer) else {
+                    return;
+                };
+                (ours, self.tie_tags, reply_to)
             }
             // §5.2.2: a new tag and TSN; the tie-tags let the COOKIE ECHO
             // that follows be recognised as a restart (§5.2.4 A).
@@ -322,6 +331,19 @@ impl Association {
         );
         let ack = init_ack_chunk(&local, &peer, remote.ip(), &cookie, ctx, usize::MAX);
         self.queue(reply_to, peer.tag, Chunk::InitAck(ack));
+    }
+
+    /// §5.2.1: where the INIT ACK answering a colliding INIT goes: an
+    /// address the user gave (one of the paths) that the INIT also
+    /// reports, its source if possible; `None` when there is none.
+    fn collision_reply_to(&self, remote: SocketAddr, peer: &PeerInit) -> Option<SocketAddr> {
+        let reported = peer.addresses_with_source(remote.ip());
+        self.paths
+            .iter()
+            .map(|p| p.remote)
+            .filter(|a| reported.contains(&a.ip()))
+            .min_by_key(|a| a.ip() != remote.ip())
+            .map(|a| if a.ip() == remote.ip() { remote } else { a })
     }
 
     /// RFC 9260 §5.2.1, §5.2.2: an INIT that adds addresses to an existing

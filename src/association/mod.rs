@@ -177,11 +177,17 @@ struct Queued {
     chunk: Chunk,
 }
 
+/// The largest UDP payload over IPv4.
+const MAX_UDP_PAYLOAD: usize = 65_507;
+
 /// An SCTP association.
 #[derive(Debug)]
 pub struct Association {
     id: AssocId,
     config: Arc<Config>,
+    /// The largest packet sent: `Config::packet_size_to` the first peer
+    /// address, fixed when data transfer starts.
+    packet_size: usize,
     state: State,
     local_port: u16,
     peer_port: u16,
@@ -230,6 +236,9 @@ struct DataPath {
     sack_deadline: Option<Instant>,
     /// Packets with DATA since the last SACK.
     unacked_packets: u32,
+    /// Whether any DATA has arrived: the first is acknowledged at once
+    /// (§5.1).
+    data_seen: bool,
     /// Where the next SACK goes: the source of the DATA it acknowledges.
     sack_to: SocketAddr,
     /// `send` said `WouldBlock`; say `Writable` when room opens.
@@ -295,10 +304,27 @@ impl Association {
         let tie_tags = (ctx.nonzero(), ctx.nonzero());
         let ports = (cookie.local_port, cookie.peer_port);
         let seed = ctx.rng.random();
-        let mut assoc = Self::new(id, config, remote, ports, &local, tie_tags, seed);
-        assoc.adopt_cookie(cookie, remote);
+        // §5.4: the address the INIT ACK went to (the INIT's source, first
+        // in the cookie) is the one the handshake confirms, wherever the
+        // COOKIE ECHO came from.
+        let confirmed = cookie
+            .peer_addresses
+            .first()
+            .map_or(remote, |&ip| SocketAddr::new(ip, remote.port()));
+        let mut assoc = Self::new(id, config, confirmed, ports, &local, tie_tags, seed);
+        assoc.adopt_cookie(cookie, confirmed);
+        if remote.ip() != confirmed.ip() {
+            assoc.add_unconfirmed_path(remote);
+        }
         assoc.establish(now);
         assoc.queue(remote, assoc.peer_tag, Chunk::CookieAck);
+        // A COOKIE ACK to an unconfirmed address carries a HEARTBEAT
+        // behind it (§5.4), which starts confirming the address.
+        if let Some(i) = assoc.path_of(remote) {
+            if !assoc.paths[i].confirmed {
+                assoc.send_probe(now, i, false);
+            }
+        }
         let up = assoc.established();
         assoc.events.push_back(Event::Up(up));
         assoc
@@ -316,6 +342,7 @@ impl Association {
         let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
         Self {
             id,
+            packet_size: config.packet_size_to(remote),
             config,
             state: State::Closed,
             local_port: ports.0,
@@ -359,7 +386,7 @@ impl Association {
                 self.local_initial_tsn,
                 self.outbound_streams,
                 self.peer_rwnd,
-                config.max_packet_size,
+                self.packet_size,
                 config.max_burst,
                 config.send_buffer,
                 config.max_message_size,
@@ -367,6 +394,7 @@ impl Association {
             sack_now: false,
             sack_deadline: None,
             unacked_packets: 0,
+            data_seen: false,
             sack_to: self.primary_remote(),
             blocked: false,
             after_sack: Vec::new(),
@@ -424,6 +452,19 @@ impl Association {
         self.addresses_changed = true;
     }
 
+    /// Adds an unconfirmed path to `address` unless one exists (or the
+    /// limit is reached).
+    fn add_unconfirmed_path(&mut self, address: SocketAddr) {
+        if self.paths.len() < path::MAX_PATHS
+            && !self.paths.iter().any(|p| p.remote.ip() == address.ip())
+        {
+            let config = &self.config;
+            let rto = Rto::new(config.rto_initial, config.rto_min, config.rto_max);
+            self.paths.push(Path::new(address, false, rto));
+            self.addresses_changed = true;
+        }
+    }
+
     /// Records the local address a packet for this association arrived at,
     /// the first time one is known.
     pub(crate) fn note_local_address(&mut self, local: IpAddr) {
@@ -461,6 +502,11 @@ impl Association {
                 config.max_message_size,
                 config.max_burst,
             );
+        }
+        // Queued fragments were cut to the packet size: it stays once data
+        // transfer has started.
+        if self.data.is_none() {
+            self.packet_size = config.packet_size_to(self.paths[0].remote);
         }
         self.config = Arc::new(config);
         Ok(())
@@ -620,7 +666,7 @@ impl Association {
         };
         let sack = self.data.as_ref().and_then(|d| d.sack_deadline);
         let paths = if self.data.is_some() && !self.is_closed() {
-            let mtu = self.config.max_packet_size;
+            let mtu = self.packet_size;
             self.paths.iter().filter_map(|p| p.next_deadline(mtu)).min()
         } else {
             None
@@ -735,7 +781,17 @@ impl Association {
                 verification_tag: vtag,
                 checksum: 0,
             };
-            let mut w = PacketWriter::new(buf, header, self.config.max_packet_size);
+            // §3.3.3: a peer's State Cookie may be larger than our packets;
+            // its COOKIE ECHO goes alone in a packet as large as it needs
+            // (up to what UDP carries).
+            let size = match self.queue.front().map(|q| &q.chunk) {
+                Some(Chunk::CookieEcho(echo)) => self
+                    .packet_size
+                    .max((12 + 4 + echo.cookie.len()).next_multiple_of(4))
+                    .min(MAX_UDP_PAYLOAD),
+                _ => self.packet_size,
+            };
+            let mut w = PacketWriter::new(buf, header, size);
             while let Some(next) = self.queue.front() {
                 if next.destination != destination || next.vtag != vtag {
                     break;
@@ -749,13 +805,19 @@ impl Association {
                 }
                 self.queue.pop_front();
             }
-            let ours = vtag == self.peer_tag && self.peer_tag != 0;
+            // Nothing joins an oversized COOKIE ECHO.
+            let ours = vtag == self.peer_tag && self.peer_tag != 0 && size == self.packet_size;
             let can_send = self.can_send_data() && self.data_path_open();
             let p = data_path;
             if let (true, Some(data)) = (ours, &mut self.data) {
                 // A due or pending delayed SACK rides along (§6.2).
-                if (data.sack_now || data.sack_deadline.is_some()) && destination == data.sack_to {
-                    let sack = data.rx.sack();
+                // It is cut to the room left, and waits for the next
+                // packet when not even its header fits.
+                if (data.sack_now || data.sack_deadline.is_some())
+                    && destination == data.sack_to
+                    && w.remaining() >= rx::SACK_HEADER_LEN
+                {
+                    let sack = data.rx.sack(w.remaining());
                     if w.push(&Chunk::Sack(sack)).is_ok() {
                         data.sack_now = false;
                         data.sack_deadline = None;
@@ -845,7 +907,7 @@ impl Association {
         let data = self.data.as_mut()?;
         let message = data.rx.recv()?;
         // §6.2: tell the peer when reading reopened the window.
-        if data.rx.window_update_due(self.config.max_packet_size) {
+        if data.rx.window_update_due(self.packet_size) {
             data.sack_now = true;
         }
         Some(message)
@@ -1140,11 +1202,14 @@ impl Association {
         let gaps_before = path.rx.has_gaps();
         let verdict = path.rx.on_data(chunk);
         path.sack_to = remote;
+        // §5.1: SACK at once for the association's first DATA.
         // §6.2, §6.7: SACK at once on duplicates, on gaps and when a gap
         // closes, when the sender asks (I bit, RFC 7053), and in
         // SHUTDOWN-SENT (§9.2); otherwise at least every second packet, or
         // when the delay runs out.
+        let first = !std::mem::replace(&mut path.data_seen, true);
         let immediate = verdict != DataVerdict::New
+            || first
             || gaps_before
             || path.rx.has_gaps()
             || chunk.flags.immediate

@@ -108,16 +108,17 @@ impl Path {
         }
     }
 
-    /// §7.2.1: the initial congestion window, min(4 MTU, max(2 MTU, 4380)).
-    pub(crate) fn initial_cwnd(mtu: usize) -> usize {
-        (4 * mtu).min((2 * mtu).max(4380))
+    /// §7.2.1: the initial congestion window, min(4 PMDCS, max(2 PMDCS,
+    /// 4404)), PMDCS being the largest DATA chunk payload.
+    pub(crate) fn initial_cwnd(pmdcs: usize) -> usize {
+        (4 * pmdcs).min((2 * pmdcs).max(4404))
     }
 
     /// Starts congestion control for data transfer; the initial ssthresh
     /// may be arbitrarily high (§7.2.1), here the peer's window.
-    pub(crate) fn start_congestion(&mut self, mtu: usize, peer_rwnd: u32) {
-        self.cwnd = Self::initial_cwnd(mtu);
-        self.ssthresh = (peer_rwnd as usize).max(Self::initial_cwnd(mtu));
+    pub(crate) fn start_congestion(&mut self, pmdcs: usize, peer_rwnd: u32) {
+        self.cwnd = Self::initial_cwnd(pmdcs);
+        self.ssthresh = (peer_rwnd as usize).max(Self::initial_cwnd(pmdcs));
         self.partial_bytes_acked = 0;
         self.flight = 0;
         self.fast_recovery_exit = None;

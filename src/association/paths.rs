@@ -40,10 +40,11 @@ impl Association {
     /// control on every path, a heartbeat at once to each unconfirmed
     /// address (§5.4) and after the idle interval to the others (§8.3).
     pub(super) fn start_paths(&mut self, now: Instant) {
-        let (mtu, rwnd) = (self.config.max_packet_size, self.peer_rwnd);
+        // §7.2.1: congestion control counts in DATA chunk payloads.
+        let (pmdcs, rwnd) = (self.packet_size - 12 - 16, self.peer_rwnd);
         let hb_interval = self.config.hb_interval;
         for path in &mut self.paths {
-            path.start_congestion(mtu, rwnd);
+            path.start_congestion(pmdcs, rwnd);
             path.error_count = 0;
             path.state = PathState::Active;
             path.probe = None;
@@ -105,7 +106,7 @@ impl Association {
                 let at = now + path.idle_interval(self.config.hb_interval, random);
                 path.heartbeat_at = Some(path.heartbeat_at.map_or(at, |t| t.min(at)));
             }
-            let mtu = self.config.max_packet_size;
+            let mtu = self.packet_size;
             if i == self.primary && path.stall_probe_at(mtu).is_some_and(|t| now >= t) {
                 self.send_probe(now, i, false);
             }
@@ -181,7 +182,7 @@ impl Association {
 
     /// Queues a HEARTBEAT; `counts` says whether going unanswered is an
     /// error for the path.
-    fn send_probe(&mut self, now: Instant, i: usize, counts: bool) {
+    pub(super) fn send_probe(&mut self, now: Instant, i: usize, counts: bool) {
         if self.peer_tag == 0 || self.is_closed() {
             return;
         }
@@ -373,7 +374,7 @@ impl Association {
 
     /// The path to `address` (its IP; the UDP port may have been learned
     /// since).
-    fn path_of(&self, address: SocketAddr) -> Option<usize> {
+    pub(super) fn path_of(&self, address: SocketAddr) -> Option<usize> {
         self.paths
             .iter()
             .position(|p| p.remote.ip() == address.ip())

@@ -15,9 +15,8 @@ use crate::serial::{Ssn, Tsn};
 
 /// Duplicate TSNs remembered for the next SACK, at most.
 const MAX_DUPLICATES: usize = 32;
-/// Gap blocks reported in one SACK, at most (a 1200-byte packet holds
-/// about 290; the rest are reported once earlier gaps fill).
-const MAX_GAP_BLOCKS: usize = 128;
+/// A SACK chunk without gap blocks or duplicates (§3.3.4).
+pub(crate) const SACK_HEADER_LEN: usize = 16;
 
 /// A message handed to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,8 +287,14 @@ impl Rx {
         now as usize >= before + mtu && before < self.window / 2
     }
 
-    /// Builds the SACK to send now and forgets the reported duplicates.
-    pub(crate) fn sack(&mut self) -> Sack {
+    /// Builds the SACK to send now, at most `room` bytes long, and forgets
+    /// the duplicates it reports. Gap blocks come first, lowest first (they
+    /// steer retransmission); duplicates fill what room is left (§6.2
+    /// asks for a SACK that fits, whatever it leaves out).
+    pub(crate) fn sack(&mut self, room: usize) -> Sack {
+        let entries = room.saturating_sub(SACK_HEADER_LEN) / 4;
+        // §6.2: as many gap blocks as fit in the packet.
+        let max_blocks = entries;
         let mut gap_blocks = Vec::new();
         let mut run: Option<(u64, u64)> = None;
         for &at in &self.received {
@@ -301,15 +306,15 @@ impl Rx {
                 }
                 None => Some((at, at)),
             };
-            if gap_blocks.len() >= MAX_GAP_BLOCKS {
+            if gap_blocks.len() >= max_blocks {
                 break;
             }
         }
-        if let (Some(block), true) = (run, gap_blocks.len() < MAX_GAP_BLOCKS) {
+        if let (Some(block), true) = (run, gap_blocks.len() < max_blocks) {
             gap_blocks.push(block);
         }
         // Offsets are 16 bits: blocks further than that are left out.
-        let gap_blocks = gap_blocks
+        let gap_blocks: Vec<GapBlock> = gap_blocks
             .into_iter()
             .filter(|&(_, e)| e - self.cum <= u64::from(u16::MAX))
             .map(|(s, e)| GapBlock {
@@ -317,12 +322,15 @@ impl Rx {
                 end: (e - self.cum) as u16,
             })
             .collect();
+        let reported = self.duplicates.len().min(entries - gap_blocks.len());
+        let duplicate_tsns = self.duplicates.drain(..reported).collect();
+        self.duplicates.clear();
         self.advertised = self.a_rwnd();
         Sack {
             cumulative_tsn_ack: self.cum_tsn,
             a_rwnd: self.advertised,
             gap_blocks,
-            duplicate_tsns: std::mem::take(&mut self.duplicates),
+            duplicate_tsns,
         }
     }
 }

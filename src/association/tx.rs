@@ -200,7 +200,8 @@ impl Tx {
         self.max_burst = max_burst.max(1) as usize;
     }
 
-    /// User bytes a DATA chunk carries at most.
+    /// User bytes a DATA chunk carries at most: RFC 9260's PMDCS, the unit
+    /// of congestion control (§7.2), since cwnd and flight count payload.
     fn max_payload(&self) -> usize {
         self.mtu.saturating_sub(12 + Data::HEADER_LEN).max(1)
     }
@@ -302,7 +303,7 @@ impl Tx {
             path.progress_at = Some(now);
             if let Some(last) = path.last_data {
                 if now.saturating_duration_since(last) > path.rto.rto() {
-                    path.cwnd = path.cwnd.min(Path::initial_cwnd(self.mtu));
+                    path.cwnd = path.cwnd.min(Path::initial_cwnd(self.max_payload()));
                 }
             }
         }
@@ -323,6 +324,14 @@ impl Tx {
                 break;
             }
             self.retransmit.pop_first();
+            // §7.2.4 (5): retransmitting the earliest outstanding chunk
+            // restarts T3-rtx, so it is not retransmitted again at once.
+            if exempt && self.outstanding.keys().next() == Some(&at) {
+                path.t3 = Some(now + path.rto.rto());
+            }
+            let Some(o) = self.outstanding.get_mut(&at) else {
+                continue;
+            };
             o.transmissions += 1;
             o.in_flight = true;
             o.sent_at = now;
@@ -376,7 +385,10 @@ impl Tx {
             // timeout.
             let mut flags = pending.flags;
             let burst_ends = self.pending.len() == 1 || path.flight + len >= limit;
-            let several = path.flight + len > self.mtu;
+            // Several packets since the last SACK, not merely data in
+            // flight: in a steady transfer a queue drained by each packet
+            // would otherwise ask for a SACK per packet.
+            let several = path.flight + len > path.burst_base + self.mtu;
             let impatient = path.rto.rto() <= PEER_SACK_DELAY;
             flags.immediate = burst_ends && (several || impatient);
             let data = Data {
@@ -509,16 +521,16 @@ impl Tx {
                 if acked[i] == 0 || p.fast_recovery_exit.is_some() {
                     continue;
                 }
-                let fully_used = flight_before[i] + self.mtu >= p.cwnd;
+                let fully_used = flight_before[i] + self.max_payload() >= p.cwnd;
                 if p.cwnd <= p.ssthresh {
                     if fully_used {
-                        p.cwnd += acked[i].min(self.mtu);
+                        p.cwnd += acked[i].min(self.max_payload());
                     }
                 } else {
                     p.partial_bytes_acked += acked[i];
                     if p.partial_bytes_acked >= p.cwnd && fully_used {
                         p.partial_bytes_acked -= p.cwnd;
-                        p.cwnd += self.mtu;
+                        p.cwnd += self.max_payload();
                     }
                 }
             }
@@ -545,6 +557,7 @@ impl Tx {
             return;
         };
         let mut any = false;
+        let pmdcs = self.max_payload();
         for (&tsn, o) in self.outstanding.range_mut(..highest) {
             if o.gap_acked || !o.in_flight {
                 continue;
@@ -559,7 +572,7 @@ impl Tx {
                 if p.fast_recovery_exit.is_none() {
                     // §7.2.3 via §7.2.4: halve once per recovery on the
                     // destination the lost chunk went to.
-                    p.ssthresh = (p.cwnd / 2).max(4 * self.mtu);
+                    p.ssthresh = (p.cwnd / 2).max(4 * pmdcs);
                     p.cwnd = p.ssthresh;
                     p.partial_bytes_acked = 0;
                     p.fast_recovery_exit = Some(self.next - 1);
@@ -598,8 +611,8 @@ impl Tx {
             return false;
         }
         let path = &mut paths[p];
-        path.ssthresh = (path.cwnd / 2).max(4 * self.mtu);
-        path.cwnd = self.mtu;
+        path.ssthresh = (path.cwnd / 2).max(4 * self.max_payload());
+        path.cwnd = self.max_payload();
         path.partial_bytes_acked = 0;
         path.fast_recovery_exit = None;
         self.fast_retransmit_due = false;

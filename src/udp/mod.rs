@@ -328,6 +328,12 @@ pub(crate) async fn spawn(
     config
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if port == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "SCTP port 0 is reserved (RFC 9260 §3.1)",
+        ));
+    }
     let (first, rest) = binds
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no local address"))?;

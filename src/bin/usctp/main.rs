@@ -126,6 +126,10 @@ enum Command {
         /// Send unordered messages.
         #[arg(long)]
         unordered: bool,
+        /// Concurrent associations (each from its own endpoint), sharing
+        /// `--bytes`; the rate reported is their aggregate.
+        #[arg(long, default_value_t = 1)]
+        associations: usize,
         /// One JSON object.
         #[arg(long)]
         json: bool,
@@ -409,6 +413,7 @@ fn run_async(
                 bytes,
                 msg_size,
                 unordered,
+                associations,
                 json,
                 progress_ms,
             } => {
@@ -418,6 +423,7 @@ fn run_async(
                     size: msg_size,
                     streams: protocol.streams.unwrap_or(1),
                     unordered,
+                    associations,
                 };
                 let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
                 let progress = match progress_ms {

@@ -285,10 +285,15 @@ pub struct BenchJob {
     /// Streams to spread the messages over.
     pub streams: u16,
     pub unordered: bool,
+    /// Concurrent associations, each from its own endpoint, sharing the
+    /// bytes evenly.
+    pub associations: usize,
 }
 
 /// Sends the job's bytes to a discard server and reports the rate, timed
-/// until everything is acknowledged; shows progress while it runs.
+/// until everything is acknowledged; shows progress while it runs. With
+/// several associations the rate is their aggregate, timed from the first
+/// message to the last acknowledgement.
 pub async fn bench(
     remote: SocketAddr,
     port: u16,
@@ -298,15 +303,66 @@ pub async fn bench(
     job: BenchJob,
     out: Output,
 ) -> io::Result<()> {
-    let size = job.size.max(1);
     let config = Config {
         outbound_streams: job.streams.max(1),
         ..config
     };
-    let mut stream = connect(remote, port, addrs, config, pcap).await?;
-    let usable = stream.established().outbound_streams.max(1);
-    let payload = Bytes::from(vec![b'x'; size]);
+    let count = job.associations.max(1);
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        streams.push(connect(remote, port, addrs, config.clone(), pcap.clone()).await?);
+    }
+    let payload = Bytes::from(vec![b'x'; job.size.max(1)]);
     let start = now();
+    let (sent, messages, failovers) = if count == 1 {
+        let stream = streams.pop().expect("one stream");
+        send_bulk(stream, payload, job.bytes, job, start, out).await?
+    } else {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, stream) in streams.into_iter().enumerate() {
+            // The first associations take the remainder.
+            let share = job.bytes / count + usize::from(i < job.bytes % count);
+            let quiet = Output {
+                progress: None,
+                ..out
+            };
+            tasks.spawn(send_bulk(stream, payload.clone(), share, job, start, quiet));
+        }
+        let mut total = (0, 0, 0);
+        while let Some(result) = tasks.join_next().await {
+            let (sent, messages, failovers) = result.map_err(io::Error::other)??;
+            total = (total.0 + sent, total.1 + messages, total.2 + failovers);
+        }
+        total
+    };
+    let seconds = start.elapsed().as_secs_f64().max(1e-9);
+    report(
+        out.json,
+        &[
+            ("bytes", sent.to_string()),
+            ("messages", messages.to_string()),
+            ("seconds", format!("{seconds:.6}")),
+            ("MBps", format!("{:.3}", sent as f64 / seconds / 1e6)),
+            ("failovers", failovers.to_string()),
+            ("associations", count.to_string()),
+        ],
+    );
+    Ok(())
+}
+
+/// Sends `bytes` in messages of `payload`'s size over one association,
+/// waits until the peer has acknowledged them and shuts it down. Returns
+/// the bytes and messages sent and the failovers seen.
+async fn send_bulk(
+    mut stream: SctpStream,
+    payload: Bytes,
+    bytes: usize,
+    job: BenchJob,
+    start: Instant,
+    out: Output,
+) -> io::Result<(usize, usize, usize)> {
+    let size = payload.len();
+    let usable = stream.established().outbound_streams.max(1);
     let mut watch = Watch::new(start, out.verbose);
     let queued = Arc::new(AtomicUsize::new(0));
     let progress = out.progress.map(|every| {
@@ -318,8 +374,8 @@ pub async fn bench(
         ))
     });
     let (mut sent, mut messages) = (0usize, 0usize);
-    while sent < job.bytes {
-        let n = size.min(job.bytes - sent);
+    while sent < bytes {
+        let n = size.min(bytes - sent);
         let sid = (messages % usize::from(usable)) as u16;
         stream
             .send_with(sid, 0, payload.slice(..n), job.unordered)
@@ -338,7 +394,6 @@ pub async fn bench(
             _ => break,
         }
     }
-    let seconds = start.elapsed().as_secs_f64().max(1e-9);
     if let Some(task) = progress {
         task.abort();
         eprintln!();
@@ -347,17 +402,7 @@ pub async fn bench(
     while let Some(event) = stream.next_event().await {
         watch.note(&event);
     }
-    report(
-        out.json,
-        &[
-            ("bytes", sent.to_string()),
-            ("messages", messages.to_string()),
-            ("seconds", format!("{seconds:.6}")),
-            ("MBps", format!("{:.3}", sent as f64 / seconds / 1e6)),
-            ("failovers", watch.failovers.to_string()),
-        ],
-    );
-    Ok(())
+    Ok((sent, messages, watch.failovers))
 }
 
 /// Prints, every `every`, the time, the bytes the peer has acknowledged,
