@@ -1,7 +1,7 @@
 //! RFC 9260 §§6–9: the MUSTs of user data transfer, congestion control,
 //! fault management and termination that no other test checks, played with
-//! raw packets against the sans-IO endpoint. `docs/rfc9260-musts-part-b.md`
-//! names the requirement each test stands for.
+//! raw packets against the sans-IO endpoint. `docs/rfc9260-musts.md` names
+//! the requirement each test stands for.
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use usctp::association::{AssocId, AssociationState};
-use usctp::chunk::{Chunk, Data, DataFlags, GapBlock, Heartbeat, Sack};
+use usctp::chunk::{Chunk, CookieEcho, Data, DataFlags, GapBlock, Heartbeat, Init, Sack};
 use usctp::config::Config;
 use usctp::serial::{Ssn, Tsn};
 
@@ -804,4 +804,197 @@ fn shutdown_received_ignores_the_users_shutdown() {
     t.send(iut_tag, &[sack(mine[0].tsn, 100_000, &[])]);
     assert_eq!(t.sent_one().only(), &Chunk::ShutdownAck);
     assert_eq!(state(&t, id), AssociationState::ShutdownAckSent);
+}
+
+// ---- Deviations fixed since the first record ----
+
+/// The largest DATA payload in a packet of `packet_size` bytes: the packet
+/// less the common header (12) and the DATA chunk header (16).
+fn pmdcs(packet_size: usize) -> usize {
+    packet_size - 12 - 16
+}
+
+/// The TSNs of some DATA chunks, in order.
+fn tsns(data: &[Data]) -> Vec<Tsn> {
+    data.iter().map(|d| d.tsn).collect()
+}
+
+#[test]
+fn a_fast_retransmission_of_the_earliest_chunk_restarts_t3() {
+    // §6.1, §7.2.4: when the lowest outstanding TSN goes again by fast
+    // retransmit, T3-rtx starts over from then: no timeout retransmits it
+    // a third time before a full RTO has passed.
+    let (mut t, iut_tag, id) = established();
+    for _ in 0..6 {
+        user_sends(&mut t, id, 0, vec![1; 100], false);
+    }
+    let sent = tsns(&data_in(&t.sent()));
+    assert_eq!(sent.len(), 6);
+    let before = sent[0].prev();
+    // 400 ms into T3-rtx (1 s), three SACKs miss the first TSN; the last
+    // two stay in flight, so T3-rtx keeps running.
+    t.advance(Duration::from_millis(400));
+    for highest in 2..=3 {
+        t.send(iut_tag, &[sack(before, 100_000, &[(2, highest)])]);
+        assert!(data_in(&t.sent()).is_empty());
+    }
+    t.send(iut_tag, &[sack(before, 100_000, &[(2, 4)])]);
+    assert_eq!(tsns(&data_in(&t.sent())), [sent[0]], "fast retransmit");
+    let rto = t.iut.association(id).unwrap().rto();
+    assert!(rto >= Duration::from_secs(1));
+    // The original T3-rtx would have expired 600 ms from here.
+    t.advance(rto - Duration::from_millis(1));
+    assert!(data_in(&t.sent()).is_empty(), "T3-rtx was restarted");
+    t.advance(Duration::from_millis(1));
+    let again = tsns(&data_in(&t.sent()));
+    assert_eq!(again, [sent[0], sent[4], sent[5]], "a full RTO later");
+}
+
+#[test]
+#[should_panic(expected = "SACK.Delay")]
+fn an_endpoint_with_sack_delay_above_500_ms_is_refused() {
+    // §6.2: the endpoint's own configuration cannot raise SACK.Delay
+    // beyond 500 ms either; 500 ms itself is taken.
+    let at = |ms| Config {
+        sack_delay: Duration::from_millis(ms),
+        ..Config::default()
+    };
+    Tester::with_config(at(500), true);
+    Tester::with_config(at(501), true);
+}
+
+#[test]
+fn sacks_fit_small_packets_whatever_the_gaps() {
+    // §6.2, §6.7: with 400-byte packets and hundreds of gaps, every packet
+    // of DATA still draws one SACK, cut to the gap blocks that fit (the
+    // lowest), and no packet exceeds the size.
+    let config = Config {
+        max_packet_size: 400,
+        ..Config::default()
+    };
+    let (mut t, iut_tag, _id) = established_with(config);
+    let mut last = None;
+    for i in 0..300u32 {
+        t.send(iut_tag, &[whole(T0 + 1 + 2 * i, b"x")]);
+        let sent = t.sent();
+        assert!(sent.iter().all(|s| s.size <= 400), "{sent:#?}");
+        let sacks = sacks_in(&sent);
+        assert_eq!(sacks.len(), 1, "one SACK for packet {i}");
+        last = sacks.into_iter().next();
+    }
+    let last = last.unwrap();
+    assert_eq!(last.cumulative_tsn_ack, Tsn(T0 - 1));
+    let blocks = (400 - 12 - 16) / 4;
+    let expected: Vec<GapBlock> = (0..blocks as u16)
+        .map(|i| GapBlock {
+            start: 2 + 2 * i,
+            end: 2 + 2 * i,
+        })
+        .collect();
+    assert_eq!(last.gap_blocks, expected);
+}
+
+#[test]
+fn initial_cwnd_is_counted_in_pmdcs() {
+    // §7.2.1: the initial cwnd is min(4 PMDCS, max(2 PMDCS, 4404)) toward
+    // an IPv4 peer, PMDCS being the packet size less 28 bytes of headers.
+    for (size, expected) in [(1200, 4404), (600, 4 * pmdcs(600)), (4000, 2 * pmdcs(4000))] {
+        let config = Config {
+            max_packet_size: size,
+            ..Config::default()
+        };
+        let (t, _iut_tag, id) = established_with(config);
+        assert_eq!(t.iut.association(id).unwrap().cwnd(), expected, "{size}");
+    }
+}
+
+#[test]
+fn a_timeout_leaves_a_window_of_one_pmdcs() {
+    // §7.2.3 via §6.3.3: after T3-rtx cwnd is one PMDCS (1172 bytes with
+    // 1200-byte packets), so one packet goes again: here one full-sized
+    // chunk, or two of 500 bytes.
+    for (size, per_packet) in [(pmdcs(1200), 1), (500, 2)] {
+        let (mut t, _iut_tag, id) = established();
+        for _ in 0..8 {
+            user_sends(&mut t, id, 0, vec![2; size], false);
+        }
+        let first = tsns(&data_in(&t.sent()));
+        assert!(first.len() >= 4, "{first:?}");
+        t.advance(Duration::from_secs(1));
+        let again = t.sent();
+        assert_eq!(t.iut.association(id).unwrap().cwnd(), pmdcs(1200));
+        assert_eq!(again.len(), 1, "{again:#?}");
+        assert_eq!(tsns(&data_in(&again)), first[..per_packet]);
+    }
+}
+
+#[test]
+fn congestion_avoidance_adds_one_pmdcs_per_window_acknowledged() {
+    // §7.2.2: above ssthresh cwnd grows by one PMDCS once a whole cwnd of
+    // bytes has been acknowledged (and only while it is used).
+    let pmdcs = pmdcs(1200);
+    // A peer window of 1500 bytes makes ssthresh the initial cwnd (4404).
+    let mut t = Tester::server();
+    t.send(
+        0,
+        &[Chunk::Init(Init {
+            a_rwnd: 1500,
+            ..init(PEER)
+        })],
+    );
+    let Chunk::InitAck(ack) = t.sent_one().only().clone() else {
+        panic!("expected INIT ACK")
+    };
+    let iut_tag = ack.initiate_tag;
+    let cookie = ack.state_cookie().unwrap().clone();
+    t.send(iut_tag, &[Chunk::CookieEcho(CookieEcho { cookie })]);
+    t.sent();
+    let id = t.events()[0].0;
+    let cwnd = |t: &Tester| t.iut.association(id).unwrap().cwnd();
+    assert_eq!(cwnd(&t), 4404);
+    for _ in 0..40 {
+        user_sends(&mut t, id, 0, vec![3; pmdcs], false);
+    }
+    // Each SACK acknowledges the oldest chunk and opens the peer window.
+    let mut outstanding: std::collections::VecDeque<Tsn> = tsns(&data_in(&t.sent())).into();
+    let mut seen = Vec::new();
+    for _ in 0..13 {
+        let tsn = outstanding.pop_front().unwrap();
+        t.send(iut_tag, &[sack(tsn, 1_000_000, &[])]);
+        seen.push(cwnd(&t));
+        outstanding.extend(tsns(&data_in(&t.sent())));
+    }
+    // 1: the window was not in use, no growth; 2: slow start up to
+    // ssthresh and one PMDCS past it; then congestion avoidance: one PMDCS
+    // after 5 chunks (5860 >= 5576 bytes), the next after 6 more.
+    let (ss, ca1, ca2) = (4404 + pmdcs, 4404 + 2 * pmdcs, 4404 + 3 * pmdcs);
+    assert_eq!(
+        seen,
+        [4404, ss, ss, ss, ss, ss, ca1, ca1, ca1, ca1, ca1, ca1, ca2]
+    );
+}
+
+#[test]
+fn tag_0_packets_other_than_a_lone_init_get_no_answer() {
+    // §8.5.1 (A): only a lone INIT may carry tag 0; out of the blue, a
+    // HEARTBEAT or SHUTDOWN ACK with tag 0 is dropped without a word,
+    // while with another tag they are answered (§8.4 (8), (5)).
+    let mut t = Tester::server();
+    t.send(0, &[heartbeat(b"tag 0")]);
+    t.sent_nothing();
+    t.send(0, &[Chunk::ShutdownAck]);
+    t.sent_nothing();
+    t.send(0, &[Chunk::Init(init(PEER)), heartbeat(b"bundled")]);
+    t.sent_nothing();
+    assert_eq!(t.iut.association_count(), 0);
+
+    t.send(5, &[heartbeat(b"tag 5")]);
+    let reply = t.sent_one();
+    assert!(matches!(reply.only(), Chunk::Abort(a) if a.reflected_tag));
+    assert_eq!(reply.vtag(), 5);
+    t.send(5, &[Chunk::ShutdownAck]);
+    assert!(matches!(
+        t.sent_one().only(),
+        Chunk::ShutdownComplete(c) if c.reflected_tag
+    ));
 }
