@@ -145,8 +145,9 @@ pub struct Endpoint {
     timers: BTreeSet<(Instant, AssocId)>,
     /// The deadline each association has in `timers`.
     deadlines: HashMap<AssocId, Instant>,
-    /// Associations touched since their deadline was last read: their
-    /// entries in `timers` may be out of date.
+    /// Associations handed out by `association_mut` since their deadline
+    /// was last read: their entries in `timers` may be out of date. The
+    /// endpoint updates the others' entries as it acts on them.
     touched: BTreeSet<AssocId>,
     by_peer: HashMap<(IpAddr, u16), AssocId>,
     registered: HashMap<AssocId, Vec<(IpAddr, u16)>>,
@@ -219,7 +220,8 @@ impl Endpoint {
     /// come from (RFC 9260 §5.1.2), and a wildcard bind never advertises
     /// unreachable host addresses.
     pub fn set_local_addresses(&mut self, addresses: Vec<IpAddr>) {
-        self.local_addresses = addresses;
+        // §3.3.2.1: an IPv4 address goes as IPv4, never IPv4-mapped IPv6.
+        self.local_addresses = addresses.into_iter().map(|a| a.to_canonical()).collect();
     }
 
     /// This endpoint's SCTP port.
@@ -370,6 +372,7 @@ impl Endpoint {
         datagram: Bytes,
     ) {
         self.arrived_at = local;
+        self.update_timers();
         let datagram_len = datagram.len();
         // RFC 9260 §6.8: a packet with a bad checksum is dropped silently.
         if packet::verify_checksum(&datagram).is_err() {
@@ -682,13 +685,17 @@ impl Endpoint {
             return;
         };
         self.ready.insert(id);
-        self.touched.insert(id);
         while let Some(event) = assoc.poll_event() {
             self.events.push_back((id, event));
         }
-        if !assoc.take_addresses_changed() {
+        let changed = assoc.take_addresses_changed();
+        self.update_timer(id);
+        if !changed {
             return;
         }
+        let Some(assoc) = self.associations.get_mut(&id) else {
+            return;
+        };
         let port = assoc.peer_port();
         let current: Vec<(IpAddr, u16)> = assoc.peer_ips().map(|ip| (ip, port)).collect();
         let old = self
@@ -716,6 +723,7 @@ impl Endpoint {
         }
         self.associations.remove(&id);
         self.ready.remove(&id);
+        self.update_timer(id);
         for key in self.registered.remove(&id).unwrap_or_default() {
             if self.by_peer.get(&key) == Some(&id) {
                 self.by_peer.remove(&key);
@@ -774,6 +782,7 @@ impl Endpoint {
 
     /// Writes the next packet to send into `buf` (cleared first).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.update_timers();
         if let Some((destination, bytes)) = self.replies.pop_front() {
             buf.clear();
             buf.extend_from_slice(&bytes);
@@ -793,13 +802,11 @@ impl Endpoint {
                 .or_else(|| self.ready.first())
                 .copied()?;
             let sent = match self.associations.get_mut(&next) {
-                Some(assoc) => {
-                    // Sending starts timers (T3-rtx, heartbeats).
-                    self.touched.insert(next);
-                    assoc.poll_transmit(now, buf)
-                }
+                Some(assoc) => assoc.poll_transmit(now, buf),
                 None => None,
             };
+            // Sending starts timers (T3-rtx, heartbeats).
+            self.update_timer(next);
             if let Some(mut t) = sent {
                 // With addresses advertised, every one of them is known to
                 // the peer: the route decides.

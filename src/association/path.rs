@@ -109,16 +109,22 @@ impl Path {
     }
 
     /// §7.2.1: the initial congestion window, min(4 PMDCS, max(2 PMDCS,
-    /// 4404)), PMDCS being the largest DATA chunk payload.
-    pub(crate) fn initial_cwnd(pmdcs: usize) -> usize {
-        (4 * pmdcs).min((2 * pmdcs).max(4404))
+    /// 4404)) toward IPv4 and 4344 in place of 4404 toward IPv6, PMDCS
+    /// being the largest DATA chunk payload.
+    pub(crate) fn initial_cwnd(&self, pmdcs: usize) -> usize {
+        let floor = if self.remote.ip().to_canonical().is_ipv6() {
+            4344
+        } else {
+            4404
+        };
+        (4 * pmdcs).min((2 * pmdcs).max(floor))
     }
 
     /// Starts congestion control for data transfer; the initial ssthresh
     /// may be arbitrarily high (§7.2.1), here the peer's window.
     pub(crate) fn start_congestion(&mut self, pmdcs: usize, peer_rwnd: u32) {
-        self.cwnd = Self::initial_cwnd(pmdcs);
-        self.ssthresh = (peer_rwnd as usize).max(Self::initial_cwnd(pmdcs));
+        self.cwnd = self.initial_cwnd(pmdcs);
+        self.ssthresh = (peer_rwnd as usize).max(self.initial_cwnd(pmdcs));
         self.partial_bytes_acked = 0;
         self.flight = 0;
         self.fast_recovery_exit = None;
@@ -247,6 +253,27 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn initial_cwnd_floor_depends_on_the_family() {
+        // §7.2.1: 4404 bytes toward IPv4 (an IPv4-mapped address counts as
+        // IPv4), 4344 toward IPv6, when 2 PMDCS is smaller.
+        let rto = || {
+            let s = std::time::Duration::from_secs(1);
+            Rto::new(s, s, s)
+        };
+        let pmdcs = 1172;
+        for (address, expected) in [
+            ("10.1.2.3:9899", 4404),
+            ("[::ffff:10.1.2.3]:9899", 4404),
+            ("[2001:db8::7]:9899", 4344),
+        ] {
+            let path = Path::new(address.parse().unwrap(), true, rto());
+            assert_eq!(path.initial_cwnd(pmdcs), expected, "{address}");
+        }
+        let path = Path::new("[2001:db8::7]:9899".parse().unwrap(), true, rto());
+        assert_eq!(path.initial_cwnd(4000 - 28), 2 * (4000 - 28));
+    }
 
     #[test]
     fn heartbeat_info_round_trips_both_families() {

@@ -92,6 +92,20 @@ pub struct Unsent {
     complete: bool,
 }
 
+impl Unsent {
+    /// A whole message that never reached the association's send buffer.
+    pub(crate) fn never_queued(stream: u16, ppid: u32, unordered: bool, data: Bytes) -> Self {
+        Self {
+            stream,
+            ppid,
+            unordered,
+            data,
+            partly_sent: false,
+            complete: true,
+        }
+    }
+}
+
 /// Accounts a chunk newly acknowledged (by the cumulative ack or a gap
 /// block) to the path it was last sent on: bytes acked, whether the path
 /// is shown reachable, and an RTT sample (§6.3.1 C5, Karn: only from
@@ -303,7 +317,7 @@ impl Tx {
             path.progress_at = Some(now);
             if let Some(last) = path.last_data {
                 if now.saturating_duration_since(last) > path.rto.rto() {
-                    path.cwnd = path.cwnd.min(Path::initial_cwnd(self.max_payload()));
+                    path.cwnd = path.cwnd.min(path.initial_cwnd(self.max_payload()));
                 }
             }
         }

@@ -28,7 +28,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use crate::association::{AssocId, AssociationError, Established, Message, PathInfo, SendError};
 use crate::capture::Recorder;
 use crate::config::Config;
-use crate::udp::{self, Accepted, Accepting, Command, Handle};
+use crate::udp::{self, Accepted, Accepting, Command, Handle, Unanswered};
 pub use crate::udp::{Status, StreamEvent, Subscription};
 
 /// Accepts associations on a UDP address and SCTP port.
@@ -71,7 +71,7 @@ impl SctpListener {
         binds.extend(&options.also_bind);
         let handle = udp::spawn(
             &binds,
-            port,
+            Some(port),
             options.config,
             accept,
             options.pcap,
@@ -133,7 +133,8 @@ pub struct ConnectOptions {
     pub config: Config,
     /// The local UDP address to bind (port 0 for any).
     pub local: SocketAddr,
-    /// This end's SCTP port (0 picks one).
+    /// This end's SCTP port (0: the number of its UDP port, which the
+    /// operating system keeps unique on the host).
     pub port: u16,
     /// Record every datagram sent and received in this pcap file.
     pub pcap: Option<Arc<Recorder>>,
@@ -173,6 +174,9 @@ pub struct SctpStream {
     /// `AsyncWrite`: the message handed to the endpoint and not yet taken
     /// into its send buffer, with its length.
     writing: Option<(oneshot::Receiver<Result<(), SendError>>, usize)>,
+    /// Bytes `send` handed over without waiting, not yet in the send buffer.
+    unanswered: Arc<Unanswered>,
+    max_message: usize,
 }
 
 impl SctpStream {
@@ -186,6 +190,8 @@ impl SctpStream {
             closed: None,
             unread: Bytes::new(),
             writing: None,
+            unanswered: Arc::default(),
+            max_message: accepted.max_message,
         }
     }
 
@@ -201,11 +207,7 @@ impl SctpStream {
         } else {
             options.local
         };
-        let sctp_port = if options.port == 0 {
-            udp::ephemeral_port()?
-        } else {
-            options.port
-        };
+        let sctp_port = (options.port != 0).then_some(options.port);
         let mut binds = vec![local];
         binds.extend(&options.also_bind);
         let handle = udp::spawn(
@@ -267,6 +269,29 @@ impl SctpStream {
         data: Bytes,
         unordered: bool,
     ) -> Result<(), SendError> {
+        // A message that cannot be refused (valid, and little enough
+        // already on its way) is handed over without waiting for the
+        // endpoint task's answer: a sender then queues many messages per
+        // wake-up of that task. Past the limit, `send` waits as before.
+        let valid = !data.is_empty()
+            && data.len() <= self.max_message
+            && stream < self.established.outbound_streams;
+        if valid && self.closed.is_none() && self.unanswered.reserve(data.len()) {
+            let len = data.len();
+            let command = Command::SendUnanswered {
+                id: self.id,
+                stream,
+                ppid,
+                data,
+                unordered,
+                unanswered: self.unanswered.clone(),
+            };
+            if self.handle.commands.send(command).is_err() {
+                self.unanswered.release(len);
+                return Err(SendError::NotOpen);
+            }
+            return Ok(());
+        }
         self.handle
             .send_request(|reply| Command::Send {
                 id: self.id,
@@ -447,7 +472,7 @@ impl SctpSocket {
         binds.extend(&options.also_bind);
         let handle = udp::spawn(
             &binds,
-            port,
+            Some(port),
             options.config,
             accepting,
             options.pcap,

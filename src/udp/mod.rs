@@ -11,7 +11,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
 
@@ -179,6 +180,35 @@ enum SendReply {
     Plain(Reply<Result<(), SendError>>),
     /// `send_to`: the association it went on.
     To(AssocId, Reply<Result<AssocId, SendError>>),
+    /// A `send` that did not wait (see [`Unanswered`]): its bytes leave the
+    /// count once the association takes the message.
+    Unanswered(Arc<Unanswered>, usize),
+}
+
+/// The bytes a stream handed to the endpoint without waiting for the
+/// answer, and not yet taken into the association's send buffer. A stream
+/// only skips the round trip to the endpoint task while this stays under
+/// [`Unanswered::LIMIT`], so it bounds what may queue in front of the send
+/// buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Unanswered(AtomicUsize);
+
+impl Unanswered {
+    /// Bytes a stream may have on their way without waiting.
+    pub(crate) const LIMIT: usize = 256 * 1024;
+
+    /// Counts `len` more bytes if they fit under the limit.
+    pub(crate) fn reserve(&self, len: usize) -> bool {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n + len <= Self::LIMIT).then_some(n + len)
+            })
+            .is_ok()
+    }
+
+    pub(crate) fn release(&self, len: usize) {
+        self.0.fetch_sub(len, Ordering::AcqRel);
+    }
 }
 
 impl SendReply {
@@ -187,6 +217,7 @@ impl SendReply {
         match self {
             Self::Plain(reply) => reply.is_closed(),
             Self::To(_, reply) => reply.is_closed(),
+            Self::Unanswered(..) => false,
         }
     }
 
@@ -197,6 +228,12 @@ impl SendReply {
             }
             Self::To(id, reply) => {
                 let _ = reply.send(result.map(|()| id));
+            }
+            Self::Unanswered(count, len) => {
+                count.release(len);
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "a message sent without waiting was refused");
+                }
             }
         }
     }
@@ -209,6 +246,8 @@ pub(crate) struct Accepted {
     /// The status the moment the association came up.
     pub status: Option<Status>,
     pub events: mpsc::UnboundedReceiver<StreamEvent>,
+    /// The largest message the association takes.
+    pub max_message: usize,
 }
 
 type Reply<T> = oneshot::Sender<T>;
@@ -228,6 +267,16 @@ pub(crate) enum Command {
         data: Bytes,
         unordered: bool,
         reply: Reply<Result<(), SendError>>,
+    },
+    /// A `send` that does not wait for the answer (the stream validated
+    /// it and counted it in `unanswered`).
+    SendUnanswered {
+        id: AssocId,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+        unanswered: Arc<Unanswered>,
     },
     SendTo {
         to: SocketAddr,
@@ -301,13 +350,6 @@ fn os_seed() -> io::Result<[u8; 32]> {
     Ok(seed)
 }
 
-/// A random SCTP port from the dynamic range (49152–65535), as a kernel
-/// picks for an unbound socket.
-pub(crate) fn ephemeral_port() -> io::Result<u16> {
-    let seed = os_seed()?;
-    Ok(49_152 + u16::from_be_bytes([seed[0], seed[1]]) % 16_384)
-}
-
 /// Binds one UDP socket per address in `binds` and starts an endpoint task
 /// for SCTP port `port`. `accept` receives associations peers start, when
 /// listening.
@@ -319,7 +361,7 @@ pub(crate) fn ephemeral_port() -> io::Result<u16> {
 /// address advertises nothing, so peers use the packet's source only.
 pub(crate) async fn spawn(
     binds: &[SocketAddr],
-    port: u16,
+    port: Option<u16>,
     config: Config,
     accepting: Accepting,
     recorder: Option<Arc<Recorder>>,
@@ -328,7 +370,7 @@ pub(crate) async fn spawn(
     config
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    if port == 0 {
+    if port == Some(0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "SCTP port 0 is reserved (RFC 9260 §3.1)",
@@ -347,6 +389,11 @@ pub(crate) async fn spawn(
         }
         sockets.push(Io::bind(bind)?);
     }
+    // A client without a port of its own takes its UDP port's number: the
+    // operating system keeps that unique on the host, so two clients
+    // reaching one server from one address never share an SCTP port (which,
+    // with the address, is what tells their associations apart).
+    let port = port.unwrap_or(local_addr.port());
     let mut endpoint = Endpoint::new(config, port, os_seed()?, now());
     if binds.len() > 1 {
         let advertised: Vec<IpAddr> = binds
@@ -395,6 +442,9 @@ pub(crate) async fn spawn(
 
 type PendingSend = (u16, u32, Bytes, bool, SendReply);
 
+/// Commands taken in one turn of the driver's loop, at most.
+const COMMAND_BATCH: usize = 256;
+
 struct Driver {
     /// One socket per local address, all on the same UDP port.
     sockets: Vec<Io>,
@@ -434,6 +484,7 @@ struct Io {
 impl Io {
     fn bind(addr: SocketAddr) -> io::Result<Self> {
         let socket = bind_udp(addr)?;
+        keep_offload_enabled();
         let state = quinn_udp::UdpSocketState::new((&socket).into())?;
         let local = socket.local_addr()?;
         Ok(Self {
@@ -508,13 +559,50 @@ struct RecvBuffers {
     meta: [quinn_udp::RecvMeta; RECV_BATCH],
 }
 
+/// Receive buffers of endpoints that have ended, for the next ones: a
+/// client making one endpoint per association would otherwise zero half a
+/// megabyte for each (profiled: a sixth of its time).
+static SPARE_RECV_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Spare receive buffers kept at most.
+const SPARE_RECV_KEPT: usize = 16;
+
 impl RecvBuffers {
     fn new() -> Self {
+        let spare = SPARE_RECV_BUFFERS.lock().ok().and_then(|mut v| v.pop());
         Self {
-            data: vec![0; RECV_BATCH * RECV_BUFFER],
+            data: spare.unwrap_or_else(|| vec![0; RECV_BATCH * RECV_BUFFER]),
             meta: [quinn_udp::RecvMeta::default(); RECV_BATCH],
         }
     }
+}
+
+impl Drop for RecvBuffers {
+    fn drop(&mut self) {
+        if let Ok(mut spare) = SPARE_RECV_BUFFERS.lock() {
+            if spare.len() < SPARE_RECV_KEPT {
+                spare.push(std::mem::take(&mut self.data));
+            }
+        }
+    }
+}
+
+/// Keeps one UDP socket with GRO enabled open for the life of the process.
+/// `quinn_udp` probes for GSO and GRO with a throwaway socket each time it
+/// sets up a socket; on Linux enabling GRO on the first socket, and closing
+/// the last, switches a kernel static key, which rewrites kernel code on
+/// every CPU. A client setting up many endpoints paid that twice per
+/// endpoint (profiled: an eighth of its time); with this socket open the
+/// key stays on.
+fn keep_offload_enabled() {
+    static KEEPER: OnceLock<Option<std::net::UdpSocket>> = OnceLock::new();
+    KEEPER.get_or_init(|| {
+        let socket = std::net::UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0))
+            .or_else(|_| std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)))
+            .ok()?;
+        // Setting the socket up turns GRO on (quinn-udp does it).
+        quinn_udp::UdpSocketState::new((&socket).into()).ok()?;
+        Some(socket)
+    });
 }
 
 /// Packets to one destination, gathered for one GSO send.
@@ -642,15 +730,20 @@ fn route_source(destination: SocketAddr) -> io::Result<IpAddr> {
 
 impl Driver {
     async fn run(mut self) {
+        // One timer, moved when the endpoint's deadline changes (not a new
+        // one registered on every turn of the loop).
+        let sleep = tokio::time::sleep_until(now().into());
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
         loop {
             self.flush().await;
             let deadline = self.endpoint.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending().await,
+            if deadline != armed {
+                if let Some(t) = deadline {
+                    sleep.as_mut().reset(t.into());
                 }
-            };
+                armed = deadline;
+            }
             tokio::select! {
                 (i, received) = recv_any(&self.sockets, &mut self.recv) => {
                     // ICMP errors surface as errors on a later receive on
@@ -660,7 +753,17 @@ impl Driver {
                     }
                 }
                 command = self.commands.recv() => match command {
-                    Some(command) => self.command(command),
+                    Some(command) => {
+                        self.command(command);
+                        // Take what else is waiting before sending: many
+                        // messages then leave in few packets and calls.
+                        for _ in 0..COMMAND_BATCH {
+                            match self.commands.try_recv() {
+                                Ok(command) => self.command(command),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     None => {
                         // Every handle is gone: shut down what is left
                         // gracefully, and stop once it is closed (T5-shutdown-
@@ -669,7 +772,10 @@ impl Driver {
                         return;
                     }
                 },
-                () = sleep => self.endpoint.handle_timeout(now()),
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    self.endpoint.handle_timeout(now());
+                }
             }
         }
     }
@@ -845,6 +951,7 @@ impl Driver {
                     established,
                     status: self.status(id),
                     events: rx,
+                    max_message: self.max_message(id),
                 };
                 if let Some((_, reply)) = self.connecting.remove(&id) {
                     self.streams.insert(id, Sink::Own(tx));
@@ -918,11 +1025,23 @@ impl Driver {
                 sink.send(id, StreamEvent::Message(message));
             }
         }
+        // Messages still waiting for room: those whose sender waits are
+        // answered; those sent without waiting are reported unsent.
+        let mut unsent = Vec::new();
+        for (stream, ppid, data, unordered, reply) in self.blocked.remove(&id).unwrap_or_default() {
+            match reply {
+                SendReply::Unanswered(count, len) => {
+                    count.release(len);
+                    unsent.push(Unsent::never_queued(stream, ppid, unordered, data));
+                }
+                reply => reply.answer(Err(SendError::NotOpen)),
+            }
+        }
+        if !unsent.is_empty() {
+            self.notify(id, StreamEvent::SendFailed(unsent));
+        }
         if let Some(sink) = self.streams.remove(&id) {
             sink.send(id, StreamEvent::Closed(error));
-        }
-        for (.., reply) in self.blocked.remove(&id).unwrap_or_default() {
-            reply.answer(Err(SendError::NotOpen));
         }
     }
 
@@ -976,7 +1095,15 @@ impl Driver {
             established,
             status: self.status(id),
             events: rx,
+            max_message: self.max_message(id),
         })
+    }
+
+    /// The largest message association `id` takes (0 once it is gone).
+    fn max_message(&self, id: AssocId) -> usize {
+        self.endpoint
+            .association(id)
+            .map_or(0, |a| a.config().max_message_size)
     }
 
     fn retry_blocked(&mut self, id: AssocId) {
@@ -1041,6 +1168,17 @@ impl Driver {
                 unordered,
                 reply,
             } => self.queue_send(id, (stream, ppid, data, unordered, SendReply::Plain(reply))),
+            Command::SendUnanswered {
+                id,
+                stream,
+                ppid,
+                data,
+                unordered,
+                unanswered,
+            } => {
+                let reply = SendReply::Unanswered(unanswered, data.len());
+                self.queue_send(id, (stream, ppid, data, unordered, reply));
+            }
             Command::SendTo {
                 to,
                 port,
