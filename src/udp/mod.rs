@@ -430,6 +430,7 @@ pub(crate) async fn spawn(
         subscription,
         batch: Batch::default(),
         recv: RecvBuffers::new(),
+        inbox: Vec::new(),
         arena: Arena::default(),
         recorder,
     };
@@ -467,6 +468,8 @@ struct Driver {
     /// Packets on their way out together (GSO).
     batch: Batch,
     recv: RecvBuffers,
+    /// The datagrams of the receive being handled (kept for its capacity).
+    inbox: Vec<(SocketAddr, Option<IpAddr>, Bytes)>,
     arena: Arena,
     /// Where `--pcap` records every datagram, if anywhere.
     recorder: Option<Arc<Recorder>>,
@@ -749,7 +752,7 @@ impl Driver {
                     // ICMP errors surface as errors on a later receive on
                     // some systems: they tear nothing down here.
                     if let Ok(count) = received {
-                        self.received_batch(i, count);
+                        self.received_batch(i, count).await;
                     }
                 }
                 command = self.commands.recv() => match command {
@@ -796,7 +799,7 @@ impl Driver {
             tokio::select! {
                 (i, received) = recv_any(&self.sockets, &mut self.recv) => {
                     if let Ok(count) = received {
-                        self.received_batch(i, count);
+                        self.received_batch(i, count).await;
                     }
                 }
                 () = tokio::time::sleep_until(deadline.into()) => {
@@ -809,10 +812,16 @@ impl Driver {
 
     /// Hands the datagrams a receive on socket `i` filled `count` buffers
     /// with to the endpoint, splitting GRO-coalesced buffers at their
-    /// stride.
-    fn received_batch(&mut self, i: usize, count: usize) {
+    /// stride. What the endpoint has to send after each datagram is
+    /// gathered at once (and sent in as few calls as the batches allow): a
+    /// receiver then acknowledges every second packet of a coalesced batch
+    /// (§6.2), and a sender that gets several SACKs at once sends after
+    /// each, Max.Burst applying to each (§6.1 D), as if they had come one
+    /// by one.
+    async fn received_batch(&mut self, i: usize, count: usize) {
         let t = now();
         let local = self.sockets[i].local;
+        let mut inbox = std::mem::take(&mut self.inbox);
         for (meta, buf) in self.recv.meta[..count]
             .iter()
             .zip(self.recv.data.chunks(RECV_BUFFER))
@@ -826,9 +835,17 @@ impl Driver {
                 tracing::trace!(%from, bytes = datagram.len(), "receive");
                 let datagram = self.arena.take(datagram);
                 let to = meta.dst_ip.map(|ip| unmapped(SocketAddr::new(ip, 0)).ip());
-                self.endpoint.handle_at(t, from, to, datagram);
+                inbox.push((from, to, datagram));
             }
         }
+        let several = inbox.len() > 1;
+        for (from, to, datagram) in inbox.drain(..) {
+            self.endpoint.handle_at(t, from, to, datagram);
+            if several {
+                self.gather(t).await;
+            }
+        }
+        self.inbox = inbox;
     }
 
     /// The socket to send to `destination` from: with one socket, that
@@ -887,28 +904,34 @@ impl Driver {
     }
 
     /// Sends everything due, then routes events and messages.
+    /// Moves what the endpoint has to send into the send batch, sending a
+    /// batch whenever the next packet cannot join it.
+    async fn gather(&mut self, t: Instant) {
+        while let Some(tx) = self.endpoint.poll_transmit(t, &mut self.buf) {
+            let i = match self.socket_for(tx.destination) {
+                Ok(i) => i,
+                Err(e) => {
+                    self.send_failed(t, tx.destination, &e);
+                    continue;
+                }
+            };
+            let packet = &self.buf[..tx.size];
+            if let Some(r) = &self.recorder {
+                r.record(self.sockets[i].local, tx.destination, packet);
+            }
+            let to = (tx.destination, i, tx.source);
+            let max = self.sockets[i].state.max_gso_segments();
+            if self.batch.count > 0 && !self.batch.takes(to, packet.len(), max) {
+                self.send_batch(t).await;
+            }
+            self.batch.push(to, &self.buf[..tx.size]);
+        }
+    }
+
     async fn flush(&mut self) {
         loop {
             let t = now();
-            while let Some(tx) = self.endpoint.poll_transmit(t, &mut self.buf) {
-                let i = match self.socket_for(tx.destination) {
-                    Ok(i) => i,
-                    Err(e) => {
-                        self.send_failed(t, tx.destination, &e);
-                        continue;
-                    }
-                };
-                let packet = &self.buf[..tx.size];
-                if let Some(r) = &self.recorder {
-                    r.record(self.sockets[i].local, tx.destination, packet);
-                }
-                let to = (tx.destination, i, tx.source);
-                let max = self.sockets[i].state.max_gso_segments();
-                if self.batch.count > 0 && !self.batch.takes(to, packet.len(), max) {
-                    self.send_batch(t).await;
-                }
-                self.batch.push(to, &self.buf[..tx.size]);
-            }
+            self.gather(t).await;
             self.send_batch(t).await;
             let mut any = false;
             while let Some((id, event)) = self.endpoint.poll_event() {
