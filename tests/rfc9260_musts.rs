@@ -1,5 +1,6 @@
 //! Keeps `docs/rfc9260-musts.md` — every MUST of RFC 9260 §§3–9 with the test that checks it or
-//! the written reason it is not met — in step with the test suite.
+//! the written reason it is not met — and the ETSI TS 102 369 list in `docs/conformance.md` in
+//! step with the test suite.
 //!
 //! Each table row is `| id | § | requirement | evidence |`. The id is `M<section>-<n>` (for
 //! example `M6.2-3`), unique, in document order. The evidence is either one or more test names in
@@ -176,4 +177,45 @@ fn every_must_of_sections_3_to_9_has_a_test_or_a_reason() {
         text.contains(&expected),
         "the summary line must read: {expected}"
     );
+}
+
+#[test]
+fn every_etsi_test_purpose_is_listed_with_its_test_and_result() {
+    // docs/conformance.md lists each ETSI TS 102 369 purpose of the record
+    // (docs/etsi-test-purposes.md) once, in its order, with the test named
+    // after it, or "not applicable:" and a reason.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let purposes: Vec<String> = fs::read_to_string(root.join("docs/etsi-test-purposes.md"))
+        .expect("the ETSI record exists")
+        .lines()
+        .filter_map(|l| l.strip_prefix("| sctp-"))
+        .map(|rest| format!("sctp-{}", rest.split('|').next().unwrap_or("").trim()))
+        .collect();
+    assert_eq!(purposes.len(), 121);
+    let mut defined = BTreeSet::new();
+    functions(&root.join("tests"), &mut defined);
+    let table = fs::read_to_string(root.join("docs/conformance.md")).expect("conformance.md");
+    let mut listed = Vec::new();
+    for line in table.lines().filter(|l| l.starts_with("| sctp-")) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        assert_eq!(cells.len(), 3, "{line}");
+        let id = cells[0];
+        match cells[2] {
+            "pass" => {
+                let test = id.replace('-', "_");
+                assert!(
+                    cells[1].contains(&format!("`{test}`")) && defined.contains(&test),
+                    "{id}: its test `{test}` must be named and exist"
+                );
+            }
+            result => assert!(
+                result
+                    .strip_prefix("not applicable:")
+                    .is_some_and(|r| r.split_whitespace().count() >= 4),
+                "{id}: a result is pass, or not applicable with a reason"
+            ),
+        }
+        listed.push(id.to_string());
+    }
+    assert_eq!(listed, purposes);
 }
