@@ -134,6 +134,16 @@ impl Config {
         if self.sack_delay > Duration::from_millis(500) {
             return Err("SACK.Delay must not exceed 500 ms (RFC 9260 §6.2)".into());
         }
+        // §6.1: no TSN more than 2^31 - 1 above the oldest unacknowledged
+        // one. Every chunk carries at least a byte and the send buffer holds
+        // at most `send_buffer` bytes plus one message, so bounding the two
+        // bounds the TSNs outstanding.
+        if self.send_buffer.saturating_add(self.max_message_size) >= 1 << 31 {
+            return Err(format!(
+                "send buffer ({}) and largest message ({}) must together stay under 2 GiB (RFC 9260 §6.1)",
+                self.send_buffer, self.max_message_size
+            ));
+        }
         if self.receive_window < 1500 {
             return Err(format!(
                 "a receive window of {} bytes is below the 1500 an INIT must advertise (RFC 9260 §3.3.2)",

@@ -346,6 +346,27 @@ fn window_updates_wait_until_the_window_has_grown_by_a_packet() {
 }
 
 #[test]
+fn the_send_buffer_keeps_tsns_within_half_the_serial_space() {
+    // §6.1: no TSN more than 2^31 - 1 above the oldest unacknowledged one.
+    // Each outstanding chunk holds a byte at least, and the buffer holds at
+    // most `send_buffer` bytes plus one message: configurations that could
+    // exceed the bound are refused.
+    let with = |send_buffer: usize, max_message_size: usize| Config {
+        send_buffer,
+        max_message_size,
+        ..Config::default()
+    };
+    assert_eq!(with(1 << 30, (1 << 30) - 1).validate(), Ok(()));
+    assert!(with(1 << 30, 1 << 30).validate().is_err());
+    assert!(with(1 << 31, 1).validate().is_err());
+    assert!(with(usize::MAX, 1).validate().is_err());
+    let (mut t, _iut_tag, id) = established();
+    let assoc = t.iut.association_mut(id).unwrap();
+    assert!(assoc.set_config(with(1 << 31, 1)).is_err());
+    assert_eq!(assoc.config().send_buffer, Config::default().send_buffer);
+}
+
+#[test]
 fn sack_delay_above_500_ms_is_refused() {
     // §6.2: SACK.Delay cannot be configured above 500 ms.
     let at = |ms| Config {
@@ -436,6 +457,51 @@ fn stream_sequence_numbers_start_at_0_count_ordered_messages_and_wrap() {
     for (i, &ssn) in ssns.iter().enumerate() {
         assert_eq!(usize::from(ssn), i % 65_536, "message {i}");
     }
+}
+
+#[test]
+fn at_most_65535_ordered_messages_of_a_stream_are_in_the_send_window() {
+    // §6.1: with the first message never acknowledged, the sender stops
+    // after 65,535 ordered messages on a stream (so SSN 0 is not reused
+    // while its first holder is outstanding), and goes on once it is.
+    let (mut t, iut_tag, id) = established();
+    let total = 65_600usize;
+    for _ in 0..total {
+        user_sends(&mut t, id, 0, vec![1], false);
+    }
+    let mut first = None;
+    let mut new = std::collections::BTreeSet::new();
+    loop {
+        let data = data_in(&t.sent());
+        let before = new.len();
+        for d in &data {
+            first.get_or_insert(d.tsn);
+            new.insert(d.tsn.0);
+        }
+        if new.len() == before {
+            break;
+        }
+        // Everything but the first TSN is acknowledged by a gap block.
+        let first = first.expect("data went out");
+        let highest = *new.last().unwrap();
+        let end = u16::try_from(highest - first.0 + 1).expect("within a gap block's reach");
+        t.send(iut_tag, &[sack(first.prev(), 1 << 30, &[(2, end)])]);
+    }
+    assert_eq!(new.len(), 65_535, "ordered messages in the window");
+    // The first message acknowledged: the rest follows, SSNs wrapping.
+    let first = first.unwrap();
+    let mut ssns = Vec::new();
+    let mut cum = Tsn(first.0 + 65_534);
+    t.send(iut_tag, &[sack(cum, 1 << 30, &[])]);
+    loop {
+        let data = data_in(&t.sent());
+        let Some(last) = data.last() else { break };
+        ssns.extend(data.iter().filter(|d| d.tsn.0 > cum.0).map(|d| d.ssn.0));
+        cum = last.tsn;
+        t.send(iut_tag, &[sack(cum, 1 << 30, &[])]);
+    }
+    let expected: Vec<u16> = (65_535..total).map(|i| (i % 65_536) as u16).collect();
+    assert_eq!(ssns, expected);
 }
 
 #[test]

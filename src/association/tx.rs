@@ -162,6 +162,10 @@ pub(crate) struct Tx {
     outstanding: BTreeMap<u64, Outstanding>,
     retransmit: BTreeSet<u64>,
     out_ssn: Vec<Ssn>,
+    /// Ordered messages per stream sent and not yet cumulatively
+    /// acknowledged: at most 65,535 (§6.1), so an SSN is never reused
+    /// while its first holder may still be retransmitted.
+    ordered_in_window: Vec<u16>,
     /// Payload bytes queued or outstanding.
     buffered: usize,
     /// Payload bytes in flight on all paths (sent, not acked, not marked
@@ -196,6 +200,7 @@ impl Tx {
             outstanding: BTreeMap::new(),
             retransmit: BTreeSet::new(),
             out_ssn: vec![Ssn(0); usize::from(outbound_streams)],
+            ordered_in_window: vec![0; usize::from(outbound_streams)],
             buffered: 0,
             flight: 0,
             peer_rwnd,
@@ -389,6 +394,13 @@ impl Tx {
             if len > self.peer_rwnd as usize && self.flight > 0 {
                 break;
             }
+            // §6.1: no more than 65,535 ordered messages of a stream in the
+            // send window.
+            let stream = usize::from(pending.stream);
+            let opens_ordered = pending.flags.beginning && !pending.flags.unordered;
+            if opens_ordered && self.ordered_in_window[stream] == u16::MAX {
+                break;
+            }
             // RFC 7053: ask for an immediate SACK when this chunk ends a
             // burst of several packets (it drains the queue or fills the
             // window), since no second packet follows soon to trigger one
@@ -418,6 +430,9 @@ impl Tx {
                 Err(BuildError::DoesNotFit { .. }) | Err(_) => break,
             }
             self.pending.pop_front();
+            if opens_ordered {
+                self.ordered_in_window[stream] += 1;
+            }
             self.outstanding.insert(
                 self.next,
                 Outstanding {
@@ -476,6 +491,10 @@ impl Tx {
             }
             let o = entry.remove();
             let len = o.data.payload.len();
+            if o.data.flags.end && !o.data.flags.unordered {
+                let count = &mut self.ordered_in_window[usize::from(o.data.stream)];
+                *count = count.saturating_sub(1);
+            }
             if !o.gap_acked {
                 note_acked(&o, now, paths, &mut outcome, &mut acked, &mut rtt);
             }
@@ -681,6 +700,7 @@ impl Tx {
             }
         }
         self.retransmit.clear();
+        self.ordered_in_window.fill(0);
         self.buffered = 0;
         self.flight = 0;
         unsent
