@@ -735,10 +735,16 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.rotate_keys(now);
         self.update_timers();
-        while let Some(&(at, id)) = self.timers.first() {
-            if at > now {
-                break;
-            }
+        // Each association whose deadline has come acts once per call:
+        // one that left a deadline in the past behind cannot hold the
+        // endpoint in a loop.
+        let due: Vec<AssocId> = self
+            .timers
+            .iter()
+            .take_while(|&&(at, _)| at <= now)
+            .map(|&(_, id)| id)
+            .collect();
+        for id in due {
             if let Some(assoc) = self.associations.get_mut(&id) {
                 assoc.handle_timeout(now);
             }

@@ -9,6 +9,8 @@ mod sim;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use sim::workload::{Plan, check_delivery, establish, plan, transfer_timed};
 use sim::{Fate, Impairment, Sim, seeds};
 use usctp::association::{AssocId, AssociationError, Event, PathChange, PathState};
@@ -326,5 +328,72 @@ fn both_paths_down_ends_the_association_after_association_max_retrans() {
             .count()
             == 2,
         "{events:?}"
+    );
+}
+
+#[test]
+fn a_stalled_path_that_is_no_longer_primary_leaves_no_timer_due() {
+    // The stall probe only runs on the primary. A path with data stuck in
+    // flight that stopped being the primary (here the user moved the
+    // primary) used to keep a stall deadline in the past that nothing
+    // cleared: `handle_timeout` went round forever (found in review). The
+    // scenario runs on its own thread so that a hang fails the test.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut sim, a, _) = multihomed(1, fast_timers());
+        let second: SocketAddr = "10.2.0.2:9899".parse().unwrap();
+        // Some traffic first, so that the primary has a smoothed RTT.
+        for _ in 0..20 {
+            let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+            assoc.send(0, 0, Bytes::from(vec![1; 1000]), false).unwrap();
+        }
+        // Three seconds: the data is acknowledged and the second address
+        // confirmed by its heartbeat.
+        sim.run_until(Duration::from_secs(3), |_| false);
+        let paths = sim.nodes[0].ep.association(a).unwrap().paths();
+        assert!(paths[0].srtt.is_some() && paths[0].flight == 0, "{paths:?}");
+        assert!(paths[1].confirmed, "{paths:?}");
+        // Nothing comes back from the server any more; 8 KB go out on the
+        // primary, then the user moves the primary.
+        sim.routes = Some(Box::new(|_, from, _| {
+            if from.ip().to_string().ends_with(".2") {
+                Fate::BlackHole
+            } else {
+                Fate::Pass
+            }
+        }));
+        for _ in 0..8 {
+            let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+            assoc.send(0, 0, Bytes::from(vec![2; 1000]), false).unwrap();
+        }
+        sim.step();
+        let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+        assert!(assoc.set_primary(second));
+        // After `handle_timeout(t)` no deadline at or before `t` is left.
+        let t = sim.now + 20 * MS;
+        sim.nodes[0].ep.handle_timeout(t);
+        let next = sim.nodes[0].ep.poll_timeout();
+        assert!(
+            next.is_none_or(|n| n > t),
+            "a timer left due: {next:?} <= {t:?}"
+        );
+        // Simulated time must advance: every timer that comes due is dealt
+        // with and replaced by a later one.
+        let start = sim.now;
+        let mut steps = 0u64;
+        while sim.now - start < Duration::from_secs(1) && steps < 100_000 {
+            if !sim.step() {
+                break;
+            }
+            steps += 1;
+        }
+        let _ = done.send((sim.now - start, steps));
+    });
+    let (advanced, steps) = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the endpoint is not stuck in handle_timeout");
+    assert!(
+        advanced >= Duration::from_secs(1),
+        "time stood still at {advanced:?} after {steps} steps"
     );
 }

@@ -77,6 +77,71 @@ async fn messages_cross_in_both_directions_and_the_association_closes() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_right_after_sends_that_did_not_wait_delivers_them_all() {
+    // `send` may return before the message is in the send buffer (it did
+    // not wait for the endpoint task); a shutdown asked for then must still
+    // deliver every message first (before the fix: 35 of 200 arrived).
+    let listener = SctpListener::bind(loopback(), 7, Config::default())
+        .await
+        .unwrap();
+    let options = ConnectOptions {
+        local: loopback(),
+        config: Config {
+            send_buffer: 32 * 1024,
+            ..Config::default()
+        },
+        ..ConnectOptions::default()
+    };
+    let connect = SctpStream::connect(listener.local_addr(), 7, options);
+    let (client, server) = tokio::join!(connect, listener.accept());
+    let (client, mut server) = (client.unwrap(), server.unwrap());
+    const N: usize = 200;
+    for i in 0..N {
+        let body = Bytes::from(vec![(i % 251) as u8; 1000]);
+        client.send(0, 0, body).await.unwrap();
+    }
+    client.shutdown();
+    let mut got = 0;
+    while let Some(m) = tokio::time::timeout(Duration::from_secs(20), server.recv())
+        .await
+        .expect("no stall")
+    {
+        assert_eq!(
+            m.data,
+            Bytes::from(vec![(got % 251) as u8; 1000]),
+            "message {got}"
+        );
+        got += 1;
+    }
+    assert_eq!(got, N);
+    assert!(
+        server.close_reason().is_none(),
+        "{:?}",
+        server.close_reason()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_after_the_peer_aborted_is_refused() {
+    // Once the association has ended, `send` says so (before the fix it
+    // returned Ok and the message vanished).
+    let listener = SctpListener::bind(loopback(), 7, Config::default())
+        .await
+        .unwrap();
+    let options = ConnectOptions {
+        local: loopback(),
+        ..ConnectOptions::default()
+    };
+    let connect = SctpStream::connect(listener.local_addr(), 7, options);
+    let (client, server) = tokio::join!(connect, listener.accept());
+    let (client, server) = (client.unwrap(), server.unwrap());
+    server.abort(b"bye");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let result = client.send(0, 0, Bytes::from_static(b"hello")).await;
+    assert!(result.is_err(), "{result:?}");
+}
+
 #[test]
 fn the_demo_prints_the_classic_output() {
     let out = Command::new(env!("CARGO_BIN_EXE_usctp"))

@@ -185,8 +185,8 @@ const MAX_UDP_PAYLOAD: usize = 65_507;
 pub struct Association {
     id: AssocId,
     config: Arc<Config>,
-    /// The largest packet sent: `Config::packet_size_to` the first peer
-    /// address, fixed when data transfer starts.
+    /// The largest packet sent: the smallest `Config::packet_size_to` of
+    /// the peer's addresses, fixed when data transfer starts.
     packet_size: usize,
     state: State,
     local_port: u16,
@@ -322,7 +322,7 @@ impl Association {
         // behind it (§5.4), which starts confirming the address.
         if let Some(i) = assoc.path_of(remote) {
             if !assoc.paths[i].confirmed {
-                assoc.send_probe(now, i, false);
+                assoc.send_probe(now, i, true);
             }
         }
         let up = assoc.established();
@@ -373,6 +373,8 @@ impl Association {
     /// negotiated sequence numbers and streams.
     fn establish(&mut self, now: Instant) {
         self.state = State::Established;
+        // One packet size for every path: the smallest any of them takes.
+        self.packet_size = self.packet_size_for(&self.config);
         self.error_count = 0;
         self.start_paths(now);
         let config = &self.config;
@@ -452,6 +454,15 @@ impl Association {
         self.addresses_changed = true;
     }
 
+    /// The largest packet `config` allows toward every peer address.
+    fn packet_size_for(&self, config: &Config) -> usize {
+        self.paths
+            .iter()
+            .map(|p| config.packet_size_to(p.remote))
+            .min()
+            .unwrap_or(config.max_packet_size)
+    }
+
     /// Adds an unconfirmed path to `address` unless one exists (or the
     /// limit is reached).
     fn add_unconfirmed_path(&mut self, address: SocketAddr) {
@@ -506,7 +517,7 @@ impl Association {
         // Queued fragments were cut to the packet size: it stays once data
         // transfer has started.
         if self.data.is_none() {
-            self.packet_size = config.packet_size_to(self.paths[0].remote);
+            self.packet_size = self.packet_size_for(&config);
         }
         self.config = Arc::new(config);
         Ok(())
@@ -667,7 +678,11 @@ impl Association {
         let sack = self.data.as_ref().and_then(|d| d.sack_deadline);
         let paths = if self.data.is_some() && !self.is_closed() {
             let mtu = self.packet_size;
-            self.paths.iter().filter_map(|p| p.next_deadline(mtu)).min()
+            self.paths
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.next_deadline(mtu, i == self.primary))
+                .min()
         } else {
             None
         };

@@ -160,14 +160,15 @@ impl Path {
         Some(self.progress_at? + pto.min(self.rto.rto()))
     }
 
-    /// The earliest of this path's timers.
-    pub(crate) fn next_deadline(&self, mtu: usize) -> Option<Instant> {
+    /// The earliest of this path's timers; the stall probe only runs on
+    /// the primary.
+    pub(crate) fn next_deadline(&self, mtu: usize, primary: bool) -> Option<Instant> {
         [
             self.t3,
             self.heartbeat_at,
             self.probe.map(|p| p.deadline),
             self.blocked_until,
-            self.stall_probe_at(mtu),
+            self.stall_probe_at(mtu).filter(|_| primary),
         ]
         .into_iter()
         .flatten()

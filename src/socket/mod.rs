@@ -190,7 +190,7 @@ impl SctpStream {
             closed: None,
             unread: Bytes::new(),
             writing: None,
-            unanswered: Arc::default(),
+            unanswered: accepted.unanswered,
             max_message: accepted.max_message,
         }
     }

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
@@ -191,23 +191,34 @@ enum SendReply {
 /// [`Unanswered::LIMIT`], so it bounds what may queue in front of the send
 /// buffer.
 #[derive(Debug, Default)]
-pub(crate) struct Unanswered(AtomicUsize);
+pub(crate) struct Unanswered {
+    bytes: AtomicUsize,
+    /// The association has ended: every `send` waits for its answer.
+    ended: AtomicBool,
+}
 
 impl Unanswered {
     /// Bytes a stream may have on their way without waiting.
     pub(crate) const LIMIT: usize = 256 * 1024;
 
-    /// Counts `len` more bytes if they fit under the limit.
+    /// Counts `len` more bytes if they fit under the limit and the
+    /// association has not ended.
     pub(crate) fn reserve(&self, len: usize) -> bool {
-        self.0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n + len <= Self::LIMIT).then_some(n + len)
-            })
-            .is_ok()
+        !self.ended.load(Ordering::Acquire)
+            && self
+                .bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n + len <= Self::LIMIT).then_some(n + len)
+                })
+                .is_ok()
     }
 
     pub(crate) fn release(&self, len: usize) {
-        self.0.fetch_sub(len, Ordering::AcqRel);
+        self.bytes.fetch_sub(len, Ordering::AcqRel);
+    }
+
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
     }
 }
 
@@ -229,12 +240,8 @@ impl SendReply {
             Self::To(id, reply) => {
                 let _ = reply.send(result.map(|()| id));
             }
-            Self::Unanswered(count, len) => {
-                count.release(len);
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "a message sent without waiting was refused");
-                }
-            }
+            // A refusal is reported by the driver (`Driver::refused`).
+            Self::Unanswered(count, len) => count.release(len),
         }
     }
 }
@@ -248,6 +255,9 @@ pub(crate) struct Accepted {
     pub events: mpsc::UnboundedReceiver<StreamEvent>,
     /// The largest message the association takes.
     pub max_message: usize,
+    /// What its stream has sent without waiting (shared with the driver,
+    /// which marks it when the association ends).
+    pub unanswered: Arc<Unanswered>,
 }
 
 type Reply<T> = oneshot::Sender<T>;
@@ -426,6 +436,8 @@ pub(crate) async fn spawn(
         streams: HashMap::new(),
         readable: HashSet::new(),
         blocked: HashMap::new(),
+        shutdown_after_blocked: HashSet::new(),
+        unanswered: HashMap::new(),
         buf: Vec::with_capacity(65_536),
         subscription,
         batch: Batch::default(),
@@ -462,6 +474,11 @@ struct Driver {
     streams: HashMap<AssocId, Sink>,
     readable: HashSet<AssocId>,
     blocked: HashMap<AssocId, VecDeque<PendingSend>>,
+    /// Associations whose user asked for a shutdown while messages waited
+    /// in `blocked`.
+    shutdown_after_blocked: HashSet<AssocId>,
+    /// Each stream's no-wait send count, to mark when its association ends.
+    unanswered: HashMap<AssocId, Arc<Unanswered>>,
     buf: Vec<u8>,
     /// Notifications the user asked for.
     subscription: Subscription,
@@ -787,7 +804,10 @@ impl Driver {
     async fn draining(&mut self, start: Instant) {
         let ids: Vec<AssocId> = self.streams.keys().copied().collect();
         for id in ids {
-            if let Some(assoc) = self.endpoint.association_mut(id) {
+            if self.blocked.get(&id).is_some_and(|q| !q.is_empty()) {
+                // What was sent without waiting goes first.
+                self.shutdown_after_blocked.insert(id);
+            } else if let Some(assoc) = self.endpoint.association_mut(id) {
                 assoc.shutdown(start);
             }
         }
@@ -975,6 +995,7 @@ impl Driver {
                     status: self.status(id),
                     events: rx,
                     max_message: self.max_message(id),
+                    unanswered: self.unanswered_of(id),
                 };
                 if let Some((_, reply)) = self.connecting.remove(&id) {
                     self.streams.insert(id, Sink::Own(tx));
@@ -987,6 +1008,9 @@ impl Driver {
                 }
             }
             Event::CantStart(error) => {
+                if let Some(unanswered) = self.unanswered.remove(&id) {
+                    unanswered.end();
+                }
                 if let Some((remote, reply)) = self.connecting.remove(&id) {
                     let error = match &error {
                         AssociationError::InitTimeout | AssociationError::CookieTimeout => {
@@ -1048,6 +1072,12 @@ impl Driver {
                 sink.send(id, StreamEvent::Message(message));
             }
         }
+        // From now on every `send` of its stream waits for its answer
+        // (which says the association is gone).
+        if let Some(unanswered) = self.unanswered.remove(&id) {
+            unanswered.end();
+        }
+        self.shutdown_after_blocked.remove(&id);
         // Messages still waiting for room: those whose sender waits are
         // answered; those sent without waiting are reported unsent.
         let mut unsent = Vec::new();
@@ -1075,7 +1105,11 @@ impl Driver {
         let (stream, ppid, data, unordered, reply) = send;
         let queued = self.blocked.get(&id).is_some_and(|q| !q.is_empty());
         let Some(assoc) = self.endpoint.association_mut(id) else {
-            reply.answer(Err(SendError::NotOpen));
+            self.answer(
+                id,
+                (stream, ppid, data, unordered, reply),
+                Err(SendError::NotOpen),
+            );
             return;
         };
         let setting_up = matches!(
@@ -1094,8 +1128,21 @@ impl Driver {
                 .entry(id)
                 .or_default()
                 .push_back((stream, ppid, data, unordered, reply)),
-            result => reply.answer(result),
+            result => self.answer(id, (stream, ppid, data, unordered, reply), result),
         }
+    }
+
+    /// Gives a send its outcome. A sender that waits is told; a message
+    /// sent without waiting that was refused comes back in a `SendFailed`
+    /// notification, so that none is lost unreported.
+    fn answer(&self, id: AssocId, send: PendingSend, result: Result<(), SendError>) {
+        let (stream, ppid, data, unordered, reply) = send;
+        if let (SendReply::Unanswered(..), Err(e)) = (&reply, &result) {
+            tracing::debug!(assoc = %id, error = %e, "a message sent without waiting was refused");
+            let unsent = Unsent::never_queued(stream, ppid, unordered, data);
+            self.notify(id, StreamEvent::SendFailed(vec![unsent]));
+        }
+        reply.answer(result);
     }
 
     /// Moves association `id` off the one-to-many channel onto a stream of
@@ -1119,7 +1166,14 @@ impl Driver {
             status: self.status(id),
             events: rx,
             max_message: self.max_message(id),
+            unanswered: self.unanswered_of(id),
         })
+    }
+
+    /// The no-wait send count association `id`'s stream shares with the
+    /// driver.
+    fn unanswered_of(&mut self, id: AssocId) -> Arc<Unanswered> {
+        self.unanswered.entry(id).or_default().clone()
     }
 
     /// The largest message association `id` takes (0 once it is gone).
@@ -1130,10 +1184,7 @@ impl Driver {
     }
 
     fn retry_blocked(&mut self, id: AssocId) {
-        let Some(queue) = self.blocked.get_mut(&id) else {
-            return;
-        };
-        let Some(assoc) = self.endpoint.association_mut(id) else {
+        let Some(mut queue) = self.blocked.remove(&id) else {
             return;
         };
         while let Some((stream, ppid, data, unordered, reply)) = queue.pop_front() {
@@ -1143,12 +1194,27 @@ impl Driver {
             if reply.abandoned() {
                 continue;
             }
+            let Some(assoc) = self.endpoint.association_mut(id) else {
+                queue.push_front((stream, ppid, data, unordered, reply));
+                break;
+            };
             match assoc.send(stream, ppid, data.clone(), unordered) {
                 Err(SendError::WouldBlock) => {
                     queue.push_front((stream, ppid, data, unordered, reply));
-                    return;
+                    break;
                 }
-                result => reply.answer(result),
+                result => self.answer(id, (stream, ppid, data, unordered, reply), result),
+            }
+        }
+        if !queue.is_empty() {
+            self.blocked.insert(id, queue);
+            return;
+        }
+        // A shutdown asked for while messages waited starts now that they
+        // are all in the send buffer.
+        if self.shutdown_after_blocked.remove(&id) {
+            if let Some(assoc) = self.endpoint.association_mut(id) {
+                assoc.shutdown(now());
             }
         }
     }
@@ -1230,7 +1296,11 @@ impl Driver {
                 let _ = reply.send(self.peel_off(id));
             }
             Command::Shutdown { id } => {
-                if let Some(assoc) = self.endpoint.association_mut(id) {
+                // What was sent goes first: with messages still waiting for
+                // room, the shutdown starts once they are in the buffer.
+                if self.blocked.get(&id).is_some_and(|q| !q.is_empty()) {
+                    self.shutdown_after_blocked.insert(id);
+                } else if let Some(assoc) = self.endpoint.association_mut(id) {
                     assoc.shutdown(t);
                 }
             }
