@@ -410,13 +410,15 @@ impl Tx {
             // too short to wait for a delayed SACK without a spurious
             // timeout.
             let mut flags = pending.flags;
-            let burst_ends = self.pending.len() == 1 || path.flight + len >= limit;
-            // Several packets since the last SACK, not merely data in
-            // flight: in a steady transfer a queue drained by each packet
-            // would otherwise ask for a SACK per packet.
+            let drains = self.pending.len() == 1;
+            let fills = path.flight + len >= limit;
+            // Several packets since the last SACK (a window filled by one
+            // packet alone is the steady state of a transfer, each SACK
+            // letting one more out: no I bit there).
             let several = path.flight + len > path.burst_base + self.mtu;
             let impatient = path.rto.rto() <= PEER_SACK_DELAY;
-            flags.immediate = burst_ends && (several || impatient);
+            flags.immediate = (drains && (path.flight > 0 || impatient))
+                || (fills && (several || impatient));
             let data = Data {
                 flags,
                 tsn: self.next_tsn,
