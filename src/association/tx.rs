@@ -417,8 +417,8 @@ impl Tx {
             // letting one more out: no I bit there).
             let several = path.flight + len > path.burst_base + self.mtu;
             let impatient = path.rto.rto() <= PEER_SACK_DELAY;
-            flags.immediate = (drains && (path.flight > 0 || impatient))
-                || (fills && (several || impatient));
+            flags.immediate =
+                (drains && (path.flight > 0 || impatient)) || (fills && (several || impatient));
             let data = Data {
                 flags,
                 tsn: self.next_tsn,
