@@ -223,3 +223,70 @@ fn tail_drop_queue_and_path_mtu() {
         shut_down(&mut sim, a, seed);
     }
 }
+
+#[test]
+#[ignore = "writes fuzz/seeds/packet/sim-*.bin; run with --ignored"]
+fn simulator_packets_seed_the_fuzz_corpus() {
+    // The fuzz corpus starts from what the simulator puts on the wire: a
+    // lossy, duplicating transfer with fragments, gaps, retransmissions and
+    // a shutdown. Up to three packets per sequence of chunk kinds are kept.
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+    let kept: Rc<RefCell<HashMap<String, Vec<Vec<u8>>>>> = Rc::default();
+    let mut sim = Sim::pair(7, Config::default());
+    sim.tracing = false;
+    sim.link = Impairment {
+        loss: 0.1,
+        duplicate: 0.05,
+        ..Impairment::default()
+    };
+    let seen = kept.clone();
+    sim.drop_if = Some(Box::new(move |packet| {
+        let kinds: Vec<String> = packet
+            .chunks
+            .iter()
+            .map(|c| match c {
+                // SACKs with gap blocks or duplicates are kinds of their own.
+                usctp::chunk::Chunk::Sack(s) => format!(
+                    "Sack{}{}",
+                    if s.gap_blocks.is_empty() { "" } else { "Gaps" },
+                    if s.duplicate_tsns.is_empty() {
+                        ""
+                    } else {
+                        "Dups"
+                    }
+                ),
+                c => {
+                    let name = format!("{c:?}");
+                    name.split(['(', ' ', '{']).next().unwrap_or("").to_string()
+                }
+            })
+            .collect();
+        let mut seen = seen.borrow_mut();
+        let slot = seen.entry(kinds.join("-")).or_default();
+        if slot.len() < 3 {
+            let mut bytes = Vec::new();
+            packet.emit(&mut bytes).expect("a parsed packet emits");
+            slot.push(bytes);
+        }
+        false
+    }));
+    let (a, b) = establish(&mut sim);
+    let plan = plan(7, 300, 3000);
+    let got = transfer(&mut sim, a, b, &plan, Duration::from_secs(3600));
+    check_delivery(&plan, &got, 7);
+    sim.link.loss = 0.0;
+    shut_down(&mut sim, a, 7);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/packet");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut written = 0;
+    for (kinds, packets) in kept.borrow().iter() {
+        for (i, bytes) in packets.iter().enumerate() {
+            std::fs::write(dir.join(format!("sim-{kinds}-{i}.bin")), bytes).unwrap();
+            written += 1;
+        }
+    }
+    assert!(written >= 10, "only {written} packets");
+    println!("{written} seeds in {}", dir.display());
+}
