@@ -256,8 +256,17 @@ impl SctpStream {
         self.send_with(stream, ppid, data, false).await
     }
 
-    /// Sends a message, ordered or not. Waits while the send buffer is
-    /// full.
+    /// Sends a message, ordered or not.
+    ///
+    /// A valid message is handed to the endpoint task without waiting for
+    /// its answer while less than 256 KiB sent that way are still waiting
+    /// to enter the send buffer; past that (or for a message the
+    /// association could refuse) `send` waits until the endpoint has taken
+    /// it, which is while the send buffer is full. `Ok` thus means the
+    /// message is on its way: a [`shutdown`](Self::shutdown) delivers it
+    /// first, and if the association ends before taking it, it comes back
+    /// in [`StreamEvent::SendFailed`]. Once the association has ended,
+    /// `send` fails.
     ///
     /// Cancellation: dropping the future before it completes sends the
     /// message only if the endpoint had already taken it into the send
