@@ -900,10 +900,22 @@ connect_assoc(struct assoc *a, uint16_t out_streams, uint16_t in_streams, int no
 
 			memset(&status, 0, sizeof(status));
 			if (usrsctp_getsockopt(a->sock, IPPROTO_SCTP, SCTP_STATUS, &status, &len) < 0) {
+				/*
+				 * After a blocking usrsctp_connect the association was
+				 * up; a peer that sends its data and shuts down at once
+				 * (a daytime server) can have ended it already. What it
+				 * sent waits in the socket.
+				 */
+				if (opt.npeer == 1) {
+					status.sstat_instrms = in_streams;
+					status.sstat_outstrms = out_streams;
+					break;
+				}
 				warnx_("the association failed to come up: %s", strerror(errno));
 				return -1;
 			}
-			if (status.sstat_state == SCTP_ESTABLISHED)
+			/* Likewise, it may be shutting down already. */
+			if (status.sstat_state == SCTP_ESTABLISHED || opt.npeer == 1)
 				break;
 			if (status.sstat_state != SCTP_COOKIE_WAIT &&
 			    status.sstat_state != SCTP_COOKIE_ECHOED) {
