@@ -106,7 +106,7 @@ impl Default for Config {
 }
 
 /// The largest UDP payload over IPv4: 65,535 less the IP and UDP headers.
-const MAX_UDP_PAYLOAD: usize = 65_507;
+pub(crate) const MAX_UDP_PAYLOAD: usize = 65_507;
 
 impl Config {
     /// The largest packet to send to `remote`: `loopback_packet_size` for a

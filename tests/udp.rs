@@ -15,18 +15,25 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn messages_cross_in_both_directions_and_the_association_closes() {
+/// A client with `config` connected over loopback to a listener on SCTP
+/// port 7: (client, server).
+async fn connected(config: Config) -> (SctpStream, SctpStream) {
     let listener = SctpListener::bind(loopback(), 7, Config::default())
         .await
         .unwrap();
     let options = ConnectOptions {
         local: loopback(),
+        config,
         ..ConnectOptions::default()
     };
     let connect = SctpStream::connect(listener.local_addr(), 7, options);
     let (client, server) = tokio::join!(connect, listener.accept());
-    let (client, mut server) = (client.unwrap(), server.unwrap());
+    (client.unwrap(), server.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_cross_in_both_directions_and_the_association_closes() {
+    let (client, mut server) = connected(Config::default()).await;
     assert_eq!(client.established().outbound_streams, 10);
 
     const N: usize = 500;
@@ -82,20 +89,11 @@ async fn a_shutdown_right_after_sends_that_did_not_wait_delivers_them_all() {
     // `send` may return before the message is in the send buffer (it did
     // not wait for the endpoint task); a shutdown asked for then must still
     // deliver every message first (before the fix: 35 of 200 arrived).
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
-    let options = ConnectOptions {
-        local: loopback(),
-        config: Config {
-            send_buffer: 32 * 1024,
-            ..Config::default()
-        },
-        ..ConnectOptions::default()
-    };
-    let connect = SctpStream::connect(listener.local_addr(), 7, options);
-    let (client, server) = tokio::join!(connect, listener.accept());
-    let (client, mut server) = (client.unwrap(), server.unwrap());
+    let (client, mut server) = connected(Config {
+        send_buffer: 32 * 1024,
+        ..Config::default()
+    })
+    .await;
     const N: usize = 200;
     for i in 0..N {
         let body = Bytes::from(vec![(i % 251) as u8; 1000]);
@@ -126,16 +124,7 @@ async fn a_shutdown_right_after_sends_that_did_not_wait_delivers_them_all() {
 async fn send_after_the_peer_aborted_is_refused() {
     // Once the association has ended, `send` says so (before the fix it
     // returned Ok and the message vanished).
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
-    let options = ConnectOptions {
-        local: loopback(),
-        ..ConnectOptions::default()
-    };
-    let connect = SctpStream::connect(listener.local_addr(), 7, options);
-    let (client, server) = tokio::join!(connect, listener.accept());
-    let (client, server) = (client.unwrap(), server.unwrap());
+    let (client, server) = connected(Config::default()).await;
     server.abort(b"bye");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let result = client.send(0, 0, Bytes::from_static(b"hello")).await;

@@ -177,9 +177,6 @@ struct Queued {
     chunk: Chunk,
 }
 
-/// The largest UDP payload over IPv4.
-const MAX_UDP_PAYLOAD: usize = 65_507;
-
 /// An SCTP association.
 #[derive(Debug)]
 pub struct Association {
@@ -441,13 +438,7 @@ impl Association {
         self.paths.clear();
         self.paths.push(Path::new(remote, true, rto));
         for &ip in listed {
-            if ip != remote.ip()
-                && self.paths.len() < path::MAX_PATHS
-                && !self.paths.iter().any(|p| p.remote.ip() == ip)
-            {
-                let address = SocketAddr::new(ip, remote.port());
-                self.paths.push(Path::new(address, false, rto));
-            }
+            self.add_unconfirmed_path(SocketAddr::new(ip, remote.port()));
         }
         self.primary = 0;
         self.preferred = 0;
@@ -803,7 +794,7 @@ impl Association {
                 Some(Chunk::CookieEcho(echo)) => self
                     .packet_size
                     .max((12 + 4 + echo.cookie.len()).next_multiple_of(4))
-                    .min(MAX_UDP_PAYLOAD),
+                    .min(crate::config::MAX_UDP_PAYLOAD),
                 _ => self.packet_size,
             };
             let mut w = PacketWriter::new(buf, header, size);
