@@ -824,7 +824,20 @@ impl Endpoint {
                 return Some(t);
             }
             self.ready.remove(&next);
+            #[cfg(any(debug_assertions, fuzzing))]
+            self.assert_live(next);
             self.reap(next);
+        }
+    }
+
+    /// Panics when association `id`, drained of packets, waits on nothing
+    /// (see `association::liveness`). Debug builds and fuzz targets only.
+    #[cfg(any(debug_assertions, fuzzing))]
+    fn assert_live(&self, id: AssocId) {
+        if let Some(assoc) = self.associations.get(&id) {
+            if let Some(why) = assoc.liveness_violation() {
+                panic!("liveness: association {id} in {:?}: {why}", assoc.state());
+            }
         }
     }
 

@@ -290,3 +290,139 @@ fn simulator_packets_seed_the_fuzz_corpus() {
     assert!(written >= 10, "only {written} packets");
     println!("{written} seeds in {}", dir.display());
 }
+
+/// Sends `count` messages of `size` bytes from node 0 on stream 0, in
+/// separate packets when `size` is near a packet.
+fn send_messages(sim: &mut Sim, a: usctp::association::AssocId, count: usize, size: usize) {
+    let assoc = sim.nodes[0].ep.association_mut(a).expect("sender");
+    for i in 0..count {
+        let body = Bytes::from(vec![i as u8; size]);
+        assoc.send(0, 0, body, false).expect("send");
+    }
+}
+
+/// Steps until node 1 has read `count` messages; returns them.
+fn read_all(sim: &mut Sim, b: usctp::association::AssocId, count: usize) -> Vec<Bytes> {
+    let mut got = Vec::new();
+    let delivered = sim.run_until(Duration::from_secs(600), |s| {
+        s.nodes[1]
+            .ep
+            .association(b)
+            .is_some_and(|x| x.readable() + got.len() >= count)
+    });
+    assert!(delivered, "only {} of {count} messages arrived", got.len());
+    let assoc = sim.nodes[1].ep.association_mut(b).expect("receiver");
+    while let Some(m) = assoc.recv() {
+        got.push(m.data);
+    }
+    got
+}
+
+/// Steps until node 0 has every message acknowledged.
+fn until_acked(sim: &mut Sim, a: usctp::association::AssocId) {
+    let done = sim.run_until(Duration::from_secs(600), |s| {
+        s.nodes[0]
+            .ep
+            .association(a)
+            .is_some_and(|x| x.unacked() == 0)
+    });
+    assert!(done, "not all acknowledged");
+}
+
+/// The situation the `pair` fuzz target found (fuzz/regressions/pair):
+/// DATA arrives but every SACK for it is lost for seconds, T3-rtx
+/// retransmits only the first chunk, and the SACK that finally comes back
+/// acknowledges chunks that were first sent seconds before. RFC 9260
+/// §6.3.1 C5: a chunk acknowledged after a chunk at or below it was
+/// retransmitted must not time the round trip. Taking that sample put
+/// SRTT at the length of the outage, RTO at RTO.Max, and the next
+/// T3-rtx a minute away.
+#[test]
+fn a_gap_filled_by_a_retransmission_does_not_time_the_round_trip() {
+    let mut sim = Sim::pair(1, Config::default());
+    let (a, b) = establish(&mut sim);
+    // One exchange measures the path: SRTT about 20 ms.
+    send_messages(&mut sim, a, 1, 100);
+    read_all(&mut sim, b, 1);
+    until_acked(&mut sim, a);
+    let srtt = sim.nodes[0]
+        .ep
+        .association(a)
+        .unwrap()
+        .srtt()
+        .expect("measured");
+    assert!(srtt < Duration::from_millis(100), "{srtt:?}");
+    // The first of three one-packet messages is lost; every packet from
+    // the receiver is lost for the next 6 s.
+    let first_data = std::cell::Cell::new(true);
+    sim.drop_if = Some(Box::new(move |p| {
+        let data = p
+            .chunks
+            .iter()
+            .any(|c| matches!(c, usctp::chunk::Chunk::Data(_)));
+        data && first_data.replace(false)
+    }));
+    let from = sim.now - sim.start;
+    let receiver = sim.nodes[1].addr;
+    sim.routes = Some(Box::new(move |at, src, _| {
+        if src == receiver && at >= from && at < from + Duration::from_secs(6) {
+            sim::Fate::BlackHole
+        } else {
+            sim::Fate::Pass
+        }
+    }));
+    send_messages(&mut sim, a, 3, 1000);
+    let got = read_all(&mut sim, b, 3);
+    assert_eq!(got.len(), 3);
+    // Everything acknowledged: T3-rtx fired at 1 s and 3 s (lost SACKs),
+    // then 7 s, and that SACK acknowledged all three.
+    until_acked(&mut sim, a);
+    let srtt = sim.nodes[0].ep.association(a).unwrap().srtt().unwrap();
+    assert!(
+        srtt < Duration::from_millis(100),
+        "SRTT {srtt:?} after the outage"
+    );
+}
+
+/// The other half of that failure: with DATA lost and the path otherwise
+/// working, the stall probe (a HEARTBEAT after two SRTTs without a SACK)
+/// is answered, and that answer must not count as the DATA's progress, or
+/// a probe follows every two SRTTs until T3-rtx fires: 1,639 HEARTBEATs
+/// in 16 s in the fuzz input.
+#[test]
+fn an_answered_stall_probe_is_not_repeated_while_data_is_stuck() {
+    let mut sim = Sim::pair(1, Config::default());
+    let (a, b) = establish(&mut sim);
+    send_messages(&mut sim, a, 1, 100);
+    read_all(&mut sim, b, 1);
+    until_acked(&mut sim, a);
+    // Every DATA packet is lost from now on; HEARTBEATs pass.
+    sim.drop_if = Some(Box::new(|p| {
+        p.chunks
+            .iter()
+            .any(|c| matches!(c, usctp::chunk::Chunk::Data(_)))
+    }));
+    let from = sim.now;
+    sim.trace.clear();
+    send_messages(&mut sim, a, 4, 1000);
+    // Up to just before T3-rtx (RTO.Min = 1 s).
+    sim.run_until(Duration::from_secs(600), |s| {
+        s.now - from >= Duration::from_millis(950)
+    });
+    let sender = sim.nodes[0].addr.to_string();
+    let probes = sim
+        .trace
+        .iter()
+        .filter(|l| {
+            l.contains(&format!("{sender}->"))
+                && l.contains("HEARTBEAT")
+                && !l.contains("HEARTBEAT_ACK")
+        })
+        .count();
+    let answered = sim
+        .trace
+        .iter()
+        .filter(|l| l.contains("HEARTBEAT_ACK"))
+        .count();
+    assert_eq!((probes, answered), (1, 1), "{:#?}", sim.trace);
+}

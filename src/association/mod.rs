@@ -11,6 +11,7 @@
 
 mod events;
 pub(crate) mod handshake;
+mod liveness;
 mod path;
 mod paths;
 mod rto;
@@ -243,6 +244,8 @@ struct DataPath {
     /// Chunks that go right after the next SACK (§6.5: an Invalid Stream
     /// Identifier ERROR may share the SACK's packet only after it).
     after_sack: Vec<Chunk>,
+    /// DATA arrived since the last SACK went out.
+    unacknowledged: bool,
 }
 
 /// Stale-cookie retries before giving up (RFC 9260 §5.2.6 leaves the bound
@@ -397,6 +400,7 @@ impl Association {
             sack_to: self.primary_remote(),
             blocked: false,
             after_sack: Vec::new(),
+            unacknowledged: false,
         });
     }
 
@@ -828,6 +832,7 @@ impl Association {
                         data.sack_now = false;
                         data.sack_deadline = None;
                         data.unacked_packets = 0;
+                        data.unacknowledged = false;
                         // What must follow the SACK goes now, or as the
                         // first control chunks of the next packet.
                         for chunk in std::mem::take(&mut data.after_sack) {
@@ -1208,6 +1213,7 @@ impl Association {
         let gaps_before = path.rx.has_gaps();
         let verdict = path.rx.on_data(chunk);
         path.sack_to = remote;
+        path.unacknowledged = true;
         // §5.1: SACK at once for the association's first DATA.
         // §6.2, §6.7: SACK at once on duplicates, on gaps and when a gap
         // closes, when the sender asks (I bit, RFC 7053), and in

@@ -227,7 +227,13 @@ impl Association {
         path.probe = None;
         path.rto
             .measure(now.saturating_duration_since(probe.sent_at));
-        path.progress_at = Some(now);
+        // An answered stall probe shows the path works, not that its DATA
+        // moved: no further stall probe until a SACK acknowledges DATA
+        // again (T3-rtx recovers what was lost). Counting it as progress
+        // made a probe follow every 2 SRTT for as long as the stall
+        // lasted: a HEARTBEAT flood up to T3-rtx, which an RTO inflated by
+        // a long outage can put a minute away.
+        path.progress_at = probe.counts.then_some(now);
         path.error_count = 0;
         path.blocked_until = None;
         path.heartbeat_at = Some(now + path.idle_interval(hb_interval, random));

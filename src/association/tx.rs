@@ -108,10 +108,11 @@ impl Unsent {
 
 /// Accounts a chunk newly acknowledged (by the cumulative ack or a gap
 /// block) to the path it was last sent on: bytes acked, whether the path
-/// is shown reachable, and an RTT sample (§6.3.1 C5, Karn: only from
-/// chunks sent once).
+/// is shown reachable, and an RTT sample when `timed` (see
+/// [`Tx::rtt_from`]).
 fn note_acked(
     o: &Outstanding,
+    timed: bool,
     now: Instant,
     paths: &[Path],
     outcome: &mut SackOutcome,
@@ -127,7 +128,7 @@ fn note_acked(
     {
         outcome.acked_paths |= 1 << at;
     }
-    if o.transmissions == 1 {
+    if timed {
         rtt[at] = Some(now.saturating_duration_since(o.sent_at));
     }
 }
@@ -175,6 +176,15 @@ pub(crate) struct Tx {
     /// A fast retransmission is due and may ignore cwnd for one packet
     /// (§7.2.4 step 3).
     fast_retransmit_due: bool,
+    /// The first chunk (by unwrapped TSN) whose acknowledgement may time a
+    /// round trip. RFC 9260 §6.3.1 C5: no sample from a chunk sent more
+    /// than once (Karn), nor from a chunk r when a chunk at or below r was
+    /// retransmitted after r was first sent: the SACK that acknowledges r
+    /// may have been triggered by that retransmission filling a gap, long
+    /// after r itself arrived. Every retransmission moves this past all
+    /// chunks sent so far (a superset of the rule: chunks below the
+    /// retransmitted one lose their sample too, which costs only samples).
+    rtt_from: u64,
     mtu: usize,
     max_burst: usize,
     send_buffer: usize,
@@ -205,6 +215,7 @@ impl Tx {
             flight: 0,
             peer_rwnd,
             fast_retransmit_due: false,
+            rtt_from: 1,
             mtu,
             max_burst: max_burst.max(1) as usize,
             send_buffer,
@@ -343,6 +354,7 @@ impl Tx {
                 break;
             }
             self.retransmit.pop_first();
+            self.rtt_from = self.next;
             // §7.2.4 (5): retransmitting the earliest outstanding chunk
             // restarts T3-rtx, so it is not retransmitted again at once.
             if exempt && self.outstanding.keys().next() == Some(&at) {
@@ -488,7 +500,8 @@ impl Tx {
         }
         // Newly acknowledged by the cumulative ack.
         while let Some(entry) = self.outstanding.first_entry() {
-            if *entry.key() > cum {
+            let tsn = *entry.key();
+            if tsn > cum {
                 break;
             }
             let o = entry.remove();
@@ -498,7 +511,8 @@ impl Tx {
                 *count = count.saturating_sub(1);
             }
             if !o.gap_acked {
-                note_acked(&o, now, paths, &mut outcome, &mut acked, &mut rtt);
+                let timed = o.transmissions == 1 && tsn >= self.rtt_from;
+                note_acked(&o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
             }
             if o.in_flight {
                 self.leave_flight(paths, o.path, len);
@@ -524,7 +538,8 @@ impl Tx {
                 }
                 o.gap_acked = true;
                 let len = o.data.payload.len();
-                note_acked(o, now, paths, &mut outcome, &mut acked, &mut rtt);
+                let timed = o.transmissions == 1 && tsn >= self.rtt_from;
+                note_acked(o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
                 if o.in_flight {
                     o.in_flight = false;
                     self.flight -= len;
@@ -652,6 +667,50 @@ impl Tx {
         path.fast_recovery_exit = None;
         self.fast_retransmit_due = false;
         true
+    }
+
+    /// The liveness invariant of the send side: every chunk sent and not
+    /// acknowledged is either in flight on a path whose T3-rtx runs, or
+    /// marked for retransmission; the byte counts of what is in flight
+    /// agree with the chunks. Says what is wrong otherwise.
+    pub(crate) fn liveness(&self, paths: &[Path]) -> Result<(), String> {
+        let mut flight = [0usize; MAX_PATHS];
+        for (&key, o) in &self.outstanding {
+            if o.gap_acked {
+                continue;
+            }
+            if o.in_flight {
+                flight[o.path.min(MAX_PATHS - 1)] += o.data.payload.len();
+                if paths.get(o.path).is_none_or(|p| p.t3.is_none()) {
+                    return Err(format!(
+                        "TSN {} is in flight on path {} and no T3-rtx runs there",
+                        o.data.tsn, o.path
+                    ));
+                }
+            } else if !self.retransmit.contains(&key) {
+                return Err(format!(
+                    "TSN {} is neither in flight nor marked for retransmission",
+                    o.data.tsn
+                ));
+            }
+        }
+        for (i, p) in paths.iter().enumerate() {
+            if p.flight != flight[i.min(MAX_PATHS - 1)] {
+                return Err(format!(
+                    "path {i} counts {} bytes in flight, its chunks {}",
+                    p.flight,
+                    flight[i.min(MAX_PATHS - 1)]
+                ));
+            }
+        }
+        if self.flight != flight.iter().sum::<usize>() {
+            return Err(format!(
+                "{} bytes counted in flight, chunks hold {}",
+                self.flight,
+                flight.iter().sum::<usize>()
+            ));
+        }
+        Ok(())
     }
 
     /// The peer acknowledged up to `cum` in a SHUTDOWN (§9.2); processed
