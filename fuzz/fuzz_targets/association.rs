@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use usctp::association::AssocId;
-use usctp::chunk::{Chunk, CommonHeader, Packet};
-use usctp::config::Config;
-use usctp::endpoint::Endpoint;
+use usctp_proto::association::AssocId;
+use usctp_proto::chunk::{Chunk, CommonHeader, Packet};
+use usctp_proto::config::Config;
+use usctp_proto::endpoint::Endpoint;
 
 #[derive(Arbitrary, Debug)]
 enum Op {

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use usctp::cookie::{Capabilities, CookieKeys, MAX_ADDRESSES, StateCookie};
-use usctp::serial::Tsn;
+use usctp_proto::cookie::{Capabilities, CookieKeys, MAX_ADDRESSES, StateCookie};
+use usctp_proto::serial::Tsn;
 
 #[derive(Debug, Arbitrary)]
 struct Input {

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use usctp::chunk::Packet;
+use usctp_proto::chunk::Packet;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(packet) = Packet::parse(Bytes::copy_from_slice(data)) else {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use usctp::chunk::Chunk;
+use usctp_proto::chunk::Chunk;
 
 fuzz_target!(|chunk: Chunk| {
     let mut wire = Vec::new();

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
-use usctp::association::{AssocId, Event};
-use usctp::config::Config;
-use usctp::endpoint::Endpoint;
+use usctp_proto::association::{AssocId, Event};
+use usctp_proto::config::Config;
+use usctp_proto::endpoint::Endpoint;
 
 #[derive(Arbitrary, Debug)]
 pub enum Op {
@@ -84,7 +84,7 @@ impl Net {
         if self.trace {
             let ms = self.now.duration_since(self.start).as_millis();
             let dir = if *to_server { "A->B" } else { "B->A" };
-            let chunks: Vec<String> = usctp::chunk::packet::Chunks::new(bytes.clone())
+            let chunks: Vec<String> = usctp_proto::chunk::packet::Chunks::new(bytes.clone())
                 .map(|c| c.map_or_else(|e| format!("malformed: {e}"), |c| c.to_string()))
                 .collect();
             eprintln!("{ms:>7} ms {what:<9} {dir} {}", chunks.join("; "));

@@ -1,0 +1,488 @@
+//! The `usctp` command-line tool.
+
+/// Prints a line to standard output; when the reader has gone (`usctp … |
+/// head`), stops quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+mod cat;
+mod daytime;
+mod decode;
+mod services;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use usctp::proto::config::Config;
+
+use clap::{Parser, Subcommand};
+
+/// SCTP (RFC 9260) in user space over UDP encapsulation (RFC 6951).
+#[derive(Debug, Parser)]
+#[command(name = "usctp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+    /// Print notifications (association up and down, peer errors, shutdown).
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Record every packet sent and received in this pcap file.
+    #[arg(long, global = true)]
+    pcap: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The classic SCTP daytime exchange: server and client in one process
+    /// over UDP on loopback.
+    Demo,
+    /// Serve the time: local time on stream 0, GMT on stream 1.
+    DaytimeServer {
+        /// UDP address to receive on (the RFC 6951 encapsulation port);
+        /// repeat for multi-homing.
+        #[arg(long, default_value = "0.0.0.0:9899")]
+        listen: Vec<SocketAddr>,
+        /// SCTP port.
+        #[arg(long, default_value_t = 13)]
+        port: u16,
+        /// Exit after serving this many associations.
+        #[arg(long)]
+        max_assocs: Option<usize>,
+    },
+    /// Ask a daytime server for the time and print it.
+    DaytimeClient {
+        /// The server's HOST:UDPPORT.
+        server: String,
+        /// The server's SCTP port.
+        #[arg(long, default_value_t = 13)]
+        port: u16,
+        /// Local IP:UDPPORT to send from (repeat for multi-homing; the
+        /// others share the first one's UDP port).
+        #[arg(long)]
+        local: Vec<SocketAddr>,
+        /// Further addresses of the peer (multi-homing).
+        #[arg(long)]
+        peer_addr: Vec<std::net::IpAddr>,
+    },
+    /// Echo every message back on its stream (SCTP port 7).
+    EchoServer {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 7)]
+        port: u16,
+    },
+    /// Count and drop what arrives (SCTP port 9); report each association.
+    DiscardServer {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 9)]
+        port: u16,
+        /// One JSON object per association.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure round trips against an echo server.
+    Ping {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 7)]
+        port: u16,
+        /// Messages to send, one at a time.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Bytes per message.
+        #[arg(long, default_value_t = 64)]
+        msg_size: usize,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure throughput against a discard server.
+    Bench {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 9)]
+        port: u16,
+        /// Bytes of user data to send.
+        #[arg(long)]
+        bytes: usize,
+        /// Bytes per message.
+        #[arg(long)]
+        msg_size: usize,
+        /// Send unordered messages.
+        #[arg(long)]
+        unordered: bool,
+        /// Concurrent associations (each from its own endpoint), sharing
+        /// `--bytes`; the rate reported is their aggregate.
+        #[arg(long, default_value_t = 1)]
+        associations: usize,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Print a progress line this often, in ms (default: every 250 ms
+        /// when standard error is a terminal, else never).
+        #[arg(long)]
+        progress_ms: Option<u64>,
+    },
+    /// Like `ncat --sctp`: standard input out as messages, messages in to
+    /// standard output.
+    Cat {
+        /// The peer's HOST:UDPPORT (omit with --listen).
+        server: Option<String>,
+        /// Wait for a peer on this UDP address instead of connecting
+        /// (repeat for multi-homing).
+        #[arg(long)]
+        listen: Vec<SocketAddr>,
+        /// SCTP port.
+        #[arg(long, default_value_t = 9899)]
+        port: u16,
+        /// Stream to send on.
+        #[arg(long, default_value_t = 0)]
+        stream: u16,
+        /// Payload Protocol Identifier to send with.
+        #[arg(long, default_value_t = 0)]
+        ppid: u32,
+        /// Local IP:UDPPORT to send from (repeat for multi-homing; the
+        /// others share the first one's UDP port).
+        #[arg(long)]
+        local: Vec<SocketAddr>,
+    },
+    /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
+    Decode {
+        /// The capture file.
+        file: PathBuf,
+        /// The UDP port SCTP is encapsulated on (either direction).
+        #[arg(long, default_value_t = 9899)]
+        udp_port: u16,
+    },
+}
+
+/// Protocol parameters (RFC 9260 §16), on every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+struct ProtocolArgs {
+    /// RTO.Initial in ms.
+    #[arg(long, global = true)]
+    rto_initial: Option<u64>,
+    /// RTO.Min in ms.
+    #[arg(long, global = true)]
+    rto_min: Option<u64>,
+    /// RTO.Max in ms.
+    #[arg(long, global = true)]
+    rto_max: Option<u64>,
+    /// Path.Max.Retrans.
+    #[arg(long, global = true)]
+    path_max_retrans: Option<u32>,
+    /// Association.Max.Retrans.
+    #[arg(long, global = true)]
+    assoc_max_retrans: Option<u32>,
+    /// HB.interval in ms.
+    #[arg(long, global = true)]
+    hb_interval: Option<u64>,
+    /// Max.Init.Retransmits.
+    #[arg(long, global = true)]
+    max_init_retrans: Option<u32>,
+    /// Outbound streams to ask for, and inbound streams to accept (`bench`
+    /// spreads its messages over them).
+    #[arg(long, global = true)]
+    streams: Option<u16>,
+}
+
+impl ProtocolArgs {
+    /// The default parameters with the given options applied.
+    fn config(&self) -> Config {
+        let ms = Duration::from_millis;
+        let mut c = Config::default();
+        if let Some(v) = self.rto_initial {
+            c.rto_initial = ms(v);
+        }
+        if let Some(v) = self.rto_min {
+            c.rto_min = ms(v);
+        }
+        if let Some(v) = self.rto_max {
+            c.rto_max = ms(v);
+        }
+        if let Some(v) = self.path_max_retrans {
+            c.path_max_retrans = v;
+        }
+        if let Some(v) = self.assoc_max_retrans {
+            c.association_max_retrans = v;
+        }
+        if let Some(v) = self.hb_interval {
+            c.hb_interval = ms(v);
+        }
+        if let Some(v) = self.max_init_retrans {
+            c.max_init_retransmits = v;
+        }
+        if let Some(v) = self.streams {
+            c.outbound_streams = v;
+            c.max_inbound_streams = v;
+        }
+        c
+    }
+}
+
+/// Options every server takes.
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// UDP address to receive on (the RFC 6951 encapsulation port);
+    /// repeat for multi-homing.
+    #[arg(long, default_value = "0.0.0.0:9899")]
+    listen: Vec<SocketAddr>,
+    /// Exit after this many associations have ended.
+    #[arg(long)]
+    max_assocs: Option<usize>,
+}
+
+/// Options every client takes.
+#[derive(Debug, clap::Args)]
+struct ClientArgs {
+    /// The server's HOST:UDPPORT.
+    server: String,
+    /// Local IP:UDPPORT to send from (repeat for multi-homing; the others
+    /// share the first one's UDP port).
+    #[arg(long)]
+    local: Vec<SocketAddr>,
+    /// Further addresses of the peer (multi-homing).
+    #[arg(long)]
+    peer_addr: Vec<std::net::IpAddr>,
+}
+
+impl ServerArgs {
+    async fn listen(
+        &self,
+        port: u16,
+        config: Config,
+        pcap: Option<std::sync::Arc<usctp::capture::Recorder>>,
+    ) -> Result<usctp::socket::SctpListener, String> {
+        let options = usctp::socket::ListenOptions {
+            config,
+            max_associations: self.max_assocs.unwrap_or(usize::MAX),
+            pcap,
+            ..Default::default()
+        };
+        let listener = services::bind(&self.listen, port, options)
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "listening on udp {}, sctp port {port}",
+            listener.local_addr()
+        );
+        Ok(listener)
+    }
+}
+
+impl ClientArgs {
+    async fn endpoints(&self) -> Result<(SocketAddr, services::Addresses), String> {
+        let addrs = services::Addresses {
+            local: self.local.clone(),
+            peer: self.peer_addr.clone(),
+        };
+        Ok((resolve(&self.server).await?, addrs))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // RUST_LOG=usctp=debug shows events and send failures; =trace every
+    // datagram sent and received.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    let result = match cli.command {
+        Command::Decode { file, udp_port } => decode::run(&file, udp_port),
+        command => run_async(command, &cli.protocol, cli.verbose, cli.pcap.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("usctp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a networked subcommand on a tokio runtime.
+fn run_async(
+    command: Command,
+    protocol: &ProtocolArgs,
+    verbose: bool,
+    pcap: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let config = protocol.config();
+    let pcap = match pcap {
+        Some(path) => Some(std::sync::Arc::new(
+            usctp::capture::Recorder::create(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let streams_given = protocol.streams.is_some();
+    // One thread: the endpoint task and the user's task hand each other
+    // every message, and across threads each hand-off costs a futex wake
+    // (profiled: over a third of the time in bench went to task switches).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Demo => daytime::demo(pcap).await.map_err(|e| e.to_string()),
+            Command::DaytimeServer {
+                listen,
+                port,
+                max_assocs,
+            } => {
+                let config = daytime::config(config, streams_given);
+                let listener = daytime::listen(&listen, port, max_assocs, config, pcap)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                eprintln!(
+                    "daytime server on udp {}, sctp port {port}",
+                    listener.local_addr()
+                );
+                daytime::server(listener, max_assocs)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::DaytimeClient {
+                server,
+                port,
+                local,
+                peer_addr,
+            } => {
+                let remote = resolve(&server).await?;
+                let config = daytime::config(config, streams_given);
+                let addrs = services::Addresses {
+                    local,
+                    peer: peer_addr,
+                };
+                daytime::client(remote, port, &addrs, config, pcap)
+                    .await
+                    .map_err(|e| format!("{server}: {e}"))
+            }
+            Command::EchoServer { server, port } => {
+                let listener = server.listen(port, config, pcap).await?;
+                services::echo_server(listener, server.max_assocs)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::DiscardServer { server, port, json } => {
+                let listener = server.listen(port, config, pcap).await?;
+                services::discard_server(listener, server.max_assocs, json)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Command::Ping {
+                client,
+                port,
+                count,
+                msg_size,
+                json,
+            } => {
+                let (remote, addrs) = client.endpoints().await?;
+                let out = services::Output {
+                    json,
+                    verbose,
+                    progress: None,
+                };
+                services::ping(remote, port, &addrs, config, pcap, count, msg_size, out)
+                    .await
+                    .map_err(|e| format!("{}: {e}", client.server))
+            }
+            Command::Bench {
+                client,
+                port,
+                bytes,
+                msg_size,
+                unordered,
+                associations,
+                json,
+                progress_ms,
+            } => {
+                // `--streams K` spreads the messages over K streams.
+                let job = services::BenchJob {
+                    bytes,
+                    size: msg_size,
+                    streams: protocol.streams.unwrap_or(1),
+                    unordered,
+                    associations,
+                };
+                let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+                let progress = match progress_ms {
+                    Some(ms) => Some(std::time::Duration::from_millis(ms.max(1))),
+                    None => terminal.then_some(std::time::Duration::from_millis(250)),
+                };
+                let out = services::Output {
+                    json,
+                    verbose,
+                    progress,
+                };
+                let (remote, addrs) = client.endpoints().await?;
+                services::bench(remote, port, &addrs, config, pcap, job, out)
+                    .await
+                    .map_err(|e| format!("{}: {e}", client.server))
+            }
+            Command::Cat {
+                server,
+                listen,
+                port,
+                stream,
+                ppid,
+                local,
+            } => {
+                let mode = match (server, listen) {
+                    (Some(server), listen) if listen.is_empty() => cat::Mode::Connect {
+                        remote: resolve(&server).await?,
+                        addrs: services::Addresses {
+                            local,
+                            peer: Vec::new(),
+                        },
+                    },
+                    (None, listen) if !listen.is_empty() => cat::Mode::Listen(listen),
+                    _ => return Err("cat takes HOST:UDPPORT or --listen IP:UDPPORT".into()),
+                };
+                let settings = cat::Settings {
+                    port,
+                    stream,
+                    ppid,
+                    config,
+                    verbose,
+                    pcap,
+                };
+                cat::run(mode, settings).await.map_err(|e| e.to_string())
+            }
+            Command::Decode { .. } => unreachable!("decode runs without a runtime"),
+        }
+    });
+    // `cat` reads standard input on a blocking thread; waiting for that
+    // read would keep the process alive after the association has ended.
+    runtime.shutdown_background();
+    result
+}
+
+/// HOST:PORT to a socket address.
+async fn resolve(host: &str) -> Result<SocketAddr, String> {
+    tokio::net::lookup_host(host)
+        .await
+        .map_err(|e| format!("{host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}: no address"))
+}

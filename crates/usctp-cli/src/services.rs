@@ -1,0 +1,442 @@
+//! The classic test services over SCTP: echo (port 7) and discard (port 9)
+//! servers, and the `ping` and `bench` clients that measure them.
+
+use std::io::{self, IsTerminal};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use usctp::capture::Recorder;
+use usctp::proto::association::PathChange;
+use usctp::proto::config::Config;
+use usctp::socket::{
+    ConnectOptions, ListenOptions, Monitor, SctpListener, SctpStream, StreamEvent,
+};
+
+/// Reads the clock (the CLI measures; the protocol core never does).
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// Echo: every message goes back on its stream, with its PPID and its
+/// unordered flag.
+pub async fn echo_server(listener: SctpListener, max: Option<usize>) -> io::Result<()> {
+    let mut served = 0;
+    let mut tasks = Vec::new();
+    while max.is_none_or(|m| served < m) {
+        let mut stream = listener.accept().await?;
+        served += 1;
+        tasks.push(tokio::spawn(async move {
+            while let Some(m) = stream.recv().await {
+                if let Err(e) = stream
+                    .send_with(m.stream, m.ppid, m.data, m.unordered)
+                    .await
+                {
+                    eprintln!("association {}: {e}", stream.assoc_id());
+                    break;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// How a client reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// One JSON object at the end.
+    pub json: bool,
+    /// Print notifications (path changes) as they come.
+    pub verbose: bool,
+    /// Print a progress line this often (bench).
+    pub progress: Option<Duration>,
+}
+
+/// Watches an association's notifications while a client works: prints
+/// them when verbose and counts failovers.
+struct Watch {
+    start: Instant,
+    verbose: bool,
+    failovers: usize,
+}
+
+impl Watch {
+    fn new(start: Instant, verbose: bool) -> Self {
+        Self {
+            start,
+            verbose,
+            failovers: 0,
+        }
+    }
+
+    /// Takes every notification waiting on `stream`; messages are not
+    /// expected and are dropped.
+    fn drain(&mut self, stream: &mut SctpStream) {
+        while let Some(event) = stream.try_next_event() {
+            self.note(&event);
+        }
+    }
+
+    fn note(&mut self, event: &StreamEvent) {
+        let t = self.start.elapsed().as_secs_f64();
+        match event {
+            StreamEvent::PathChange { address, change } => {
+                if *change == PathChange::MadePrimary {
+                    self.failovers += 1;
+                }
+                if self.verbose {
+                    eprintln!("{t:9.3} s  path {address} {change}");
+                }
+            }
+            StreamEvent::RemoteError(causes) if self.verbose => {
+                eprintln!("{t:9.3} s  peer reported {causes:?}");
+            }
+            StreamEvent::Restart(_) if self.verbose => eprintln!("{t:9.3} s  peer restarted"),
+            _ => {}
+        }
+    }
+}
+
+/// One line of measurements, human or JSON.
+fn report(json: bool, fields: &[(&str, String)]) {
+    if json {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v}"))
+            .collect();
+        say!("{{{}}}", body.join(", "));
+    } else {
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        say!("{}", body.join(" "));
+    }
+}
+
+/// Discard: counts what arrives and reports each association when it ends.
+pub async fn discard_server(
+    listener: SctpListener,
+    max: Option<usize>,
+    json: bool,
+) -> io::Result<()> {
+    let mut served = 0;
+    let mut tasks = Vec::new();
+    while max.is_none_or(|m| served < m) {
+        let mut stream = listener.accept().await?;
+        served += 1;
+        tasks.push(tokio::spawn(async move {
+            let start = now();
+            let (mut bytes, mut messages) = (0usize, 0usize);
+            let mut last = start;
+            while let Some(m) = stream.recv().await {
+                bytes += m.data.len();
+                messages += 1;
+                last = now();
+            }
+            let seconds = last.duration_since(start).as_secs_f64().max(1e-9);
+            report(
+                json,
+                &[
+                    ("bytes", bytes.to_string()),
+                    ("messages", messages.to_string()),
+                    ("seconds", format!("{seconds:.6}")),
+                    ("MBps", format!("{:.3}", bytes as f64 / seconds / 1e6)),
+                ],
+            );
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Connects with the CLI's options (shared by every client subcommand).
+pub async fn connect(
+    remote: SocketAddr,
+    port: u16,
+    addrs: &Addresses,
+    config: Config,
+    pcap: Option<Arc<Recorder>>,
+) -> io::Result<SctpStream> {
+    let mut options = ConnectOptions {
+        config,
+        pcap,
+        peer_addresses: addrs.peer.clone(),
+        ..ConnectOptions::default()
+    };
+    if let Some((first, rest)) = addrs.local.split_first() {
+        options.local = *first;
+        options.also_bind = rest.to_vec();
+    }
+    SctpStream::connect(remote, port, options).await
+}
+
+/// The addresses a client uses besides the server's first one.
+#[derive(Debug, Clone, Default)]
+pub struct Addresses {
+    /// Local IP:UDPPORT to bind, several for multi-homing.
+    pub local: Vec<SocketAddr>,
+    /// Further IP addresses of the peer.
+    pub peer: Vec<IpAddr>,
+}
+
+/// Binds a listener on every address in `listen` (several for
+/// multi-homing).
+pub async fn bind(
+    listen: &[SocketAddr],
+    port: u16,
+    mut options: ListenOptions,
+) -> io::Result<SctpListener> {
+    let (first, rest) = listen
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on"))?;
+    options.also_bind = rest.to_vec();
+    SctpListener::bind_with(*first, port, options).await
+}
+
+/// Sends `count` messages of `size` bytes to an echo server, one at a time,
+/// and reports round-trip percentiles, the path in use at the end and how
+/// often the primary path changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn ping(
+    remote: SocketAddr,
+    port: u16,
+    addrs: &Addresses,
+    config: Config,
+    pcap: Option<Arc<Recorder>>,
+    count: usize,
+    size: usize,
+    out: Output,
+) -> io::Result<()> {
+    let mut stream = connect(remote, port, addrs, config, pcap).await?;
+    let mut watch = Watch::new(now(), out.verbose);
+    let mut rtts = Vec::with_capacity(count);
+    let mut mismatches = 0;
+    for i in 0..count {
+        let mut body = format!("{i:08}").into_bytes();
+        body.resize(size.max(1), b'p');
+        body.truncate(size.max(1));
+        let body = Bytes::from(body);
+        let sent = now();
+        stream
+            .send(0, 0, body.clone())
+            .await
+            .map_err(io::Error::other)?;
+        let reply = loop {
+            let event = tokio::time::timeout(Duration::from_secs(30), stream.next_event())
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no echo within 30 s"))?;
+            match event {
+                Some(StreamEvent::Message(m)) => break m,
+                Some(StreamEvent::Closed(_)) | None => {
+                    return Err(io::Error::other("association closed"));
+                }
+                Some(other) => watch.note(&other),
+            }
+        };
+        rtts.push(sent.elapsed());
+        if reply.data != body {
+            mismatches += 1;
+        }
+    }
+    let path = stream
+        .status()
+        .await
+        .map_or_else(|| "none".to_string(), |s| s.primary.to_string());
+    stream.shutdown();
+    while let Some(event) = stream.next_event().await {
+        watch.note(&event);
+    }
+    rtts.sort_unstable();
+    let percentile = |p: f64| -> u128 {
+        rtts.get(((rtts.len() as f64 - 1.0) * p).round() as usize)
+            .map_or(0, |d| d.as_micros())
+    };
+    report(
+        out.json,
+        &[
+            ("messages", count.to_string()),
+            ("mismatches", mismatches.to_string()),
+            ("rtt_us_p50", percentile(0.5).to_string()),
+            ("rtt_us_p99", percentile(0.99).to_string()),
+            ("path", format!("\"{path}\"")),
+            ("failovers", watch.failovers.to_string()),
+        ],
+    );
+    if mismatches > 0 {
+        return Err(io::Error::other(format!("{mismatches} echoes differed")));
+    }
+    Ok(())
+}
+
+/// What `bench` sends.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchJob {
+    /// Bytes of user data in all.
+    pub bytes: usize,
+    /// Bytes per message.
+    pub size: usize,
+    /// Streams to spread the messages over.
+    pub streams: u16,
+    pub unordered: bool,
+    /// Concurrent associations, each from its own endpoint, sharing the
+    /// bytes evenly.
+    pub associations: usize,
+}
+
+/// Sends the job's bytes to a discard server and reports the rate, timed
+/// until everything is acknowledged; shows progress while it runs. With
+/// several associations the rate is their aggregate, timed from the first
+/// message to the last acknowledgement.
+pub async fn bench(
+    remote: SocketAddr,
+    port: u16,
+    addrs: &Addresses,
+    config: Config,
+    pcap: Option<Arc<Recorder>>,
+    job: BenchJob,
+    out: Output,
+) -> io::Result<()> {
+    let config = Config {
+        outbound_streams: job.streams.max(1),
+        ..config
+    };
+    let count = job.associations.max(1);
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        streams.push(connect(remote, port, addrs, config.clone(), pcap.clone()).await?);
+    }
+    let payload = Bytes::from(vec![b'x'; job.size.max(1)]);
+    let start = now();
+    let (sent, messages, failovers) = if count == 1 {
+        let stream = streams.pop().expect("one stream");
+        send_bulk(stream, payload, job.bytes, job, start, out).await?
+    } else {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, stream) in streams.into_iter().enumerate() {
+            // The first associations take the remainder.
+            let share = job.bytes / count + usize::from(i < job.bytes % count);
+            let quiet = Output {
+                progress: None,
+                ..out
+            };
+            tasks.spawn(send_bulk(stream, payload.clone(), share, job, start, quiet));
+        }
+        let mut total = (0, 0, 0);
+        while let Some(result) = tasks.join_next().await {
+            let (sent, messages, failovers) = result.map_err(io::Error::other)??;
+            total = (total.0 + sent, total.1 + messages, total.2 + failovers);
+        }
+        total
+    };
+    let seconds = start.elapsed().as_secs_f64().max(1e-9);
+    report(
+        out.json,
+        &[
+            ("bytes", sent.to_string()),
+            ("messages", messages.to_string()),
+            ("seconds", format!("{seconds:.6}")),
+            ("MBps", format!("{:.3}", sent as f64 / seconds / 1e6)),
+            ("failovers", failovers.to_string()),
+            ("associations", count.to_string()),
+        ],
+    );
+    Ok(())
+}
+
+/// Sends `bytes` in messages of `payload`'s size over one association,
+/// waits until the peer has acknowledged them and shuts it down. Returns
+/// the bytes and messages sent and the failovers seen.
+async fn send_bulk(
+    mut stream: SctpStream,
+    payload: Bytes,
+    bytes: usize,
+    job: BenchJob,
+    start: Instant,
+    out: Output,
+) -> io::Result<(usize, usize, usize)> {
+    let size = payload.len();
+    let usable = stream.established().outbound_streams.max(1);
+    let mut watch = Watch::new(start, out.verbose);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let progress = out.progress.map(|every| {
+        tokio::spawn(show_progress(
+            stream.monitor(),
+            queued.clone(),
+            start,
+            every,
+        ))
+    });
+    let (mut sent, mut messages) = (0usize, 0usize);
+    while sent < bytes {
+        let n = size.min(bytes - sent);
+        let sid = (messages % usize::from(usable)) as u16;
+        stream
+            .send_with(sid, 0, payload.slice(..n), job.unordered)
+            .await
+            .map_err(io::Error::other)?;
+        sent += n;
+        messages += 1;
+        queued.store(sent, Ordering::Relaxed);
+        watch.drain(&mut stream);
+    }
+    // Timed until the peer has acknowledged everything.
+    loop {
+        watch.drain(&mut stream);
+        match stream.status().await {
+            Some(s) if s.pending > 0 => tokio::time::sleep(Duration::from_micros(200)).await,
+            _ => break,
+        }
+    }
+    if let Some(task) = progress {
+        task.abort();
+        eprintln!();
+    }
+    stream.shutdown();
+    while let Some(event) = stream.next_event().await {
+        watch.note(&event);
+    }
+    Ok((sent, messages, watch.failovers))
+}
+
+/// Prints, every `every`, the time, the bytes the peer has acknowledged,
+/// the rate and the path in use: overwriting one line on a terminal, one
+/// line each otherwise (so a script can follow a failover).
+async fn show_progress(
+    monitor: Monitor,
+    queued: Arc<AtomicUsize>,
+    start: Instant,
+    every: Duration,
+) {
+    let terminal = io::stderr().is_terminal();
+    let mut last = (Duration::ZERO, 0usize);
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(status) = monitor.status().await else {
+            return;
+        };
+        let t = start.elapsed();
+        let acked = queued
+            .load(Ordering::Relaxed)
+            .saturating_sub(status.pending);
+        let dt = (t - last.0).as_secs_f64().max(1e-9);
+        let rate = acked.saturating_sub(last.1) as f64 / dt / 1e6;
+        last = (t, acked);
+        let line = format!(
+            "t={:.3}s acked={acked} rate={rate:.1}MB/s path={}",
+            t.as_secs_f64(),
+            status.primary
+        );
+        if terminal {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}

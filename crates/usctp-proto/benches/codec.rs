@@ -1,0 +1,140 @@
+//! Codec benchmarks: CRC32c, parsing and emitting the packets that dominate
+//! bulk transfer (full-size DATA, SACKs with many gap blocks).
+//!
+//! `cargo bench --bench codec` prints ns/op and throughput; the CRC group
+//! runs the alternatives side by side so their ratio comes from one run.
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use usctp_proto::chunk::{
+    Chunk, CommonHeader, Data, DataFlags, GapBlock, Packet, PacketWriter, Sack, packet::crc32c,
+};
+use usctp_proto::serial::{Ssn, Tsn};
+
+const HEADER: CommonHeader = CommonHeader {
+    src_port: 5000,
+    dst_port: 9,
+    verification_tag: 0x1234_5678,
+    checksum: 0,
+};
+
+/// Table-driven CRC32c: what the accelerated versions are measured against.
+fn table_crc32c(table: &[u32; 256], data: &[u8]) -> u32 {
+    !data.iter().fold(!0u32, |crc, &b| {
+        table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8)
+    })
+}
+
+fn crc_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    for (i, entry) in table.iter_mut().enumerate() {
+        let mut c = i as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+        }
+        *entry = c;
+    }
+    table
+}
+
+fn crc(c: &mut Criterion) {
+    let data: Vec<u8> = (0..1200u32).map(|i| (i * 7) as u8).collect();
+    let table = crc_table();
+    assert_eq!(crc32c(&data), table_crc32c(&table, &data));
+    assert_eq!(
+        crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &data) as u32,
+        crc32c(&data)
+    );
+    let mut g = c.benchmark_group("crc32c_1200B");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("usctp (crc32c crate)", |b| {
+        b.iter(|| crc32c(black_box(&data)))
+    });
+    g.bench_function("crc-fast", |b| {
+        b.iter(|| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, black_box(&data)))
+    });
+    g.bench_function("table (oracle)", |b| {
+        b.iter(|| table_crc32c(&table, black_box(&data)))
+    });
+    g.finish();
+}
+
+fn data_packet() -> Vec<u8> {
+    let data = Chunk::Data(Data {
+        flags: DataFlags::WHOLE,
+        tsn: Tsn(1),
+        stream: 1,
+        ssn: Ssn(1),
+        ppid: 0,
+        payload: Bytes::from(vec![0xa5; 1200]),
+    });
+    let mut buf = Vec::new();
+    let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
+    w.push(&data).unwrap();
+    w.finish();
+    buf
+}
+
+fn parse(c: &mut Criterion) {
+    let data = Bytes::from(data_packet());
+    assert_eq!(data.len(), 1228);
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("data_1228B_verify_and_parse", |b| {
+        b.iter(|| Packet::parse(black_box(data.clone())).unwrap())
+    });
+
+    let sack = Chunk::Sack(Sack {
+        cumulative_tsn_ack: Tsn(1000),
+        a_rwnd: 1 << 20,
+        gap_blocks: (0..100)
+            .map(|i| GapBlock {
+                start: i * 4 + 2,
+                end: i * 4 + 3,
+            })
+            .collect(),
+        duplicate_tsns: Vec::new(),
+    });
+    let mut buf = Vec::new();
+    let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
+    w.push(&sack).unwrap();
+    w.finish();
+    let sack = Bytes::from(buf);
+    g.throughput(Throughput::Bytes(sack.len() as u64));
+    g.bench_function("sack_100_gap_blocks_verify_and_parse", |b| {
+        b.iter(|| Packet::parse(black_box(sack.clone())).unwrap())
+    });
+    g.finish();
+}
+
+fn emit(c: &mut Criterion) {
+    let chunk = Chunk::Data(Data {
+        flags: DataFlags::WHOLE,
+        tsn: Tsn(1),
+        stream: 1,
+        ssn: Ssn(1),
+        ppid: 0,
+        payload: Bytes::from(vec![0xa5; 1200]),
+    });
+    let mut buf = Vec::with_capacity(2048);
+    let mut g = c.benchmark_group("emit");
+    g.throughput(Throughput::Bytes(1228));
+    g.bench_function("data_1228B_with_checksum", |b| {
+        b.iter(|| {
+            buf.clear();
+            let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
+            w.push(black_box(&chunk)).unwrap();
+            w.finish()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, crc, parse, emit);
+criterion_main!(benches);

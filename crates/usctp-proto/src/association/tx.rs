@@ -1,0 +1,771 @@
+//! The send side (RFC 9260 §6.1–§6.3, §7.2): the send queue and
+//! fragmentation, TSN assignment, outstanding chunks, SACK processing, RTO
+//! and T3-rtx, fast retransmit, and congestion control.
+//!
+//! Local TSNs are unwrapped into a 64-bit count, so the outstanding map is
+//! ordered without wrapping comparisons.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::path::{MAX_PATHS, Path};
+use crate::chunk::{BuildError, Chunk, Data, DataFlags, PacketWriter, Sack};
+use crate::serial::{Ssn, Tsn};
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The stream is not one of the negotiated outbound streams.
+    InvalidStream(u16),
+    /// SCTP cannot carry an empty message (a DATA chunk needs user data).
+    EmptyMessage,
+    /// The message is larger than the configured maximum.
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// The send buffer is full; try again after a `Writable` event.
+    WouldBlock,
+    /// The association is shutting down or closed.
+    NotOpen,
+    /// The association a one-to-many `send_to` started could not be set
+    /// up; says why.
+    SetupFailed(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidStream(s) => write!(f, "stream {s} was not negotiated"),
+            Self::EmptyMessage => f.write_str("empty message"),
+            Self::TooLarge { size, max } => write!(f, "message of {size} bytes exceeds {max}"),
+            Self::WouldBlock => f.write_str("send buffer full"),
+            Self::NotOpen => f.write_str("association not open for sending"),
+            Self::SetupFailed(why) => write!(f, "association could not be set up: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+#[derive(Debug)]
+struct Pending {
+    stream: u16,
+    ssn: Ssn,
+    ppid: u32,
+    flags: DataFlags,
+    payload: Bytes,
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    data: Data,
+    sent_at: Instant,
+    transmissions: u32,
+    gap_acked: bool,
+    in_flight: bool,
+    misses: u8,
+    fast_retransmitted: bool,
+    /// The path it was last sent on.
+    path: usize,
+}
+
+/// A message that was not delivered when the association ended (after
+/// SCTP_SEND_FAILED_EVENT): what of it the peer did not acknowledge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsent {
+    /// Its stream.
+    pub stream: u16,
+    /// Its Payload Protocol Identifier.
+    pub ppid: u32,
+    /// Whether it was sent unordered.
+    pub unordered: bool,
+    /// The bytes the peer had not acknowledged cumulatively: the whole
+    /// message, or its tail when `partly_sent`.
+    pub data: Bytes,
+    /// The peer acknowledged its first fragments.
+    pub partly_sent: bool,
+    complete: bool,
+}
+
+impl Unsent {
+    /// A whole message that never reached an association's send buffer (a
+    /// driver's queue in front of it held it).
+    pub fn never_queued(stream: u16, ppid: u32, unordered: bool, data: Bytes) -> Self {
+        Self {
+            stream,
+            ppid,
+            unordered,
+            data,
+            partly_sent: false,
+            complete: true,
+        }
+    }
+}
+
+/// Accounts a chunk newly acknowledged (by the cumulative ack or a gap
+/// block) to the path it was last sent on: bytes acked, whether the path
+/// is shown reachable, and an RTT sample when `timed` (see
+/// [`Tx::rtt_from`]).
+fn note_acked(
+    o: &Outstanding,
+    timed: bool,
+    now: Instant,
+    paths: &[Path],
+    outcome: &mut SackOutcome,
+    acked: &mut [usize; MAX_PATHS],
+    rtt: &mut [Option<Duration>; MAX_PATHS],
+) {
+    let at = o.path.min(MAX_PATHS - 1);
+    acked[at] += o.data.payload.len();
+    outcome.acked_any = true;
+    if paths
+        .get(at)
+        .is_some_and(|p| p.ack_proves_reachable(o.sent_at))
+    {
+        outcome.acked_paths |= 1 << at;
+    }
+    if timed {
+        rtt[at] = Some(now.saturating_duration_since(o.sent_at));
+    }
+}
+
+/// The longest a peer is expected to delay a SACK (RFC 9260 §6.2 allows
+/// 500 ms; 200 ms is the common SACK.Delay) plus some slack.
+const PEER_SACK_DELAY: Duration = Duration::from_millis(250);
+
+/// What a SACK did, for the association.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SackOutcome {
+    /// The cumulative ack moved forward.
+    pub advanced: bool,
+    /// Some DATA was newly acknowledged (§8.1: the association's error
+    /// count restarts).
+    pub acked_any: bool,
+    /// Bit `i` set: DATA last sent on path `i`, since it last failed, was
+    /// newly acknowledged, so that destination is reachable (§8.2, RFC
+    /// 7829 §5.1).
+    pub acked_paths: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Tx {
+    next_tsn: Tsn,
+    /// Unwrapped value of `next_tsn`.
+    next: u64,
+    /// Unwrapped cumulative ack from the peer (all below `acked` + 1).
+    acked: u64,
+    acked_tsn: Tsn,
+    pending: VecDeque<Pending>,
+    outstanding: BTreeMap<u64, Outstanding>,
+    retransmit: BTreeSet<u64>,
+    out_ssn: Vec<Ssn>,
+    /// Ordered messages per stream sent and not yet cumulatively
+    /// acknowledged: at most 65,535 (§6.1), so an SSN is never reused
+    /// while its first holder may still be retransmitted.
+    ordered_in_window: Vec<u16>,
+    /// Payload bytes queued or outstanding.
+    buffered: usize,
+    /// Payload bytes in flight on all paths (sent, not acked, not marked
+    /// for resend).
+    flight: usize,
+    peer_rwnd: u32,
+    /// A fast retransmission is due and may ignore cwnd for one packet
+    /// (§7.2.4 step 3).
+    fast_retransmit_due: bool,
+    /// The first chunk (by unwrapped TSN) whose acknowledgement may time a
+    /// round trip. RFC 9260 §6.3.1 C5: no sample from a chunk sent more
+    /// than once (Karn), nor from a chunk r when a chunk at or below r was
+    /// retransmitted after r was first sent: the SACK that acknowledges r
+    /// may have been triggered by that retransmission filling a gap, long
+    /// after r itself arrived. Every retransmission moves this past all
+    /// chunks sent so far (a superset of the rule: chunks below the
+    /// retransmitted one lose their sample too, which costs only samples).
+    rtt_from: u64,
+    mtu: usize,
+    max_burst: usize,
+    send_buffer: usize,
+    max_message: usize,
+}
+
+impl Tx {
+    pub(crate) fn new(
+        initial_tsn: Tsn,
+        outbound_streams: u16,
+        peer_rwnd: u32,
+        mtu: usize,
+        max_burst: u32,
+        send_buffer: usize,
+        max_message: usize,
+    ) -> Self {
+        Self {
+            next_tsn: initial_tsn,
+            next: 1,
+            acked: 0,
+            acked_tsn: initial_tsn.prev(),
+            pending: VecDeque::new(),
+            outstanding: BTreeMap::new(),
+            retransmit: BTreeSet::new(),
+            out_ssn: vec![Ssn(0); usize::from(outbound_streams)],
+            ordered_in_window: vec![0; usize::from(outbound_streams)],
+            buffered: 0,
+            flight: 0,
+            peer_rwnd,
+            fast_retransmit_due: false,
+            rtt_from: 1,
+            mtu,
+            max_burst: max_burst.max(1) as usize,
+            send_buffer,
+            max_message,
+        }
+    }
+
+    /// New send-buffer size, message size limit and Max.Burst.
+    pub(crate) fn set_limits(&mut self, send_buffer: usize, max_message: usize, max_burst: u32) {
+        self.send_buffer = send_buffer;
+        self.max_message = max_message;
+        self.max_burst = max_burst.max(1) as usize;
+    }
+
+    /// User bytes a DATA chunk carries at most: RFC 9260's PMDCS, the unit
+    /// of congestion control (§7.2), since cwnd and flight count payload.
+    fn max_payload(&self) -> usize {
+        self.mtu.saturating_sub(12 + Data::HEADER_LEN).max(1)
+    }
+
+    /// Queues a message, fragmented to the path MTU (§6.9).
+    pub(crate) fn send(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<(), SendError> {
+        if usize::from(stream) >= self.out_ssn.len() {
+            return Err(SendError::InvalidStream(stream));
+        }
+        if data.is_empty() {
+            return Err(SendError::EmptyMessage);
+        }
+        if data.len() > self.max_message {
+            return Err(SendError::TooLarge {
+                size: data.len(),
+                max: self.max_message,
+            });
+        }
+        // Back-pressure: a message is taken while any room is left, so a
+        // message larger than the buffer can still be sent when it is empty.
+        if self.buffered >= self.send_buffer
+            || (self.buffered > 0 && self.buffered + data.len() > self.send_buffer)
+        {
+            return Err(SendError::WouldBlock);
+        }
+        let ssn = if unordered {
+            Ssn(0)
+        } else {
+            let ssn = self.out_ssn[usize::from(stream)];
+            self.out_ssn[usize::from(stream)] = ssn.next();
+            ssn
+        };
+        self.buffered += data.len();
+        let size = self.max_payload();
+        let count = data.len().div_ceil(size);
+        for i in 0..count {
+            let part = data.slice(i * size..((i + 1) * size).min(data.len()));
+            self.pending.push_back(Pending {
+                stream,
+                ssn,
+                ppid,
+                flags: DataFlags {
+                    beginning: i == 0,
+                    end: i + 1 == count,
+                    unordered,
+                    immediate: false,
+                },
+                payload: part,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether everything sent has been acknowledged and nothing waits.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.outstanding.is_empty()
+    }
+
+    /// Chunks are marked for retransmission.
+    pub(crate) fn has_retransmissions(&self) -> bool {
+        !self.retransmit.is_empty()
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || !self.retransmit.is_empty()
+    }
+
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    pub(crate) fn outstanding_count(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    pub(crate) fn peer_rwnd(&self) -> u32 {
+        self.peer_rwnd
+    }
+
+    /// Adds DATA chunks bound for path `p` to a packet: first those marked
+    /// for retransmission, then new ones, within that path's cwnd and the
+    /// peer's window (§6.1).
+    pub(crate) fn fill(
+        &mut self,
+        now: Instant,
+        w: &mut PacketWriter<'_>,
+        paths: &mut [Path],
+        p: usize,
+    ) {
+        let path = &mut paths[p];
+        // §7.2.1: after an idle period of an RTO, cwnd shrinks back.
+        if path.flight == 0 {
+            path.progress_at = Some(now);
+            if let Some(last) = path.last_data {
+                if now.saturating_duration_since(last) > path.rto.rto() {
+                    path.cwnd = path.cwnd.min(path.initial_cwnd(self.max_payload()));
+                }
+            }
+        }
+        let exempt = std::mem::take(&mut self.fast_retransmit_due);
+        let mut sent_any = false;
+        while let Some(&at) = self.retransmit.first() {
+            let Some(o) = self.outstanding.get_mut(&at) else {
+                self.retransmit.pop_first();
+                continue;
+            };
+            let len = o.data.payload.len();
+            // §7.2.4: the packet of a fast retransmission ignores cwnd.
+            let ignores_cwnd = exempt && !sent_any;
+            if !ignores_cwnd && path.flight > 0 && path.flight + len > path.cwnd {
+                break;
+            }
+            if w.push(&Chunk::Data(o.data.clone())).is_err() {
+                break;
+            }
+            self.retransmit.pop_first();
+            self.rtt_from = self.next;
+            // §7.2.4 (5): retransmitting the earliest outstanding chunk
+            // restarts T3-rtx, so it is not retransmitted again at once.
+            if exempt && self.outstanding.keys().next() == Some(&at) {
+                path.t3 = Some(now + path.rto.rto());
+            }
+            let Some(o) = self.outstanding.get_mut(&at) else {
+                continue;
+            };
+            o.transmissions += 1;
+            o.in_flight = true;
+            o.sent_at = now;
+            o.misses = 0;
+            o.path = p;
+            path.flight += len;
+            self.flight += len;
+            sent_any = true;
+        }
+        if self.retransmit.is_empty() {
+            self.fill_new(now, w, path, p, &mut sent_any);
+        }
+        if sent_any {
+            path.last_data = Some(now);
+            // §6.3.2 R1: T3-rtx runs whenever data is outstanding.
+            if path.t3.is_none() {
+                path.t3 = Some(now + path.rto.rto());
+            }
+        }
+    }
+
+    fn fill_new(
+        &mut self,
+        now: Instant,
+        w: &mut PacketWriter<'_>,
+        path: &mut Path,
+        p: usize,
+        sent_any: &mut bool,
+    ) {
+        // §6.1 D: cwnd is used as if it were at most Max.Burst packets
+        // above what was in flight when this burst began.
+        let limit = path.cwnd.min(path.burst_base + self.max_burst * self.mtu);
+        while let Some(pending) = self.pending.front() {
+            let len = pending.payload.len();
+            // §6.1 B: no new data with cwnd or more in flight.
+            if path.flight >= limit {
+                break;
+            }
+            // §6.1 A: respect the peer's window, except for one probe
+            // when nothing is in flight.
+            if len > self.peer_rwnd as usize && self.flight > 0 {
+                break;
+            }
+            // §6.1: no more than 65,535 ordered messages of a stream in the
+            // send window.
+            let stream = usize::from(pending.stream);
+            let opens_ordered = pending.flags.beginning && !pending.flags.unordered;
+            if opens_ordered && self.ordered_in_window[stream] == u16::MAX {
+                break;
+            }
+            // RFC 7053: ask for an immediate SACK when this chunk ends a
+            // burst of several packets (it drains the queue or fills the
+            // window), since no second packet follows soon to trigger one
+            // and the delayed SACK would hold the window for up to
+            // SACK.Delay. A lone packet does not ask (in request/response
+            // traffic its SACK rides on the response), unless the RTO is
+            // too short to wait for a delayed SACK without a spurious
+            // timeout.
+            let mut flags = pending.flags;
+            let drains = self.pending.len() == 1;
+            let fills = path.flight + len >= limit;
+            // Several packets since the last SACK (a window filled by one
+            // packet alone is the steady state of a transfer, each SACK
+            // letting one more out: no I bit there).
+            let several = path.flight + len > path.burst_base + self.mtu;
+            let impatient = path.rto.rto() <= PEER_SACK_DELAY;
+            flags.immediate =
+                (drains && (path.flight > 0 || impatient)) || (fills && (several || impatient));
+            let data = Data {
+                flags,
+                tsn: self.next_tsn,
+                stream: pending.stream,
+                ssn: pending.ssn,
+                ppid: pending.ppid,
+                payload: pending.payload.clone(),
+            };
+            match w.push(&Chunk::Data(data.clone())) {
+                Ok(()) => {}
+                Err(BuildError::DoesNotFit { .. }) | Err(_) => break,
+            }
+            self.pending.pop_front();
+            if opens_ordered {
+                self.ordered_in_window[stream] += 1;
+            }
+            self.outstanding.insert(
+                self.next,
+                Outstanding {
+                    data,
+                    sent_at: now,
+                    transmissions: 1,
+                    gap_acked: false,
+                    in_flight: true,
+                    misses: 0,
+                    fast_retransmitted: false,
+                    path: p,
+                },
+            );
+            self.next += 1;
+            self.next_tsn = self.next_tsn.next();
+            path.flight += len;
+            self.flight += len;
+            self.peer_rwnd = self.peer_rwnd.saturating_sub(len as u32);
+            *sent_any = true;
+        }
+    }
+
+    /// Takes a chunk out of flight (acknowledged or marked for resend).
+    fn leave_flight(&mut self, paths: &mut [Path], path: usize, len: usize) {
+        self.flight -= len;
+        if let Some(p) = paths.get_mut(path) {
+            p.flight = p.flight.saturating_sub(len);
+        }
+    }
+
+    /// Processes a SACK (§6.2.1, §7.2).
+    pub(crate) fn on_sack(&mut self, now: Instant, sack: &Sack, paths: &mut [Path]) -> SackOutcome {
+        let mut outcome = SackOutcome::default();
+        // §6.2.1 D i: a SACK older than the cumulative ack is stale.
+        if sack.cumulative_tsn_ack.is_before(self.acked_tsn) {
+            return outcome;
+        }
+        let advance = u64::from(self.acked_tsn.distance_to(sack.cumulative_tsn_ack));
+        let cum = self.acked + advance;
+        if cum >= self.next {
+            // Acknowledges TSNs never sent: ignore it (a protocol error).
+            return outcome;
+        }
+        // Per path: bytes newly acknowledged, flight before, one RTT
+        // sample (C4: at most one per round trip).
+        let mut acked = [0usize; MAX_PATHS];
+        let mut rtt: [Option<Duration>; MAX_PATHS] = [None; MAX_PATHS];
+        let mut flight_before = [0usize; MAX_PATHS];
+        for (i, p) in paths.iter().enumerate() {
+            flight_before[i] = p.flight;
+        }
+        // Newly acknowledged by the cumulative ack.
+        while let Some(entry) = self.outstanding.first_entry() {
+            let tsn = *entry.key();
+            if tsn > cum {
+                break;
+            }
+            let o = entry.remove();
+            let len = o.data.payload.len();
+            if o.data.flags.end && !o.data.flags.unordered {
+                let count = &mut self.ordered_in_window[usize::from(o.data.stream)];
+                *count = count.saturating_sub(1);
+            }
+            if !o.gap_acked {
+                let timed = o.transmissions == 1 && tsn >= self.rtt_from;
+                note_acked(&o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
+            }
+            if o.in_flight {
+                self.leave_flight(paths, o.path, len);
+            }
+            self.buffered -= len;
+        }
+        self.retransmit.retain(|&t| t > cum);
+        if advance > 0 {
+            outcome.advanced = true;
+            self.acked = cum;
+            self.acked_tsn = sack.cumulative_tsn_ack;
+        }
+        // Gap blocks.
+        let mut highest_newly_acked = None;
+        for block in &sack.gap_blocks {
+            if block.start == 0 || block.end < block.start {
+                continue;
+            }
+            let (start, end) = (cum + u64::from(block.start), cum + u64::from(block.end));
+            for (&tsn, o) in self.outstanding.range_mut(start..=end) {
+                if o.gap_acked {
+                    continue;
+                }
+                o.gap_acked = true;
+                let len = o.data.payload.len();
+                let timed = o.transmissions == 1 && tsn >= self.rtt_from;
+                note_acked(o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
+                if o.in_flight {
+                    o.in_flight = false;
+                    self.flight -= len;
+                    if let Some(p) = paths.get_mut(o.path) {
+                        p.flight = p.flight.saturating_sub(len);
+                    }
+                }
+                self.retransmit.remove(&tsn);
+                highest_newly_acked = Some(tsn);
+            }
+        }
+        for ((p, r), bytes) in paths.iter_mut().zip(rtt).zip(acked) {
+            if let Some(r) = r {
+                p.rto.measure(r);
+            }
+            if bytes > 0 {
+                p.progress_at = Some(now);
+            }
+        }
+        self.mark_fast_retransmits(highest_newly_acked, paths);
+        // §7.2.1, §7.2.2: grow cwnd on new acks, only when it was in use.
+        if outcome.advanced {
+            for (i, p) in paths.iter_mut().enumerate() {
+                if let Some(exit) = p.fast_recovery_exit {
+                    if cum >= exit {
+                        p.fast_recovery_exit = None;
+                    }
+                }
+                if acked[i] == 0 || p.fast_recovery_exit.is_some() {
+                    continue;
+                }
+                let fully_used = flight_before[i] + self.max_payload() >= p.cwnd;
+                if p.cwnd <= p.ssthresh {
+                    if fully_used {
+                        p.cwnd += acked[i].min(self.max_payload());
+                    }
+                } else {
+                    p.partial_bytes_acked += acked[i];
+                    if p.partial_bytes_acked >= p.cwnd && fully_used {
+                        p.partial_bytes_acked -= p.cwnd;
+                        p.cwnd += self.max_payload();
+                    }
+                }
+            }
+        }
+        // §6.2.1: the peer's window less what is still in flight.
+        self.peer_rwnd = sack.a_rwnd.saturating_sub(self.flight as u32);
+        for (i, p) in paths.iter_mut().enumerate() {
+            p.burst_base = p.flight;
+            // §6.3.2 R2/R3: stop T3 when nothing sent here is in flight;
+            // restart it when data sent here was acknowledged.
+            if p.flight == 0 {
+                p.t3 = None;
+            } else if outcome.acked_paths & (1 << i.min(MAX_PATHS - 1)) != 0 && outcome.advanced {
+                p.t3 = Some(now + p.rto.rto());
+            }
+        }
+        outcome
+    }
+
+    /// §7.2.4: counts miss indications for TSNs below the highest newly
+    /// acknowledged one and marks those missed three times.
+    fn mark_fast_retransmits(&mut self, highest_newly_acked: Option<u64>, paths: &mut [Path]) {
+        let Some(highest) = highest_newly_acked else {
+            return;
+        };
+        let mut any = false;
+        let pmdcs = self.max_payload();
+        for (&tsn, o) in self.outstanding.range_mut(..highest) {
+            if o.gap_acked || !o.in_flight {
+                continue;
+            }
+            o.misses = o.misses.saturating_add(1);
+            if o.misses < 3 || o.fast_retransmitted {
+                continue;
+            }
+            any = true;
+            let len = o.data.payload.len();
+            if let Some(p) = paths.get_mut(o.path) {
+                if p.fast_recovery_exit.is_none() {
+                    // §7.2.3 via §7.2.4: halve once per recovery on the
+                    // destination the lost chunk went to.
+                    p.ssthresh = (p.cwnd / 2).max(4 * pmdcs);
+                    p.cwnd = p.ssthresh;
+                    p.partial_bytes_acked = 0;
+                    p.fast_recovery_exit = Some(self.next - 1);
+                }
+                p.flight = p.flight.saturating_sub(len);
+            }
+            o.fast_retransmitted = true;
+            o.in_flight = false;
+            self.flight -= len;
+            self.retransmit.insert(tsn);
+        }
+        if any {
+            self.fast_retransmit_due = true;
+        }
+    }
+
+    /// T3-rtx of path `p` expired (§6.3.3): collapse its cwnd and mark every
+    /// chunk in flight there for retransmission. The caller counts the
+    /// error and backs off the RTO. Returns whether anything was in flight.
+    pub(crate) fn on_t3(&mut self, paths: &mut [Path], p: usize) -> bool {
+        paths[p].t3 = None;
+        paths[p].burst_base = 0;
+        let mut any = false;
+        for (&tsn, o) in self.outstanding.iter_mut() {
+            if o.gap_acked || !o.in_flight || o.path != p {
+                continue;
+            }
+            o.in_flight = false;
+            let len = o.data.payload.len();
+            self.flight -= len;
+            paths[p].flight = paths[p].flight.saturating_sub(len);
+            self.retransmit.insert(tsn);
+            any = true;
+        }
+        if !any {
+            return false;
+        }
+        let path = &mut paths[p];
+        path.ssthresh = (path.cwnd / 2).max(4 * self.max_payload());
+        path.cwnd = self.max_payload();
+        path.partial_bytes_acked = 0;
+        path.fast_recovery_exit = None;
+        self.fast_retransmit_due = false;
+        true
+    }
+
+    /// The liveness invariant of the send side: every chunk sent and not
+    /// acknowledged is either in flight on a path whose T3-rtx runs, or
+    /// marked for retransmission; the byte counts of what is in flight
+    /// agree with the chunks. Says what is wrong otherwise.
+    #[cfg(any(debug_assertions, fuzzing))]
+    pub(crate) fn liveness(&self, paths: &[Path]) -> Result<(), String> {
+        let mut flight = [0usize; MAX_PATHS];
+        for (&key, o) in &self.outstanding {
+            if o.gap_acked {
+                continue;
+            }
+            if o.in_flight {
+                flight[o.path.min(MAX_PATHS - 1)] += o.data.payload.len();
+                if paths.get(o.path).is_none_or(|p| p.t3.is_none()) {
+                    return Err(format!(
+                        "TSN {} is in flight on path {} and no T3-rtx runs there",
+                        o.data.tsn, o.path
+                    ));
+                }
+            } else if !self.retransmit.contains(&key) {
+                return Err(format!(
+                    "TSN {} is neither in flight nor marked for retransmission",
+                    o.data.tsn
+                ));
+            }
+        }
+        for (i, p) in paths.iter().enumerate() {
+            if p.flight != flight[i.min(MAX_PATHS - 1)] {
+                return Err(format!(
+                    "path {i} counts {} bytes in flight, its chunks {}",
+                    p.flight,
+                    flight[i.min(MAX_PATHS - 1)]
+                ));
+            }
+        }
+        if self.flight != flight.iter().sum::<usize>() {
+            return Err(format!(
+                "{} bytes counted in flight, chunks hold {}",
+                self.flight,
+                flight.iter().sum::<usize>()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The peer acknowledged up to `cum` in a SHUTDOWN (§9.2); processed
+    /// as a SACK without gaps, and tolerated when it lags behind.
+    pub(crate) fn on_cumulative_ack(
+        &mut self,
+        now: Instant,
+        cum: Tsn,
+        paths: &mut [Path],
+    ) -> SackOutcome {
+        let sack = Sack {
+            cumulative_tsn_ack: cum,
+            a_rwnd: self.peer_rwnd + self.flight as u32,
+            gap_blocks: vec![],
+            duplicate_tsns: vec![],
+        };
+        self.on_sack(now, &sack, paths)
+    }
+
+    /// The messages never (wholly) acknowledged, for send-failed reports:
+    /// their unacknowledged fragments put back together, in sending order.
+    pub(crate) fn drain_unsent(&mut self) -> Vec<Unsent> {
+        let outstanding = std::mem::take(&mut self.outstanding)
+            .into_values()
+            .map(|o| (o.data.stream, o.data.ppid, o.data.flags, o.data.payload));
+        let pending = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|p| (p.stream, p.ppid, p.flags, p.payload));
+        let mut unsent: Vec<Unsent> = Vec::new();
+        for (stream, ppid, flags, payload) in outstanding.chain(pending) {
+            match unsent.last_mut() {
+                // A fragment continues the message before it unless it
+                // begins a new one.
+                Some(last) if !flags.beginning && !last.complete && last.stream == stream => {
+                    let mut data = bytes::BytesMut::from(&last.data[..]);
+                    data.extend_from_slice(&payload);
+                    last.data = data.freeze();
+                    last.complete = flags.end;
+                }
+                _ => unsent.push(Unsent {
+                    stream,
+                    ppid,
+                    unordered: flags.unordered,
+                    data: payload,
+                    partly_sent: !flags.beginning,
+                    complete: flags.end,
+                }),
+            }
+        }
+        self.retransmit.clear();
+        self.ordered_in_window.fill(0);
+        self.buffered = 0;
+        self.flight = 0;
+        unsent
+    }
+}

@@ -1,0 +1,63 @@
+//! usctp-proto: the sans-IO core of usctp, SCTP (RFC 9260) over UDP
+//! encapsulation (RFC 6951).
+//!
+//! It does no I/O: it it consumes datagrams and time
+//! and produces datagrams, timer deadlines and application events, reading
+//! no clock and touching no socket:
+//!
+//! - [`chunk`]: the wire codec (every chunk, parameter and error cause,
+//!   CRC32c, bundling);
+//! - [`serial`]: RFC 1982 serial numbers;
+//! - [`cookie`]: the HMAC-signed state cookie;
+//! - [`endpoint`]: one SCTP port, demultiplexing, stateless INIT handling;
+//! - [`association`]: the RFC 9260 state machine;
+//! - [`config`]: protocol parameters with RFC 9260 §16 defaults;
+//! - [`arena`]: shared buffers for received datagrams, for drivers;
+//! - [`random`]: the CSPRNG the endpoint draws tags, TSNs and keys from.
+//!
+//! The `usctp` crate drives it over UDP with tokio and offers the socket
+//! API; a sans-IO user needs only this crate.
+//!
+//! # Call order
+//!
+//! Feed an [`endpoint::Endpoint`] datagrams (`handle`) and expired timers
+//! (`handle_timeout`); after each input drain `poll_transmit`, re-arm the
+//! timer from `poll_timeout`, then drain `poll_event`.
+//!
+//! # Parsing a packet
+//!
+//! ```
+//! use bytes::Bytes;
+//! use usctp_proto::chunk::{Chunk, CommonHeader, Packet, PacketWriter};
+//!
+//! // Build a COOKIE ACK packet, then parse it back.
+//! let mut buf = Vec::new();
+//! let header = CommonHeader { src_port: 5000, dst_port: 13, verification_tag: 0x1234, checksum: 0 };
+//! let mut w = PacketWriter::new(&mut buf, header, 1200);
+//! w.push(&Chunk::CookieAck).unwrap();
+//! w.finish();
+//!
+//! let packet = Packet::parse(Bytes::from(buf)).unwrap();
+//! assert_eq!(packet.header.verification_tag, 0x1234);
+//! assert_eq!(packet.chunks, [Chunk::CookieAck]);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// A `tracing` event with the `tracing` feature, nothing without it.
+macro_rules! trace {
+    ($($arg:tt)*) => {
+        #[cfg(feature = "tracing")]
+        tracing::trace!($($arg)*);
+    };
+}
+
+pub mod arena;
+pub mod association;
+pub mod chunk;
+pub mod config;
+pub mod cookie;
+pub mod endpoint;
+pub mod random;
+pub mod serial;
