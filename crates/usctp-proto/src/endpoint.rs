@@ -696,7 +696,11 @@ impl Endpoint {
             return;
         };
         let port = assoc.peer_port();
-        let current: Vec<(IpAddr, u16)> = assoc.peer_ips().map(|ip| (ip, port)).collect();
+        let current: Vec<(IpAddr, u16)> = assoc
+            .peer_addresses()
+            .iter()
+            .map(|a| (a.ip(), port))
+            .collect();
         let old = self
             .registered
             .insert(id, current.clone())

@@ -4,14 +4,12 @@
 //! association (§5.2.4).
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{
-    Association, AssociationError, AssociationState, Backoff, Context, Event, MAX_STALE_RETRIES,
-    State,
-};
+use super::state::{self, Backoff, CookieEchoed, CookieWait, Phase, State};
+use super::{Association, AssociationError, Context, Event, MAX_STALE_RETRIES, Negotiated};
 use crate::chunk::codec::Writer;
 use crate::chunk::{Abort, Chunk, CookieEcho, ErrorCause, ErrorChunk, Init, Param, ParamType};
 use crate::cookie::{Capabilities, MAX_ADDRESSES, StateCookie};
@@ -254,6 +252,41 @@ pub(crate) fn resolve_cookie(cookie: &StateCookie, tcb: (u32, u32, u32, u32)) ->
 
 // ---- the handshake inside an association (§5.1, §5.2) ----
 
+/// RFC 9260 §5.2.1, §5.2.2, §9.2: what an INIT for an existing association
+/// gets, by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InitResponse {
+    /// §5.2.1, COOKIE-WAIT or COOKIE-ECHOED: an INIT ACK with this end's
+    /// original INIT parameters, tag unchanged. In COOKIE-WAIT only the
+    /// local tie-tag is known.
+    RepeatOurInit { both_tie_tags: bool },
+    /// §5.2.2, established or shutting down (before SHUTDOWN ACK): an INIT
+    /// ACK with a new tag and TSN; the tie-tags let the COOKIE ECHO that
+    /// follows be recognised as a restart (§5.2.4 A).
+    NewTag,
+    /// §9.2, SHUTDOWN-ACK-SENT: the SHUTDOWN COMPLETE was lost; repeat the
+    /// SHUTDOWN ACK.
+    RepeatShutdownAck,
+    /// CLOSED: nothing.
+    Ignore,
+}
+
+impl InitResponse {
+    fn of(state: &State) -> Self {
+        match state {
+            State::CookieWait(_) => Self::RepeatOurInit {
+                both_tie_tags: false,
+            },
+            State::CookieEchoed(_) => Self::RepeatOurInit {
+                both_tie_tags: true,
+            },
+            State::Open(_, Phase::ShutdownAckSent(_)) => Self::RepeatShutdownAck,
+            State::Open(..) => Self::NewTag,
+            State::Closed(_) => Self::Ignore,
+        }
+    }
+}
+
 impl Association {
     /// An INIT for an existing association: collision or restart (§5.2.1,
     /// §5.2.2).
@@ -266,39 +299,29 @@ impl Association {
             }
             InitVerdict::Accept(peer) => peer,
         };
-        let ours = match &self.state {
-            State::CookieWait { init, .. } | State::CookieEchoed { init, .. } => {
-                Some(local_of(init))
-            }
-            _ => None,
-        };
-        let (local, tie_tags, reply_to) = match (self.state(), ours) {
-            // §5.2.1: answer with this end's original INIT parameters,
-            // tag unchanged; in COOKIE-WAIT only our tie-tag is known.
-            (AssociationState::CookieWait, Some(ours)) => {
-                let Some(reply_to) = self.collision_reply_to(remote, &peer) else {
-                    return;
-                };
-                (ours, (self.tie_tags.0, 0), reply_to)
-            }
-            (AssociationState::CookieEchoed, Some(ours)) => {
-                if self.refuse_new_addresses(remote, &peer) {
+        let (local, tie_tags, reply_to) = match InitResponse::of(&self.state) {
+            InitResponse::RepeatOurInit { both_tie_tags } => {
+                // §5.2.1: in COOKIE-ECHOED the peer already knows some of
+                // this end's addresses; new ones are refused.
+                if both_tie_tags && self.refuse_new_addresses(remote, &peer) {
                     return;
                 }
                 let Some(reply_to) = self.collision_reply_to(remote, &peer) else {
                     return;
                 };
-                (ours, self.tie_tags, reply_to)
+                let ours = match &self.state {
+                    State::CookieWait(s) => local_of(&s.init),
+                    State::CookieEchoed(s) => local_of(&s.init),
+                    _ => return,
+                };
+                let tie_tags = if both_tie_tags {
+                    self.tie_tags
+                } else {
+                    (self.tie_tags.0, 0)
+                };
+                (ours, tie_tags, reply_to)
             }
-            // §5.2.2: a new tag and TSN; the tie-tags let the COOKIE ECHO
-            // that follows be recognised as a restart (§5.2.4 A).
-            (
-                AssociationState::Established
-                | AssociationState::ShutdownPending
-                | AssociationState::ShutdownSent
-                | AssociationState::ShutdownReceived,
-                _,
-            ) => {
+            InitResponse::NewTag => {
                 if self.refuse_new_addresses(remote, &peer) {
                     return;
                 }
@@ -311,12 +334,12 @@ impl Association {
                 };
                 (local, self.tie_tags, remote)
             }
-            // §9.2: the SHUTDOWN COMPLETE was lost; repeat the SHUTDOWN ACK.
-            (AssociationState::ShutdownAckSent, _) => {
-                self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
+            InitResponse::RepeatShutdownAck => {
+                let peer_tag = self.peer_tag();
+                self.out.send(remote, peer_tag, Chunk::ShutdownAck);
                 return;
             }
-            _ => return,
+            InitResponse::Ignore => return,
         };
         let lifespan = ctx.cookie_lifespan_ms(peer.cookie_preservative_ms);
         let cookie = cookie_for(
@@ -329,7 +352,7 @@ impl Association {
             lifespan,
         );
         let ack = init_ack_chunk(&local, &peer, remote.ip(), &cookie, ctx, usize::MAX);
-        self.queue(reply_to, peer.tag, Chunk::InitAck(ack));
+        self.out.send(reply_to, peer.tag, Chunk::InitAck(ack));
     }
 
     /// §5.2.1: where the INIT ACK answering a colliding INIT goes: an
@@ -337,9 +360,8 @@ impl Association {
     /// reports, its source if possible; `None` when there is none.
     fn collision_reply_to(&self, remote: SocketAddr, peer: &PeerInit) -> Option<SocketAddr> {
         let reported = peer.addresses_with_source(remote.ip());
-        self.paths
-            .iter()
-            .map(|p| p.remote)
+        self.peer_addresses()
+            .into_iter()
             .filter(|a| reported.contains(&a.ip()))
             .min_by_key(|a| a.ip() != remote.ip())
             .map(|a| if a.ip() == remote.ip() { remote } else { a })
@@ -372,20 +394,15 @@ impl Association {
             reflected_tag: false,
             causes,
         });
-        self.queue(to, vtag, abort);
+        self.out.send(to, vtag, abort);
     }
 
-    /// §5.1 (C): the INIT ACK in COOKIE-WAIT.
+    /// §5.1 (C): the INIT ACK in COOKIE-WAIT; §5.2.3: discarded in any
+    /// other state.
     pub(super) fn on_init_ack(&mut self, now: Instant, remote: SocketAddr, ack: &Init) {
-        let State::CookieWait {
-            init,
-            stale_retries,
-            ..
-        } = &self.state
-        else {
+        if !matches!(self.state, State::CookieWait(_)) {
             return;
-        };
-        let (init, stale_retries) = (init.clone(), *stale_retries);
+        }
         let peer = match judge_init(ack, true) {
             InitVerdict::Accept(peer) => peer,
             InitVerdict::Discard => return,
@@ -401,39 +418,72 @@ impl Association {
                     reflected_tag,
                     causes: causes.clone(),
                 });
-                self.queue(remote, vtag, abort);
+                self.out.send(remote, vtag, abort);
                 self.close(AssociationError::InvalidInitAck(causes));
                 return;
             }
         };
-        self.peer_tag = peer.tag;
-        self.peer_initial_tsn = peer.initial_tsn;
-        self.peer_rwnd = peer.a_rwnd;
-        self.outbound_streams = init.outbound_streams.min(peer.inbound_streams);
-        self.inbound_streams = init.inbound_streams.min(peer.outbound_streams);
+        let State::CookieWait(wait) = std::mem::take(&mut self.state) else {
+            return;
+        };
         let listed = peer.addresses_with_source(remote.ip());
-        self.set_paths(remote, &listed);
         let cookie = peer.cookie.clone().unwrap_or_default();
         // §5.1 (C): COOKIE ECHO first; unrecognized parameters of the INIT
         // ACK are reported in an ERROR bundled after it (§3.2.1).
         let echo = Chunk::CookieEcho(CookieEcho {
             cookie: cookie.clone(),
         });
-        self.queue(remote, peer.tag, echo);
+        self.out.send(remote, peer.tag, echo);
         if !peer.unrecognized.is_empty() {
             let causes = peer
                 .unrecognized
                 .iter()
                 .map(|p| ErrorCause::UnrecognizedParameters(p.clone()))
                 .collect();
-            self.queue(remote, peer.tag, Chunk::Error(ErrorChunk { causes }));
+            self.out
+                .send(remote, peer.tag, Chunk::Error(ErrorChunk { causes }));
         }
-        self.state = State::CookieEchoed {
-            init,
-            cookie,
-            t1_cookie: Backoff::start(now, self.config.rto_initial),
-            stale_retries,
+        // §5.1.1: each side sends on no more streams than the other takes.
+        let half = state::PeerInit {
+            tag: peer.tag,
+            initial_tsn: peer.initial_tsn,
+            rwnd: peer.a_rwnd,
+            outbound_streams: wait.init.outbound_streams.min(peer.inbound_streams),
+            inbound_streams: wait.init.inbound_streams.min(peer.outbound_streams),
+            targets: super::targets_with(remote, &listed),
         };
+        self.addresses_changed = true;
+        self.state = State::CookieEchoed(CookieEchoed {
+            init: wait.init,
+            cookie,
+            t1: Backoff::start(now, self.config.rto_initial),
+            stale_retries: wait.stale_retries,
+            peer: half,
+        });
+    }
+
+    /// §5.1 (E): the COOKIE ACK in COOKIE-ECHOED establishes the
+    /// association; §5.2.5: in any other state it is discarded.
+    pub(super) fn on_cookie_ack(&mut self, now: Instant) {
+        if !matches!(self.state, State::CookieEchoed(_)) {
+            return;
+        }
+        let State::CookieEchoed(echoed) = std::mem::take(&mut self.state) else {
+            return;
+        };
+        let negotiated = Negotiated {
+            local_tag: self.local_tag,
+            peer_tag: echoed.peer.tag,
+            local_initial_tsn: echoed.init.initial_tsn,
+            peer_initial_tsn: echoed.peer.initial_tsn,
+            outbound_streams: echoed.peer.outbound_streams,
+            inbound_streams: echoed.peer.inbound_streams,
+            peer_rwnd: echoed.peer.rwnd,
+            targets: echoed.peer.targets,
+        };
+        self.establish(now, negotiated);
+        let up = self.established();
+        self.out.event(Event::Up(up));
     }
 
     /// A COOKIE ECHO for an existing association (§5.2.4). Returns whether
@@ -459,7 +509,7 @@ impl Association {
         }
         let tcb = (
             self.local_tag,
-            self.peer_tag,
+            self.peer_tag(),
             self.tie_tags.0,
             self.tie_tags.1,
         );
@@ -477,19 +527,19 @@ impl Association {
                         staleness_us: by_us,
                     }],
                 });
-                self.queue(remote, cookie.peer_tag, error);
+                self.out.send(remote, cookie.peer_tag, error);
                 return false;
             }
         }
-        if resolution == CookieResolution::PeerRestart
-            && matches!(self.state, State::ShutdownAckSent { .. })
-        {
+        let shutting_down = matches!(self.state, State::Open(_, Phase::ShutdownAckSent(_)));
+        if resolution == CookieResolution::PeerRestart && shutting_down {
             // §5.2.4 (A): no restart while shutting down; say so.
-            self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
+            let peer_tag = self.peer_tag();
+            self.out.send(remote, peer_tag, Chunk::ShutdownAck);
             let error = Chunk::Error(ErrorChunk {
                 causes: vec![ErrorCause::CookieReceivedWhileShuttingDown],
             });
-            self.queue(remote, self.peer_tag, error);
+            self.out.send(remote, peer_tag, error);
             return false;
         }
         match resolution {
@@ -502,82 +552,114 @@ impl Association {
                 {
                     return false;
                 }
-                self.queue.clear();
-                self.report_unsent();
-                self.adopt_cookie(&cookie, remote);
-                self.tie_tags = (ctx.nonzero(), ctx.nonzero());
-                self.establish(now);
-                let info = self.established();
-                self.events.push_back(Event::Restart(info));
-            }
-            CookieResolution::Collision | CookieResolution::Established => {
-                if resolution == CookieResolution::Collision {
-                    self.adopt_cookie(&cookie, remote);
-                    if self.data.is_some() {
-                        self.start_paths(now);
-                    }
+                self.out.queue.clear();
+                if let Some(tcb) = self.state.tcb_mut() {
+                    super::report_unsent(&mut tcb.tx, &mut self.out);
                 }
-                if matches!(
-                    self.state,
-                    State::CookieWait { .. } | State::CookieEchoed { .. }
-                ) {
-                    self.establish(now);
+                self.tie_tags = (ctx.nonzero(), ctx.nonzero());
+                self.establish(now, Negotiated::from_cookie(&cookie, remote));
+                let info = self.established();
+                self.out.event(Event::Restart(info));
+            }
+            CookieResolution::Collision => {
+                let negotiated = Negotiated::from_cookie(&cookie, remote);
+                if let State::Open(tcb, _) = &mut self.state {
+                    // (B) while up: only the peer's tag changes; the data
+                    // path goes on as it was.
+                    tcb.peer_tag = negotiated.peer_tag;
+                } else {
+                    self.establish(now, negotiated);
                     let up = self.established();
-                    self.events.push_back(Event::Up(up));
+                    self.out.event(Event::Up(up));
+                }
+            }
+            CookieResolution::Established => {
+                // (D): the association exists; in COOKIE-ECHOED it is now
+                // up, from what the INIT ACK said.
+                if matches!(self.state, State::CookieEchoed(_)) {
+                    self.on_cookie_ack(now);
                 }
             }
             CookieResolution::Discard => return false,
         }
-        self.queue(remote, self.peer_tag, Chunk::CookieAck);
+        let peer_tag = self.peer_tag();
+        self.out.send(remote, peer_tag, Chunk::CookieAck);
         true
     }
 
     /// ERROR chunks: a Stale Cookie in COOKIE-ECHOED restarts the handshake
     /// asking for a longer cookie life (§5.2.6); the rest is reported.
     pub(super) fn on_error(&mut self, now: Instant, error: &ErrorChunk) {
-        let stale = error.causes.iter().find_map(|c| match c {
-            ErrorCause::StaleCookie { staleness_us } => Some(*staleness_us),
-            _ => None,
-        });
-        if let (
-            Some(_),
-            State::CookieEchoed {
-                init,
-                stale_retries,
-                ..
-            },
-        ) = (stale, &self.state)
-        {
-            let retries = stale_retries + 1;
-            if retries > MAX_STALE_RETRIES {
-                self.close(AssociationError::StaleCookie);
-                return;
-            }
-            // §5.2.6: ask for the round trip of the COOKIE ECHO / ERROR
-            // exchange plus at most one second; a long cookie life only
-            // widens the window for replays.
-            let rtt = match &self.state {
-                State::CookieEchoed { t1_cookie, .. } => {
-                    now.saturating_duration_since(t1_cookie.deadline - t1_cookie.rto)
-                }
-                _ => Duration::ZERO,
-            };
-            let extra_ms = u32::try_from(rtt.as_millis() + 1000).unwrap_or(u32::MAX);
-            let mut init = init.clone();
-            init.params
-                .retain(|p| !matches!(p, Param::CookiePreservative(_)));
-            init.params.push(Param::CookiePreservative(extra_ms));
-            self.queue(self.primary_remote(), 0, Chunk::Init(init.clone()));
-            self.peer_tag = 0;
-            self.state = State::CookieWait {
-                init,
-                t1_init: Backoff::start(now, self.config.rto_initial),
-                stale_retries: retries,
-            };
+        let stale = error
+            .causes
+            .iter()
+            .any(|c| matches!(c, ErrorCause::StaleCookie { .. }));
+        if !(stale && matches!(self.state, State::CookieEchoed(_))) {
+            self.out.event(Event::RemoteError(error.causes.clone()));
             return;
         }
-        self.events
-            .push_back(Event::RemoteError(error.causes.clone()));
+        let State::CookieEchoed(echoed) = std::mem::take(&mut self.state) else {
+            return;
+        };
+        let retries = echoed.stale_retries + 1;
+        if retries > MAX_STALE_RETRIES {
+            self.state = State::CookieEchoed(echoed);
+            self.close(AssociationError::StaleCookie);
+            return;
+        }
+        // §5.2.6: ask for the round trip of the COOKIE ECHO / ERROR
+        // exchange plus at most one second; a long cookie life only widens
+        // the window for replays.
+        let rtt = now.saturating_duration_since(echoed.t1.sent_at());
+        let extra_ms = u32::try_from(rtt.as_millis() + 1000).unwrap_or(u32::MAX);
+        let mut init = echoed.init;
+        init.params
+            .retain(|p| !matches!(p, Param::CookiePreservative(_)));
+        init.params.push(Param::CookiePreservative(extra_ms));
+        let targets = echoed.peer.targets;
+        self.out
+            .send(targets[0].address, 0, Chunk::Init(init.clone()));
+        self.state = State::CookieWait(CookieWait {
+            init,
+            t1: Backoff::start(now, self.config.rto_initial),
+            stale_retries: retries,
+            targets,
+        });
+    }
+
+    /// T1-init and T1-cookie (§5.1 A, C): retransmit INIT or COOKIE ECHO
+    /// with backoff, up to Max.Init.Retransmits, then give up. Returns
+    /// whether other timers may still be due.
+    pub(super) fn handshake_timeout(&mut self, now: Instant) -> bool {
+        let (max, rto_max) = (self.config.max_init_retransmits, self.config.rto_max);
+        match &mut self.state {
+            State::CookieWait(s) if now >= s.t1.deadline => {
+                if s.t1.expire(now, max, rto_max) {
+                    // §6.4: retransmissions of INIT go to the peer's
+                    // addresses in turn.
+                    let n = s.t1.attempts as usize % s.targets.len();
+                    let to = s.targets[n].address;
+                    let init = Chunk::Init(s.init.clone());
+                    self.out.send(to, 0, init);
+                } else {
+                    self.close(AssociationError::InitTimeout);
+                }
+                false
+            }
+            State::CookieEchoed(s) if now >= s.t1.deadline => {
+                if s.t1.expire(now, max, rto_max) {
+                    let echo = Chunk::CookieEcho(CookieEcho {
+                        cookie: s.cookie.clone(),
+                    });
+                    let (to, vtag) = (s.peer.targets[0].address, s.peer.tag);
+                    self.out.send(to, vtag, echo);
+                } else {
+                    self.close(AssociationError::CookieTimeout);
+                }
+                false
+            }
+            _ => true,
+        }
     }
 }
 

@@ -11,31 +11,33 @@
 //! a message stuck on a live association.
 
 use super::Association;
+use super::state::State;
 
 impl Association {
     /// What this association waits on without a timer, if anything. Call
     /// when `poll_transmit` has returned `None`.
     pub(crate) fn liveness_violation(&self) -> Option<String> {
-        if self.is_closed() {
+        // Before data transfer only the state's own timer matters, and the
+        // state carries it.
+        let State::Open(tcb, phase) = &self.state else {
             return None;
-        }
-        // Before data transfer only the state's own timer matters.
-        let data = self.data.as_ref()?;
-        if data.unacknowledged && !data.sack_now && data.sack_deadline.is_none() {
+        };
+        if tcb.acks.owes_without_timer() {
             return Some("DATA arrived and no SACK is due".into());
         }
-        if let Err(why) = data.tx.liveness(&self.paths) {
+        if let Err(why) = tcb.tx.liveness(&tcb.paths.list) {
             return Some(why);
         }
         // Unsent data and retransmissions wait only for the window: a SACK
         // (hence T3-rtx on a path with data in flight) or the end of a send
         // block must come.
-        let timer = self
+        let timer = tcb
             .paths
+            .list
             .iter()
             .any(|p| p.t3.is_some() || p.blocked_until.is_some());
-        if data.tx.has_pending() && !timer {
-            let why = if self.can_send_data() {
+        if tcb.tx.has_pending() && !timer {
+            let why = if phase.sends_data() {
                 "data waits to be sent with nothing in flight and no send block"
             } else {
                 "data waits to be sent in a state that sends none"

@@ -270,6 +270,12 @@ impl Rx {
         Some(m)
     }
 
+    /// The messages ready for the user, for the association's closed
+    /// state to hand out.
+    pub(crate) fn into_unread(self) -> VecDeque<Message> {
+        self.ready
+    }
+
     pub(crate) fn readable(&self) -> usize {
         self.ready.len()
     }

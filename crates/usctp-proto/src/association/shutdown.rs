@@ -4,54 +4,45 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{Association, Backoff, Event, State};
-use crate::chunk::{Chunk, Shutdown};
+use super::state::{Phase, ShutdownTimers, State};
+use super::{Association, AssociationError, Event};
+use crate::chunk::{Abort, Chunk, Shutdown, ShutdownComplete};
 
 impl Association {
     /// Starts a graceful shutdown (§9.2): queued data is sent first.
     pub fn shutdown(&mut self, now: Instant) {
-        if matches!(self.state, State::Established) {
-            self.state = State::ShutdownPending;
-            self.progress_shutdown(now);
-        } else if matches!(
-            self.state,
-            State::CookieWait { .. } | State::CookieEchoed { .. }
-        ) {
+        match &mut self.state {
+            State::Open(_, phase @ Phase::Established) => {
+                *phase = Phase::ShutdownPending;
+                self.progress_shutdown(now);
+            }
             // Nothing was established: there is nothing to shut down.
-            self.abort(b"");
+            State::CookieWait(_) | State::CookieEchoed(_) => self.abort(b""),
+            _ => {}
         }
     }
 
     /// Moves a shutdown on once all outstanding data is acknowledged.
     pub(super) fn progress_shutdown(&mut self, now: Instant) {
-        let idle = self.data.as_ref().is_none_or(|d| d.tx.is_idle());
-        if !idle {
+        let (rto, rto_max) = (self.rto(), self.config.rto_max);
+        let State::Open(tcb, phase) = &mut self.state else {
+            return;
+        };
+        if !tcb.tx.is_idle() {
             return;
         }
-        let rto = self.rto();
-        let guard = now + 5 * self.config.rto_max;
-        let primary = self.primary_remote();
-        match self.state {
-            State::ShutdownPending => {
-                let cum = self.cumulative_tsn();
-                self.queue(
-                    primary,
-                    self.peer_tag,
-                    Chunk::Shutdown(Shutdown {
-                        cumulative_tsn_ack: cum,
-                    }),
-                );
-                self.state = State::ShutdownSent {
-                    t2: Backoff::start(now, rto),
-                    guard,
-                };
+        let primary = tcb.paths.primary_remote();
+        match phase {
+            Phase::ShutdownPending => {
+                let shutdown = Chunk::Shutdown(Shutdown {
+                    cumulative_tsn_ack: tcb.cumulative_tsn(),
+                });
+                self.out.send(primary, tcb.peer_tag, shutdown);
+                *phase = Phase::ShutdownSent(ShutdownTimers::start(now, rto, rto_max));
             }
-            State::ShutdownReceived => {
-                self.queue(primary, self.peer_tag, Chunk::ShutdownAck);
-                self.state = State::ShutdownAckSent {
-                    t2: Backoff::start(now, rto),
-                    guard,
-                };
+            Phase::ShutdownReceived => {
+                self.out.send(primary, tcb.peer_tag, Chunk::ShutdownAck);
+                *phase = Phase::ShutdownAckSent(ShutdownTimers::start(now, rto, rto_max));
             }
             _ => {}
         }
@@ -59,34 +50,104 @@ impl Association {
 
     /// A SHUTDOWN (§9.2).
     pub(super) fn on_shutdown(&mut self, now: Instant, remote: SocketAddr, shutdown: &Shutdown) {
+        let (rto, rto_max) = (self.rto(), self.config.rto_max);
+        let Self {
+            state: State::Open(tcb, phase),
+            config,
+            out,
+            ..
+        } = self
+        else {
+            return;
+        };
         // Its cumulative TSN ack acknowledges like a SACK; one that lags
         // behind is tolerated (webrtc-sctp has sent such).
-        if let Some(path) = &mut self.data {
-            let outcome =
-                path.tx
-                    .on_cumulative_ack(now, shutdown.cumulative_tsn_ack, &mut self.paths);
-            self.on_acked(outcome);
-        }
-        match self.state {
-            State::Established | State::ShutdownPending => {
-                self.state = State::ShutdownReceived;
-                self.events.push_back(Event::ShutdownStarted);
+        let outcome =
+            tcb.tx
+                .on_cumulative_ack(now, shutdown.cumulative_tsn_ack, &mut tcb.paths.list);
+        tcb.paths.on_acked(outcome, out, config.primary_failback);
+        match phase {
+            Phase::Established | Phase::ShutdownPending => {
+                *phase = Phase::ShutdownReceived;
+                out.event(Event::ShutdownStarted);
                 self.progress_shutdown(now);
             }
-            State::ShutdownSent { .. } => {
+            Phase::ShutdownSent(_) => {
                 // Both ends shut down at once: acknowledge.
-                let rto = self.rto();
-                self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
-                self.state = State::ShutdownAckSent {
-                    t2: Backoff::start(now, rto),
-                    guard: now + 5 * self.config.rto_max,
-                };
+                out.send(remote, tcb.peer_tag, Chunk::ShutdownAck);
+                *phase = Phase::ShutdownAckSent(ShutdownTimers::start(now, rto, rto_max));
             }
-            State::ShutdownReceived => self.progress_shutdown(now),
-            State::ShutdownAckSent { .. } => {
-                self.queue(remote, self.peer_tag, Chunk::ShutdownAck);
+            Phase::ShutdownReceived => self.progress_shutdown(now),
+            Phase::ShutdownAckSent(_) => {
+                out.send(remote, tcb.peer_tag, Chunk::ShutdownAck);
             }
-            _ => {}
         }
+    }
+
+    /// A SHUTDOWN ACK (§9.2): answered with SHUTDOWN COMPLETE, and the
+    /// association closes; in other states it is stale and ignored.
+    /// Returns whether the association closed.
+    pub(super) fn on_shutdown_ack(&mut self, remote: SocketAddr) -> bool {
+        let State::Open(tcb, Phase::ShutdownSent(_) | Phase::ShutdownAckSent(_)) = &self.state
+        else {
+            return false;
+        };
+        let complete = Chunk::ShutdownComplete(ShutdownComplete::default());
+        self.out.send(remote, tcb.peer_tag, complete);
+        self.close_quietly();
+        self.out.event(Event::ShutdownComplete);
+        true
+    }
+
+    /// A SHUTDOWN COMPLETE (§9.2) in SHUTDOWN-ACK-SENT ends the
+    /// association. Returns whether it closed.
+    pub(super) fn on_shutdown_complete(&mut self) -> bool {
+        if !matches!(self.state, State::Open(_, Phase::ShutdownAckSent(_))) {
+            return false;
+        }
+        self.close_quietly();
+        self.out.event(Event::ShutdownComplete);
+        true
+    }
+
+    /// T2-shutdown and the T5 guard (§9.2). Returns whether other timers
+    /// may still be due.
+    pub(super) fn shutdown_timeout(&mut self, now: Instant) -> bool {
+        let (assoc_max, rto_max) = (self.config.association_max_retrans, self.config.rto_max);
+        let State::Open(tcb, phase) = &mut self.state else {
+            return true;
+        };
+        let Some(timers) = phase.timers() else {
+            return true;
+        };
+        let primary = tcb.paths.primary_remote();
+        let peer_tag = tcb.peer_tag;
+        // §9.2: T5-shutdown-guard ends a shutdown that does not finish.
+        if now >= timers.guard {
+            self.out
+                .send(primary, peer_tag, Chunk::Abort(Abort::default()));
+            self.close(AssociationError::ShutdownTimeout);
+            return false;
+        }
+        if now < timers.t2.deadline {
+            return true;
+        }
+        // §9.2: T2-shutdown retransmits SHUTDOWN or SHUTDOWN ACK; the
+        // retransmissions count against Association.Max.Retrans.
+        let retransmission = match phase {
+            Phase::ShutdownSent(_) => Chunk::Shutdown(Shutdown {
+                cumulative_tsn_ack: tcb.cumulative_tsn(),
+            }),
+            _ => Chunk::ShutdownAck,
+        };
+        let (Phase::ShutdownSent(t) | Phase::ShutdownAckSent(t)) = phase else {
+            return true;
+        };
+        if !t.t2.expire(now, assoc_max, rto_max) {
+            self.close(AssociationError::ShutdownTimeout);
+            return false;
+        }
+        self.out.send(primary, peer_tag, retransmission);
+        true
     }
 }
