@@ -110,13 +110,13 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Send { stream, len, unordered, from_client } => {
                 let (ep, id) = if from_client { (&mut pair.a, pair.id_a) } else { (&mut pair.b, pair.id_b) };
-                if let Some(assoc) = id.and_then(|id| ep.association_mut(id)) {
+                if let Some(mut assoc) = id.and_then(|id| ep.association_mut(id)) {
                     let _ = assoc.send(u16::from(stream % 12), 0, Bytes::from(vec![7; usize::from(len % 5000)]), unordered);
                 }
             }
             Op::Recv => {
                 for (ep, id) in [(&mut pair.a, pair.id_a), (&mut pair.b, pair.id_b)] {
-                    if let Some(assoc) = id.and_then(|id| ep.association_mut(id)) {
+                    if let Some(mut assoc) = id.and_then(|id| ep.association_mut(id)) {
                         while assoc.recv().is_some() {}
                     }
                 }
@@ -125,7 +125,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Shutdown { client } => {
                 let (ep, id) = if client { (&mut pair.a, pair.id_a) } else { (&mut pair.b, pair.id_b) };
                 let now = pair.now;
-                if let Some(assoc) = id.and_then(|id| ep.association_mut(id)) {
+                if let Some(mut assoc) = id.and_then(|id| ep.association_mut(id)) {
                     assoc.shutdown(now);
                 }
             }

@@ -123,7 +123,7 @@ struct Checker {
 
 impl Checker {
     fn read(&mut self, net: &mut Net) {
-        let Some(assoc) = net.id_b.and_then(|id| net.b.association_mut(id)) else {
+        let Some(mut assoc) = net.id_b.and_then(|id| net.b.association_mut(id)) else {
             return;
         };
         while let Some(m) = assoc.recv() {
@@ -219,7 +219,7 @@ pub fn run(ops: Vec<Op>) {
                 unordered,
             } if !shut => {
                 let stream = u16::from(stream % 4);
-                if let Some(assoc) = net.id_a.and_then(|id| net.a.association_mut(id)) {
+                if let Some(mut assoc) = net.id_a.and_then(|id| net.a.association_mut(id)) {
                     let body = message(seq, usize::from(len % 4000));
                     if assoc.send(stream, 0, body.clone(), unordered).is_ok() {
                         check.sent.insert(seq, (stream, unordered, body));
@@ -230,7 +230,7 @@ pub fn run(ops: Vec<Op>) {
             Op::Read => check.read(&mut net),
             Op::Shutdown => {
                 let now = net.now;
-                if let Some(assoc) = net.id_a.and_then(|id| net.a.association_mut(id)) {
+                if let Some(mut assoc) = net.id_a.and_then(|id| net.a.association_mut(id)) {
                     assoc.shutdown(now);
                     shut = true;
                 }

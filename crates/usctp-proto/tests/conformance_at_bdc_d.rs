@@ -1026,7 +1026,7 @@ fn sctp_d_v_8_14() {
         ..Config::default()
     };
     let (mut t, iut_tag, id, iut_tsn) = established_with(config, PEER);
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(
         assoc
             .send(0, 7, Bytes::from_static(&BIG[..5001]), false)

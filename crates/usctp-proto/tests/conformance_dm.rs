@@ -460,7 +460,7 @@ fn sctp_dm_o_4_10() {
         return;
     }
     assert!(events.is_empty(), "{events:?}");
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert_eq!(assoc.state(), AssociationState::ShutdownAckSent);
     assert!(assoc.recv().is_none());
     // IUT -> SHUTDOWN ACK -> T (T2-shutdown, 1 s)

@@ -47,7 +47,7 @@ fn established() -> (Tester, u32, AssocId) {
 }
 
 fn recv_all(t: &mut Tester, id: AssocId) -> Vec<(u16, Bytes)> {
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     std::iter::from_fn(|| assoc.recv().map(|m| (m.stream, m.data))).collect()
 }
 
@@ -359,7 +359,7 @@ fn zero_window_allows_one_probe() {
 #[test]
 fn sends_are_refused_on_unknown_streams_and_when_empty() {
     let (mut t, _, id) = established();
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     use usctp_proto::association::SendError;
     assert_eq!(
         assoc.send(5, 0, Bytes::from_static(b"x"), false),
@@ -500,7 +500,7 @@ fn data_bundled_with_cookie_ack_is_acknowledged_at_once() {
 fn unsent_messages_come_back_whole_or_as_their_tail() {
     let (mut t, iut_tag, id) = established();
     let first: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assoc.send(1, 7, Bytes::from(first.clone()), false).unwrap();
     assoc
         .send(0, 8, Bytes::from_static(b"second"), true)

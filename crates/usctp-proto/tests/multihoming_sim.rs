@@ -297,7 +297,7 @@ fn both_paths_down_ends_the_association_after_association_max_retrans() {
     sim.run_until(Duration::from_secs(2), |_| false);
     let cut = sim.now - sim.start;
     sim.routes = Some(Box::new(|_, _, _| Fate::BlackHole));
-    let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+    let mut assoc = sim.nodes[0].ep.association_mut(a).unwrap();
     assoc
         .send(0, 51, bytes::Bytes::from_static(b"lost"), false)
         .unwrap();
@@ -344,7 +344,7 @@ fn a_stalled_path_that_is_no_longer_primary_leaves_no_timer_due() {
         let second: SocketAddr = "10.2.0.2:9899".parse().unwrap();
         // Some traffic first, so that the primary has a smoothed RTT.
         for _ in 0..20 {
-            let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+            let mut assoc = sim.nodes[0].ep.association_mut(a).unwrap();
             assoc.send(0, 0, Bytes::from(vec![1; 1000]), false).unwrap();
         }
         // Three seconds: the data is acknowledged and the second address
@@ -363,11 +363,11 @@ fn a_stalled_path_that_is_no_longer_primary_leaves_no_timer_due() {
             }
         }));
         for _ in 0..8 {
-            let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+            let mut assoc = sim.nodes[0].ep.association_mut(a).unwrap();
             assoc.send(0, 0, Bytes::from(vec![2; 1000]), false).unwrap();
         }
         sim.step();
-        let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+        let mut assoc = sim.nodes[0].ep.association_mut(a).unwrap();
         assert!(assoc.set_primary(second));
         // After `handle_timeout(t)` no deadline at or before `t` is left.
         let t = sim.now + 20 * MS;

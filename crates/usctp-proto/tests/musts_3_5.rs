@@ -149,7 +149,7 @@ fn chunks_and_parameters_are_zero_padded_and_padding_received_is_ignored() {
     };
 
     // A one-byte message: DATA of length 17 and three zero bytes.
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assoc.send(0, 0, Bytes::from_static(b"x"), false).unwrap();
     let [(_, packet)] = &raw_sent(&mut t)[..] else {
         panic!("one DATA packet expected")
@@ -356,7 +356,7 @@ fn cookie_echo_goes_first_and_nothing_else_until_the_cookie_ack() {
         first.packet.chunks[..],
         [Chunk::CookieEcho(_), Chunk::Error(_)]
     ));
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(
         assoc
             .send(0, 0, Bytes::from_static(b"early"), false)
@@ -439,7 +439,7 @@ fn first_data_carries_the_initial_tsn() {
     let [(id, Event::Up(_))] = events[..] else {
         panic!("{events:?}")
     };
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assoc
         .send(0, 0, Bytes::from_static(b"first"), false)
         .unwrap();
@@ -572,7 +572,7 @@ fn unconfirmed_addresses_get_only_heartbeats_with_a_nonce() {
         check(t.sent(), &mut probe);
         t.advance(Duration::from_millis(100));
     }
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     for _ in 0..5 {
         assoc
             .send(0, 0, Bytes::from_static(b"to the confirmed path"), false)
@@ -626,7 +626,7 @@ fn unordered_data_ignores_its_ssn() {
         payload: Bytes::from_static(b"u"),
     });
     t.send(iut_tag, &[unordered, data(1001, b"ordered")]);
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     let got: Vec<Bytes> = std::iter::from_fn(|| assoc.recv().map(|m| m.data)).collect();
     assert_eq!(
         got,
@@ -639,7 +639,7 @@ fn unordered_data_ignores_its_ssn() {
 fn every_fragment_of_an_unordered_message_is_unordered() {
     let mut t = Tester::server();
     let (_, id) = t.establish(0x4343_0001);
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assoc
         .send(0, 5, Bytes::from(vec![1u8; 3000]), true)
         .unwrap();
@@ -669,7 +669,7 @@ fn every_fragment_of_an_unordered_message_is_unordered() {
 fn abort_goes_without_data() {
     let mut t = Tester::server();
     let (_, id) = t.establish(0x4444_0001);
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     for _ in 0..20 {
         assoc
             .send(0, 0, Bytes::from(vec![3u8; 1000]), false)
@@ -696,7 +696,7 @@ fn abort_goes_without_data() {
 fn shutdown_without_gap_blocks_is_no_renege() {
     let mut t = Tester::server();
     let (iut_tag, id) = t.establish(0x4545_0001);
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     for m in [b"one", b"two", b"six"] {
         assoc.send(0, 0, Bytes::from_static(m), false).unwrap();
     }
@@ -751,7 +751,7 @@ fn restart_resets_the_congestion_state() {
 
     let mut t = Tester::server();
     let (iut_tag, id) = t.establish(0x4646_0001);
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     for _ in 0..8 {
         assoc
             .send(0, 0, Bytes::from(vec![9u8; 1000]), false)
@@ -999,7 +999,7 @@ fn own_receive_window_below_1500_is_refused() {
         .connect(now, "10.0.0.4:9899".parse().unwrap(), TESTER_PORT)
         .unwrap();
     assert_eq!(init_of(&t.sent_one()).a_rwnd, 1500);
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(assoc.set_config(window(1000)).is_err());
     assert_eq!(assoc.config().receive_window, 1500);
     t.send(0, &[Chunk::Init(init(0x5151_0001))]);
@@ -1198,7 +1198,7 @@ fn a_cookie_echo_from_another_address_confirms_only_the_init_source() {
     assert!(path(source).confirmed && path(source).primary);
     assert!(!path(other).confirmed && !path(other).primary);
 
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     for _ in 0..3 {
         assoc
             .send(0, 0, Bytes::from(vec![1u8; 800]), false)

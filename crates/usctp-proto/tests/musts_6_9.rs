@@ -104,7 +104,7 @@ fn no_data_is_taken_or_sent_before_the_association_is_up() {
     // §6: DATA goes out only from ESTABLISHED on (this end never bundles
     // DATA with its COOKIE ECHO).
     let (mut t, id) = client();
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert_eq!(assoc.state(), AssociationState::CookieWait);
     assert_eq!(
         assoc.send(0, 7, Bytes::from_static(b"early"), false),
@@ -113,7 +113,7 @@ fn no_data_is_taken_or_sent_before_the_association_is_up() {
     let (ours, _) = answer_init(&mut t, PEER, vec![]);
     let echo = t.sent_one();
     assert!(matches!(echo.only(), Chunk::CookieEcho(_)));
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert_eq!(assoc.state(), AssociationState::CookieEchoed);
     assert_eq!(
         assoc.send(0, 7, Bytes::from_static(b"early"), false),
@@ -307,7 +307,7 @@ fn data_beyond_the_receive_window_is_dropped_left_out_of_the_sack_and_said_at_on
     let sacks = sacks_in(&t.sent());
     assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(T0 + 1));
     assert!(sacks[0].gap_blocks.is_empty());
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     let got: Vec<usize> = std::iter::from_fn(|| assoc.recv())
         .map(|m| m.data.len())
         .collect();
@@ -361,7 +361,7 @@ fn the_send_buffer_keeps_tsns_within_half_the_serial_space() {
     assert!(with(1 << 31, 1).validate().is_err());
     assert!(with(usize::MAX, 1).validate().is_err());
     let (mut t, _iut_tag, id) = established();
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(assoc.set_config(with(1 << 31, 1)).is_err());
     assert_eq!(assoc.config().send_buffer, Config::default().send_buffer);
 }
@@ -376,7 +376,7 @@ fn sack_delay_above_500_ms_is_refused() {
     assert_eq!(at(500).validate(), Ok(()));
     assert!(at(501).validate().is_err());
     let (mut t, _iut_tag, id) = established();
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(assoc.set_config(at(501)).is_err());
     assert_eq!(assoc.config().sack_delay, Duration::from_millis(200));
     let now = t.now;
@@ -518,7 +518,7 @@ fn unordered_data_is_delivered_whatever_its_stream_sequence_number() {
         iut_tag,
         &[data_chunk(T0 + 2, 0, 0, DataFlags::WHOLE, b"o0")],
     );
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     let got: Vec<Bytes> = std::iter::from_fn(|| assoc.recv())
         .map(|m| m.data)
         .collect();

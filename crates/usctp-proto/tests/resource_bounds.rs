@@ -169,7 +169,7 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
     let assoc_id = usctp_proto::association::AssocId(1);
     let mut queued = 0;
     for _ in 0..100_000 {
-        let assoc = t.iut.association_mut(assoc_id).expect("association 1");
+        let mut assoc = t.iut.association_mut(assoc_id).expect("association 1");
         // A fresh buffer each time, as an application would pass.
         match assoc.send(0, 0, Bytes::from(vec![0x55; 1000]), false) {
             Ok(()) => queued += 1,

@@ -607,7 +607,7 @@ fn parameters_can_be_set_per_association() {
         t.iut
             .connect_with_config(now, "10.9.9.9:9899".parse().unwrap(), &[], 1, bad.clone());
     assert!(refused.is_err());
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(assoc.set_config(bad).is_err());
 
     let mut t = Tester::server();
@@ -616,7 +616,7 @@ fn parameters_can_be_set_per_association() {
         send_buffer: 3000,
         ..Config::default()
     };
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     assoc.set_config(small).unwrap();
     let message = Bytes::from(vec![1u8; 1000]);
     let mut taken = 0;

@@ -114,7 +114,7 @@ fn loss_on_one_stream_does_not_delay_another() {
     // stream 0's; four fit in the initial cwnd (§7.2.1), so the sender
     // holds nothing back and only the receiver could.
     for i in 0..4u8 {
-        let assoc = sim.nodes[0].ep.association_mut(a).unwrap();
+        let mut assoc = sim.nodes[0].ep.association_mut(a).unwrap();
         assoc
             .send(u16::from(i % 2), 0, Bytes::from(vec![i; 1100]), false)
             .unwrap();
@@ -124,7 +124,7 @@ fn loss_on_one_stream_does_not_delay_another() {
     while arrivals.len() < 4 {
         assert!(sim.step(), "stalled");
         let now = sim.now;
-        let assoc = sim.nodes[1].ep.association_mut(b).unwrap();
+        let mut assoc = sim.nodes[1].ep.association_mut(b).unwrap();
         while let Some(m) = assoc.recv() {
             arrivals.push((m.stream, now - start));
         }
@@ -294,7 +294,7 @@ fn simulator_packets_seed_the_fuzz_corpus() {
 /// Sends `count` messages of `size` bytes from node 0 on stream 0, in
 /// separate packets when `size` is near a packet.
 fn send_messages(sim: &mut Sim, a: usctp_proto::association::AssocId, count: usize, size: usize) {
-    let assoc = sim.nodes[0].ep.association_mut(a).expect("sender");
+    let mut assoc = sim.nodes[0].ep.association_mut(a).expect("sender");
     for i in 0..count {
         let body = Bytes::from(vec![i as u8; size]);
         assoc.send(0, 0, body, false).expect("send");
@@ -311,7 +311,7 @@ fn read_all(sim: &mut Sim, b: usctp_proto::association::AssocId, count: usize) -
             .is_some_and(|x| x.readable() + got.len() >= count)
     });
     assert!(delivered, "only {} of {count} messages arrived", got.len());
-    let assoc = sim.nodes[1].ep.association_mut(b).expect("receiver");
+    let mut assoc = sim.nodes[1].ep.association_mut(b).expect("receiver");
     while let Some(m) = assoc.recv() {
         got.push(m.data);
     }

@@ -69,7 +69,7 @@ impl Pair {
                 self.b.handle(self.now, a_addr, datagram);
                 moved = true;
             }
-            if let Some(assoc) = self.b.association_mut(self.id_b) {
+            if let Some(mut assoc) = self.b.association_mut(self.id_b) {
                 while let Some(m) = assoc.recv() {
                     read += m.data.len();
                 }
@@ -107,7 +107,7 @@ impl Pair {
         let (mut sent, mut read) = (0, 0);
         while read < total {
             while sent < total {
-                let assoc = self.a.association_mut(self.id_a).unwrap();
+                let mut assoc = self.a.association_mut(self.id_a).unwrap();
                 match assoc.send(0, 0, payload.clone(), false) {
                     Ok(()) => sent += size,
                     Err(SendError::WouldBlock) => break,

@@ -423,7 +423,7 @@ impl Association {
     /// and failover behaviour take the new values from now on; what the
     /// handshake fixed (streams, initial TSNs, the advertised window and
     /// the packet size) stays.
-    pub fn set_config(&mut self, config: Config) -> Result<(), String> {
+    pub(crate) fn set_config(&mut self, config: Config) -> Result<(), String> {
         config.validate()?;
         if let Some(tcb) = self.state.tcb_mut() {
             for path in &mut tcb.paths.list {
@@ -543,7 +543,7 @@ impl Association {
     }
 
     /// Aborts the association (RFC 9260 §9.1), telling the peer why.
-    pub fn abort(&mut self, reason: &[u8]) {
+    pub(crate) fn abort(&mut self, reason: &[u8]) {
         if self.is_closed() {
             return;
         }
@@ -584,7 +584,7 @@ impl Association {
     }
 
     /// Acts on expired timers.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if !self.handshake_timeout(now) || !self.shutdown_timeout(now) {
             return;
         }
@@ -606,7 +606,7 @@ impl Association {
 
     /// Queues a message on `stream` (§6.1). Messages sent before the
     /// association is up, or after shutdown began, are refused.
-    pub fn send(
+    pub(crate) fn send(
         &mut self,
         stream: u16,
         ppid: u32,
@@ -624,7 +624,7 @@ impl Association {
     }
 
     /// The next received message, if one is ready.
-    pub fn recv(&mut self) -> Option<Message> {
+    pub(crate) fn recv(&mut self) -> Option<Message> {
         match &mut self.state {
             State::Open(tcb, _) => {
                 let message = tcb.rx.recv()?;
@@ -717,7 +717,7 @@ impl Association {
 
     /// Makes `address` the primary path (SCTP_PRIMARY_ADDR). `false` if it
     /// is not one of the peer's addresses or the association is not up.
-    pub fn set_primary(&mut self, address: SocketAddr) -> bool {
+    pub(crate) fn set_primary(&mut self, address: SocketAddr) -> bool {
         let Self {
             state: State::Open(tcb, _),
             out,
@@ -732,7 +732,7 @@ impl Association {
     /// Sends a heartbeat to `address` now (heartbeat on demand, §8.3).
     /// `false` if the address is unknown, the association is not up, or a
     /// heartbeat to it is already waiting for its answer.
-    pub fn request_heartbeat(&mut self, now: Instant, address: SocketAddr) -> bool {
+    pub(crate) fn request_heartbeat(&mut self, now: Instant, address: SocketAddr) -> bool {
         let Self {
             state: State::Open(tcb, _),
             random,
@@ -754,7 +754,7 @@ impl Association {
 
     /// A send to `destination` failed locally (no route, interface down):
     /// the packet never left, so this is a path failure, not loss.
-    pub fn on_send_error(&mut self, now: Instant, destination: SocketAddr) {
+    pub(crate) fn on_send_error(&mut self, now: Instant, destination: SocketAddr) {
         let Self {
             state: State::Open(tcb, _),
             config,

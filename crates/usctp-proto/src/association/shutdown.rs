@@ -10,7 +10,7 @@ use crate::chunk::{Abort, Chunk, Shutdown, ShutdownComplete};
 
 impl Association {
     /// Starts a graceful shutdown (§9.2): queued data is sent first.
-    pub fn shutdown(&mut self, now: Instant) {
+    pub(crate) fn shutdown(&mut self, now: Instant) {
         match &mut self.state {
             State::Open(_, phase @ Phase::Established) => {
                 *phase = Phase::ShutdownPending;

@@ -13,7 +13,7 @@ impl Association {
     /// Writes the next packet into `buf` (cleared first): queued control
     /// chunks, then a SACK if one is due, then DATA, bundled within the
     /// size budget (§6.10).
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+    pub(crate) fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         loop {
             // The path DATA takes now (retransmissions may go elsewhere).
             let data_path = match &mut self.state {

@@ -70,7 +70,7 @@ pub fn unknown_chunk(ty: u8) -> Chunk {
 
 /// The messages the IUT's user can read from `id` now.
 pub fn delivered(t: &mut Tester, id: AssocId) -> Vec<Bytes> {
-    let assoc = t.iut.association_mut(id).unwrap();
+    let mut assoc = t.iut.association_mut(id).unwrap();
     std::iter::from_fn(|| assoc.recv())
         .map(|m| m.data)
         .collect()

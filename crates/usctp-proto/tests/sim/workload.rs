@@ -85,7 +85,7 @@ pub fn transfer_timed(
         each_step(sim);
         while next < plan.messages.len() {
             let (stream, unordered, data) = plan.messages[next].clone();
-            let assoc = sim.nodes[0]
+            let mut assoc = sim.nodes[0]
                 .ep
                 .association_mut(a)
                 .expect("sender association");
@@ -96,7 +96,7 @@ pub fn transfer_timed(
             }
         }
         let at = sim.now - sim.start;
-        if let Some(assoc) = sim.nodes[1].ep.association_mut(b) {
+        if let Some(mut assoc) = sim.nodes[1].ep.association_mut(b) {
             while let Some(m) = assoc.recv() {
                 got.push((at, m));
             }

@@ -799,7 +799,7 @@ impl Driver {
             if self.blocked.get(&id).is_some_and(|q| !q.is_empty()) {
                 // What was sent without waiting goes first.
                 self.shutdown_after_blocked.insert(id);
-            } else if let Some(assoc) = self.endpoint.association_mut(id) {
+            } else if let Some(mut assoc) = self.endpoint.association_mut(id) {
                 assoc.shutdown(start);
             }
         }
@@ -951,7 +951,7 @@ impl Driver {
                 self.event(id, event);
             }
             for id in std::mem::take(&mut self.readable) {
-                let Some(assoc) = self.endpoint.association_mut(id) else {
+                let Some(mut assoc) = self.endpoint.association_mut(id) else {
                     continue;
                 };
                 while let Some(message) = assoc.recv() {
@@ -1059,7 +1059,7 @@ impl Driver {
     fn closed(&mut self, id: AssocId, error: Option<AssociationError>) {
         // Deliver what arrived before the end.
         let sink = self.streams.get(&id).cloned();
-        if let (Some(assoc), Some(sink)) = (self.endpoint.association_mut(id), sink) {
+        if let (Some(mut assoc), Some(sink)) = (self.endpoint.association_mut(id), sink) {
             while let Some(message) = assoc.recv() {
                 sink.send(id, StreamEvent::Message(message));
             }
@@ -1096,7 +1096,7 @@ impl Driver {
     fn queue_send(&mut self, id: AssocId, send: PendingSend) {
         let (stream, ppid, data, unordered, reply) = send;
         let queued = self.blocked.get(&id).is_some_and(|q| !q.is_empty());
-        let Some(assoc) = self.endpoint.association_mut(id) else {
+        let Some(mut assoc) = self.endpoint.association_mut(id) else {
             self.answer(
                 id,
                 (stream, ppid, data, unordered, reply),
@@ -1186,11 +1186,12 @@ impl Driver {
             if reply.abandoned() {
                 continue;
             }
-            let Some(assoc) = self.endpoint.association_mut(id) else {
+            let Some(mut assoc) = self.endpoint.association_mut(id) else {
                 queue.push_front((stream, ppid, data, unordered, reply));
                 break;
             };
-            match assoc.send(stream, ppid, data.clone(), unordered) {
+            let sent = assoc.send(stream, ppid, data.clone(), unordered);
+            match sent {
                 Err(SendError::WouldBlock) => {
                     queue.push_front((stream, ppid, data, unordered, reply));
                     break;
@@ -1205,7 +1206,7 @@ impl Driver {
         // A shutdown asked for while messages waited starts now that they
         // are all in the send buffer.
         if self.shutdown_after_blocked.remove(&id) {
-            if let Some(assoc) = self.endpoint.association_mut(id) {
+            if let Some(mut assoc) = self.endpoint.association_mut(id) {
                 assoc.shutdown(now());
             }
         }
@@ -1292,7 +1293,7 @@ impl Driver {
                 // room, the shutdown starts once they are in the buffer.
                 if self.blocked.get(&id).is_some_and(|q| !q.is_empty()) {
                     self.shutdown_after_blocked.insert(id);
-                } else if let Some(assoc) = self.endpoint.association_mut(id) {
+                } else if let Some(mut assoc) = self.endpoint.association_mut(id) {
                     assoc.shutdown(t);
                 }
             }
@@ -1308,7 +1309,7 @@ impl Driver {
                 let done = self
                     .endpoint
                     .association_mut(id)
-                    .is_some_and(|a| a.set_primary(address));
+                    .is_some_and(|mut a| a.set_primary(address));
                 let _ = reply.send(done);
             }
         }

@@ -1,0 +1,583 @@
+//! The endpoint: its SCTP ports, its associations, and everything that
+//! happens before an association exists (RFC 9260 §5.1, §8.4), sans IO.
+//!
+//! # Call order
+//!
+//! Feed it datagrams with [`Endpoint::handle`] and expired deadlines with
+//! [`Endpoint::handle_timeout`]; after any input, drain
+//! [`Endpoint::poll_transmit`] until `None`, re-arm the timer from
+//! [`Endpoint::poll_timeout`], then drain [`Endpoint::poll_event`].
+//! Commands on an association go through [`Endpoint::association_mut`]:
+//! what they produce is the endpoint's as soon as the guard is dropped.
+//!
+//! # No state before the cookie
+//!
+//! An INIT from an unknown peer is answered with an INIT ACK built from the
+//! INIT alone; the state needed later travels in the signed cookie. Nothing
+//! is stored per peer until a valid COOKIE ECHO comes back: the only memory
+//! an INIT flood can take is the bounded queue of replies not yet sent.
+//!
+//! The files: `table.rs` holds the associations (the one structure for
+//! them, demultiplexing and timers included), `stateless.rs` the packets no
+//! association claims (§8.4) and the stateless half of the handshake.
+
+mod stateless;
+mod table;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::association::{AssocId, Association, Context, Event, Message, SendError, Transmit};
+use crate::chunk::Packet;
+use crate::chunk::packet;
+use crate::config::Config;
+use crate::cookie::{CookieKeys, KEY_LEN};
+use crate::random::Random;
+use stateless::{RateLimit, Replies};
+use table::Table;
+
+/// The context an association borrows from the endpoint while it handles an
+/// input: built from disjoint fields, so the association table stays free.
+macro_rules! context {
+    ($ep:ident, $clock_ms:expr) => {
+        Context {
+            config: &$ep.config,
+            rng: &mut $ep.rng,
+            keys: &$ep.keys,
+            clock_ms: $clock_ms,
+            local_addresses: &$ep.local_addresses,
+        }
+    };
+}
+use context;
+
+/// Why `connect` refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// An association with that peer address and port exists already.
+    AlreadyConnected(AssocId),
+    /// The endpoint holds as many associations as it may.
+    TooManyAssociations,
+    /// The peer port 0 cannot be addressed.
+    InvalidPort,
+    /// The association's own parameters contradict each other.
+    InvalidConfig(String),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AlreadyConnected(id) => write!(f, "already associated with that peer ({id})"),
+            Self::TooManyAssociations => f.write_str("association limit reached"),
+            Self::InvalidPort => f.write_str("peer port 0"),
+            Self::InvalidConfig(why) => write!(f, "invalid parameters: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Counters of what the endpoint dropped, for diagnostics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Datagrams whose checksum failed.
+    pub bad_checksum: u64,
+    /// Datagrams that were not well-formed SCTP.
+    pub malformed: u64,
+    /// Stateless replies not sent because of the rate limit or a full queue.
+    pub replies_suppressed: u64,
+    /// INITs answered with an INIT ACK without keeping state.
+    pub init_acks_sent: u64,
+}
+
+/// An SCTP endpoint: SCTP ports over one transport, and their
+/// associations.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: Arc<Config>,
+    /// The port associations this end starts use, and `listen` listens on.
+    port: u16,
+    /// Ports that accept associations, each with the most it holds.
+    listeners: HashMap<u16, usize>,
+    local_addresses: Vec<IpAddr>,
+    rng: Random,
+    keys: CookieKeys,
+    epoch: Instant,
+    next_id: u64,
+    table: Table,
+    /// The chunk vector of the last packet parsed, kept for the next one.
+    spare_chunks: Vec<crate::chunk::Chunk>,
+    /// The local address the datagram being handled was sent to, if known.
+    arrived_at: Option<IpAddr>,
+    replies: Replies,
+    events: VecDeque<(AssocId, Event)>,
+    /// Where round-robin transmission resumes.
+    cursor: AssocId,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// An endpoint whose own associations use SCTP `port`, seeded with 32
+    /// bytes of randomness (the driver takes them from the OS; tests fix
+    /// them).
+    ///
+    /// # Panics
+    ///
+    /// If `config` is invalid ([`Config::validate`] says why) or `port` is
+    /// 0; the UDP driver checks both first and returns an error instead.
+    pub fn new(config: Config, port: u16, seed: [u8; 32], now: Instant) -> Self {
+        if let Err(e) = config.validate() {
+            panic!("invalid endpoint configuration: {e}");
+        }
+        assert!(port != 0, "SCTP port 0 is reserved (RFC 9260 §3.1)");
+        let mut rng = Random::from_seed(seed);
+        let mut secret = [0; KEY_LEN];
+        rng.fill(&mut secret);
+        let rotation_ms = config.cookie_key_rotation.as_millis();
+        let keys = CookieKeys::new(secret, 0, u64::try_from(rotation_ms).unwrap_or(u64::MAX));
+        let limit = RateLimit::new(config.stateless_replies_per_second, now);
+        Self {
+            config: Arc::new(config),
+            port,
+            listeners: HashMap::new(),
+            local_addresses: Vec::new(),
+            rng,
+            keys,
+            epoch: now,
+            next_id: 1,
+            table: Table::default(),
+            spare_chunks: Vec::new(),
+            arrived_at: None,
+            replies: Replies::new(limit),
+            events: VecDeque::new(),
+            cursor: AssocId(0),
+            stats: EndpointStats::default(),
+        }
+    }
+
+    /// Accept associations that peers start on this endpoint's port (a
+    /// listening socket), holding at most `max_associations` there.
+    pub fn listen(&mut self, max_associations: usize) {
+        self.listen_on(self.port, max_associations);
+    }
+
+    /// Accept associations on SCTP `port` too, at most `max_associations`
+    /// of them at once.
+    pub fn listen_on(&mut self, port: u16, max_associations: usize) {
+        self.listeners.insert(port, max_associations);
+    }
+
+    /// Whether SCTP `port` is one this endpoint serves.
+    fn serves(&self, port: u16) -> bool {
+        port == self.port || self.listeners.contains_key(&port)
+    }
+
+    /// The addresses to advertise in INIT and INIT ACK. Empty (the
+    /// default) advertises none: the peer then uses the address the packets
+    /// come from (RFC 9260 §5.1.2), and a wildcard bind never advertises
+    /// unreachable host addresses.
+    pub fn set_local_addresses(&mut self, addresses: Vec<IpAddr>) {
+        // §3.3.2.1: an IPv4 address goes as IPv4, never IPv4-mapped IPv6.
+        self.local_addresses = addresses.into_iter().map(|a| a.to_canonical()).collect();
+    }
+
+    /// The SCTP port this endpoint's own associations use.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The protocol parameters.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What has been dropped so far.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
+    }
+
+    /// The association `id`, if it exists.
+    pub fn association(&self, id: AssocId) -> Option<&Association> {
+        self.table.get(id)
+    }
+
+    /// The association `id`, to act on it: what its commands produce
+    /// (packets, timers, events) is taken up when the guard is dropped.
+    pub fn association_mut(&mut self, id: AssocId) -> Option<AssociationMut<'_>> {
+        self.table.get(id)?;
+        Some(AssociationMut { endpoint: self, id })
+    }
+
+    /// Number of associations held (in any state).
+    pub fn association_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Entries in the demultiplexing table (peer addresses).
+    pub fn peer_table_len(&self) -> usize {
+        self.table.keys_len()
+    }
+
+    fn clock_ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn rotate_keys(&mut self, now: Instant) {
+        let clock = self.clock_ms(now);
+        if clock >= self.keys.next_rotation_ms() {
+            let mut secret = [0; KEY_LEN];
+            self.rng.fill(&mut secret);
+            self.keys.rotate(secret, clock);
+        }
+    }
+
+    /// The association this endpoint's port has with the peer at `remote`
+    /// (any of its addresses) and SCTP port `peer_port`, if there is one.
+    pub fn association_to(&self, remote: SocketAddr, peer_port: u16) -> Option<AssocId> {
+        self.table.route((self.port, remote.ip(), peer_port))
+    }
+
+    /// Starts an association with the peer at UDP address `remote`, SCTP
+    /// port `peer_port`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        peer_port: u16,
+    ) -> Result<AssocId, ConnectError> {
+        self.connect_multihomed(now, remote, &[], peer_port)
+    }
+
+    /// As `connect`, knowing further addresses of the peer (on `remote`'s
+    /// UDP port): INIT retransmissions go to each in turn and an INIT ACK
+    /// from any of them is taken (RFC 9260 §5.1, §6.4).
+    pub fn connect_multihomed(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        also: &[IpAddr],
+        peer_port: u16,
+    ) -> Result<AssocId, ConnectError> {
+        let config = self.config.clone();
+        self.start_association(now, remote, also, peer_port, config)
+    }
+
+    /// As `connect_multihomed`, with protocol parameters of its own for this
+    /// association instead of the endpoint's.
+    pub fn connect_with_config(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        also: &[IpAddr],
+        peer_port: u16,
+        config: Config,
+    ) -> Result<AssocId, ConnectError> {
+        config.validate().map_err(ConnectError::InvalidConfig)?;
+        self.start_association(now, remote, also, peer_port, Arc::new(config))
+    }
+
+    fn start_association(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        also: &[IpAddr],
+        peer_port: u16,
+        config: Arc<Config>,
+    ) -> Result<AssocId, ConnectError> {
+        if peer_port == 0 {
+            return Err(ConnectError::InvalidPort);
+        }
+        if let Some(id) = self.association_to(remote, peer_port) {
+            return Err(ConnectError::AlreadyConnected(id));
+        }
+        let max = self
+            .listeners
+            .get(&self.port)
+            .copied()
+            .unwrap_or(usize::MAX);
+        if self.table.count_on_port(self.port) >= max {
+            return Err(ConnectError::TooManyAssociations);
+        }
+        let id = self.allocate_id();
+        let clock_ms = self.clock_ms(now);
+        let mut ctx = context!(self, clock_ms);
+        let mut assoc =
+            Association::connect(id, config, now, remote, (self.port, peer_port), &mut ctx);
+        assoc.add_init_targets(also);
+        self.table.insert(assoc, &mut self.events);
+        Ok(id)
+    }
+
+    fn allocate_id(&mut self) -> AssocId {
+        let id = AssocId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Handles one received datagram: `remote` is its UDP source.
+    pub fn handle(&mut self, now: Instant, remote: SocketAddr, datagram: Bytes) {
+        self.handle_at(now, remote, None, datagram);
+    }
+
+    /// As `handle`, knowing the local address the datagram was sent to. An
+    /// endpoint that advertises no addresses is known to each peer by that
+    /// address only, so its associations send from it (see
+    /// [`Transmit::source`]).
+    pub fn handle_at(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<IpAddr>,
+        datagram: Bytes,
+    ) {
+        self.arrived_at = local;
+        let datagram_len = datagram.len();
+        // RFC 9260 §6.8: a packet with a bad checksum is dropped silently.
+        if packet::verify_checksum(&datagram).is_err() {
+            trace!(%remote, "dropped: bad checksum");
+            self.stats.bad_checksum += 1;
+            return;
+        }
+        let spare = std::mem::take(&mut self.spare_chunks);
+        let packet = match Packet::parse_unverified_into(datagram, spare) {
+            Ok(p) => p,
+            Err(_e) => {
+                trace!(%remote, error = %_e, "dropped: malformed");
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        // §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE travel alone. A packet
+        // bundling one with other chunks is discarded whole, in any state
+        // (ETSI BDC-i-7-2 and -7-3 accept this; the sender retransmits).
+        if packet.check_bundling().is_err() {
+            self.stats.malformed += 1;
+            return;
+        }
+        // §3.1: SCTP port 0 is never used, so nothing from it (or to it) is
+        // taken or answered.
+        if packet.header.src_port == 0 || packet.header.dst_port == 0 {
+            self.stats.malformed += 1;
+            return;
+        }
+        // §8.4 (1): nothing from a non-unicast source is answered or kept.
+        let ip = remote.ip();
+        if ip.is_unspecified()
+            || ip.is_multicast()
+            || matches!(ip, IpAddr::V4(a) if a.is_broadcast())
+        {
+            return;
+        }
+        self.rotate_keys(now);
+        let header = packet.header;
+        if let Some(id) = self.table.route((header.dst_port, ip, header.src_port)) {
+            self.route_to(id, now, remote, &packet);
+            // The chunk vector serves the next packet.
+            let mut chunks = packet.chunks;
+            chunks.clear();
+            self.spare_chunks = chunks;
+            return;
+        }
+        self.out_of_the_blue(now, remote, packet, datagram_len);
+    }
+
+    fn route_to(&mut self, id: AssocId, now: Instant, remote: SocketAddr, packet: &Packet) {
+        let clock_ms = self.clock_ms(now);
+        let mut ctx = context!(self, clock_ms);
+        let Some(assoc) = self.table.get_mut(id) else {
+            return;
+        };
+        if let Some(local) = self.arrived_at {
+            assoc.note_local_address(local);
+        }
+        assoc.handle_packet(now, remote, packet, &mut ctx);
+        self.table.settle(id, &mut self.events);
+    }
+
+    /// Acts on expired timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.rotate_keys(now);
+        // Each association whose deadline has come acts once per call:
+        // one that left a deadline in the past behind cannot hold the
+        // endpoint in a loop.
+        for id in self.table.due(now) {
+            if let Some(assoc) = self.table.get_mut(id) {
+                assoc.handle_timeout(now);
+            }
+            self.table.settle(id, &mut self.events);
+            self.table.reap(id);
+        }
+    }
+
+    /// Writes the next packet to send into `buf` (cleared first).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        if let Some((destination, bytes)) = self.replies.pop() {
+            buf.clear();
+            buf.extend_from_slice(&bytes);
+            return Some(Transmit {
+                destination,
+                source: None,
+                size: bytes.len(),
+            });
+        }
+        // Round robin over the associations that may have something,
+        // starting after the last one served.
+        loop {
+            let next = self.table.next_ready(self.cursor)?;
+            let sent = self
+                .table
+                .get_mut(next)
+                .and_then(|assoc| assoc.poll_transmit(now, buf));
+            // Sending starts timers (T3-rtx, heartbeats).
+            self.table.update_timer(next);
+            if let Some(mut t) = sent {
+                // With addresses advertised, every one of them is known to
+                // the peer: the route decides.
+                if !self.local_addresses.is_empty() {
+                    t.source = None;
+                }
+                self.cursor = next;
+                self.table.reap(next);
+                return Some(t);
+            }
+            self.table.idle(next);
+            #[cfg(any(debug_assertions, fuzzing))]
+            self.assert_live(next);
+            self.table.reap(next);
+        }
+    }
+
+    /// Panics when association `id`, drained of packets, waits on nothing
+    /// (see `association::liveness`). Debug builds and fuzz targets only.
+    #[cfg(any(debug_assertions, fuzzing))]
+    fn assert_live(&self, id: AssocId) {
+        if let Some(assoc) = self.table.get(id) {
+            if let Some(why) = assoc.liveness_violation() {
+                panic!("liveness: association {id} in {:?}: {why}", assoc.state());
+            }
+        }
+    }
+
+    /// The earliest deadline of any timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.table.next_deadline()
+    }
+
+    /// The next event of any association.
+    pub fn poll_event(&mut self) -> Option<(AssocId, Event)> {
+        let event = self.events.pop_front();
+        if let Some((id, _)) = event {
+            self.table.reap(id);
+        }
+        event
+    }
+
+    /// A send to `destination` failed locally (no route, interface down):
+    /// the associations with a path there treat it as failed at once.
+    pub fn handle_send_error(&mut self, now: Instant, destination: SocketAddr) {
+        for id in self.table.with_peer_address(destination.ip()) {
+            if let Some(assoc) = self.table.get_mut(id) {
+                assoc.on_send_error(now, destination);
+            }
+            self.table.settle(id, &mut self.events);
+        }
+    }
+
+    /// Aborts association `id` (RFC 9260 §9.1).
+    pub fn abort(&mut self, id: AssocId, reason: &[u8]) {
+        if let Some(mut assoc) = self.association_mut(id) {
+            assoc.abort(reason);
+        }
+    }
+}
+
+/// Association `id` of an endpoint, to act on. Each command's packets,
+/// timers and events become the endpoint's as it returns; what the
+/// association shows can be read through [`Deref`].
+#[derive(Debug)]
+pub struct AssociationMut<'a> {
+    endpoint: &'a mut Endpoint,
+    id: AssocId,
+}
+
+impl Deref for AssociationMut<'_> {
+    type Target = Association;
+
+    fn deref(&self) -> &Association {
+        self.endpoint
+            .table
+            .get(self.id)
+            .expect("the endpoint keeps the association while the guard lives")
+    }
+}
+
+impl AssociationMut<'_> {
+    /// Runs a command on the association, then hands what it produced to
+    /// the endpoint.
+    fn act<T>(&mut self, command: impl FnOnce(&mut Association) -> T) -> T {
+        let assoc = self
+            .endpoint
+            .table
+            .get_mut(self.id)
+            .expect("the endpoint keeps the association while the guard lives");
+        let result = command(assoc);
+        self.endpoint
+            .table
+            .settle(self.id, &mut self.endpoint.events);
+        result
+    }
+
+    /// Queues a message on `stream` (RFC 9260 §6.1). Messages sent before
+    /// the association is up, or after shutdown began, are refused.
+    pub fn send(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<(), SendError> {
+        self.act(|a| a.send(stream, ppid, data, unordered))
+    }
+
+    /// The next received message, if one is ready.
+    pub fn recv(&mut self) -> Option<Message> {
+        self.act(Association::recv)
+    }
+
+    /// Starts a graceful shutdown (§9.2): queued data is sent first.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.act(|a| a.shutdown(now));
+    }
+
+    /// Aborts the association (§9.1), telling the peer `reason`.
+    pub fn abort(&mut self, reason: &[u8]) {
+        self.act(|a| a.abort(reason));
+    }
+
+    /// Makes `address` the primary path (SCTP_PRIMARY_ADDR); `false` if it
+    /// is not one of the peer's addresses or the association is not up.
+    pub fn set_primary(&mut self, address: SocketAddr) -> bool {
+        self.act(|a| a.set_primary(address))
+    }
+
+    /// Sends a heartbeat to `address` now (§8.3); `false` if the address is
+    /// unknown, the association is not up, or a heartbeat to it is out.
+    pub fn request_heartbeat(&mut self, now: Instant, address: SocketAddr) -> bool {
+        self.act(|a| a.request_heartbeat(now, address))
+    }
+
+    /// Replaces the association's protocol parameters (after the socket
+    /// options SCTP_RTOINFO, SCTP_PEER_ADDR_PARAMS, SCTP_ASSOCINFO):
+    /// timers, retransmission limits, heartbeats, SACK delay, send buffer
+    /// and failover behaviour take the new values from now on; what the
+    /// handshake fixed (streams, initial TSNs, the advertised window, the
+    /// packet size) stays.
+    pub fn set_config(&mut self, config: Config) -> Result<(), String> {
+        self.act(|a| a.set_config(config))
+    }
+}

@@ -1,0 +1,203 @@
+//! The endpoint's associations: one structure that keeps, for each, the
+//! association itself, its entries in the demultiplexing map, its place in
+//! the timer order and whether it may have packets to send.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::ops::Bound;
+use std::time::Instant;
+
+use crate::association::{AssocId, Association, Event};
+
+/// What demultiplexes a packet to its association: this end's SCTP port,
+/// one of the peer's IP addresses and the peer's SCTP port (RFC 9260 §1.3:
+/// an association is named by the two ports and the peer's addresses; the
+/// UDP port is not part of it, RFC 6951 §5.4).
+pub(super) type PeerKey = (u16, IpAddr, u16);
+
+#[derive(Debug)]
+struct Entry {
+    assoc: Association,
+    /// Its next deadline as `timers` holds it.
+    deadline: Option<Instant>,
+    /// Its keys in `by_peer`.
+    keys: Vec<PeerKey>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Table {
+    /// By id, in creation order (round-robin transmission follows it).
+    entries: BTreeMap<AssocId, Entry>,
+    by_peer: HashMap<PeerKey, AssocId>,
+    /// Every association's next deadline, earliest first, so that timers
+    /// need not visit every association.
+    timers: BTreeSet<(Instant, AssocId)>,
+    /// Associations that may have packets to send: those acted on since
+    /// `poll_transmit` last found them with nothing, so it need not visit
+    /// every idle association for every packet.
+    ready: BTreeSet<AssocId>,
+    /// Associations per local SCTP port, for the listeners' limits.
+    per_port: HashMap<u16, usize>,
+}
+
+impl Table {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Entries in the demultiplexing map.
+    pub fn keys_len(&self) -> usize {
+        self.by_peer.len()
+    }
+
+    /// Associations on this end's SCTP port `port`.
+    pub fn count_on_port(&self, port: u16) -> usize {
+        self.per_port.get(&port).copied().unwrap_or(0)
+    }
+
+    pub fn get(&self, id: AssocId) -> Option<&Association> {
+        self.entries.get(&id).map(|e| &e.assoc)
+    }
+
+    /// The association, to act on; the caller calls [`Table::settle`]
+    /// afterwards.
+    pub fn get_mut(&mut self, id: AssocId) -> Option<&mut Association> {
+        self.entries.get_mut(&id).map(|e| &mut e.assoc)
+    }
+
+    pub fn route(&self, key: PeerKey) -> Option<AssocId> {
+        self.by_peer.get(&key).copied()
+    }
+
+    /// Adds a new association and settles it.
+    pub fn insert(&mut self, assoc: Association, events: &mut VecDeque<(AssocId, Event)>) {
+        let id = assoc.id();
+        *self.per_port.entry(assoc.local_port()).or_default() += 1;
+        let entry = Entry {
+            assoc,
+            deadline: None,
+            keys: Vec::new(),
+        };
+        self.entries.insert(id, entry);
+        self.settle(id, events);
+    }
+
+    /// After association `id` was acted on: its events move to `events`,
+    /// its keys follow its addresses, its deadline is brought up to date,
+    /// and it may have packets to send.
+    pub fn settle(&mut self, id: AssocId, events: &mut VecDeque<(AssocId, Event)>) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        self.ready.insert(id);
+        while let Some(event) = entry.assoc.poll_event() {
+            events.push_back((id, event));
+        }
+        if entry.assoc.take_addresses_changed() {
+            let (local, peer) = (entry.assoc.local_port(), entry.assoc.peer_port());
+            let keys: Vec<PeerKey> = entry
+                .assoc
+                .peer_addresses()
+                .iter()
+                .map(|a| (local, a.ip(), peer))
+                .collect();
+            let old = std::mem::replace(&mut entry.keys, keys);
+            for key in old {
+                if self.by_peer.get(&key) == Some(&id) && !entry.keys.contains(&key) {
+                    self.by_peer.remove(&key);
+                }
+            }
+            for &key in &entry.keys {
+                self.by_peer.entry(key).or_insert(id);
+            }
+        }
+        self.update_timer(id);
+    }
+
+    /// Brings association `id`'s entry in `timers` up to date.
+    pub fn update_timer(&mut self, id: AssocId) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let next = entry.assoc.poll_timeout();
+        if next == entry.deadline {
+            return;
+        }
+        if let Some(old) = entry.deadline {
+            self.timers.remove(&(old, id));
+        }
+        if let Some(at) = next {
+            self.timers.insert((at, id));
+        }
+        entry.deadline = next;
+    }
+
+    /// Forgets association `id` if it is closed and has nothing left to
+    /// send or to read.
+    pub fn reap(&mut self, id: AssocId) {
+        let Some(entry) = self.entries.get(&id) else {
+            return;
+        };
+        let a = &entry.assoc;
+        if !a.is_closed() || a.has_pending_transmit() || a.readable() > 0 {
+            return;
+        }
+        let Some(entry) = self.entries.remove(&id) else {
+            return;
+        };
+        self.ready.remove(&id);
+        let port = entry.assoc.local_port();
+        if let Some(count) = self.per_port.get_mut(&port) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_port.remove(&port);
+            }
+        }
+        if let Some(at) = entry.deadline {
+            self.timers.remove(&(at, id));
+        }
+        for key in entry.keys {
+            if self.by_peer.get(&key) == Some(&id) {
+                self.by_peer.remove(&key);
+            }
+        }
+    }
+
+    /// The associations whose deadline has come by `now`.
+    pub fn due(&self, now: Instant) -> Vec<AssocId> {
+        self.timers
+            .iter()
+            .take_while(|&&(at, _)| at <= now)
+            .map(|&(_, id)| id)
+            .collect()
+    }
+
+    /// The earliest deadline of any association.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|&(at, _)| at)
+    }
+
+    /// The next association that may have packets, after `cursor` in
+    /// round-robin order.
+    pub fn next_ready(&self, cursor: AssocId) -> Option<AssocId> {
+        self.ready
+            .range((Bound::Excluded(cursor), Bound::Unbounded))
+            .next()
+            .or_else(|| self.ready.first())
+            .copied()
+    }
+
+    /// Association `id` has nothing to send until acted on again.
+    pub fn idle(&mut self, id: AssocId) {
+        self.ready.remove(&id);
+    }
+
+    /// The associations with a path to `ip`.
+    pub fn with_peer_address(&self, ip: IpAddr) -> Vec<AssocId> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.assoc.has_peer_address(ip))
+            .map(|(&id, _)| id)
+            .collect()
+    }
+}
