@@ -144,8 +144,9 @@ impl Association {
             // §5.1 (E); §5.2.5: a COOKIE ACK in any other state is
             // discarded.
             Chunk::CookieAck => self.on_cookie_ack(now),
-            // §8.3: answer from the address the HEARTBEAT came to, to the
-            // address it came from, with its info unchanged.
+            // §3.3.6, §8.3: answer to the address the HEARTBEAT came from,
+            // with its information unchanged (the source address is the
+            // one the route to it takes).
             Chunk::Heartbeat(hb) => {
                 if let Some(peer_tag) = self.state.peer_tag() {
                     let ack = Chunk::HeartbeatAck(Heartbeat {

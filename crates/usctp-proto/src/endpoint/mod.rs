@@ -581,3 +581,130 @@ impl AssociationMut<'_> {
         self.act(|a| a.set_config(config))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "10.0.0.1:9899";
+    const B: &str = "10.0.0.2:9899";
+
+    fn start() -> Instant {
+        #[allow(clippy::disallowed_methods)] // a fixed starting point
+        Instant::now()
+    }
+
+    /// Moves packets both ways until neither endpoint has any.
+    fn shuttle(a: &mut Endpoint, b: &mut Endpoint, now: Instant) {
+        let mut buf = Vec::new();
+        loop {
+            let mut moved = false;
+            while let Some(t) = a.poll_transmit(now, &mut buf) {
+                b.handle(
+                    now,
+                    A.parse().unwrap(),
+                    Bytes::copy_from_slice(&buf[..t.size]),
+                );
+                moved = true;
+            }
+            while let Some(t) = b.poll_transmit(now, &mut buf) {
+                a.handle(
+                    now,
+                    B.parse().unwrap(),
+                    Bytes::copy_from_slice(&buf[..t.size]),
+                );
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn up(ep: &mut Endpoint) -> Vec<AssocId> {
+        std::iter::from_fn(|| ep.poll_event())
+            .filter_map(|(id, e)| matches!(e, Event::Up(_)).then_some(id))
+            .collect()
+    }
+
+    #[test]
+    fn associations_are_found_by_port_and_peer_and_forgotten_once_done() {
+        let now = start();
+        let mut a = Endpoint::new(Config::default(), 5000, [1; 32], now);
+        let mut b = Endpoint::new(Config::default(), 13, [2; 32], now);
+        b.listen(10);
+        b.listen_on(7, 10);
+        let to_13 = a.connect(now, B.parse().unwrap(), 13).unwrap();
+        let to_7 = a.connect(now, B.parse().unwrap(), 7).unwrap();
+        assert_eq!(
+            a.connect(now, B.parse().unwrap(), 7),
+            Err(ConnectError::AlreadyConnected(to_7))
+        );
+        shuttle(&mut a, &mut b, now);
+        assert_eq!(up(&mut a), [to_13, to_7]);
+        let served = up(&mut b);
+        assert_eq!(served.len(), 2);
+        let ports: Vec<u16> = served
+            .iter()
+            .map(|&id| b.association(id).unwrap().local_port())
+            .collect();
+        assert_eq!(ports, [13, 7]);
+        assert_eq!(a.association_to(B.parse().unwrap(), 7), Some(to_7));
+        assert_eq!(b.peer_table_len(), 2);
+        // Closed and with nothing left to send or read: forgotten.
+        a.association_mut(to_7).unwrap().shutdown(now);
+        shuttle(&mut a, &mut b, now);
+        while a.poll_event().is_some() {}
+        while b.poll_event().is_some() {}
+        assert_eq!((a.association_count(), b.association_count()), (1, 1));
+        assert_eq!(a.association_to(B.parse().unwrap(), 7), None);
+        assert_eq!(b.peer_table_len(), 1);
+    }
+
+    #[test]
+    fn a_full_listener_answers_out_of_resource_and_others_refuse() {
+        let now = start();
+        let mut a = Endpoint::new(Config::default(), 5000, [1; 32], now);
+        let mut b = Endpoint::new(Config::default(), 13, [2; 32], now);
+        b.listen(1);
+        a.connect(now, B.parse().unwrap(), 13).unwrap();
+        shuttle(&mut a, &mut b, now);
+        assert_eq!(up(&mut b).len(), 1);
+        // A second client on another port finds the listener full.
+        let mut c = Endpoint::new(Config::default(), 5001, [3; 32], now);
+        let id = c.connect(now, B.parse().unwrap(), 13).unwrap();
+        shuttle(&mut c, &mut b, now);
+        let ended: Vec<Event> = std::iter::from_fn(|| c.poll_event())
+            .map(|(_, e)| e)
+            .collect();
+        assert!(
+            ended.iter().any(|e| matches!(
+                e,
+                Event::CantStart(crate::association::AssociationError::PeerAborted(causes))
+                    if causes == &[crate::chunk::ErrorCause::OutOfResource]
+            )),
+            "{ended:?}"
+        );
+        assert!(c.association(id).is_none());
+    }
+
+    #[test]
+    fn the_earliest_deadline_is_the_endpoints_and_each_fires_once() {
+        let now = start();
+        let mut a = Endpoint::new(Config::default(), 5000, [1; 32], now);
+        assert_eq!(a.poll_timeout(), None);
+        let first = a.connect(now, B.parse().unwrap(), 13).unwrap();
+        let later = now + std::time::Duration::from_millis(300);
+        let second = a
+            .connect(later, "10.0.0.3:9899".parse().unwrap(), 13)
+            .unwrap();
+        let t1 = a.association(first).unwrap().poll_timeout().unwrap();
+        assert_eq!(a.poll_timeout(), Some(t1));
+        let mut buf = Vec::new();
+        while a.poll_transmit(now, &mut buf).is_some() {}
+        // T1-init of the first fires; the second's deadline is then next.
+        a.handle_timeout(t1);
+        let t2 = a.association(second).unwrap().poll_timeout().unwrap();
+        assert!(a.poll_timeout().is_some_and(|t| t <= t2 && t > t1));
+    }
+}

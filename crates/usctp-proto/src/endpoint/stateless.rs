@@ -28,9 +28,11 @@ const MAX_QUEUED_REPLIES: usize = 256;
 /// what an out-of-the-blue packet gets, rule by rule in the RFC's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum OutOfTheBlue {
-    /// (2) it holds an ABORT; (6) SHUTDOWN COMPLETE; (7) COOKIE ACK, a
-    /// Stale Cookie ERROR, or an INIT out of place; and §8.5.1 (A): tag 0
-    /// on anything but a lone INIT. Dropped without a word.
+    /// (2) it holds an ABORT; (6) SHUTDOWN COMPLETE; (7) COOKIE ACK or a
+    /// Stale Cookie ERROR. Also §8.5.1 (A), which makes tag 0 the mark of
+    /// a lone INIT: a packet with tag 0 and anything else, or an INIT
+    /// with another tag, is not a valid packet to answer. Dropped without
+    /// a word.
     Discard,
     /// (3) an INIT: the handshake (§5.1), if this port accepts.
     Init,
@@ -68,8 +70,9 @@ impl OutOfTheBlue {
     }
 }
 
-/// Chunks whose presence makes an out-of-the-blue packet go unanswered
-/// (§8.4 (6), (7)).
+/// Chunks whose presence makes an out-of-the-blue packet go unanswered:
+/// §8.4 (6), (7), and an INIT that is not first (§6.10: it travels
+/// alone).
 fn silent(chunk: &Chunk) -> bool {
     match chunk {
         Chunk::ShutdownComplete(_) | Chunk::CookieAck | Chunk::Init(_) => true,
