@@ -23,6 +23,7 @@ struct Input {
     addresses: Vec<IpAddr>,
     created_ms: u64,
     lifespan_ms: u32,
+    adaptation: Option<u32>,
     now_ms: u64,
     flip: u32,
 }
@@ -47,10 +48,12 @@ fuzz_target!(|input: Input| {
         peer_port: input.ports.1,
         local_tie_tag: input.tags.2,
         peer_tie_tag: input.tags.3,
-        capabilities: Capabilities(input.capabilities),
+        // The ADAPTATION bit only says whether `peer_adaptation` is there.
+        capabilities: Capabilities(input.capabilities & !Capabilities::ADAPTATION.0),
         peer_addresses: addresses,
         created_ms: input.created_ms,
         lifespan_ms: input.lifespan_ms,
+        peer_adaptation: input.adaptation,
     };
     let mut sealed = Vec::new();
     keys.seal(&cookie, &mut sealed);

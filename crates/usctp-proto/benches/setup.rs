@@ -31,6 +31,7 @@ fn cookie(c: &mut Criterion) {
         peer_addresses: vec!["127.0.0.1".parse().unwrap()],
         created_ms: 0,
         lifespan_ms: 60_000,
+        peer_adaptation: None,
     };
     let mut buf = Vec::with_capacity(128);
     let mut g = c.benchmark_group("cookie");

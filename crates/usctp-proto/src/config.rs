@@ -74,6 +74,32 @@ pub struct Config {
     /// are bounded by size (at most four times the INIT) and by the queue of
     /// unsent replies, so a flood cannot starve real peers of them.
     pub stateless_replies_per_second: u32,
+    /// The size from which a message is handed to the user in parts before
+    /// it is complete (RFC 6458 §8.1.20, SCTP_PARTIAL_DELIVERY_POINT);
+    /// `None`: half the receive window. A message larger than the receive
+    /// window can only arrive this way; the point is kept at most half the
+    /// window.
+    pub partial_delivery_point: Option<usize>,
+    /// The payload of each fragment at most (SCTP_MAXSEG); `None`: as much
+    /// as a packet carries.
+    pub max_fragment_size: Option<usize>,
+    /// Whether a message larger than one fragment is sent in fragments;
+    /// `false` refuses it (SCTP_DISABLE_FRAGMENTS).
+    pub fragmentation: bool,
+    /// Shut an association down gracefully after this long without DATA
+    /// either way (SCTP_AUTOCLOSE); `None`: never.
+    pub autoclose: Option<Duration>,
+    /// The Adaptation Layer Indication to put in INIT and INIT ACK (RFC
+    /// 5061 §4.2.6, SCTP_ADAPTATION_LAYER); `None`: none.
+    pub adaptation_indication: Option<u32>,
+    /// Whether idle paths are probed with heartbeats (§8.3;
+    /// SCTP_PEER_ADDR_PARAMS' SPP_HB_ENABLE / SPP_HB_DISABLE). Unconfirmed
+    /// addresses are always probed (§5.4).
+    pub heartbeats: bool,
+    /// Packets with DATA acknowledged together at most (§6.2's "every
+    /// second packet", SCTP_DELAYED_SACK's sack_freq); 1 acknowledges
+    /// every packet.
+    pub sack_frequency: u32,
 }
 
 impl Default for Config {
@@ -101,6 +127,13 @@ impl Default for Config {
             max_packet_size: 1200,
             loopback_packet_size: Some(1452),
             stateless_replies_per_second: 1000,
+            partial_delivery_point: None,
+            max_fragment_size: None,
+            fragmentation: true,
+            autoclose: None,
+            adaptation_indication: None,
+            heartbeats: true,
+            sack_frequency: 2,
         }
     }
 }
@@ -109,6 +142,13 @@ impl Default for Config {
 pub(crate) const MAX_UDP_PAYLOAD: usize = 65_507;
 
 impl Config {
+    /// The partial delivery point in force (see
+    /// [`Config::partial_delivery_point`]).
+    pub fn partial_delivery_point(&self) -> usize {
+        let half = (self.receive_window as usize / 2).max(1);
+        self.partial_delivery_point.map_or(half, |p| p.min(half))
+    }
+
     /// The largest packet to send to `remote`: `loopback_packet_size` for a
     /// loopback address, `max_packet_size` otherwise.
     pub fn packet_size_to(&self, remote: std::net::SocketAddr) -> usize {
@@ -149,6 +189,12 @@ impl Config {
                 "a receive window of {} bytes is below the 1500 an INIT must advertise (RFC 9260 §3.3.2)",
                 self.receive_window
             ));
+        }
+        if self.sack_frequency == 0 {
+            return Err("the SACK frequency must be at least 1 (every packet)".into());
+        }
+        if self.max_fragment_size == Some(0) || self.partial_delivery_point == Some(0) {
+            return Err("fragment size and partial delivery point must be at least 1".into());
         }
         if self.outbound_streams == 0 || self.max_inbound_streams == 0 {
             return Err("stream counts must be at least 1".into());

@@ -20,7 +20,8 @@ pub(super) enum Urgency {
     Gap,
     /// The sender set the I bit (RFC 7053).
     Requested,
-    /// The second packet with DATA since the last SACK (§6.2).
+    /// The second packet with DATA since the last SACK (§6.2), or the
+    /// number SCTP_DELAYED_SACK's frequency sets.
     SecondPacket,
     /// This end has sent SHUTDOWN (§9.2: each DATA is acknowledged at once).
     ShuttingDown,
@@ -37,7 +38,8 @@ pub(super) struct Arrival {
 }
 
 /// RFC 9260 §6.2's "SACK now?" decision: the first condition that holds.
-fn urgency(first: bool, unacked_packets: u32, a: Arrival) -> Option<Urgency> {
+/// `frequency` is how many packets with DATA one SACK may cover.
+fn urgency(first: bool, unacked_packets: u32, frequency: u32, a: Arrival) -> Option<Urgency> {
     if first {
         Some(Urgency::FirstData)
     } else if !a.new {
@@ -46,7 +48,7 @@ fn urgency(first: bool, unacked_packets: u32, a: Arrival) -> Option<Urgency> {
         Some(Urgency::Gap)
     } else if a.immediate_bit {
         Some(Urgency::Requested)
-    } else if unacked_packets >= 1 {
+    } else if unacked_packets + 1 >= frequency {
         Some(Urgency::SecondPacket)
     } else if a.shutdown_sent {
         Some(Urgency::ShuttingDown)
@@ -72,11 +74,14 @@ pub(super) struct AckScheduler {
     /// Chunks that go right after the next SACK (§6.5: an Invalid Stream
     /// Identifier ERROR may share the SACK's packet only after it).
     after: Vec<Chunk>,
+    /// Packets with DATA one SACK may cover at most.
+    frequency: u32,
 }
 
 impl AckScheduler {
-    pub fn new(to: SocketAddr) -> Self {
+    pub fn new(to: SocketAddr, frequency: u32) -> Self {
         Self {
+            frequency: frequency.max(1),
             now: false,
             deadline: None,
             unacked_packets: 0,
@@ -92,7 +97,7 @@ impl AckScheduler {
         self.to = from;
         self.unacknowledged = true;
         let first = !std::mem::replace(&mut self.data_seen, true);
-        if urgency(first, self.unacked_packets, a).is_some() {
+        if urgency(first, self.unacked_packets, self.frequency, a).is_some() {
             self.now = true;
         } else if self.deadline.is_none() {
             self.deadline = Some(now + delay);
@@ -187,31 +192,35 @@ mod tests {
 
     #[test]
     fn each_reason_for_a_sack_now_is_recognised_in_order() {
-        assert_eq!(urgency(true, 0, NEW), Some(Urgency::FirstData));
+        assert_eq!(urgency(true, 0, 2, NEW), Some(Urgency::FirstData));
         let dup = Arrival { new: false, ..NEW };
-        assert_eq!(urgency(false, 0, dup), Some(Urgency::NotNew));
+        assert_eq!(urgency(false, 0, 2, dup), Some(Urgency::NotNew));
         let gap = Arrival {
             gap_after: true,
             ..NEW
         };
-        assert_eq!(urgency(false, 0, gap), Some(Urgency::Gap));
+        assert_eq!(urgency(false, 0, 2, gap), Some(Urgency::Gap));
         let closed = Arrival {
             gap_before: true,
             ..NEW
         };
-        assert_eq!(urgency(false, 0, closed), Some(Urgency::Gap));
+        assert_eq!(urgency(false, 0, 2, closed), Some(Urgency::Gap));
         let asked = Arrival {
             immediate_bit: true,
             ..NEW
         };
-        assert_eq!(urgency(false, 0, asked), Some(Urgency::Requested));
-        assert_eq!(urgency(false, 1, NEW), Some(Urgency::SecondPacket));
+        assert_eq!(urgency(false, 0, 2, asked), Some(Urgency::Requested));
+        assert_eq!(urgency(false, 1, 2, NEW), Some(Urgency::SecondPacket));
         let closing = Arrival {
             shutdown_sent: true,
             ..NEW
         };
-        assert_eq!(urgency(false, 0, closing), Some(Urgency::ShuttingDown));
-        assert_eq!(urgency(false, 0, NEW), None);
+        assert_eq!(urgency(false, 0, 2, closing), Some(Urgency::ShuttingDown));
+        assert_eq!(urgency(false, 0, 2, NEW), None);
+        // Every packet with a frequency of 1; every third with 3.
+        assert_eq!(urgency(false, 0, 1, NEW), Some(Urgency::SecondPacket));
+        assert_eq!(urgency(false, 1, 3, NEW), None);
+        assert_eq!(urgency(false, 2, 3, NEW), Some(Urgency::SecondPacket));
     }
 
     #[test]
@@ -219,7 +228,7 @@ mod tests {
         #[allow(clippy::disallowed_methods)] // a fixed starting point
         let t0 = Instant::now();
         let delay = Duration::from_millis(200);
-        let mut acks = AckScheduler::new(peer());
+        let mut acks = AckScheduler::new(peer(), 2);
         // The first DATA is acknowledged at once.
         acks.on_data(t0, peer(), delay, NEW);
         acks.on_packet(false);
@@ -249,7 +258,7 @@ mod tests {
         #[allow(clippy::disallowed_methods)]
         let t0 = Instant::now();
         let other: SocketAddr = "10.1.0.2:9899".parse().unwrap();
-        let mut acks = AckScheduler::new(peer());
+        let mut acks = AckScheduler::new(peer(), 2);
         acks.on_data(t0, other, Duration::ZERO, NEW);
         acks.after_sack(Chunk::CookieAck);
         assert_eq!(acks.to(), other);

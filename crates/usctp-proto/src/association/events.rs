@@ -141,4 +141,50 @@ pub enum Event {
     /// were not delivered (SCTP_SEND_FAILED_EVENT), each with the part the
     /// peer did not acknowledge.
     SendFailed(Vec<super::Unsent>),
+    /// The peer's Adaptation Layer Indication from its INIT or INIT ACK
+    /// (SCTP_ADAPTATION_INDICATION, RFC 6458 §6.1.6), right after `Up`.
+    AdaptationIndication(u32),
+    /// A message being delivered in parts will not be completed: the
+    /// association ended or restarted (SCTP_PARTIAL_DELIVERY_EVENT,
+    /// SCTP_PARTIAL_DELIVERY_ABORTED).
+    PartialDeliveryAborted {
+        /// The message's stream.
+        stream: u16,
+        /// Its stream sequence number.
+        ssn: u16,
+    },
+}
+
+/// What an association has counted (after RFC 6458's
+/// SCTP_GET_ASSOC_STATS, with the loss-recovery counts added).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// SCTP packets sent.
+    pub packets_sent: u64,
+    /// SCTP packets received (that passed the verification tag).
+    pub packets_received: u64,
+    /// Control chunks (everything but DATA) sent.
+    pub control_chunks_sent: u64,
+    /// Control chunks received.
+    pub control_chunks_received: u64,
+    /// Ordered and unordered DATA chunks sent for the first time.
+    pub data_chunks_sent: (u64, u64),
+    /// Ordered and unordered DATA chunks received (new ones).
+    pub data_chunks_received: (u64, u64),
+    /// DATA chunks sent again (fast retransmissions and T3-rtx alike).
+    pub retransmitted_chunks: u64,
+    /// Chunks marked for fast retransmission (§7.2.4).
+    pub fast_retransmits: u64,
+    /// T3-rtx expiries with data in flight (§6.3.3).
+    pub t3_expiries: u64,
+    /// SACKs sent.
+    pub sacks_sent: u64,
+    /// SACKs received.
+    pub sacks_received: u64,
+    /// Gap Ack Blocks received in SACKs.
+    pub gap_blocks_received: u64,
+    /// DATA chunks received again (duplicate TSNs).
+    pub duplicates_received: u64,
+    /// DATA chunks received past a gap (TSN above the next expected).
+    pub out_of_sequence_received: u64,
 }

@@ -32,6 +32,8 @@ pub(crate) struct PeerInit {
     pub cookie_preservative_ms: Option<u32>,
     /// The State Cookie (INIT ACK only).
     pub cookie: Option<Bytes>,
+    /// Its Adaptation Layer Indication (RFC 5061 §4.2.6).
+    pub adaptation: Option<u32>,
     /// Unrecognized parameters to report, each as the whole TLV.
     pub unrecognized: Vec<Bytes>,
 }
@@ -89,6 +91,7 @@ pub(crate) fn judge_init(init: &Init, is_ack: bool) -> InitVerdict {
         address_types: None,
         cookie_preservative_ms: None,
         cookie: None,
+        adaptation: None,
         unrecognized: Vec::new(),
     };
     for param in &init.params {
@@ -111,6 +114,7 @@ pub(crate) fn judge_init(init: &Init, is_ack: bool) -> InitVerdict {
             Param::SupportedAddressTypes(types) => peer.address_types = Some(types.clone()),
             Param::CookiePreservative(ms) => peer.cookie_preservative_ms = Some(*ms),
             Param::StateCookie(c) if is_ack => peer.cookie = Some(c.clone()),
+            Param::AdaptationLayerIndication(code) => peer.adaptation = Some(*code),
             Param::Unknown { param_type, .. } => {
                 // §3.2.1: the upper two bits say whether to report it and
                 // whether to look at the parameters after it.
@@ -178,6 +182,8 @@ pub(crate) struct LocalInit {
     pub a_rwnd: u32,
     pub outbound_streams: u16,
     pub max_inbound_streams: u16,
+    /// This end's Adaptation Layer Indication, if configured.
+    pub adaptation: Option<u32>,
 }
 
 /// The cookie an INIT ACK carries, from the INIT it answers.
@@ -208,6 +214,7 @@ pub(crate) fn cookie_for(
         peer_addresses: peer.addresses_with_source(source),
         created_ms,
         lifespan_ms,
+        peer_adaptation: peer.adaptation,
     }
 }
 
@@ -331,6 +338,7 @@ impl Association {
                     a_rwnd: self.config.receive_window,
                     outbound_streams: self.config.outbound_streams,
                     max_inbound_streams: self.config.max_inbound_streams,
+                    adaptation: self.config.adaptation_indication,
                 };
                 (local, self.tie_tags, remote)
             }
@@ -451,6 +459,7 @@ impl Association {
             outbound_streams: wait.init.outbound_streams.min(peer.inbound_streams),
             inbound_streams: wait.init.inbound_streams.min(peer.outbound_streams),
             targets: super::targets_with(remote, &listed),
+            adaptation: peer.adaptation,
         };
         self.addresses_changed = true;
         self.state = State::CookieEchoed(CookieEchoed {
@@ -480,10 +489,10 @@ impl Association {
             inbound_streams: echoed.peer.inbound_streams,
             peer_rwnd: echoed.peer.rwnd,
             targets: echoed.peer.targets,
+            peer_adaptation: echoed.peer.adaptation,
         };
         self.establish(now, negotiated);
-        let up = self.established();
-        self.out.event(Event::Up(up));
+        self.announce(false);
     }
 
     /// A COOKIE ECHO for an existing association (§5.2.4). Returns whether
@@ -558,8 +567,7 @@ impl Association {
                 }
                 self.tie_tags = (ctx.nonzero(), ctx.nonzero());
                 self.establish(now, Negotiated::from_cookie(&cookie, remote));
-                let info = self.established();
-                self.out.event(Event::Restart(info));
+                self.announce(true);
             }
             CookieResolution::Collision => {
                 let negotiated = Negotiated::from_cookie(&cookie, remote);
@@ -569,8 +577,7 @@ impl Association {
                     tcb.peer_tag = negotiated.peer_tag;
                 } else {
                     self.establish(now, negotiated);
-                    let up = self.established();
-                    self.out.event(Event::Up(up));
+                    self.announce(false);
                 }
             }
             CookieResolution::Established => {
@@ -671,6 +678,10 @@ fn local_of(init: &Init) -> LocalInit {
         a_rwnd: init.a_rwnd,
         outbound_streams: init.outbound_streams,
         max_inbound_streams: init.inbound_streams,
+        adaptation: init.params.iter().find_map(|p| match p {
+            Param::AdaptationLayerIndication(code) => Some(*code),
+            _ => None,
+        }),
     }
 }
 
@@ -682,6 +693,7 @@ pub(crate) fn local_init_chunk(
 ) -> Init {
     let mut params: Vec<Param> = addresses.iter().map(|&a| Param::from_address(a)).collect();
     params.extend(preservative_ms.map(Param::CookiePreservative));
+    params.extend(local.adaptation.map(Param::AdaptationLayerIndication));
     Init {
         initiate_tag: local.tag,
         a_rwnd: local.a_rwnd,
@@ -712,6 +724,9 @@ pub(crate) fn init_ack_chunk(
         .iter()
         .map(|p| 4 + p.len().next_multiple_of(4))
         .sum::<usize>();
+    if local.adaptation.is_some() {
+        size += 8;
+    }
     let mut params = Vec::new();
     for &addr in ctx
         .local_addresses
@@ -726,6 +741,7 @@ pub(crate) fn init_ack_chunk(
         params.push(Param::from_address(addr));
     }
     params.push(Param::StateCookie(Bytes::from(sealed)));
+    params.extend(local.adaptation.map(Param::AdaptationLayerIndication));
     params.extend(
         peer.unrecognized
             .iter()

@@ -103,6 +103,7 @@ impl Association {
         // RFC 6951 §5.4: the peer's encapsulation port is learned from
         // packets that passed the tag check.
         self.state.learn_port(remote);
+        self.counters.packets_received += 1;
         let skip = usize::from(matches!(first, Chunk::CookieEcho(_)));
         self.handle_chunks(now, remote, &packet.chunks[skip..], skip == 1);
     }
@@ -122,7 +123,15 @@ impl Association {
         // peer's first message then costs no delayed-SACK wait.
         let mut setup = after_cookie_echo;
         for chunk in chunks {
-            had_data |= matches!(chunk, Chunk::Data(_));
+            match chunk {
+                Chunk::Data(_) => had_data = true,
+                Chunk::Sack(sack) => {
+                    self.counters.control_chunks_received += 1;
+                    self.counters.sacks_received += 1;
+                    self.counters.gap_blocks_received += sack.gap_blocks.len() as u64;
+                }
+                _ => self.counters.control_chunks_received += 1,
+            }
             setup |= matches!(chunk, Chunk::CookieAck);
             if !self.on_chunk(now, remote, chunk) {
                 break;
@@ -270,6 +279,7 @@ impl Association {
             ));
             return false;
         }
+        tcb.last_data = now;
         let readable_before = tcb.rx.readable();
         let gap_before = tcb.rx.has_gaps();
         let verdict = tcb.rx.on_data(chunk);

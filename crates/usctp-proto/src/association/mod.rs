@@ -46,11 +46,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub use events::{AssocId, AssociationError, Established, Event, PathChange};
+pub use events::{AssocId, AssociationError, Counters, Established, Event, PathChange};
 pub use path::PathState;
 pub use paths::PathInfo;
 pub use rx::Message;
-pub use tx::{SendError, Unsent};
+pub use tx::{SendError, SendOptions, Unsent};
 
 use handshake::{LocalInit, local_init_chunk};
 use path::{MAX_PATHS, SplitMix};
@@ -165,6 +165,8 @@ struct Negotiated {
     peer_rwnd: u32,
     /// The confirmed address first.
     targets: Vec<Target>,
+    /// The peer's Adaptation Layer Indication (RFC 5061 §4.2.6).
+    peer_adaptation: Option<u32>,
 }
 
 impl Negotiated {
@@ -180,6 +182,7 @@ impl Negotiated {
             inbound_streams: cookie.inbound_streams,
             peer_rwnd: cookie.peer_a_rwnd,
             targets: targets_with(confirmed, &cookie.peer_addresses),
+            peer_adaptation: cookie.peer_adaptation,
         }
     }
 }
@@ -233,7 +236,34 @@ pub struct Association {
     /// Heartbeat nonces and jitter.
     random: SplitMix,
     out: Output,
+    /// What the association counted, less what its current TCB counts.
+    counters: Counters,
     state: State,
+}
+
+/// An association's status (after RFC 6458's SCTP_STATUS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The association's id (sstat_assoc_id).
+    pub id: AssocId,
+    /// Its state (sstat_state).
+    pub state: AssociationState,
+    /// The peer's receive window as last known (sstat_rwnd).
+    pub peer_rwnd: u32,
+    /// DATA chunks sent and not yet acknowledged (sstat_unackdata).
+    pub unacked: usize,
+    /// DATA chunks received and not yet read (sstat_penddata).
+    pub pending_receipt: usize,
+    /// Payload bytes queued or unacknowledged.
+    pub send_queued: usize,
+    /// Streams the peer may send on (sstat_instrms).
+    pub inbound_streams: u16,
+    /// Streams this end may send on (sstat_outstrms).
+    pub outbound_streams: u16,
+    /// The largest message fragment sent (sstat_fragmentation_point).
+    pub fragmentation_point: usize,
+    /// The primary path (sstat_primary), once there are paths.
+    pub primary: Option<PathInfo>,
 }
 
 impl Association {
@@ -253,6 +283,7 @@ impl Association {
             a_rwnd: config.receive_window,
             outbound_streams: config.outbound_streams,
             max_inbound_streams: config.max_inbound_streams,
+            adaptation: config.adaptation_indication,
         };
         let init = local_init_chunk(&local, ctx.local_addresses, None);
         let tie_tags = (ctx.nonzero(), ctx.nonzero());
@@ -307,8 +338,7 @@ impl Association {
                 }
             }
         }
-        let up = assoc.established();
-        assoc.out.event(Event::Up(up));
+        assoc.announce(false);
         assoc
     }
 
@@ -331,6 +361,7 @@ impl Association {
             local_ip: None,
             random: SplitMix(seed),
             out: Output::default(),
+            counters: Counters::default(),
             state: State::Closed(Closed::default()),
         }
     }
@@ -338,6 +369,7 @@ impl Association {
     /// Enters ESTABLISHED with a new TCB: data transfer starts (or
     /// restarts) from the negotiated sequence numbers and streams.
     fn establish(&mut self, now: Instant, n: Negotiated) {
+        self.absorb_counts();
         let config = &self.config;
         self.local_tag = n.local_tag;
         // One packet size for every path: the smallest any of them takes.
@@ -363,22 +395,42 @@ impl Association {
             outbound_streams: n.outbound_streams,
             inbound_streams: n.inbound_streams,
             packet_size,
-            rx: rx::Rx::new(n.peer_initial_tsn, n.inbound_streams, config.receive_window),
+            rx: rx::Rx::new(
+                n.peer_initial_tsn,
+                n.inbound_streams,
+                config.receive_window,
+                config.partial_delivery_point(),
+            ),
             tx: tx::Tx::new(
                 n.local_initial_tsn,
                 n.outbound_streams,
                 n.peer_rwnd,
                 packet_size,
-                config.max_burst,
-                config.send_buffer,
-                config.max_message_size,
+                config,
             ),
-            acks: ack::AckScheduler::new(paths.primary_remote()),
+            acks: ack::AckScheduler::new(paths.primary_remote(), config.sack_frequency),
             paths,
             blocked: false,
+            last_data: now,
+            autoclose: config.autoclose,
+            peer_adaptation: n.peer_adaptation,
         };
         self.state = State::Open(Box::new(tcb), Phase::Established);
         self.addresses_changed = true;
+    }
+
+    /// The events of an association that came up (or restarted): the
+    /// event itself, then the peer's adaptation layer if it named one.
+    fn announce(&mut self, restart: bool) {
+        let info = self.established();
+        self.out.event(if restart {
+            Event::Restart(info)
+        } else {
+            Event::Up(info)
+        });
+        if let Some(code) = self.state.tcb().and_then(|t| t.peer_adaptation) {
+            self.out.event(Event::AdaptationIndication(code));
+        }
     }
 
     /// Further peer addresses to try the INIT on, before the peer's INIT
@@ -429,11 +481,8 @@ impl Association {
             for path in &mut tcb.paths.list {
                 path.rto.set_bounds(config.rto_min, config.rto_max);
             }
-            tcb.tx.set_limits(
-                config.send_buffer,
-                config.max_message_size,
-                config.max_burst,
-            );
+            tcb.tx.set_limits(&config);
+            tcb.autoclose = config.autoclose;
         }
         self.config = Arc::new(config);
         Ok(())
@@ -530,10 +579,15 @@ impl Association {
 
     /// Enters CLOSED, reporting only what was never delivered.
     fn close_quietly(&mut self) {
+        self.absorb_counts();
         let addresses = self.state.peer_addresses();
         let unread = match std::mem::take(&mut self.state) {
             State::Open(mut tcb, _) => {
                 report_unsent(&mut tcb.tx, &mut self.out);
+                if let Some((stream, ssn)) = tcb.rx.partial_delivery() {
+                    self.out
+                        .event(Event::PartialDeliveryAborted { stream, ssn });
+                }
                 tcb.rx.into_unread()
             }
             State::Closed(closed) => closed.unread,
@@ -601,6 +655,17 @@ impl Association {
         tcb.acks.on_timeout(now);
         if tcb.path_timers(now, config, random, out) == ErrorOutcome::PeerUnreachable {
             self.give_up();
+            return;
+        }
+        // SCTP_AUTOCLOSE: an association idle that long shuts down.
+        let idle = matches!(self.state, State::Open(_, Phase::Established))
+            && self
+                .state
+                .tcb()
+                .and_then(Tcb::autoclose_at)
+                .is_some_and(|t| now >= t);
+        if idle {
+            self.shutdown(now);
         }
     }
 
@@ -611,31 +676,45 @@ impl Association {
         stream: u16,
         ppid: u32,
         data: Bytes,
-        unordered: bool,
+        options: SendOptions,
     ) -> Result<(), SendError> {
         let State::Open(tcb, Phase::Established) = &mut self.state else {
             return Err(SendError::NotOpen);
         };
-        let result = tcb.tx.send(stream, ppid, data, unordered);
+        let result = tcb.tx.send(stream, ppid, data, options);
         if result == Err(SendError::WouldBlock) {
             tcb.blocked = true;
         }
         result
     }
 
-    /// The next received message, if one is ready.
+    /// The next received message, if one is ready; its bytes leave the
+    /// receive window.
     pub(crate) fn recv(&mut self) -> Option<Message> {
+        let message = self.recv_held()?;
+        self.release(message.data.len());
+        Some(message)
+    }
+
+    /// The next received message, its bytes still counted against the
+    /// receive window until `release` says the application took them.
+    pub(crate) fn recv_held(&mut self) -> Option<Message> {
         match &mut self.state {
-            State::Open(tcb, _) => {
-                let message = tcb.rx.recv()?;
-                // §6.2: tell the peer when reading reopened the window.
-                if tcb.rx.window_update_due(tcb.packet_size) {
-                    tcb.acks.window_update();
-                }
-                Some(message)
-            }
+            State::Open(tcb, _) => tcb.rx.recv_held(),
             State::Closed(closed) => closed.unread.pop_front(),
             _ => None,
+        }
+    }
+
+    /// The application consumed `bytes` of messages taken with
+    /// `recv_held`: the window opens by as much.
+    pub(crate) fn release(&mut self, bytes: usize) {
+        if let State::Open(tcb, _) = &mut self.state {
+            tcb.rx.release(bytes);
+            // §6.2: tell the peer when reading reopened the window.
+            if tcb.rx.window_update_due(tcb.packet_size) {
+                tcb.acks.window_update();
+            }
         }
     }
 
@@ -768,6 +847,60 @@ impl Association {
             self.give_up();
         }
     }
+}
+
+impl Association {
+    /// Moves what the TCB counted into the association's counters, before
+    /// the TCB goes (close, restart).
+    fn absorb_counts(&mut self) {
+        if let Some(tcb) = self.state.tcb_mut() {
+            let (tx, rx) = (
+                std::mem::take(&mut tcb.tx.stats),
+                std::mem::take(&mut tcb.rx.stats),
+            );
+            add_tcb_counts(&mut self.counters, tx, rx);
+        }
+    }
+
+    /// What the association has counted since it was made (after RFC
+    /// 6458's SCTP_GET_ASSOC_STATS).
+    pub fn counters(&self) -> Counters {
+        let mut counters = self.counters;
+        if let Some(tcb) = self.state.tcb() {
+            add_tcb_counts(&mut counters, tcb.tx.stats, tcb.rx.stats);
+        }
+        counters
+    }
+
+    /// The association's status (SCTP_STATUS).
+    pub fn status(&self) -> Status {
+        let (outbound_streams, inbound_streams) = self.streams();
+        let tcb = self.state.tcb();
+        Status {
+            id: self.id,
+            state: self.state(),
+            peer_rwnd: self.peer_rwnd(),
+            unacked: self.unacked(),
+            pending_receipt: tcb.map_or(self.readable(), |t| t.rx.pending_chunks()),
+            send_queued: self.buffered_amount(),
+            inbound_streams,
+            outbound_streams,
+            fragmentation_point: tcb.map_or(0, |t| t.tx.fragment_size()),
+            primary: self.paths().into_iter().next(),
+        }
+    }
+}
+
+fn add_tcb_counts(c: &mut Counters, tx: tx::TxStats, rx: rx::RxStats) {
+    c.data_chunks_sent.0 += tx.data_sent.0;
+    c.data_chunks_sent.1 += tx.data_sent.1;
+    c.retransmitted_chunks += tx.retransmitted;
+    c.fast_retransmits += tx.fast_retransmits;
+    c.t3_expiries += tx.t3_expiries;
+    c.data_chunks_received.0 += rx.data_received.0;
+    c.data_chunks_received.1 += rx.data_received.1;
+    c.duplicates_received += rx.duplicates;
+    c.out_of_sequence_received += rx.out_of_sequence;
 }
 
 /// Reports data that will never be delivered (§9.1, §5.2.4 A).

@@ -392,6 +392,11 @@ impl Tcb {
         if path.probe.is_some() {
             return;
         }
+        // Heartbeats turned off (SPP_HB_DISABLE): only addresses to confirm
+        // and paths in trouble are probed.
+        if !config.heartbeats && path.confirmed && path.state == PathState::Active {
+            return;
+        }
         let period = match path.state {
             PathState::PotentiallyFailed => path.rto.rto(),
             _ => config.hb_interval,

@@ -1,10 +1,21 @@
-//! The receive side (RFC 9260 §6.2, §6.5, §6.9): TSN tracking, duplicate
-//! detection, reassembly, ordered and unordered delivery, the advertised
+//! The receive side (RFC 9260 §6.2, §6.5, §6.6, §6.9): TSN tracking,
+//! duplicate detection, reassembly, ordered and unordered delivery,
+//! partial delivery of messages too large to hold whole, the advertised
 //! window, and what the next SACK says.
 //!
 //! TSNs are unwrapped into a 64-bit count from the peer's initial TSN, so
 //! the containers here never compare wrapped numbers; every 32-bit TSN that
 //! arrives is placed relative to the cumulative TSN ack first.
+//!
+//! # The window
+//!
+//! Every byte received counts against the window until the user has taken
+//! it: chunks waiting for the rest of their message or for an earlier SSN,
+//! messages ready to read, and messages handed out with
+//! [`Rx::recv_held`] until [`Rx::release`] says the application consumed
+//! them. Nothing beyond the window is kept: when a chunk that would fill a
+//! gap does not fit, the data held past it with the highest TSNs is given
+//! up (reneged, §6.2) to make room, and the peer retransmits it later.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -18,7 +29,8 @@ const MAX_DUPLICATES: usize = 32;
 /// A SACK chunk without gap blocks or duplicates (§3.3.4).
 pub(crate) const SACK_HEADER_LEN: usize = 16;
 
-/// A message handed to the user.
+/// A message handed to the user, with what RFC 6458's `sctp_rcvinfo`
+/// carries about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// The stream it arrived on.
@@ -30,6 +42,16 @@ pub struct Message {
     /// Its bytes: a view of the received datagram when it came in one
     /// chunk.
     pub data: Bytes,
+    /// Its stream sequence number (meaningless when unordered).
+    pub ssn: u16,
+    /// The TSN of its first chunk (of this part, when partly delivered).
+    pub tsn: Tsn,
+    /// The cumulative TSN ack when it was delivered.
+    pub cumulative_tsn: Tsn,
+    /// Whether this ends the message. A message too large for the
+    /// receive buffer arrives in parts (partial delivery, RFC 6458
+    /// §8.1.20); all but the last have this `false`.
+    pub end_of_record: bool,
 }
 
 /// What the association must do about a DATA chunk (§6.2, §6.5).
@@ -46,11 +68,30 @@ pub(crate) enum DataVerdict {
     InvalidStream,
 }
 
+/// A complete message not yet deliverable, with the TSNs it covers (so
+/// that it can be given up to make room).
+#[derive(Debug)]
+struct Held {
+    message: Message,
+    first: u64,
+    last: u64,
+}
+
 #[derive(Debug, Default)]
 struct InStream {
     next_ssn: Ssn,
     /// Complete ordered messages waiting for earlier SSNs.
-    waiting: HashMap<u16, Message>,
+    waiting: HashMap<u16, Held>,
+}
+
+/// A message being delivered in parts.
+#[derive(Debug, Clone, Copy)]
+struct Partial {
+    stream: u16,
+    unordered: bool,
+    ssn: Ssn,
+    /// The unwrapped TSN of its next fragment.
+    next: u64,
 }
 
 #[derive(Debug)]
@@ -66,16 +107,38 @@ pub(crate) struct Rx {
     duplicates: Vec<Tsn>,
     streams: Vec<InStream>,
     ready: VecDeque<Message>,
-    /// Bytes held: chunks waiting for reassembly or order, and messages
-    /// not yet read.
+    /// The message being delivered in parts, if any; while it lasts
+    /// nothing else is delivered (`deferred` holds what completes).
+    partial: Option<Partial>,
+    deferred: VecDeque<Held>,
+    /// Bytes counted against the window: everything received and not yet
+    /// released by the user.
     buffered: usize,
     window: usize,
+    /// The size from which an incomplete message is delivered in parts.
+    partial_delivery_point: usize,
     /// The a_rwnd last advertised, to know when a window update is due.
     advertised: u32,
+    pub(crate) stats: RxStats,
+}
+
+/// What the receive side counted, for `Association::counters`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RxStats {
+    /// New DATA chunks: (ordered, unordered).
+    pub data_received: (u64, u64),
+    pub duplicates: u64,
+    pub out_of_sequence: u64,
 }
 
 impl Rx {
-    pub(crate) fn new(peer_initial_tsn: Tsn, inbound_streams: u16, window: u32) -> Self {
+    pub(crate) fn new(
+        peer_initial_tsn: Tsn,
+        inbound_streams: u16,
+        window: u32,
+        partial_delivery_point: usize,
+    ) -> Self {
+        let window = window as usize;
         Self {
             cum: 0,
             cum_tsn: peer_initial_tsn.prev(),
@@ -84,9 +147,15 @@ impl Rx {
             duplicates: Vec::new(),
             streams: (0..inbound_streams).map(|_| InStream::default()).collect(),
             ready: VecDeque::new(),
+            partial: None,
+            deferred: VecDeque::new(),
             buffered: 0,
-            window: window as usize,
-            advertised: window,
+            window,
+            // A point at or above the window could never be reached by a
+            // message the window cannot hold.
+            partial_delivery_point: partial_delivery_point.clamp(1, (window / 2).max(1)),
+            advertised: u32::try_from(window).unwrap_or(u32::MAX),
+            stats: RxStats::default(),
         }
     }
 
@@ -133,41 +202,55 @@ impl Rx {
             self.mark(at);
             return DataVerdict::InvalidStream;
         }
-        // §6.2: beyond the window, new data is dropped. The TSN that fills
-        // the cumulative ack is taken up to twice the window, so that a
-        // message as large as the window can complete; past that, a peer
-        // sending endless fragments is refused too.
+        // §6.2: beyond the window, new data is dropped; a chunk below data
+        // already held takes the room of the highest held (the peer
+        // retransmits what was given up).
         let len = chunk.payload.len();
-        let limit = if fills_cum {
-            2 * self.window
-        } else {
-            self.window
-        };
-        if self.buffered + len > limit {
+        if self.buffered + len > self.window && !self.make_room(at, len) {
             return DataVerdict::NoRoom;
         }
         self.buffered += len;
+        if !fills_cum {
+            self.stats.out_of_sequence += 1;
+        }
+        if chunk.flags.unordered {
+            self.stats.data_received.1 += 1;
+        } else {
+            self.stats.data_received.0 += 1;
+        }
         self.mark(at);
         if chunk.flags.beginning && chunk.flags.end {
             // A whole message in one chunk (the common case) skips the
             // reassembly map.
-            self.deliver(
-                Message {
-                    stream: chunk.stream,
-                    ppid: chunk.ppid,
-                    unordered: chunk.flags.unordered,
-                    data: chunk.payload.clone(),
-                },
-                chunk.ssn,
-            );
+            let message = self.message(chunk, chunk.payload.clone(), true);
+            self.deliver(Held {
+                message,
+                first: at,
+                last: at,
+            });
         } else {
             self.fragments.insert(at, chunk.clone());
             self.reassemble(at);
         }
+        self.continue_partial();
         DataVerdict::New
     }
 
+    fn message(&self, head: &Data, data: Bytes, end_of_record: bool) -> Message {
+        Message {
+            stream: head.stream,
+            ppid: head.ppid,
+            unordered: head.flags.unordered,
+            data,
+            ssn: head.ssn.0,
+            tsn: head.tsn,
+            cumulative_tsn: self.cum_tsn,
+            end_of_record,
+        }
+    }
+
     fn note_duplicate(&mut self, tsn: Tsn) {
+        self.stats.duplicates += 1;
         if self.duplicates.len() < MAX_DUPLICATES {
             self.duplicates.push(tsn);
         }
@@ -190,8 +273,67 @@ impl Rx {
         }
     }
 
-    /// Assembles the message `at` belongs to if all its fragments are here.
-    /// Fragments of one message carry consecutive TSNs (§6.9).
+    /// §6.2: gives up data held past `at` for reordering, highest TSN
+    /// first, until `len` more bytes fit. Only TSNs above the cumulative
+    /// ack can be given up (the peer was told of the rest); `false` if not
+    /// enough could.
+    fn make_room(&mut self, at: u64, len: usize) -> bool {
+        while self.buffered + len > self.window {
+            let fragment = self
+                .fragments
+                .last_key_value()
+                .map(|(&t, _)| t)
+                .filter(|&t| t > at);
+            let cum = self.cum;
+            let message = self
+                .streams
+                .iter()
+                .flat_map(|s| s.waiting.values())
+                .chain(self.deferred.iter())
+                .filter(|h| h.first > cum && h.last > at)
+                .map(|h| h.last)
+                .max();
+            match (fragment, message) {
+                (Some(t), m) if m.is_none_or(|m| t > m) => {
+                    let data = self.fragments.remove(&t).expect("the highest fragment");
+                    self.buffered -= data.payload.len();
+                    self.received.remove(&t);
+                }
+                (_, Some(last)) => {
+                    // A whole message held: all of its TSNs go.
+                    let held = self.take_held_ending_at(last).expect("the highest held");
+                    self.buffered -= held.message.data.len();
+                    for t in held.first..=held.last {
+                        self.received.remove(&t);
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn take_held_ending_at(&mut self, last: u64) -> Option<Held> {
+        if let Some(i) = self.deferred.iter().position(|h| h.last == last) {
+            return self.deferred.remove(i);
+        }
+        for stream in &mut self.streams {
+            let key = stream
+                .waiting
+                .iter()
+                .find(|(_, h)| h.last == last)
+                .map(|(&k, _)| k);
+            if let Some(key) = key {
+                return stream.waiting.remove(&key);
+            }
+        }
+        None
+    }
+
+    /// Assembles the message `at` belongs to if all its fragments are here,
+    /// or starts delivering it in parts once its first fragments are
+    /// deliverable and reach the partial delivery point. Fragments of one
+    /// message carry consecutive TSNs (§6.9).
     fn reassemble(&mut self, at: u64) {
         let mut first = at;
         while !self.fragments[&first].flags.beginning {
@@ -203,47 +345,157 @@ impl Rx {
         let mut last = at;
         while !self.fragments[&last].flags.end {
             if !self.fragments.contains_key(&(last + 1)) {
+                self.maybe_start_partial(first, last);
                 return;
             }
             last += 1;
         }
-        let mut parts = self.fragments.range(first..=last).map(|(_, d)| d);
-        let Some(head) = parts.next().cloned() else {
-            return;
-        };
+        let (head, data) = self.take_fragments(first, last);
+        let message = self.message(&head, data, true);
+        self.deliver(Held {
+            message,
+            first,
+            last,
+        });
+    }
+
+    /// Removes fragments `first..=last` and joins their payloads.
+    fn take_fragments(&mut self, first: u64, last: u64) -> (Data, Bytes) {
+        let head = self.fragments[&first].clone();
         let data = if first == last {
             head.payload.clone()
         } else {
-            let mut whole = BytesMut::with_capacity(
-                self.fragments
-                    .range(first..=last)
-                    .map(|(_, d)| d.payload.len())
-                    .sum(),
-            );
-            whole.extend_from_slice(&head.payload);
-            parts.for_each(|d| whole.extend_from_slice(&d.payload));
+            let size = self
+                .fragments
+                .range(first..=last)
+                .map(|(_, d)| d.payload.len())
+                .sum();
+            let mut whole = BytesMut::with_capacity(size);
+            for (_, d) in self.fragments.range(first..=last) {
+                whole.extend_from_slice(&d.payload);
+            }
             whole.freeze()
         };
         for tsn in first..=last {
             self.fragments.remove(&tsn);
         }
-        let message = Message {
-            stream: head.stream,
-            ppid: head.ppid,
-            unordered: head.flags.unordered,
-            data,
-        };
-        self.deliver(message, head.ssn);
+        (head, data)
     }
 
-    /// Hands a whole message on: unordered at once, ordered in SSN order.
-    fn deliver(&mut self, message: Message, ssn: Ssn) {
-        if message.unordered {
-            // §6.6: unordered messages go up as soon as they are whole.
-            self.ready.push_back(message);
+    /// RFC 6458 §8.1.20: the first fragments `first..=last` of a message
+    /// that is next in line (unordered, or its SSN is the stream's next)
+    /// are delivered as a part once they reach the partial delivery point;
+    /// the rest follows as it comes.
+    fn maybe_start_partial(&mut self, first: u64, last: u64) {
+        if self.partial.is_some() {
             return;
         }
-        let stream = &mut self.streams[usize::from(message.stream)];
+        let head = &self.fragments[&first];
+        let stream = &self.streams[usize::from(head.stream)];
+        if !head.flags.unordered && head.ssn != stream.next_ssn {
+            return;
+        }
+        let held: usize = self
+            .fragments
+            .range(first..=last)
+            .map(|(_, d)| d.payload.len())
+            .sum();
+        if held < self.partial_delivery_point {
+            return;
+        }
+        let (head, data) = self.take_fragments(first, last);
+        self.partial = Some(Partial {
+            stream: head.stream,
+            unordered: head.flags.unordered,
+            ssn: head.ssn,
+            next: last + 1,
+        });
+        let part = self.message(&head, data, false);
+        self.ready.push_back(part);
+    }
+
+    /// Delivers what has arrived of the message in parts, and ends the
+    /// partial delivery at its last fragment.
+    fn continue_partial(&mut self) {
+        let Some(partial) = self.partial else {
+            return;
+        };
+        let first = partial.next;
+        if !self.fragments.contains_key(&first) {
+            return;
+        }
+        let mut last = first;
+        while !self.fragments[&last].flags.end && self.fragments.contains_key(&(last + 1)) {
+            last += 1;
+        }
+        let end = self.fragments[&last].flags.end;
+        let (head, data) = self.take_fragments(first, last);
+        let mut part = self.message(&head, data, end);
+        // The parts carry the message's SSN; the first fragment had it.
+        part.ssn = partial.ssn.0;
+        self.ready.push_back(part);
+        if !end {
+            self.partial = Some(Partial {
+                next: last + 1,
+                ..partial
+            });
+            return;
+        }
+        self.partial = None;
+        if !partial.unordered {
+            self.advance_stream(usize::from(partial.stream));
+        }
+        // What completed meanwhile goes now, in the order it completed.
+        for held in std::mem::take(&mut self.deferred) {
+            self.deliver(held);
+        }
+        self.start_any_partial();
+    }
+
+    /// Starts delivering in parts the first message whose first fragments
+    /// are deliverable and reach the partial delivery point: one waiting
+    /// behind a delivery that just ended could otherwise sit in a full
+    /// window with nothing more able to arrive.
+    fn start_any_partial(&mut self) {
+        if self.partial.is_some() || self.fragments.is_empty() {
+            return;
+        }
+        let starts: Vec<u64> = self
+            .fragments
+            .iter()
+            .filter(|(_, d)| d.flags.beginning)
+            .map(|(&t, _)| t)
+            .collect();
+        for first in starts {
+            if self.partial.is_some() {
+                return;
+            }
+            let mut last = first;
+            while !self.fragments[&last].flags.end && self.fragments.contains_key(&(last + 1)) {
+                last += 1;
+            }
+            if !self.fragments[&last].flags.end {
+                self.maybe_start_partial(first, last);
+            }
+        }
+    }
+
+    /// Hands a whole message on: unordered at once, ordered in SSN order;
+    /// while a message is delivered in parts, everything waits.
+    fn deliver(&mut self, held: Held) {
+        if self.partial.is_some() {
+            self.deferred.push_back(held);
+            return;
+        }
+        let message = &held.message;
+        if message.unordered {
+            // §6.6: unordered messages go up as soon as they are whole.
+            self.ready.push_back(held.message);
+            return;
+        }
+        let i = usize::from(message.stream);
+        let ssn = Ssn(message.ssn);
+        let stream = &mut self.streams[i];
         if ssn != stream.next_ssn {
             // An SSN already delivered or already waiting is the peer
             // reusing one: the message cannot be placed in order and is
@@ -252,22 +504,38 @@ impl Rx {
                 self.buffered = self.buffered.saturating_sub(message.data.len());
                 return;
             }
-            stream.waiting.insert(ssn.0, message);
+            stream.waiting.insert(ssn.0, held);
             return;
         }
-        self.ready.push_back(message);
-        stream.next_ssn = stream.next_ssn.next();
-        while let Some(m) = stream.waiting.remove(&stream.next_ssn.0) {
-            self.ready.push_back(m);
-            stream.next_ssn = stream.next_ssn.next();
-        }
+        self.ready.push_back(held.message);
+        self.advance_stream(i);
     }
 
-    /// The next message for the user.
-    pub(crate) fn recv(&mut self) -> Option<Message> {
-        let m = self.ready.pop_front()?;
-        self.buffered = self.buffered.saturating_sub(m.data.len());
+    /// Stream `i`'s next message was delivered: so are those waiting
+    /// behind it, and a message whose first fragments wait may now start
+    /// in parts.
+    fn advance_stream(&mut self, i: usize) {
+        let stream = &mut self.streams[i];
+        stream.next_ssn = stream.next_ssn.next();
+        while let Some(held) = stream.waiting.remove(&stream.next_ssn.0) {
+            self.ready.push_back(held.message);
+            stream.next_ssn = stream.next_ssn.next();
+        }
+        // The stream's next message may be partly here already.
+        self.start_any_partial();
+    }
+
+    /// The next message for the user, its bytes still counted against the
+    /// window until [`Rx::release`].
+    pub(crate) fn recv_held(&mut self) -> Option<Message> {
+        let mut m = self.ready.pop_front()?;
+        m.cumulative_tsn = self.cum_tsn;
         Some(m)
+    }
+
+    /// `bytes` handed out by `recv_held` were consumed.
+    pub(crate) fn release(&mut self, bytes: usize) {
+        self.buffered = self.buffered.saturating_sub(bytes);
     }
 
     /// The messages ready for the user, for the association's closed
@@ -278,6 +546,20 @@ impl Rx {
 
     pub(crate) fn readable(&self) -> usize {
         self.ready.len()
+    }
+
+    /// DATA chunks received and not yet handed to the user (SCTP_STATUS's
+    /// sstat_penddata counts these).
+    pub(crate) fn pending_chunks(&self) -> usize {
+        self.fragments.len()
+            + self.ready.len()
+            + self.deferred.len()
+            + self.streams.iter().map(|s| s.waiting.len()).sum::<usize>()
+    }
+
+    /// The stream and SSN of a message being delivered in parts.
+    pub(crate) fn partial_delivery(&self) -> Option<(u16, u16)> {
+        self.partial.map(|p| (p.stream, p.ssn.0))
     }
 
     /// The receiver window to advertise.
@@ -338,178 +620,5 @@ impl Rx {
             gap_blocks,
             duplicate_tsns,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::chunk::DataFlags;
-
-    const FIRST: Tsn = Tsn(0xffff_fff0);
-
-    /// DATA `n` TSNs after the first, on `stream` with `ssn`.
-    fn chunk(n: u32, stream: u16, ssn: u16, flags: DataFlags, payload: &'static [u8]) -> Data {
-        Data {
-            flags,
-            tsn: Tsn(FIRST.0.wrapping_add(n)),
-            stream,
-            ssn: Ssn(ssn),
-            ppid: 7,
-            payload: Bytes::from_static(payload),
-        }
-    }
-
-    fn whole(n: u32, ssn: u16, payload: &'static [u8]) -> Data {
-        chunk(n, 0, ssn, DataFlags::WHOLE, payload)
-    }
-
-    fn fragment(n: u32, ssn: u16, beginning: bool, end: bool, payload: &'static [u8]) -> Data {
-        let flags = DataFlags {
-            beginning,
-            end,
-            ..DataFlags::WHOLE
-        };
-        chunk(n, 0, ssn, flags, payload)
-    }
-
-    fn rx() -> Rx {
-        Rx::new(FIRST, 2, 64 * 1024)
-    }
-
-    fn drain(rx: &mut Rx) -> Vec<Bytes> {
-        std::iter::from_fn(|| rx.recv()).map(|m| m.data).collect()
-    }
-
-    #[test]
-    fn the_cumulative_ack_follows_contiguous_tsns_across_the_wrap() {
-        let mut rx = rx();
-        assert_eq!(rx.cumulative_tsn(), FIRST.prev());
-        for n in 0..20 {
-            assert_eq!(rx.on_data(&whole(n, n as u16, b"m")), DataVerdict::New);
-        }
-        // Twenty TSNs from 0xffff_fff0: the sixteenth wrapped to 0.
-        assert_eq!(rx.cumulative_tsn(), Tsn(3));
-        assert!(!rx.has_gaps());
-        assert_eq!(drain(&mut rx).len(), 20);
-    }
-
-    #[test]
-    fn gaps_are_reported_lowest_first_and_duplicates_once() {
-        let mut rx = rx();
-        for n in [0, 2, 3, 6] {
-            rx.on_data(&chunk(
-                n,
-                1,
-                0,
-                DataFlags {
-                    unordered: true,
-                    ..DataFlags::WHOLE
-                },
-                b"u",
-            ));
-        }
-        assert!(rx.has_gaps());
-        assert_eq!(
-            rx.on_data(&chunk(3, 1, 0, DataFlags::WHOLE, b"u")),
-            DataVerdict::Duplicate
-        );
-        // A TSN at or below the cumulative ack is a duplicate too.
-        assert_eq!(rx.on_data(&whole(0, 0, b"u")), DataVerdict::Duplicate);
-        let sack = rx.sack(1500);
-        assert_eq!(sack.cumulative_tsn_ack, FIRST);
-        let blocks: Vec<(u16, u16)> = sack.gap_blocks.iter().map(|b| (b.start, b.end)).collect();
-        assert_eq!(blocks, [(2, 3), (6, 6)]);
-        assert_eq!(sack.duplicate_tsns, [Tsn(FIRST.0 + 3), FIRST]);
-        // Reported once: the next SACK has none.
-        assert!(rx.sack(1500).duplicate_tsns.is_empty());
-    }
-
-    #[test]
-    fn a_sack_is_cut_to_the_room_it_has() {
-        let mut rx = rx();
-        // Every other TSN: 50 gaps.
-        for n in (2..102).step_by(2) {
-            rx.on_data(&chunk(
-                n,
-                1,
-                0,
-                DataFlags {
-                    unordered: true,
-                    ..DataFlags::WHOLE
-                },
-                b"u",
-            ));
-        }
-        let room = SACK_HEADER_LEN + 10 * 4;
-        let sack = rx.sack(room);
-        assert_eq!(sack.gap_blocks.len(), 10);
-        // Offsets count from the cumulative ack, one before the first TSN.
-        assert_eq!(sack.gap_blocks[0].start, 3);
-    }
-
-    #[test]
-    fn fragments_arriving_in_any_order_make_one_message() {
-        let mut rx = rx();
-        rx.on_data(&fragment(2, 0, false, true, b"C"));
-        rx.on_data(&fragment(0, 0, true, false, b"A"));
-        assert_eq!(rx.readable(), 0);
-        // The same middle fragment twice: counted once.
-        rx.on_data(&fragment(1, 0, false, false, b"B"));
-        assert_eq!(
-            rx.on_data(&fragment(1, 0, false, false, b"B")),
-            DataVerdict::Duplicate
-        );
-        assert_eq!(drain(&mut rx), [Bytes::from_static(b"ABC")]);
-        // Nothing of it is left held.
-        assert_eq!(rx.a_rwnd(), 64 * 1024);
-    }
-
-    #[test]
-    fn ordered_messages_wait_for_their_turn_unordered_do_not() {
-        let mut rx = rx();
-        rx.on_data(&whole(1, 1, b"second"));
-        rx.on_data(&chunk(
-            2,
-            0,
-            0,
-            DataFlags {
-                unordered: true,
-                ..DataFlags::WHOLE
-            },
-            b"loose",
-        ));
-        assert_eq!(drain(&mut rx), [Bytes::from_static(b"loose")]);
-        rx.on_data(&whole(0, 0, b"first"));
-        assert_eq!(
-            drain(&mut rx),
-            [Bytes::from_static(b"first"), Bytes::from_static(b"second")]
-        );
-    }
-
-    #[test]
-    fn the_window_shrinks_with_what_is_held_and_reopens_when_read() {
-        let mut rx = Rx::new(FIRST, 1, 4000);
-        static BIG: [u8; 1500] = [1; 1500];
-        rx.on_data(&whole(0, 0, &BIG));
-        rx.on_data(&whole(1, 1, &BIG));
-        assert_eq!(rx.a_rwnd(), 1000);
-        // Beyond the window, a TSN past a gap is refused.
-        assert_eq!(rx.on_data(&whole(3, 3, &BIG)), DataVerdict::NoRoom);
-        rx.sack(1500);
-        drain(&mut rx);
-        assert_eq!(rx.a_rwnd(), 4000);
-        assert!(rx.window_update_due(1200));
-    }
-
-    #[test]
-    fn a_stream_that_does_not_exist_is_acknowledged_and_reported() {
-        let mut rx = rx();
-        assert_eq!(
-            rx.on_data(&chunk(0, 9, 0, DataFlags::WHOLE, b"x")),
-            DataVerdict::InvalidStream
-        );
-        assert_eq!(rx.cumulative_tsn(), FIRST);
-        assert_eq!(rx.readable(), 0);
     }
 }

@@ -92,6 +92,8 @@ pub(super) struct PeerInit {
     /// The INIT ACK's source first (confirmed by the exchange), then the
     /// addresses it listed.
     pub targets: Vec<Target>,
+    /// Its Adaptation Layer Indication.
+    pub adaptation: Option<u32>,
 }
 
 /// COOKIE-ECHOED: COOKIE ECHO sent (§5.1 C).
@@ -124,12 +126,32 @@ pub(super) struct Tcb {
     pub acks: AckScheduler,
     /// `send` said `WouldBlock`; say `Writable` when room opens.
     pub blocked: bool,
+    /// When DATA last arrived (for SCTP_AUTOCLOSE; DATA sent is each
+    /// path's `last_data`).
+    pub last_data: Instant,
+    /// SCTP_AUTOCLOSE: shut down after this long without DATA.
+    pub autoclose: Option<Duration>,
+    /// The peer's Adaptation Layer Indication, if it sent one.
+    pub peer_adaptation: Option<u32>,
 }
 
 impl Tcb {
     /// The cumulative TSN ack this end would send now.
     pub fn cumulative_tsn(&self) -> Tsn {
         self.rx.cumulative_tsn()
+    }
+
+    /// When SCTP_AUTOCLOSE ends the association if no DATA moves either
+    /// way before then.
+    pub fn autoclose_at(&self) -> Option<Instant> {
+        let idle = self.autoclose?;
+        let last = self
+            .paths
+            .list
+            .iter()
+            .filter_map(|p| p.last_data)
+            .fold(self.last_data, Instant::max);
+        Some(last + idle)
     }
 }
 
@@ -301,8 +323,12 @@ impl State {
             Self::CookieEchoed(s) => Some(s.t1.deadline),
             Self::Open(tcb, phase) => {
                 let shutdown = phase.timers().map(|t| t.t2.deadline.min(t.guard));
+                let autoclose = tcb
+                    .autoclose_at()
+                    .filter(|_| matches!(phase, Phase::Established));
                 [
                     shutdown,
+                    autoclose,
                     tcb.acks.deadline(),
                     tcb.paths.next_deadline(tcb.packet_size),
                 ]

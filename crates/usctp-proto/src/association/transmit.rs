@@ -71,7 +71,7 @@ impl Association {
                 // A chunk that cannot be encoded is dropped, never sent
                 // broken; one that does not fit waits for the next packet.
                 match w.push(&next.chunk) {
-                    Ok(()) => {}
+                    Ok(()) => self.counters.control_chunks_sent += 1,
                     Err(BuildError::DoesNotFit { .. }) if !w.is_empty() => break,
                     Err(_) => {}
                 }
@@ -89,6 +89,8 @@ impl Association {
                     {
                         let sack = tcb.rx.sack(w.remaining());
                         if w.push(&Chunk::Sack(sack)).is_ok() {
+                            self.counters.control_chunks_sent += 1;
+                            self.counters.sacks_sent += 1;
                             // What must follow the SACK goes now, or as
                             // the first control chunks of the next packet.
                             for chunk in tcb.acks.sent() {
@@ -115,6 +117,7 @@ impl Association {
                 continue;
             }
             let size = w.finish();
+            self.counters.packets_sent += 1;
             return Some(Transmit {
                 destination,
                 source: self.local_ip,

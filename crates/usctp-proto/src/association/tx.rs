@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use super::path::{MAX_PATHS, Path};
 use crate::chunk::{BuildError, Chunk, Data, DataFlags, PacketWriter, Sack};
+use crate::config::Config;
 use crate::serial::{Ssn, Tsn};
 
 /// Why a message was not queued.
@@ -59,11 +60,14 @@ struct Pending {
     ppid: u32,
     flags: DataFlags,
     payload: Bytes,
+    context: u32,
 }
 
 #[derive(Debug)]
 struct Outstanding {
     data: Data,
+    /// The sender's context for its message (RFC 6458 `snd_context`).
+    context: u32,
     sent_at: Instant,
     transmissions: u32,
     gap_acked: bool,
@@ -89,19 +93,35 @@ pub struct Unsent {
     pub data: Bytes,
     /// The peer acknowledged its first fragments.
     pub partly_sent: bool,
+    /// The context it was sent with.
+    pub context: u32,
     complete: bool,
+}
+
+/// How a message is sent (after RFC 6458's `sctp_sndinfo` flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Delivered as soon as it arrives, not in stream order (U bit).
+    pub unordered: bool,
+    /// Ask the peer to acknowledge it at once (the I bit of RFC 7053 on its
+    /// last chunk; SCTP_SACK_IMMEDIATELY).
+    pub sack_immediately: bool,
+    /// A value of the sender's, given back if the message is not delivered
+    /// (in [`Unsent::context`]).
+    pub context: u32,
 }
 
 impl Unsent {
     /// A whole message that never reached an association's send buffer (a
     /// driver's queue in front of it held it).
-    pub fn never_queued(stream: u16, ppid: u32, unordered: bool, data: Bytes) -> Self {
+    pub fn never_queued(stream: u16, ppid: u32, options: SendOptions, data: Bytes) -> Self {
         Self {
             stream,
             ppid,
-            unordered,
+            unordered: options.unordered,
             data,
             partly_sent: false,
+            context: options.context,
             complete: true,
         }
     }
@@ -186,10 +206,26 @@ pub(crate) struct Tx {
     /// chunks sent so far (a superset of the rule: chunks below the
     /// retransmitted one lose their sample too, which costs only samples).
     rtt_from: u64,
+    /// Chunks gap-acknowledged and not yet cumulatively, to notice a
+    /// SACK that leaves one out (the peer reneged).
+    gap_acked: usize,
     mtu: usize,
     max_burst: usize,
     send_buffer: usize,
     max_message: usize,
+    max_fragment: Option<usize>,
+    fragmentation: bool,
+    pub(crate) stats: TxStats,
+}
+
+/// What the send side counted, for `Association::counters`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TxStats {
+    /// New DATA chunks sent: (ordered, unordered).
+    pub data_sent: (u64, u64),
+    pub retransmitted: u64,
+    pub fast_retransmits: u64,
+    pub t3_expiries: u64,
 }
 
 impl Tx {
@@ -198,11 +234,9 @@ impl Tx {
         outbound_streams: u16,
         peer_rwnd: u32,
         mtu: usize,
-        max_burst: u32,
-        send_buffer: usize,
-        max_message: usize,
+        config: &Config,
     ) -> Self {
-        Self {
+        let mut tx = Self {
             next_tsn: initial_tsn,
             next: 1,
             acked: 0,
@@ -217,18 +251,34 @@ impl Tx {
             peer_rwnd,
             fast_retransmit_due: false,
             rtt_from: 1,
+            gap_acked: 0,
             mtu,
-            max_burst: max_burst.max(1) as usize,
-            send_buffer,
-            max_message,
-        }
+            max_burst: 1,
+            send_buffer: 0,
+            max_message: 0,
+            max_fragment: None,
+            fragmentation: true,
+            stats: TxStats::default(),
+        };
+        tx.set_limits(config);
+        tx
     }
 
-    /// New send-buffer size, message size limit and Max.Burst.
-    pub(crate) fn set_limits(&mut self, send_buffer: usize, max_message: usize, max_burst: u32) {
-        self.send_buffer = send_buffer;
-        self.max_message = max_message;
-        self.max_burst = max_burst.max(1) as usize;
+    /// The limits `config` sets: send buffer, message size, fragment size
+    /// (SCTP_MAXSEG, SCTP_DISABLE_FRAGMENTS) and Max.Burst.
+    pub(crate) fn set_limits(&mut self, config: &Config) {
+        self.send_buffer = config.send_buffer;
+        self.max_message = config.max_message_size;
+        self.max_burst = config.max_burst.max(1) as usize;
+        self.max_fragment = config.max_fragment_size;
+        self.fragmentation = config.fragmentation;
+    }
+
+    /// The payload of each fragment of a message: a packet's worth, or
+    /// less if the user asked (SCTP_MAXSEG).
+    pub(crate) fn fragment_size(&self) -> usize {
+        let pmdcs = self.max_payload();
+        self.max_fragment.map_or(pmdcs, |f| f.clamp(1, pmdcs))
     }
 
     /// User bytes a DATA chunk carries at most: RFC 9260's PMDCS, the unit
@@ -243,18 +293,26 @@ impl Tx {
         stream: u16,
         ppid: u32,
         data: Bytes,
-        unordered: bool,
+        options: SendOptions,
     ) -> Result<(), SendError> {
+        let unordered = options.unordered;
         if usize::from(stream) >= self.out_ssn.len() {
             return Err(SendError::InvalidStream(stream));
         }
         if data.is_empty() {
             return Err(SendError::EmptyMessage);
         }
-        if data.len() > self.max_message {
+        let size = self.fragment_size();
+        // SCTP_DISABLE_FRAGMENTS: a message must fit in one chunk.
+        let max = if self.fragmentation {
+            self.max_message
+        } else {
+            self.max_message.min(size)
+        };
+        if data.len() > max {
             return Err(SendError::TooLarge {
                 size: data.len(),
-                max: self.max_message,
+                max,
             });
         }
         // Back-pressure: a message is taken while any room is left, so a
@@ -272,7 +330,6 @@ impl Tx {
             ssn
         };
         self.buffered += data.len();
-        let size = self.max_payload();
         let count = data.len().div_ceil(size);
         for i in 0..count {
             let part = data.slice(i * size..((i + 1) * size).min(data.len()));
@@ -284,9 +341,10 @@ impl Tx {
                     beginning: i == 0,
                     end: i + 1 == count,
                     unordered,
-                    immediate: false,
+                    immediate: options.sack_immediately && i + 1 == count,
                 },
                 payload: part,
+                context: options.context,
             });
         }
         Ok(())
@@ -356,6 +414,7 @@ impl Tx {
             }
             self.retransmit.pop_first();
             self.rtt_from = self.next;
+            self.stats.retransmitted += 1;
             // §7.2.4 (5): retransmitting the earliest outstanding chunk
             // restarts T3-rtx, so it is not retransmitted again at once.
             if exempt && self.outstanding.keys().next() == Some(&at) {
@@ -432,7 +491,7 @@ impl Tx {
             // letting one more out: no I bit there).
             let several = path.flight + len > path.burst_base + self.mtu;
             let impatient = path.rto.rto() <= PEER_SACK_DELAY;
-            flags.immediate =
+            flags.immediate |=
                 (drains && (path.flight > 0 || impatient)) || (fills && (several || impatient));
             let data = Data {
                 flags,
@@ -442,11 +501,17 @@ impl Tx {
                 ppid: pending.ppid,
                 payload: pending.payload.clone(),
             };
+            let context = pending.context;
             match w.push(&Chunk::Data(data.clone())) {
                 Ok(()) => {}
                 Err(BuildError::DoesNotFit { .. }) | Err(_) => break,
             }
             self.pending.pop_front();
+            if flags.unordered {
+                self.stats.data_sent.1 += 1;
+            } else {
+                self.stats.data_sent.0 += 1;
+            }
             if opens_ordered {
                 self.ordered_in_window[stream] += 1;
             }
@@ -454,6 +519,7 @@ impl Tx {
                 self.next,
                 Outstanding {
                     data,
+                    context,
                     sent_at: now,
                     transmissions: 1,
                     gap_acked: false,
@@ -513,7 +579,9 @@ impl Tx {
                 let count = &mut self.ordered_in_window[usize::from(o.data.stream)];
                 *count = count.saturating_sub(1);
             }
-            if !o.gap_acked {
+            if o.gap_acked {
+                self.gap_acked -= 1;
+            } else {
                 let timed = o.transmissions == 1 && tsn >= self.rtt_from;
                 note_acked(&o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
             }
@@ -530,16 +598,19 @@ impl Tx {
         }
         // Gap blocks.
         let mut highest_newly_acked = None;
+        let mut covered = 0;
         for block in &sack.gap_blocks {
             if block.start == 0 || block.end < block.start {
                 continue;
             }
             let (start, end) = (cum + u64::from(block.start), cum + u64::from(block.end));
             for (&tsn, o) in self.outstanding.range_mut(start..=end) {
+                covered += 1;
                 if o.gap_acked {
                     continue;
                 }
                 o.gap_acked = true;
+                self.gap_acked += 1;
                 let len = o.data.payload.len();
                 let timed = o.transmissions == 1 && tsn >= self.rtt_from;
                 note_acked(o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
@@ -561,6 +632,9 @@ impl Tx {
             if bytes > 0 {
                 p.progress_at = Some(now);
             }
+        }
+        if covered < self.gap_acked {
+            self.on_renege(now, cum, sack, paths);
         }
         self.mark_fast_retransmits(highest_newly_acked, paths);
         // §7.2.1, §7.2.2: grow cwnd on new acks, only when it was in use.
@@ -603,6 +677,36 @@ impl Tx {
         outcome
     }
 
+    /// RFC 9260 §6.2.1 (D): a chunk a gap block acknowledged before and
+    /// this SACK leaves out was given up by the peer (it reneged): it may
+    /// be missing, so it counts one miss toward fast retransmission, is in
+    /// flight again, and its destination's T3-rtx runs.
+    fn on_renege(&mut self, now: Instant, cum: u64, sack: &Sack, paths: &mut [Path]) {
+        let blocks: Vec<(u64, u64)> = sack
+            .gap_blocks
+            .iter()
+            .filter(|b| b.start != 0 && b.end >= b.start)
+            .map(|b| (cum + u64::from(b.start), cum + u64::from(b.end)))
+            .collect();
+        for (&tsn, o) in self.outstanding.iter_mut() {
+            if !o.gap_acked || blocks.iter().any(|&(s, e)| (s..=e).contains(&tsn)) {
+                continue;
+            }
+            o.gap_acked = false;
+            self.gap_acked -= 1;
+            o.misses = o.misses.saturating_add(1);
+            o.in_flight = true;
+            let len = o.data.payload.len();
+            self.flight += len;
+            if let Some(p) = paths.get_mut(o.path) {
+                p.flight += len;
+                if p.t3.is_none() {
+                    p.t3 = Some(now + p.rto.rto());
+                }
+            }
+        }
+    }
+
     /// §7.2.4: counts miss indications for TSNs below the highest newly
     /// acknowledged one and marks those missed three times.
     fn mark_fast_retransmits(&mut self, highest_newly_acked: Option<u64>, paths: &mut [Path]) {
@@ -633,6 +737,7 @@ impl Tx {
                 p.flight = p.flight.saturating_sub(len);
             }
             o.fast_retransmitted = true;
+            self.stats.fast_retransmits += 1;
             o.in_flight = false;
             self.flight -= len;
             self.retransmit.insert(tsn);
@@ -663,6 +768,7 @@ impl Tx {
         if !any {
             return false;
         }
+        self.stats.t3_expiries += 1;
         let path = &mut paths[p];
         path.ssthresh = (path.cwnd / 2).max(4 * self.max_payload());
         path.cwnd = self.max_payload();
@@ -739,12 +845,20 @@ impl Tx {
     pub(crate) fn drain_unsent(&mut self) -> Vec<Unsent> {
         let outstanding = std::mem::take(&mut self.outstanding)
             .into_values()
-            .map(|o| (o.data.stream, o.data.ppid, o.data.flags, o.data.payload));
+            .map(|o| {
+                (
+                    o.data.stream,
+                    o.data.ppid,
+                    o.data.flags,
+                    o.data.payload,
+                    o.context,
+                )
+            });
         let pending = std::mem::take(&mut self.pending)
             .into_iter()
-            .map(|p| (p.stream, p.ppid, p.flags, p.payload));
+            .map(|p| (p.stream, p.ppid, p.flags, p.payload, p.context));
         let mut unsent: Vec<Unsent> = Vec::new();
-        for (stream, ppid, flags, payload) in outstanding.chain(pending) {
+        for (stream, ppid, flags, payload, context) in outstanding.chain(pending) {
             match unsent.last_mut() {
                 // A fragment continues the message before it unless it
                 // begins a new one.
@@ -760,6 +874,7 @@ impl Tx {
                     unordered: flags.unordered,
                     data: payload,
                     partly_sent: !flags.beginning,
+                    context,
                     complete: flags.end,
                 }),
             }
@@ -768,6 +883,7 @@ impl Tx {
         self.ordered_in_window.fill(0);
         self.buffered = 0;
         self.flight = 0;
+        self.gap_acked = 0;
         unsent
     }
 }
@@ -794,8 +910,18 @@ mod tests {
     }
 
     fn tx() -> Tx {
-        Tx::new(FIRST, 2, 1 << 20, MTU, 4, 1 << 20, 1 << 20)
+        Tx::new(FIRST, 2, 1 << 20, MTU, &Config::default())
     }
+
+    const ORDERED: SendOptions = SendOptions {
+        unordered: false,
+        sack_immediately: false,
+        context: 0,
+    };
+    const UNORDERED: SendOptions = SendOptions {
+        unordered: true,
+        ..ORDERED
+    };
 
     /// Packets `fill` makes until it stops, as the DATA chunks in each.
     fn fill_all(tx: &mut Tx, now: Instant, paths: &mut [Path]) -> Vec<Vec<Data>> {
@@ -844,7 +970,8 @@ mod tests {
     fn a_message_is_cut_into_fragments_that_fill_packets() {
         let mut tx = tx();
         let message: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
-        tx.send(1, 9, Bytes::from(message.clone()), false).unwrap();
+        tx.send(1, 9, Bytes::from(message.clone()), ORDERED)
+            .unwrap();
         let packets = fill_all(&mut tx, start(), &mut paths());
         let chunks: Vec<&Data> = packets.iter().flatten().collect();
         assert_eq!(chunks.len(), 3);
@@ -862,26 +989,31 @@ mod tests {
 
     #[test]
     fn bad_messages_are_refused_and_a_full_buffer_says_wait() {
-        let mut tx = Tx::new(FIRST, 2, 1 << 20, MTU, 4, 2000, 1500);
+        let config = Config {
+            send_buffer: 2000,
+            max_message_size: 1500,
+            ..Config::default()
+        };
+        let mut tx = Tx::new(FIRST, 2, 1 << 20, MTU, &config);
         assert_eq!(
-            tx.send(5, 0, Bytes::from_static(b"x"), false),
+            tx.send(5, 0, Bytes::from_static(b"x"), ORDERED),
             Err(SendError::InvalidStream(5))
         );
         assert_eq!(
-            tx.send(0, 0, Bytes::new(), false),
+            tx.send(0, 0, Bytes::new(), ORDERED),
             Err(SendError::EmptyMessage)
         );
         let big = Bytes::from(vec![0; 1501]);
         assert_eq!(
-            tx.send(0, 0, big, false),
+            tx.send(0, 0, big, ORDERED),
             Err(SendError::TooLarge {
                 size: 1501,
                 max: 1500
             })
         );
-        tx.send(0, 0, Bytes::from(vec![0; 1500]), false).unwrap();
+        tx.send(0, 0, Bytes::from(vec![0; 1500]), ORDERED).unwrap();
         assert_eq!(
-            tx.send(0, 0, Bytes::from(vec![0; 600]), false),
+            tx.send(0, 0, Bytes::from(vec![0; 600]), ORDERED),
             Err(SendError::WouldBlock)
         );
         assert_eq!(tx.buffered(), 1500);
@@ -891,7 +1023,7 @@ mod tests {
     fn the_cumulative_ack_frees_chunks_and_gap_acks_take_them_out_of_flight() {
         let (now, mut paths, mut tx) = (start(), paths(), tx());
         for _ in 0..4 {
-            tx.send(0, 0, Bytes::from(vec![1; 1000]), false).unwrap();
+            tx.send(0, 0, Bytes::from(vec![1; 1000]), ORDERED).unwrap();
         }
         assert_eq!(fill_all(&mut tx, now, &mut paths).len(), 4);
         assert_eq!((tx.outstanding_count(), paths[0].flight), (4, 4000));
@@ -916,7 +1048,8 @@ mod tests {
         let (now, mut paths, mut tx) = (start(), paths(), tx());
         paths[0].cwnd = 100_000;
         for _ in 0..6 {
-            tx.send(0, 0, Bytes::from(vec![1; 1000]), true).unwrap();
+            tx.send(0, 0, Bytes::from(vec![1; 1000]), UNORDERED)
+                .unwrap();
         }
         fill_all(&mut tx, now, &mut paths);
         // 1000 is lost; each SACK reports one more TSN after it.
@@ -937,7 +1070,8 @@ mod tests {
     fn t3_expiry_marks_what_was_in_flight_and_collapses_cwnd() {
         let (now, mut paths, mut tx) = (start(), paths(), tx());
         for _ in 0..3 {
-            tx.send(0, 0, Bytes::from(vec![1; 1000]), true).unwrap();
+            tx.send(0, 0, Bytes::from(vec![1; 1000]), UNORDERED)
+                .unwrap();
         }
         fill_all(&mut tx, now, &mut paths);
         // 1001 was gap-acked: T3-rtx leaves it alone.
@@ -954,8 +1088,9 @@ mod tests {
     #[test]
     fn unsent_messages_come_back_put_together() {
         let (now, mut paths, mut tx) = (start(), paths(), tx());
-        tx.send(0, 3, Bytes::from(vec![7; 2500]), false).unwrap();
-        tx.send(1, 4, Bytes::from_static(b"short"), true).unwrap();
+        tx.send(0, 3, Bytes::from(vec![7; 2500]), ORDERED).unwrap();
+        tx.send(1, 4, Bytes::from_static(b"short"), UNORDERED)
+            .unwrap();
         fill_all(&mut tx, now, &mut paths);
         // The first fragment arrived.
         tx.on_sack(now, &sack(1000, &[]), &mut paths);

@@ -14,6 +14,8 @@
 //! 32 local tie-tag       | 36 peer tie-tag
 //! 40 created, ms on the endpoint's clock (8)     | 48 lifespan ms (4)
 //! 52 address count (1), then per address: 4 or 6, and 4 or 16 bytes
+//!  … the peer's Adaptation Layer Indication (4), if the capability bit
+//!    ADAPTATION says so
 //!  … HMAC-SHA-1 (20 bytes) over everything before it
 //! ```
 //!
@@ -52,6 +54,9 @@ impl Capabilities {
     pub const INTERLEAVING: Self = Self(4);
     /// ECN (RFC 9260 Appendix A).
     pub const ECN: Self = Self(8);
+    /// The peer's INIT carried an Adaptation Layer Indication (RFC 5061
+    /// §4.2.6), which the cookie holds.
+    pub const ADAPTATION: Self = Self(16);
 
     /// Whether every capability of `other` is in `self`.
     pub const fn contains(self, other: Self) -> bool {
@@ -100,6 +105,8 @@ pub struct StateCookie {
     pub created_ms: u64,
     /// How long it stays valid, in ms.
     pub lifespan_ms: u32,
+    /// The Adaptation Layer Indication the peer's INIT carried.
+    pub peer_adaptation: Option<u32>,
 }
 
 /// Why a received cookie cannot be used.
@@ -134,7 +141,10 @@ impl std::error::Error for CookieError {}
 impl StateCookie {
     /// Bytes the sealed cookie takes.
     pub fn sealed_len(&self) -> usize {
-        FIXED_LEN + self.addresses().map(|a| 1 + addr_len(a)).sum::<usize>() + MAC_LEN
+        FIXED_LEN
+            + self.addresses().map(|a| 1 + addr_len(a)).sum::<usize>()
+            + if self.peer_adaptation.is_some() { 4 } else { 0 }
+            + MAC_LEN
     }
 
     /// How many microseconds past its lifespan the cookie is at `now_ms`
@@ -153,7 +163,12 @@ impl StateCookie {
     fn encode(&self, key_id: u8, out: &mut Vec<u8>) {
         out.push(VERSION);
         out.push(key_id);
-        out.extend_from_slice(&self.capabilities.0.to_be_bytes());
+        // The ADAPTATION bit says whether the trailer is there, nothing else.
+        let mut capabilities = Capabilities(self.capabilities.0 & !Capabilities::ADAPTATION.0);
+        if self.peer_adaptation.is_some() {
+            capabilities = capabilities.union(Capabilities::ADAPTATION);
+        }
+        out.extend_from_slice(&capabilities.0.to_be_bytes());
         for v in [
             self.local_tag,
             self.peer_tag,
@@ -183,6 +198,9 @@ impl StateCookie {
                     out.extend_from_slice(&a.octets());
                 }
             }
+        }
+        if let Some(code) = self.peer_adaptation {
+            out.extend_from_slice(&code.to_be_bytes());
         }
     }
 
@@ -226,11 +244,22 @@ impl StateCookie {
             };
             peer_addresses.push(addr);
         }
+        let capabilities = Capabilities(u16_at(2));
+        let peer_adaptation = if capabilities.contains(Capabilities::ADAPTATION) {
+            let (code, tail) = rest
+                .split_first_chunk::<4>()
+                .ok_or(CookieError::Malformed)?;
+            rest = tail;
+            Some(u32::from_be_bytes(*code))
+        } else {
+            None
+        };
         if !rest.is_empty() {
             return Err(CookieError::Malformed);
         }
         Ok(Self {
-            capabilities: Capabilities(u16_at(2)),
+            capabilities: Capabilities(capabilities.0 & !Capabilities::ADAPTATION.0),
+            peer_adaptation,
             local_tag: u32_at(4),
             peer_tag: u32_at(8),
             local_initial_tsn: Tsn(u32_at(12)),

@@ -17,6 +17,7 @@ fn sample() -> StateCookie {
         peer_addresses: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
         created_ms: 1_000,
         lifespan_ms: 60_000,
+        peer_adaptation: Some(0x1234_5678),
     }
 }
 
@@ -35,7 +36,8 @@ fn seal_then_open_gives_the_cookie_back() {
     let (k, c) = (keys(), sample());
     let bytes = sealed(&k, &c);
     assert_eq!(bytes.len(), c.sealed_len());
-    assert_eq!(bytes.len(), 53 + 5 + 17 + 20);
+    // Fixed part, two addresses, the adaptation indication, the MAC.
+    assert_eq!(bytes.len(), 53 + 5 + 17 + 4 + 20);
     assert_eq!(k.open(&bytes, 2_000), Ok(c));
 }
 

@@ -32,7 +32,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::association::{AssocId, Association, Context, Event, Message, SendError, Transmit};
+use crate::association::{
+    AssocId, Association, Context, Event, Message, SendError, SendOptions, Transmit,
+};
 use crate::chunk::Packet;
 use crate::chunk::packet;
 use crate::config::Config;
@@ -95,6 +97,34 @@ pub struct EndpointStats {
     pub init_acks_sent: u64,
 }
 
+/// A port that accepts associations peers start.
+#[derive(Debug, Clone, Copy)]
+struct Listener {
+    /// Associations held on the port at most.
+    max: usize,
+    /// Taking none for now (the user's accept queue is full).
+    paused: bool,
+}
+
+/// Options for [`Endpoint::connect_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// This end's SCTP port; `None`: the endpoint's own port if it has no
+    /// association with this peer yet, else a free ephemeral one.
+    pub local_port: Option<u16>,
+    /// Further addresses of the peer (on the dialled address's UDP port):
+    /// INIT retransmissions go to each in turn and an INIT ACK from any of
+    /// them is taken (RFC 9260 §5.1, §6.4).
+    pub peer_addresses: Vec<IpAddr>,
+    /// Protocol parameters of its own for this association, instead of the
+    /// endpoint's.
+    pub config: Option<Config>,
+}
+
+/// The range ephemeral SCTP ports are taken from (the IANA dynamic
+/// range, as for TCP and UDP).
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
+
 /// An SCTP endpoint: SCTP ports over one transport, and their
 /// associations.
 #[derive(Debug)]
@@ -102,8 +132,8 @@ pub struct Endpoint {
     config: Arc<Config>,
     /// The port associations this end starts use, and `listen` listens on.
     port: u16,
-    /// Ports that accept associations, each with the most it holds.
-    listeners: HashMap<u16, usize>,
+    /// Ports that accept associations.
+    listeners: HashMap<u16, Listener>,
     local_addresses: Vec<IpAddr>,
     rng: Random,
     keys: CookieKeys,
@@ -169,7 +199,33 @@ impl Endpoint {
     /// Accept associations on SCTP `port` too, at most `max_associations`
     /// of them at once.
     pub fn listen_on(&mut self, port: u16, max_associations: usize) {
-        self.listeners.insert(port, max_associations);
+        let listener = Listener {
+            max: max_associations,
+            paused: false,
+        };
+        self.listeners.insert(port, listener);
+    }
+
+    /// Stops accepting associations on SCTP `port`; those it has stay.
+    pub fn stop_listening(&mut self, port: u16) {
+        self.listeners.remove(&port);
+    }
+
+    /// While `paused`, a listener takes no new association: INITs and
+    /// COOKIE ECHOs for it are answered with an ABORT saying Out of
+    /// Resource (RFC 9260 §3.3.10.4), as when it is full. A driver pauses
+    /// a listener whose user has not accepted the associations it has.
+    pub fn pause_accepting(&mut self, port: u16, paused: bool) {
+        if let Some(listener) = self.listeners.get_mut(&port) {
+            listener.paused = paused;
+        }
+    }
+
+    /// Whether a listener on `port` takes a new association now; `None`
+    /// when nothing listens there.
+    fn accepts(&self, port: u16) -> Option<bool> {
+        let listener = self.listeners.get(&port)?;
+        Some(!listener.paused && self.table.count_on_port(port) < listener.max)
     }
 
     /// Whether SCTP `port` is one this endpoint serves.
@@ -263,8 +319,11 @@ impl Endpoint {
         also: &[IpAddr],
         peer_port: u16,
     ) -> Result<AssocId, ConnectError> {
-        let config = self.config.clone();
-        self.start_association(now, remote, also, peer_port, config)
+        let options = ConnectOptions {
+            peer_addresses: also.to_vec(),
+            ..ConnectOptions::default()
+        };
+        self.connect_with(now, remote, peer_port, options)
     }
 
     /// As `connect_multihomed`, with protocol parameters of its own for this
@@ -277,40 +336,73 @@ impl Endpoint {
         peer_port: u16,
         config: Config,
     ) -> Result<AssocId, ConnectError> {
-        config.validate().map_err(ConnectError::InvalidConfig)?;
-        self.start_association(now, remote, also, peer_port, Arc::new(config))
+        let options = ConnectOptions {
+            peer_addresses: also.to_vec(),
+            config: Some(config),
+            ..ConnectOptions::default()
+        };
+        self.connect_with(now, remote, peer_port, options)
     }
 
-    fn start_association(
+    /// Starts an association with the peer at UDP address `remote`, SCTP
+    /// port `peer_port`, with every option.
+    pub fn connect_with(
         &mut self,
         now: Instant,
         remote: SocketAddr,
-        also: &[IpAddr],
         peer_port: u16,
-        config: Arc<Config>,
+        options: ConnectOptions,
     ) -> Result<AssocId, ConnectError> {
-        if peer_port == 0 {
+        if peer_port == 0 || options.local_port == Some(0) {
             return Err(ConnectError::InvalidPort);
         }
-        if let Some(id) = self.association_to(remote, peer_port) {
-            return Err(ConnectError::AlreadyConnected(id));
-        }
-        let max = self
-            .listeners
-            .get(&self.port)
-            .copied()
-            .unwrap_or(usize::MAX);
-        if self.table.count_on_port(self.port) >= max {
+        let config = match options.config {
+            Some(config) => {
+                config.validate().map_err(ConnectError::InvalidConfig)?;
+                Arc::new(config)
+            }
+            None => self.config.clone(),
+        };
+        let local_port = match options.local_port {
+            Some(port) => {
+                if let Some(id) = self.table.route((port, remote.ip(), peer_port)) {
+                    return Err(ConnectError::AlreadyConnected(id));
+                }
+                port
+            }
+            None => self
+                .free_port(remote.ip(), peer_port)
+                .ok_or(ConnectError::TooManyAssociations)?,
+        };
+        if self.accepts(local_port) == Some(false) {
             return Err(ConnectError::TooManyAssociations);
         }
         let id = self.allocate_id();
         let clock_ms = self.clock_ms(now);
         let mut ctx = context!(self, clock_ms);
-        let mut assoc =
-            Association::connect(id, config, now, remote, (self.port, peer_port), &mut ctx);
-        assoc.add_init_targets(also);
+        let ports = (local_port, peer_port);
+        let mut assoc = Association::connect(id, config, now, remote, ports, &mut ctx);
+        assoc.add_init_targets(&options.peer_addresses);
         self.table.insert(assoc, &mut self.events);
         Ok(id)
+    }
+
+    /// An SCTP port of this end with no association to `peer_ip` and
+    /// `peer_port`: the endpoint's own port if it is free for that peer,
+    /// else an ephemeral one, searched from a random start.
+    fn free_port(&mut self, peer_ip: IpAddr, peer_port: u16) -> Option<u16> {
+        if self.table.route((self.port, peer_ip, peer_port)).is_none() {
+            return Some(self.port);
+        }
+        let span = u32::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+        let start = self.rng.u32() % span;
+        (0..span)
+            .map(|i| EPHEMERAL.start() + ((start + i) % span) as u16)
+            .find(|&port| {
+                port != self.port
+                    && !self.listeners.contains_key(&port)
+                    && self.table.route((port, peer_ip, peer_port)).is_none()
+            })
     }
 
     fn allocate_id(&mut self) -> AssocId {
@@ -541,12 +633,43 @@ impl AssociationMut<'_> {
         data: Bytes,
         unordered: bool,
     ) -> Result<(), SendError> {
-        self.act(|a| a.send(stream, ppid, data, unordered))
+        let options = SendOptions {
+            unordered,
+            ..SendOptions::default()
+        };
+        self.act(|a| a.send(stream, ppid, data, options))
     }
 
-    /// The next received message, if one is ready.
+    /// As `send`, with every option of RFC 6458's `sctp_sndinfo` this end
+    /// supports.
+    pub fn send_with(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        options: SendOptions,
+    ) -> Result<(), SendError> {
+        self.act(|a| a.send(stream, ppid, data, options))
+    }
+
+    /// The next received message, if one is ready; its bytes leave the
+    /// receive window at once.
     pub fn recv(&mut self) -> Option<Message> {
         self.act(Association::recv)
+    }
+
+    /// The next received message, its bytes still counted against the
+    /// receive window until [`AssociationMut::release`]: a driver that
+    /// hands messages on to an application releases them when the
+    /// application has taken them, so the window follows the application.
+    pub fn recv_held(&mut self) -> Option<Message> {
+        self.act(Association::recv_held)
+    }
+
+    /// The application consumed `bytes` of messages taken with
+    /// [`AssociationMut::recv_held`].
+    pub fn release(&mut self, bytes: usize) {
+        self.act(|a| a.release(bytes));
     }
 
     /// Starts a graceful shutdown (§9.2): queued data is sent first.
@@ -636,29 +759,40 @@ mod tests {
         b.listen_on(7, 10);
         let to_13 = a.connect(now, B.parse().unwrap(), 13).unwrap();
         let to_7 = a.connect(now, B.parse().unwrap(), 7).unwrap();
+        // A second association to the same peer and port takes an
+        // ephemeral port; a port asked for that is taken is refused.
+        let again = a.connect(now, B.parse().unwrap(), 7).unwrap();
+        let ephemeral = a.association(again).unwrap().local_port();
+        assert!(EPHEMERAL.contains(&ephemeral), "{ephemeral}");
+        let taken = ConnectOptions {
+            local_port: Some(5000),
+            ..ConnectOptions::default()
+        };
         assert_eq!(
-            a.connect(now, B.parse().unwrap(), 7),
+            a.connect_with(now, B.parse().unwrap(), 7, taken),
             Err(ConnectError::AlreadyConnected(to_7))
         );
         shuttle(&mut a, &mut b, now);
-        assert_eq!(up(&mut a), [to_13, to_7]);
+        assert_eq!(up(&mut a), [to_13, to_7, again]);
         let served = up(&mut b);
-        assert_eq!(served.len(), 2);
-        let ports: Vec<u16> = served
+        let ports: Vec<(u16, u16)> = served
             .iter()
-            .map(|&id| b.association(id).unwrap().local_port())
+            .map(|&id| {
+                let assoc = b.association(id).unwrap();
+                (assoc.local_port(), assoc.peer_port())
+            })
             .collect();
-        assert_eq!(ports, [13, 7]);
+        assert_eq!(ports, [(13, 5000), (7, 5000), (7, ephemeral)]);
         assert_eq!(a.association_to(B.parse().unwrap(), 7), Some(to_7));
-        assert_eq!(b.peer_table_len(), 2);
+        assert_eq!(b.peer_table_len(), 3);
         // Closed and with nothing left to send or read: forgotten.
         a.association_mut(to_7).unwrap().shutdown(now);
         shuttle(&mut a, &mut b, now);
         while a.poll_event().is_some() {}
         while b.poll_event().is_some() {}
-        assert_eq!((a.association_count(), b.association_count()), (1, 1));
+        assert_eq!((a.association_count(), b.association_count()), (2, 2));
         assert_eq!(a.association_to(B.parse().unwrap(), 7), None);
-        assert_eq!(b.peer_table_len(), 1);
+        assert_eq!(b.peer_table_len(), 2);
     }
 
     #[test]

@@ -149,7 +149,7 @@ impl Endpoint {
     ) {
         let header = packet.header;
         let ours = self.serves(header.dst_port);
-        let limit = self.listeners.get(&header.dst_port).copied();
+        let accepts = self.accepts(header.dst_port);
         match OutOfTheBlue::classify(&packet, ours) {
             OutOfTheBlue::Discard => {}
             OutOfTheBlue::Init => {
@@ -169,14 +169,12 @@ impl Endpoint {
                         return;
                     }
                 }
-                match limit {
-                    Some(max) if self.table.count_on_port(header.dst_port) < max => {
-                        self.answer_init(now, remote, header, init, datagram_len);
-                    }
+                match accepts {
+                    Some(true) => self.answer_init(now, remote, header, init, datagram_len),
                     // Nobody accepts it: answered with an ABORT, saying why
-                    // when the listener is full.
+                    // when the listener is full or paused.
                     _ => {
-                        let causes = match limit {
+                        let causes = match accepts {
                             Some(_) => vec![ErrorCause::OutOfResource],
                             None => vec![],
                         };
@@ -238,6 +236,7 @@ impl Endpoint {
             a_rwnd: self.config.receive_window,
             outbound_streams: self.config.outbound_streams,
             max_inbound_streams: self.config.max_inbound_streams,
+            adaptation: self.config.adaptation_indication,
         };
         let clock_ms = self.clock_ms(now);
         let ctx = context!(self, clock_ms);
@@ -301,12 +300,7 @@ impl Endpoint {
         }
         // Without a listener, only the associations this end's own INIT
         // ACKs (sent in collisions) lead to come this way.
-        let max = self
-            .listeners
-            .get(&header.dst_port)
-            .copied()
-            .unwrap_or(usize::MAX);
-        if self.table.count_on_port(header.dst_port) >= max {
+        if self.accepts(header.dst_port) == Some(false) {
             let abort = Chunk::Abort(Abort {
                 reflected_tag: false,
                 causes: vec![ErrorCause::OutOfResource],

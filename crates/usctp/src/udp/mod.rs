@@ -1043,6 +1043,7 @@ impl Driver {
                 self.notify(id, StreamEvent::PathChange { address, change });
             }
             Event::SendFailed(messages) => self.notify(id, StreamEvent::SendFailed(messages)),
+            Event::AdaptationIndication(_) | Event::PartialDeliveryAborted { .. } => {}
         }
     }
 
@@ -1077,7 +1078,15 @@ impl Driver {
             match reply {
                 SendReply::Unanswered(count, len) => {
                     count.release(len);
-                    unsent.push(Unsent::never_queued(stream, ppid, unordered, data));
+                    unsent.push(Unsent::never_queued(
+                        stream,
+                        ppid,
+                        crate::proto::association::SendOptions {
+                            unordered,
+                            ..Default::default()
+                        },
+                        data,
+                    ));
                 }
                 reply => reply.answer(Err(SendError::NotOpen)),
             }
@@ -1131,7 +1140,15 @@ impl Driver {
         let (stream, ppid, data, unordered, reply) = send;
         if let (SendReply::Unanswered(..), Err(e)) = (&reply, &result) {
             tracing::debug!(assoc = %id, error = %e, "a message sent without waiting was refused");
-            let unsent = Unsent::never_queued(stream, ppid, unordered, data);
+            let unsent = Unsent::never_queued(
+                stream,
+                ppid,
+                crate::proto::association::SendOptions {
+                    unordered,
+                    ..Default::default()
+                },
+                data,
+            );
             self.notify(id, StreamEvent::SendFailed(vec![unsent]));
         }
         reply.answer(result);
