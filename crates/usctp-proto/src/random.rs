@@ -1,8 +1,9 @@
-//! The endpoint's source of randomness: verification tags, initial TSNs,
-//! tie-tags, cookie secrets and heartbeat nonces must be unpredictable to
-//! an off-path attacker (RFC 9260 §5.3.1, §8.3, §11.2.1), so they come from
-//! a cryptographically secure generator seeded by the caller (the driver
-//! takes the seed from the operating system; tests fix it).
+//! The source of randomness: verification tags and initial TSNs (RFC 9260
+//! §5.3.1), tie-tags (§5.2.2), cookie secrets (§5.1.3) and heartbeat
+//! nonces (§5.4, §8.3) must be unpredictable to an attacker, so they come
+//! from a cryptographically secure generator: the endpoint's, seeded by
+//! the caller (the driver takes the seed from the operating system; tests
+//! fix it), and one per association seeded from it.
 //!
 //! The generator follows HMAC_DRBG (NIST SP 800-90A §10.1.2) over
 //! HMAC-SHA-1, its state moved on after every output block,

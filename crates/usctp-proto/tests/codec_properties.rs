@@ -19,9 +19,13 @@ fn chunk_from(bytes: &[u8]) -> Option<Chunk> {
     Chunk::arbitrary(&mut Unstructured::new(bytes)).ok()
 }
 
+/// The chunk's wire bytes, checking that its encoded length is what it
+/// writes.
 fn emit(chunk: &Chunk) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
+    let measured = chunk.encoded_len();
     chunk.emit(&mut buf).ok()?;
+    assert_eq!(measured, Ok(buf.len()), "{chunk:?}");
     Some(buf)
 }
 

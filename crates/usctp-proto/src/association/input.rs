@@ -141,6 +141,7 @@ impl Association {
         // rule once the whole packet is processed.
         if let (true, Some(tcb)) = (had_data, self.state.tcb_mut()) {
             tcb.acks.on_packet(setup);
+            self.repeat_shutdown(now, remote);
         }
     }
 
@@ -156,6 +157,8 @@ impl Association {
             // §3.3.6, §8.3: answer to the address the HEARTBEAT came from,
             // with its information unchanged (the source address is the
             // one the route to it takes).
+            // §8.3 makes a HEARTBEAT ACK due from COOKIE-ECHOED on (the one
+            // packet §5.1's "nothing else until the COOKIE ACK" leaves out).
             Chunk::Heartbeat(hb) => {
                 if let Some(peer_tag) = self.state.peer_tag() {
                     let ack = Chunk::HeartbeatAck(Heartbeat {
@@ -291,7 +294,18 @@ impl Association {
             immediate_bit: chunk.flags.immediate,
             shutdown_sent,
         };
-        tcb.acks.on_data(now, remote, config.sack_delay, arrival);
+        // §5.4: nothing but HEARTBEATs goes to an address not yet
+        // confirmed, so the SACK for DATA from one goes to the primary.
+        let confirmed = tcb
+            .paths
+            .index_of(remote)
+            .is_some_and(|i| tcb.paths.list[i].confirmed);
+        let sack_to = if confirmed {
+            remote
+        } else {
+            tcb.paths.primary_remote()
+        };
+        tcb.acks.on_data(now, sack_to, config.sack_delay, arrival);
         if readable_before == 0 && tcb.rx.readable() > 0 {
             out.event(Event::Readable);
         }
@@ -302,14 +316,19 @@ impl Association {
                 causes: vec![ErrorCause::InvalidStreamIdentifier(chunk.stream)],
             }));
         }
-        if let Phase::ShutdownSent(timers) = phase {
-            // §9.2: acknowledge and repeat the SHUTDOWN, restarting T2.
+        true
+    }
+
+    /// §9.2: in SHUTDOWN-SENT, each packet with DATA is acknowledged with
+    /// a SHUTDOWN, and T2-shutdown restarts.
+    fn repeat_shutdown(&mut self, now: Instant, remote: SocketAddr) {
+        if let State::Open(tcb, Phase::ShutdownSent(timers)) = &mut self.state {
             timers.t2.deadline = now + timers.t2.rto;
             let shutdown = Chunk::Shutdown(Shutdown {
                 cumulative_tsn_ack: tcb.cumulative_tsn(),
             });
-            out.send(remote, tcb.peer_tag, shutdown);
+            let (to, vtag) = (remote, tcb.peer_tag);
+            self.out.send(to, vtag, shutdown);
         }
-        true
     }
 }

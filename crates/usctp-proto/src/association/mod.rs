@@ -53,7 +53,7 @@ pub use rx::Message;
 pub use tx::{SendError, SendOptions, Unsent};
 
 use handshake::{LocalInit, local_init_chunk};
-use path::{MAX_PATHS, SplitMix};
+use path::MAX_PATHS;
 use paths::{ErrorOutcome, Paths};
 use state::{Backoff, Closed, CookieWait, Phase, State, Target, Tcb};
 
@@ -110,6 +110,13 @@ impl Context<'_> {
     /// A random nonzero 32-bit value: tags must not be 0 (RFC 9260 §3.3.2).
     pub fn nonzero(&mut self) -> u32 {
         self.rng.nonzero_u32()
+    }
+
+    /// Seed material for a generator of the association's own.
+    pub fn seed(&mut self) -> [u8; 32] {
+        let mut seed = [0; 32];
+        self.rng.fill(&mut seed);
+        seed
     }
 
     /// The lifespan of a cookie made for a peer that asked for `extra_ms`
@@ -233,8 +240,10 @@ pub struct Association {
     /// The local address the peer sent to first: when this end lists no
     /// addresses, the only one the peer knows it by.
     local_ip: Option<IpAddr>,
-    /// Heartbeat nonces and jitter.
-    random: SplitMix,
+    /// Heartbeat nonces and jitter: a CSPRNG of its own, seeded from the
+    /// endpoint's, since a nonce a peer could predict would let it forge
+    /// the HEARTBEAT ACK that confirms an address (RFC 9260 §5.4, §8.3).
+    random: Random,
     out: Output,
     /// What the association counted, less what its current TCB counts.
     counters: Counters,
@@ -287,7 +296,7 @@ impl Association {
         };
         let init = local_init_chunk(&local, ctx.local_addresses, None);
         let tie_tags = (ctx.nonzero(), ctx.nonzero());
-        let seed = ctx.rng.u64();
+        let seed = ctx.seed();
         let t1 = Backoff::start(now, config.rto_initial);
         let mut assoc = Self::new(id, config, ports, local.tag, tie_tags, seed);
         assoc.out.send(remote, 0, Chunk::Init(init.clone()));
@@ -315,7 +324,7 @@ impl Association {
     ) -> Self {
         let tie_tags = (ctx.nonzero(), ctx.nonzero());
         let ports = (cookie.local_port, cookie.peer_port);
-        let seed = ctx.rng.u64();
+        let seed = ctx.seed();
         let mut assoc = Self::new(id, config, ports, cookie.local_tag, tie_tags, seed);
         // §5.4: the address the INIT ACK went to (the INIT's source, first
         // in the cookie) is the one the handshake confirms, wherever the
@@ -348,7 +357,7 @@ impl Association {
         ports: (u16, u16),
         local_tag: u32,
         tie_tags: (u32, u32),
-        seed: u64,
+        seed: [u8; 32],
     ) -> Self {
         Self {
             id,
@@ -359,7 +368,7 @@ impl Association {
             tie_tags,
             addresses_changed: true,
             local_ip: None,
-            random: SplitMix(seed),
+            random: Random::from_seed(seed),
             out: Output::default(),
             counters: Counters::default(),
             state: State::Closed(Closed::default()),

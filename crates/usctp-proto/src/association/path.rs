@@ -236,21 +236,6 @@ impl HeartbeatInfo {
     }
 }
 
-/// SplitMix64: heartbeat nonces and jitter without reaching for global
-/// randomness; seeded from the endpoint's RNG when the association is made.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix(pub u64);
-
-impl SplitMix {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,9 +283,9 @@ mod tests {
         );
         let path = Path::new("10.0.0.1:9899".parse().unwrap(), true, rto);
         let hb = Duration::from_secs(30);
-        let mut rng = SplitMix(7);
+        let mut rng = crate::random::Random::from_seed([7; 32]);
         for _ in 0..1000 {
-            let i = path.idle_interval(hb, rng.next());
+            let i = path.idle_interval(hb, rng.u64());
             assert!(i >= Duration::from_millis(30_500), "{i:?}");
             assert!(i <= Duration::from_millis(31_500), "{i:?}");
         }

@@ -10,13 +10,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::path::{HeartbeatInfo, MAX_PATHS, Path, PathState, Probe, SplitMix};
+use super::path::{HeartbeatInfo, MAX_PATHS, Path, PathState, Probe};
 use super::rto::Rto;
 use super::state::{Target, Tcb};
 use super::tx::SackOutcome;
 use super::{Event, Output, PathChange};
 use crate::chunk::{Chunk, Heartbeat};
 use crate::config::Config;
+use crate::random::Random;
 
 /// One peer address as `Association::paths` reports it (after the fields of
 /// RFC 6458's SCTP_GET_PEER_ADDR_INFO).
@@ -69,7 +70,7 @@ impl Paths {
         config: &Config,
         pmdcs: usize,
         peer_rwnd: u32,
-        random: &mut SplitMix,
+        random: &mut Random,
     ) -> Self {
         let mut list: Vec<Path> = Vec::with_capacity(targets.len());
         for t in targets {
@@ -88,7 +89,7 @@ impl Paths {
         for path in &mut paths.list {
             path.start_congestion(pmdcs, peer_rwnd);
             path.heartbeat_at = Some(if path.confirmed {
-                now + path.idle_interval(config.hb_interval, random.next())
+                now + path.idle_interval(config.hb_interval, random.u64())
             } else {
                 now
             });
@@ -276,10 +277,10 @@ impl Tcb {
         now: Instant,
         i: usize,
         counts: bool,
-        random: &mut SplitMix,
+        random: &mut Random,
         out: &mut Output,
     ) {
-        let nonce = random.next();
+        let nonce = random.u64();
         let path = &mut self.paths.list[i];
         path.heartbeat_at = None;
         path.probe = Some(Probe {
@@ -308,7 +309,7 @@ impl Tcb {
         &mut self,
         now: Instant,
         config: &Config,
-        random: &mut SplitMix,
+        random: &mut Random,
         out: &mut Output,
     ) -> ErrorOutcome {
         for i in 0..self.paths.list.len() {
@@ -338,7 +339,7 @@ impl Tcb {
                 // loss; heartbeats resume their schedule.
                 path.probe = None;
                 path.progress_at = Some(probe.deadline);
-                let at = now + path.idle_interval(config.hb_interval, random.next());
+                let at = now + path.idle_interval(config.hb_interval, random.u64());
                 path.heartbeat_at = Some(path.heartbeat_at.map_or(at, |t| t.min(at)));
             }
             let mtu = self.packet_size;
@@ -355,7 +356,7 @@ impl Tcb {
                 if self.path_error(now, i, config, out) == ErrorOutcome::PeerUnreachable {
                     return ErrorOutcome::PeerUnreachable;
                 }
-                let jitter = random.next();
+                let jitter = random.u64();
                 let path = &mut self.paths.list[i];
                 let again = again && path.state != PathState::Inactive;
                 path.heartbeat_at = Some(if again {
@@ -382,10 +383,10 @@ impl Tcb {
         now: Instant,
         i: usize,
         config: &Config,
-        random: &mut SplitMix,
+        random: &mut Random,
         out: &mut Output,
     ) {
-        let jitter = random.next();
+        let jitter = random.u64();
         let carrying = i == self.paths.primary && !self.tx.is_idle();
         let path = &mut self.paths.list[i];
         path.heartbeat_at = None;
@@ -427,13 +428,13 @@ impl Tcb {
         now: Instant,
         info: &[u8],
         config: &Config,
-        random: &mut SplitMix,
+        random: &mut Random,
         out: &mut Output,
     ) {
         let Some(hb) = HeartbeatInfo::decode(info) else {
             return;
         };
-        let jitter = random.next();
+        let jitter = random.u64();
         let Some(path) = self.paths.list.get_mut(usize::from(hb.path)) else {
             return;
         };

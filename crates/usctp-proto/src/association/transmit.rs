@@ -10,10 +10,11 @@ use super::{Association, Queued, Transmit};
 use crate::chunk::{BuildError, Chunk, CommonHeader, PacketWriter};
 
 impl Association {
-    /// Writes the next packet into `buf` (cleared first): queued control
-    /// chunks, then a SACK if one is due, then DATA, bundled within the
-    /// size budget (§6.10).
+    /// Appends the next packet to `buf`: queued control chunks, then a
+    /// SACK if one is due, then DATA, bundled within the size budget
+    /// (§6.10). `buf` is as it was when there is nothing to send.
     pub(crate) fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        let start = buf.len();
         loop {
             // The path DATA takes now (retransmissions may go elsewhere).
             let data_path = match &mut self.state {
@@ -43,7 +44,7 @@ impl Association {
                     }
                 }
             };
-            buf.clear();
+            buf.truncate(start);
             let header = CommonHeader {
                 src_port: self.local_port,
                 dst_port: self.peer_port,
@@ -55,12 +56,23 @@ impl Association {
                 _ => self.config.packet_size_to(destination),
             };
             // §3.3.3: a peer's State Cookie may be larger than our packets;
-            // its COOKIE ECHO goes alone in a packet as large as it needs
-            // (up to what UDP carries).
+            // its COOKIE ECHO goes in a packet as large as it needs (up to
+            // what UDP carries), together with what is queued behind it
+            // (an ERROR reporting unrecognized parameters, §3.2.2): until
+            // the COOKIE ACK no other packet may go (§5.1 C).
             let size = match self.out.queue.front().map(|q| &q.chunk) {
-                Some(Chunk::CookieEcho(echo)) => packet_size
-                    .max((12 + 4 + echo.cookie.len()).next_multiple_of(4))
-                    .min(crate::config::MAX_UDP_PAYLOAD),
+                Some(Chunk::CookieEcho(_)) => {
+                    let together: usize = self
+                        .out
+                        .queue
+                        .iter()
+                        .take_while(|q| q.destination == destination && q.vtag == vtag)
+                        .map(|q| q.chunk.encoded_len().unwrap_or(0))
+                        .sum();
+                    packet_size
+                        .max(12 + together)
+                        .min(crate::config::MAX_UDP_PAYLOAD)
+                }
                 _ => packet_size,
             };
             let mut w = PacketWriter::new(buf, header, size);
@@ -111,6 +123,7 @@ impl Association {
                 }
             }
             if w.is_empty() {
+                buf.truncate(start);
                 if self.out.queue.is_empty() {
                     return None;
                 }

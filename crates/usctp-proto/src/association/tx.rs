@@ -454,7 +454,9 @@ impl Tx {
     ) {
         // §6.1 D: cwnd is used as if it were at most Max.Burst packets
         // above what was in flight when this burst began.
-        let limit = path.cwnd.min(path.burst_base + self.max_burst * self.mtu);
+        let limit = path
+            .cwnd
+            .min(path.burst_base + self.max_burst * self.max_payload());
         while let Some(pending) = self.pending.front() {
             let len = pending.payload.len();
             // RFC 9260 §6.1 B forbids new data once cwnd + PMDCS - 1 bytes

@@ -10,7 +10,7 @@
 //! never be larger than the datagram that carried it, so no length makes the
 //! parser allocate more than the input size.
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::{Buf, Bytes};
 
 use super::Error;
 
@@ -139,13 +139,19 @@ impl Reader {
     }
 }
 
-/// Appends wire bytes to a caller-owned buffer.
+/// Appends wire bytes to a caller-owned buffer, or only counts them.
 ///
 /// It remembers where the last value ended without padding, so that a
 /// chunk's length can leave out its last parameter's padding (RFC 9260
-/// §3.2) while the padding bytes are still written.
+/// §3.2) while the padding bytes are still written. A counting writer
+/// ([`Writer::measure`]) runs the same emitting code without a buffer, so
+/// an item's encoded length is known before it is written, and always
+/// agrees with what is written.
 pub(crate) struct Writer<'a> {
-    buf: &'a mut Vec<u8>,
+    /// `None` when only counting.
+    buf: Option<&'a mut Vec<u8>>,
+    /// Bytes written (or counted) so far, from the buffer's start.
+    len: usize,
     unpadded_end: usize,
     /// Set once any item turned out too long; every enclosing item fails too.
     overflow: Option<usize>,
@@ -153,32 +159,62 @@ pub(crate) struct Writer<'a> {
 
 impl<'a> Writer<'a> {
     pub(crate) fn new(buf: &'a mut Vec<u8>) -> Self {
-        let unpadded_end = buf.len();
+        let len = buf.len();
         Self {
-            buf,
-            unpadded_end,
+            buf: Some(buf),
+            len,
+            unpadded_end: len,
             overflow: None,
         }
     }
 
+    /// A writer that writes nothing and counts what it would.
+    pub(crate) fn measure() -> Self {
+        Self {
+            buf: None,
+            len: 0,
+            unpadded_end: 0,
+            overflow: None,
+        }
+    }
+
+    /// Bytes written or counted, padding included.
+    pub(crate) fn written(&self) -> usize {
+        self.len
+    }
+
+    fn put(&mut self, v: &[u8]) {
+        if let Some(buf) = &mut self.buf {
+            buf.extend_from_slice(v);
+        }
+        self.len += v.len();
+        self.unpadded_end = self.len;
+    }
+
     pub(crate) fn u8(&mut self, v: u8) {
-        self.buf.put_u8(v);
-        self.unpadded_end = self.buf.len();
+        self.put(&[v]);
     }
 
     pub(crate) fn u16(&mut self, v: u16) {
-        self.buf.put_u16(v);
-        self.unpadded_end = self.buf.len();
+        self.put(&v.to_be_bytes());
     }
 
     pub(crate) fn u32(&mut self, v: u32) {
-        self.buf.put_u32(v);
-        self.unpadded_end = self.buf.len();
+        self.put(&v.to_be_bytes());
     }
 
     pub(crate) fn bytes(&mut self, v: &[u8]) {
-        self.buf.extend_from_slice(v);
-        self.unpadded_end = self.buf.len();
+        self.put(v);
+    }
+
+    /// Cuts what was written back to `len` bytes, then zero-fills up to
+    /// `to`.
+    fn set_len(&mut self, len: usize, to: usize) {
+        if let Some(buf) = &mut self.buf {
+            buf.truncate(len);
+            buf.resize(to, 0);
+        }
+        self.len = to;
     }
 
     /// Writes a 4-byte TLV header with `head` as its first two bytes, the
@@ -187,8 +223,8 @@ impl<'a> Writer<'a> {
     /// Returns `Err(length)` when the item would be longer than the 16-bit
     /// length field can say; the buffer is then left as it was.
     pub(crate) fn tlv(&mut self, head: [u8; 2], body: impl FnOnce(&mut Self)) -> Result<(), usize> {
-        let start = self.buf.len();
-        self.buf.extend_from_slice(&[head[0], head[1], 0, 0]);
+        let start = self.len;
+        self.put(&[head[0], head[1], 0, 0]);
         body(self);
         let length = self.unpadded_end.max(start + 4) - start;
         let fits = u16::try_from(length)
@@ -196,14 +232,15 @@ impl<'a> Writer<'a> {
             .filter(|_| self.overflow.is_none());
         let Some(length16) = fits else {
             let length = *self.overflow.get_or_insert(length);
-            self.buf.truncate(start);
+            self.set_len(start, start);
             self.unpadded_end = start;
             return Err(length);
         };
-        self.buf[start + 2..start + 4].copy_from_slice(&length16.to_be_bytes());
+        if let Some(buf) = &mut self.buf {
+            buf[start + 2..start + 4].copy_from_slice(&length16.to_be_bytes());
+        }
         // Pad from the unpadded end: a nested item's padding is reused.
-        self.buf.truncate(start + length);
-        self.buf.resize(start + length + padding(length), 0);
+        self.set_len(start + length, start + length + padding(length));
         self.unpadded_end = start + length;
         Ok(())
     }

@@ -310,7 +310,18 @@ impl Chunk {
     /// Fails, leaving `buf` as it was, when the chunk is longer than its
     /// 16-bit length field can say.
     pub fn emit(&self, buf: &mut Vec<u8>) -> Result<(), BuildError> {
-        let mut w = Writer::new(buf);
+        self.emit_into(&mut Writer::new(buf))
+    }
+
+    /// The bytes the chunk takes on the wire, padding included: what
+    /// [`Chunk::emit`] would append, known without writing it.
+    pub fn encoded_len(&self) -> Result<usize, BuildError> {
+        let mut w = Writer::measure();
+        self.emit_into(&mut w)?;
+        Ok(w.written())
+    }
+
+    fn emit_into(&self, w: &mut Writer<'_>) -> Result<(), BuildError> {
         w.tlv([self.chunk_type().0, self.flags()], |w| self.emit_value(w))
             .map_err(|length| BuildError::TooLong { length })
     }

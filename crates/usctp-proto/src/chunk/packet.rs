@@ -283,14 +283,19 @@ impl<'a> PacketWriter<'a> {
                 return Err(BuildError::ControlAfterData(ty));
             }
         }
-        let before = self.buf.len();
+        // The chunk's length is known before anything is written: a chunk
+        // that does not fit leaves the packet untouched.
+        let needed = chunk.encoded_len()?;
         let available = self.remaining();
-        chunk.emit(self.buf)?;
-        let needed = self.buf.len() - before;
         if needed > available {
-            self.buf.truncate(before);
             return Err(BuildError::DoesNotFit { needed, available });
         }
+        chunk.emit(self.buf)?;
+        debug_assert_eq!(
+            self.buf.len() - self.start,
+            self.limit - available + needed,
+            "encoded_len agrees with emit"
+        );
         self.first.get_or_insert(ty);
         self.has_data |= ty.is_data();
         Ok(())

@@ -457,12 +457,12 @@ impl Endpoint {
             self.stats.malformed += 1;
             return;
         }
-        // §8.4 (1): nothing from a non-unicast source is answered or kept.
+        // §8.4 (1): nothing from or to a non-unicast address is answered or
+        // kept (the destination when the driver says what it was).
         let ip = remote.ip();
-        if ip.is_unspecified()
-            || ip.is_multicast()
-            || matches!(ip, IpAddr::V4(a) if a.is_broadcast())
-        {
+        let unicast =
+            |a: IpAddr| !a.is_multicast() && !matches!(a, IpAddr::V4(v4) if v4.is_broadcast());
+        if ip.is_unspecified() || !unicast(ip) || local.is_some_and(|l| !unicast(l)) {
             return;
         }
         self.rotate_keys(now);
@@ -508,8 +508,15 @@ impl Endpoint {
 
     /// Writes the next packet to send into `buf` (cleared first).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        buf.clear();
+        self.poll_transmit_append(now, buf)
+    }
+
+    /// As [`Endpoint::poll_transmit`], appending the packet to what `buf`
+    /// holds (a driver gathering packets for one system call writes them
+    /// in place): the packet is the last [`Transmit::size`] bytes.
+    pub fn poll_transmit_append(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         if let Some((destination, bytes)) = self.replies.pop() {
-            buf.clear();
             buf.extend_from_slice(&bytes);
             return Some(Transmit {
                 destination,
