@@ -25,13 +25,13 @@ pub struct Config {
     pub path_max_retrans: u32,
     /// HB.interval (§16: 30 seconds).
     pub hb_interval: Duration,
-    /// PotentiallyFailed.Max.Retrans (RFC 7829 §5.1, PFMR): a path whose
+    /// PotentiallyFailed.Max.Retrans (RFC 7829 §3.2, PFMR): a path whose
     /// error count passes this is potentially failed and new data leaves it
     /// at once. 0, the default, acts on the first timeout; a value at or
     /// above `path_max_retrans` turns SCTP-PF off.
     pub pf_max_retrans: u32,
     /// Whether new data returns to the chosen primary path once it is
-    /// reachable again after a failover (RFC 7829 §6 calls staying on the
+    /// reachable again after a failover (RFC 7829 §5 calls staying on the
     /// alternate "Primary Path Switchover").
     pub primary_failback: bool,
     /// Valid.Cookie.Life: how long a state cookie stays valid (§16: 60
@@ -75,7 +75,7 @@ pub struct Config {
     /// unsent replies, so a flood cannot starve real peers of them.
     pub stateless_replies_per_second: u32,
     /// The size from which a message is handed to the user in parts before
-    /// it is complete (RFC 6458 §8.1.20, SCTP_PARTIAL_DELIVERY_POINT);
+    /// it is complete (RFC 6458 §8.1.21, SCTP_PARTIAL_DELIVERY_POINT);
     /// `None`: half the receive window. A message larger than the receive
     /// window can only arrive this way; the point is kept at most half the
     /// window.

@@ -1,4 +1,5 @@
-//! When to acknowledge (RFC 9260 §6.2, §6.7, §5.1, §9.2; RFC 7053): the ack
+//! When to acknowledge (RFC 9260 §6.2, §6.7, §5.1, §9.2, and the I bit of
+//! §3.3.1, which RFC 9260 took over from RFC 7053): the ack
 //! scheduler owns the delayed-SACK timer, the packet count of the
 //! every-second-packet rule, and where the next SACK goes.
 
@@ -18,7 +19,7 @@ pub(super) enum Urgency {
     /// A gap was there or is there now (§6.7): the sender needs the gap
     /// reports to retransmit, and to learn that a gap closed.
     Gap,
-    /// The sender set the I bit (RFC 7053).
+    /// The sender set the I bit (§3.3.1, §6.2).
     Requested,
     /// The second packet with DATA since the last SACK (§6.2), or the
     /// number SCTP_DELAYED_SACK's frequency sets.

@@ -26,7 +26,8 @@ pub struct Established {
 }
 
 /// What happened to a peer address (after RFC 6458 §6.1.2's
-/// SCTP_ADDR_AVAILABLE, _UNREACHABLE, _CONFIRMED, _MADE_PRIM and _POTENTIALLY_FAILED).
+/// SCTP_ADDR_AVAILABLE, _UNREACHABLE, _CONFIRMED and _MADE_PRIM, and RFC 7829
+/// §7's SCTP_ADDR_POTENTIALLY_FAILED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PathChange {
     /// Reachable again after being potentially failed or inactive.

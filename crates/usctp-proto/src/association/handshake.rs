@@ -437,7 +437,7 @@ impl Association {
         let listed = peer.addresses_with_source(remote.ip());
         let cookie = peer.cookie.clone().unwrap_or_default();
         // §5.1 (C): COOKIE ECHO first; unrecognized parameters of the INIT
-        // ACK are reported in an ERROR bundled after it (§3.2.1).
+        // ACK are reported in an ERROR bundled after it (§3.2.2).
         let echo = Chunk::CookieEcho(CookieEcho {
             cookie: cookie.clone(),
         });
@@ -509,7 +509,8 @@ impl Association {
         let Ok(cookie) = ctx.keys.authenticate(sealed) else {
             return false;
         };
-        // §8.5.1 (D): the packet's tag must be the one in the cookie.
+        // §5.1.5 step 3 (and §8.5.1 (D)): the packet's tag and ports must be
+        // the cookie's.
         if vtag != cookie.local_tag
             || cookie.local_port != self.local_port
             || cookie.peer_port != self.peer_port
@@ -706,7 +707,7 @@ pub(crate) fn local_init_chunk(
 
 /// The INIT ACK answering `peer`'s INIT: this end's addresses (of the types
 /// the peer accepts, while the chunk stays within `budget` bytes), the
-/// sealed cookie, and reports of unrecognized parameters (§3.2.1).
+/// sealed cookie, and reports of unrecognized parameters (§3.2.2).
 pub(crate) fn init_ack_chunk(
     local: &LocalInit,
     peer: &PeerInit,

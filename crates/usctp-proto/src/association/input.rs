@@ -265,7 +265,9 @@ impl Association {
         else {
             return true;
         };
-        // §9.2: after the peer's SHUTDOWN no new DATA is taken.
+        // After the peer's SHUTDOWN no DATA of its is taken: it sends SHUTDOWN
+        // only once all its DATA is acknowledged (§9.2), so anything more is
+        // stale.
         if !phase.takes_data() {
             return true;
         }

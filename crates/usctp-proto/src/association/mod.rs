@@ -388,7 +388,8 @@ impl Association {
             .map(|t| config.packet_size_to(t.address))
             .min()
             .unwrap_or(config.max_packet_size);
-        // §7.2.1: congestion control counts in DATA chunk payloads.
+        // Congestion control counts DATA payload bytes, not chunk headers
+        // and padding (a choice of this end; §7.2.2 counts those too).
         let pmdcs = packet_size - 12 - 16;
         let mut paths = Paths::start(
             &n.targets,

@@ -20,7 +20,7 @@ pub(crate) const MAX_PATHS: usize = 16;
 pub enum PathState {
     /// Reachable (RFC 9260 §8.2 "active").
     Active,
-    /// Errors passed the potentially-failed threshold (RFC 7829 §5.1): new
+    /// Errors passed the potentially-failed threshold (RFC 7829 §3.2): new
     /// data avoids it while another path is active; heartbeats probe it
     /// once per RTO.
     PotentiallyFailed,

@@ -177,7 +177,7 @@ impl Paths {
         }
     }
 
-    /// Chooses the path new data takes (§6.4; RFC 7829 §5.1): the chosen
+    /// Chooses the path new data takes (§6.4; RFC 7829 §3.2): the chosen
     /// primary while it is usable, else the best usable alternate; when no
     /// path is active, the confirmed one with the fewest errors.
     pub fn select_primary(&mut self, out: &mut Output, failback: bool) {
@@ -235,7 +235,7 @@ impl Paths {
     }
 
     /// A SACK acknowledged DATA last sent on the paths in its mask: those
-    /// destinations are reachable (§8.2; RFC 7829 §5.1 step 5), and the
+    /// destinations are reachable (§8.2; RFC 7829 §3.2), and the
     /// association's error count restarts (§8.1).
     pub fn on_acked(&mut self, outcome: SackOutcome, out: &mut Output, failback: bool) {
         if outcome.acked_any {
@@ -377,7 +377,7 @@ impl Tcb {
     /// or a probe is already out. A path is busy when it is the one data
     /// goes to and data is outstanding (retransmissions probe it), or when
     /// DATA went there within the current heartbeat period: HB.interval,
-    /// or one RTO for a potentially-failed path (§8.3, RFC 7829 §5.1).
+    /// or one RTO for a potentially-failed path (§8.3, RFC 7829 §3.2).
     fn heartbeat_due(
         &mut self,
         now: Instant,
@@ -504,7 +504,7 @@ impl Tcb {
             && path.confirmed
             && multihomed
         {
-            // RFC 7829 §5.1: a potentially-failed path is probed at once
+            // RFC 7829 §3.2: a potentially-failed path is probed at once
             // and then once per RTO while no data goes there. With a
             // single path there is nowhere else to go, and the state would
             // say nothing.

@@ -50,7 +50,7 @@ pub struct Message {
     pub cumulative_tsn: Tsn,
     /// Whether this ends the message. A message too large for the
     /// receive buffer arrives in parts (partial delivery, RFC 6458
-    /// §8.1.20); all but the last have this `false`.
+    /// §8.1.21); all but the last have this `false`.
     pub end_of_record: bool,
 }
 
@@ -382,7 +382,7 @@ impl Rx {
         (head, data)
     }
 
-    /// RFC 6458 §8.1.20: the first fragments `first..=last` of a message
+    /// RFC 6458 §8.1.21: the first fragments `first..=last` of a message
     /// that is next in line (unordered, or its SSN is the stream's next)
     /// are delivered as a part once they reach the partial delivery point;
     /// the rest follows as it comes.

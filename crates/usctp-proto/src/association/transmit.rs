@@ -92,7 +92,8 @@ impl Association {
             // Nothing joins an oversized COOKIE ECHO.
             if let (State::Open(tcb, phase), Some((p, remote))) = (&mut self.state, data_path) {
                 if vtag == tcb.peer_tag && size == tcb.packet_size {
-                    // A due or pending delayed SACK rides along (§6.2).
+                    // A due or pending delayed SACK rides along (§6: SACKs are bundled
+                    // with outgoing DATA where possible).
                     // It is cut to the room left, and waits for the next
                     // packet when not even its header fits.
                     if tcb.acks.wanted()

@@ -103,7 +103,7 @@ pub struct Unsent {
 pub struct SendOptions {
     /// Delivered as soon as it arrives, not in stream order (U bit).
     pub unordered: bool,
-    /// Ask the peer to acknowledge it at once (the I bit of RFC 7053 on its
+    /// Ask the peer to acknowledge it at once (the I bit, RFC 9260 §3.3.1, on its
     /// last chunk; SCTP_SACK_IMMEDIATELY).
     pub sack_immediately: bool,
     /// A value of the sender's, given back if the message is not delivered
@@ -168,7 +168,7 @@ pub(crate) struct SackOutcome {
     pub acked_any: bool,
     /// Bit `i` set: DATA last sent on path `i`, since it last failed, was
     /// newly acknowledged, so that destination is reachable (§8.2, RFC
-    /// 7829 §5.1).
+    /// 7829 §3.2).
     pub acked_paths: u32,
 }
 
@@ -415,7 +415,7 @@ impl Tx {
             self.retransmit.pop_first();
             self.rtt_from = self.next;
             self.stats.retransmitted += 1;
-            // §7.2.4 (5): retransmitting the earliest outstanding chunk
+            // §7.2.4 step 4: retransmitting the earliest outstanding chunk
             // restarts T3-rtx, so it is not retransmitted again at once.
             if exempt && self.outstanding.keys().next() == Some(&at) {
                 path.t3 = Some(now + path.rto.rto());
@@ -477,7 +477,7 @@ impl Tx {
             if opens_ordered && self.ordered_in_window[stream] == u16::MAX {
                 break;
             }
-            // RFC 7053: ask for an immediate SACK when this chunk ends a
+            // §3.3.1, §6.2 (the I bit): ask for an immediate SACK when this chunk ends a
             // burst of several packets (it drains the queue or fills the
             // window), since no second packet follows soon to trigger one
             // and the delayed SACK would hold the window for up to
@@ -562,7 +562,8 @@ impl Tx {
             return outcome;
         }
         // Per path: bytes newly acknowledged, flight before, one RTT
-        // sample (C4: at most one per round trip).
+        // sample per SACK (§6.3.1 C4 asks for at most one per round trip; one
+        // per SACK is more, recorded in docs/conformance.md).
         let mut acked = [0usize; MAX_PATHS];
         let mut rtt: [Option<Duration>; MAX_PATHS] = [None; MAX_PATHS];
         let mut flight_before = [0usize; MAX_PATHS];
@@ -679,7 +680,7 @@ impl Tx {
         outcome
     }
 
-    /// RFC 9260 §6.2.1 (D): a chunk a gap block acknowledged before and
+    /// RFC 9260 §6.2.1 (D)(iii): a chunk a gap block acknowledged before and
     /// this SACK leaves out was given up by the peer (it reneged): it may
     /// be missing, so it counts one miss toward fast retransmission, is in
     /// flight again, and its destination's T3-rtx runs.

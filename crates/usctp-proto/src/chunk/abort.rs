@@ -9,9 +9,10 @@
 //! +---------------------------------------------------------------+
 //! ```
 //!
-//! The T bit exists only on ABORT: set, it says the packet carries the
-//! receiver's own tag reflected back (§8.5.1), because the sender has no
-//! association (no TCB) to take the peer's tag from.
+//! ABORT and SHUTDOWN COMPLETE (§3.3.13) carry a T bit: set, it says the
+//! packet's tag is the one the sender got from the packet it answers (its
+//! peer's tag reflected, §8.5.1 (B), (C)), because the sender has no
+//! association (no TCB) to take a tag from.
 
 use core::fmt;
 

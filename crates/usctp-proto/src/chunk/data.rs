@@ -39,7 +39,8 @@ pub struct DataFlags {
     pub beginning: bool,
     /// U: an unordered message; its SSN (or MID) carries no meaning.
     pub unordered: bool,
-    /// I (RFC 7053): the sender asks for an immediate SACK.
+    /// I (RFC 9260 §3.3.1, from RFC 7053): the sender asks for an immediate
+    /// SACK.
     pub immediate: bool,
 }
 

@@ -118,8 +118,9 @@ impl ChunkType {
 /// parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnknownAction {
-    /// `00`: stop processing; for a chunk, discard the whole packet; for a
-    /// parameter, process no further parameters of its chunk.
+    /// `00`: stop processing; for a chunk, discard it and every chunk after
+    /// it in the packet (those before it stand); for a parameter, process no
+    /// further parameters of its chunk.
     Stop,
     /// `01`: as `Stop`, and report it (an ERROR with Unrecognized Chunk Type,
     /// or an Unrecognized Parameter).

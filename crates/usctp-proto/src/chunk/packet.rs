@@ -1,5 +1,5 @@
 //! The SCTP packet (RFC 9260 §3): common header, chunks, CRC32c checksum
-//! (Appendix A) and the bundling rules of §6.10.
+//! (Appendix B) and the bundling rules of §6.10.
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -26,7 +26,7 @@ use super::{BuildError, Chunk, ChunkType, Error};
 /// Size of the common header.
 pub const COMMON_HEADER_LEN: usize = 12;
 
-/// The CRC32c (Castagnoli) of `data`, as RFC 9260 Appendix A defines it,
+/// The CRC32c (Castagnoli) of `data`, as RFC 9260 Appendix B defines it,
 /// computed with the processor's CRC instructions where it has them.
 pub fn crc32c(data: &[u8]) -> u32 {
     crc32c::crc32c(data)
@@ -70,7 +70,7 @@ impl CommonHeader {
             src_port: u16::from_be_bytes([h[0], h[1]]),
             dst_port: u16::from_be_bytes([h[2], h[3]]),
             verification_tag: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
-            // RFC 9260 Appendix A: the CRC goes on the wire least
+            // RFC 9260 Appendix B: the CRC goes on the wire least
             // significant byte first.
             checksum: u32::from_le_bytes([h[8], h[9], h[10], h[11]]),
         })
@@ -181,7 +181,7 @@ fn write_header(buf: &mut Vec<u8>, header: CommonHeader) {
 }
 
 /// Computes the checksum of a packet whose checksum field is zero or stale
-/// and writes it in (least significant byte first, RFC 9260 Appendix A).
+/// and writes it in (least significant byte first, RFC 9260 Appendix B).
 fn fill_checksum(packet: &mut [u8]) {
     let crc = packet_checksum(packet).unwrap_or_default();
     packet[8..12].copy_from_slice(&crc.to_le_bytes());

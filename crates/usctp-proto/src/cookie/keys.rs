@@ -86,7 +86,8 @@ impl CookieKeys {
     }
 
     /// Authenticates and reads a cookie returned in a COOKIE ECHO, and
-    /// judges its age on `now_ms` (RFC 9260 §5.1.5 steps 1–3).
+    /// judges its age on `now_ms` (RFC 9260 §5.1.5 steps 1, 2 and 4; the caller checks the tag and
+    /// ports, step 3).
     pub fn open(&self, sealed: &[u8], now_ms: u64) -> Result<StateCookie, CookieError> {
         let cookie = self.authenticate(sealed)?;
         match cookie.staleness_us(now_ms) {

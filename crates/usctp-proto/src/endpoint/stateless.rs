@@ -157,7 +157,7 @@ impl Endpoint {
                     return;
                 };
                 if ours {
-                    // §5.2.2: an INIT from a new address of an existing
+                    // §5.1.2 (D): an INIT from a new address of an existing
                     // association is that association's business.
                     let existing = init
                         .params
@@ -272,7 +272,8 @@ impl Endpoint {
                 return;
             }
         };
-        // §8.5.1 (D): the packet's tag is the one the cookie holds.
+        // §5.1.5 step 3: the packet's tag and ports are the cookie's, or the
+        // packet is discarded silently.
         if header.verification_tag != cookie.local_tag
             || cookie.local_port != header.dst_port
             || cookie.peer_port != header.src_port
@@ -289,7 +290,7 @@ impl Endpoint {
             return;
         }
         if let Some(by_us) = stale {
-            // §5.1.5 step 3, §3.3.10.3: say how late it was.
+            // §5.1.5 step 4, §3.3.10.3: say how late it was.
             let error = Chunk::Error(ErrorChunk {
                 causes: vec![ErrorCause::StaleCookie {
                     staleness_us: by_us,
