@@ -3,20 +3,64 @@
 //! packets against the IUT and judged by RFC 9260. One test per purpose,
 //! named after its id.
 
-mod common;
-mod conformance;
+mod support;
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event};
 use usctp_proto::chunk::{Chunk, CookieEcho, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
-use conformance::*;
+/// Tags that look random: all distinct, and each bit set in 40 % to 60 %
+/// of them (RFC 9260 §5.3.1).
+#[track_caller]
+fn assert_random_tags(tags: &[u32]) {
+    assert_eq!(tags.len(), 1000);
+    let distinct: HashSet<u32> = tags.iter().copied().collect();
+    assert_eq!(distinct.len(), tags.len(), "Initiate Tags repeat");
+    assert!(!distinct.contains(&0));
+    for bit in 0..32 {
+        let set = tags.iter().filter(|&&tag| tag & (1 << bit) != 0).count();
+        assert!(
+            (400..=600).contains(&set),
+            "bit {bit} set in {set} of 1000 tags"
+        );
+    }
+}
+
+/// AS-I-1-8-x: an INIT with unknown parameters of types C0C1, `middle`,
+/// C0C3 and then an IPv4 address. Checks the types the INIT ACK reports and
+/// whether the address after them was processed; the handshake completes.
+#[track_caller]
+fn unknown_init_parameters(middle: u16, reported: &[u16], address_processed: bool) {
+    let mut t = Tester::server();
+    let extra: IpAddr = [10, 0, 2, 2].into();
+    let params = vec![
+        unknown_param(0xC0C1),
+        unknown_param(middle),
+        unknown_param(0xC0C3),
+        Param::from_address(extra),
+    ];
+    // T -> INIT (unknown parameters) -> IUT
+    // IUT -> INIT ACK (Unrecognized Parameter) -> T
+    let ack = send_init(&mut t, init_with(0x1800_0000 | u32::from(middle), params));
+    assert_eq!(reported_in(&ack), reported, "reported parameter types");
+    // T -> COOKIE ECHO -> IUT
+    // IUT -> COOKIE ACK -> T
+    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
+    let (_, up) = up(&mut t);
+    assert_eq!(
+        ips(&up).contains(&extra),
+        address_processed,
+        "address after the unknown parameters: {:?}",
+        up.peer_addresses
+    );
+}
 
 // ---- AS: association setup ----
 

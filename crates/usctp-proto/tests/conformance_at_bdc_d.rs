@@ -6,18 +6,14 @@
 //! that cannot be checked are listed in NOT_YET, and a test keeps that list,
 //! these tests and the record in step.
 
-mod common;
-mod conformance;
-#[path = "conformance/more.rs"]
-mod more;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
-use conformance::*;
-use more::*;
+use support::etsi::assert_record;
+use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event, PathChange};
 use usctp_proto::chunk::{
     Abort, Chunk, CookieEcho, DataFlags, ErrorCause, Param, ShutdownComplete,
@@ -1227,10 +1223,6 @@ fn backoff(peer: u32, hb_interval: Duration) -> Vec<Duration> {
             *at
         })
         .collect()
-}
-
-fn millis(list: &[u64]) -> Vec<Duration> {
-    list.iter().map(|&m| Duration::from_millis(m)).collect()
 }
 
 /// With heartbeats off, the retransmission timeout doubles on each

@@ -4,19 +4,16 @@
 //! judged by RFC 9260. One test per purpose, named after its id; the record
 //! of which purposes are tested lives in conformance_imh_fh_e.rs.
 
-mod common;
-mod conformance;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use support::*;
 use usctp_proto::association::{AssociationState, Event};
 use usctp_proto::chunk::{Chunk, CookieEcho, Param, Shutdown, ShutdownComplete};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
-
-use conformance::*;
 
 // ---- DM: duplicate messages ----
 

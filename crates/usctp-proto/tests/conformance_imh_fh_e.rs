@@ -5,13 +5,13 @@
 //! E that need what the IUT does not have yet are listed in NOT_YET, and a
 //! test keeps that list, these tests and the record in step.
 
-mod common;
-mod conformance;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use support::etsi::assert_record;
+use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event, PathChange};
 use usctp_proto::chunk::{
     Abort, Chunk, CookieEcho, Data, DataFlags, ErrorCause, ErrorChunk, Heartbeat, Param, ParamType,
@@ -19,8 +19,6 @@ use usctp_proto::chunk::{
 };
 use usctp_proto::config::Config;
 use usctp_proto::serial::{Ssn, Tsn};
-
-use conformance::*;
 
 /// Test purposes of these groups that cannot be checked yet, with why.
 const NOT_YET: &[(&str, &str)] = &[];
