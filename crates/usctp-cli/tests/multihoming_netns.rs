@@ -8,22 +8,19 @@
 //! Needs root and `ip netns` (CI has both); elsewhere it says why it is
 //! skipped. The namespaces are removed whatever happens.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const USCTP: &str = env!("CARGO_BIN_EXE_usctp");
+use support::{Reaper, USCTP, now, usrsctp_peer};
+
 /// Enough to still be flowing one second in (the issue asks for at least
 /// 50 MB; usctp moves that in under a second on this machine).
 const BYTES: usize = 200_000_000;
-
-/// The test reads the wall clock to time the cut (the protocol core never
-/// does).
-#[allow(clippy::disallowed_methods)]
-fn now() -> Instant {
-    Instant::now()
-}
 
 /// Two namespaces and two veth pairs, deleted on drop.
 struct Testbed {
@@ -117,18 +114,6 @@ impl Drop for Testbed {
     }
 }
 
-/// Kills a child on drop (a failed assertion must not leave it running).
-struct Reaper(Option<Child>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Why this machine cannot run the test, if it cannot.
 fn unavailable() -> Option<String> {
     let uid = run(&["id", "-u"]).ok()?;
@@ -198,37 +183,6 @@ enum Stack {
 /// cores would measure each other.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The usrsctp peer (interop/usrsctp_peer.c), compiled once; `None` when
-/// libusrsctp is missing outside CI.
-fn usrsctp_peer() -> Option<&'static str> {
-    static PEER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    PEER.get_or_init(|| {
-        if !std::path::Path::new("/usr/include/usrsctp.h").exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must install libusrsctp-dev"
-            );
-            eprintln!("libusrsctp-dev not installed: usrsctp cases skipped");
-            return None;
-        }
-        let target = std::path::Path::new(USCTP).parent()?.parent()?;
-        let out = target.join(format!("usrsctp_peer_netns.{}", std::process::id()));
-        let built = Command::new("gcc")
-            .args(["-O2", "-o"])
-            .arg(&out)
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../interop/usrsctp_peer.c"
-            ))
-            .args(["-lusrsctp", "-lpthread"])
-            .status()
-            .expect("gcc");
-        assert!(built.success(), "gcc failed");
-        Some(out.to_string_lossy().into_owned())
-    })
-    .as_deref()
-}
-
 /// The command of one side, in its namespace.
 fn command(ns: &str, program: &str, args: &[String]) -> Child {
     Command::new("ip")
@@ -266,7 +220,7 @@ fn timers_for(stack: Stack, timers: &[&str]) -> Vec<String> {
 fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack) -> Option<f64> {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let bed = Testbed::new(tag).expect("testbed");
-    let peer = || usrsctp_peer().expect("usrsctp peer");
+    let peer = || usrsctp_peer().and_then(Path::to_str).expect("usrsctp peer");
     let bytes = BYTES.to_string();
     let progress_from_server = sender == Stack::Usrsctp && receiver == Stack::Usrsctp;
     let (program, mut args) = match receiver {
@@ -303,7 +257,7 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
     args.extend(timers_for(receiver, timers));
     let mut server = command(&bed.b, program, &args);
     let server_err = server.stderr.take().unwrap();
-    let mut server = Reaper(Some(server));
+    let server = Reaper::new(server);
     std::thread::sleep(Duration::from_millis(300));
     let (program, mut args) = match sender {
         Stack::Usctp => (
@@ -353,7 +307,7 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
     args.extend(timers_for(sender, timers));
     let mut client = command(&bed.a, program, &args);
     let client_err = client.stderr.take().unwrap();
-    let mut client = Reaper(Some(client));
+    let client = Reaper::new(client);
     // Progress comes from the sender's `usctp bench`, or from the usrsctp
     // receiver; the other stream is only logged.
     let (progress_err, other_err) = if progress_from_server {
@@ -416,16 +370,11 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
             _ => {}
         }
     }
-    let output = client.0.take().unwrap().wait_with_output().expect("sender");
+    let output = client.release().wait_with_output().expect("sender");
     while let Ok((_, line)) = rx.recv_timeout(Duration::from_millis(100)) {
         log.push(line);
     }
-    let served = server
-        .0
-        .take()
-        .unwrap()
-        .wait_with_output()
-        .expect("receiver");
+    let served = server.release().wait_with_output().expect("receiver");
     let other = other.join().unwrap_or_default();
     let context = format!("{}\n{other}", log.join("\n"));
     assert!(
