@@ -145,6 +145,14 @@ impl Proc {
         }
     }
 
+    /// Waits for the process to exit by itself within `LIMIT`, and checks
+    /// that it succeeded (`what` names it in the failure).
+    fn succeeded(self, what: &str) -> Done {
+        let done = self.finish();
+        done.assert_success(what);
+        done
+    }
+
     /// Waits for the process to exit by itself within `LIMIT`.
     fn finish(mut self) -> Done {
         let deadline = now() + LIMIT;
@@ -239,10 +247,9 @@ fn usctp_daytime_client_against_usrsctp_daytime_server() {
     // answers the SHUTDOWN. Both must end with SHUTDOWN COMPLETE.
     let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = peer_server(peer, &["--service", "daytime", "--once"]);
-    let client = usctp("usctp daytime-client", &["daytime-client", &addr]).finish();
-    let server = server.finish();
-    client.assert_success("usctp daytime-client");
-    server.assert_success("usrsctp_peer daytime server");
+    let client =
+        usctp("usctp daytime-client", &["daytime-client", &addr]).succeeded("usctp daytime-client");
+    server.succeeded("usrsctp_peer daytime server");
     assert!(client.stdout.contains("state     = 4"), "{}", client.stdout);
     assert_daytime_output(&client.stdout);
 }
@@ -253,10 +260,9 @@ fn usrsctp_daytime_client_against_usctp_daytime_server() {
     // SHUTDOWN COMPLETE after both lines.
     let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&["daytime-server", "--max-assocs", "1"]);
-    let client = peer_client(peer, &addr, &["--service", "daytime"]).finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer daytime client");
-    server.assert_success("usctp daytime-server");
+    let client = peer_client(peer, &addr, &["--service", "daytime"])
+        .succeeded("usrsctp_peer daytime client");
+    server.succeeded("usctp daytime-server");
     assert_daytime_output(&client.stdout);
     assert_eq!(client.stdout.lines().count(), 2, "{}", client.stdout);
 }
@@ -302,10 +308,8 @@ fn usrsctp_echo_client_against_usctp_echo_server(unordered: bool) {
     // The client checks every echo byte for byte, its stream, PPID and
     // unordered flag, and (ordered) the order on each stream; then it shuts
     // down.
-    let client = peer_client(peer, &addr, &args).finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer echo client");
-    server.assert_success("usctp echo-server");
+    let client = peer_client(peer, &addr, &args).succeeded("usrsctp_peer echo client");
+    server.succeeded("usctp echo-server");
     let line = json_line(&client.stdout);
     assert_eq!(json(line, "ok"), "true", "{line}");
     assert_eq!(json_u64(line, "messages"), count, "{line}");
@@ -339,10 +343,8 @@ fn usctp_ping_with_150000_byte_messages_against_usrsctp_echo_server() {
             "--json",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usctp ping");
-    server.assert_success("usrsctp_peer echo server");
+    .succeeded("usctp ping");
+    server.succeeded("usrsctp_peer echo server");
     let line = json_line(&client.stdout);
     assert_eq!(json_u64(line, "messages"), 20, "{line}");
     assert_eq!(json_u64(line, "mismatches"), 0, "{line}");
@@ -375,8 +377,7 @@ fn cat_until_the_server_shuts_down(peer: &Path) -> (Proc, ChildStdin, Done) {
     input.write_all(b"hello\nsecond line\n").unwrap();
     input.flush().unwrap();
     cat.wait_for("association closed: gracefully");
-    let server = server.finish();
-    server.assert_success("usrsctp_peer echo server");
+    let server = server.succeeded("usrsctp_peer echo server");
     (cat, input, server)
 }
 
@@ -390,8 +391,7 @@ fn usrsctp_server_shuts_down_first_and_usctp_cat_follows() {
     // usctp cat does not exit while its input stays open (see the ignored
     // test below): end the input.
     drop(input);
-    let cat = cat.finish();
-    cat.assert_success("usctp cat");
+    let cat = cat.succeeded("usctp cat");
     assert_eq!(cat.stdout, "hello\nsecond line\n");
 }
 
@@ -407,8 +407,7 @@ fn usctp_cat_exits_when_the_peer_closes_while_its_input_is_open() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let cat = cat.finish();
-    cat.assert_success("usctp cat");
+    cat.succeeded("usctp cat");
 }
 
 #[test]
@@ -422,10 +421,9 @@ fn both_sides_shut_down_at_about_the_same_time() {
             peer,
             &["--service", "echo", "--once", "--close-after", "20"],
         );
-        let client = usctp("usctp ping", &["ping", &addr, "--count", "20", "--json"]).finish();
-        let server = server.finish();
-        client.assert_success("usctp ping");
-        server.assert_success("usrsctp_peer echo server");
+        let client = usctp("usctp ping", &["ping", &addr, "--count", "20", "--json"])
+            .succeeded("usctp ping");
+        server.succeeded("usrsctp_peer echo server");
         assert_eq!(json_u64(json_line(&client.stdout), "messages"), 20);
     }
 }
@@ -438,10 +436,8 @@ fn usctp_bench_against_usrsctp_discard_server(bytes: u64, size: u64, extra: &[&s
     let (b, s) = (bytes.to_string(), size.to_string());
     let mut args = vec!["bench", &addr, "--bytes", &b, "--msg-size", &s, "--json"];
     args.extend(extra);
-    let client = usctp("usctp bench", &args).finish();
-    let server = server.finish();
-    client.assert_success("usctp bench");
-    server.assert_success("usrsctp_peer discard server");
+    let client = usctp("usctp bench", &args).succeeded("usctp bench");
+    let server = server.succeeded("usrsctp_peer discard server");
     let sent = json_line(&client.stdout);
     let received = json_line(&server.stdout);
     let messages = bytes.div_ceil(size);
@@ -492,10 +488,8 @@ fn usrsctp_bench_against_usctp_discard_server() {
             "4",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer bench client");
-    server.assert_success("usctp discard-server");
+    .succeeded("usrsctp_peer bench client");
+    let server = server.succeeded("usctp discard-server");
     let sent = json_line(&client.stdout);
     let received = json_line(&server.stdout);
     assert_eq!(json(sent, "ok"), "true", "{sent}");
@@ -509,7 +503,7 @@ fn usrsctp_bench_against_usctp_discard_server() {
 fn usrsctp_bench_with_150000_byte_messages_against_usctp_discard_server() {
     let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&["discard-server", "--json", "--max-assocs", "1"]);
-    let client = peer_client(
+    peer_client(
         peer,
         &addr,
         &[
@@ -522,10 +516,8 @@ fn usrsctp_bench_with_150000_byte_messages_against_usctp_discard_server() {
             "--unordered",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer bench client");
-    server.assert_success("usctp discard-server");
+    .succeeded("usrsctp_peer bench client");
+    let server = server.succeeded("usctp discard-server");
     let received = json_line(&server.stdout);
     assert_eq!(json_u64(received, "bytes"), 6_000_000, "{received}");
     assert_eq!(json_u64(received, "messages"), 40, "{received}");
@@ -536,10 +528,9 @@ fn usrsctp_handshakes_against_usctp_discard_server() {
     // Twenty associations set up and shut down one after another.
     let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&["discard-server", "--json", "--max-assocs", "20"]);
-    let client = peer_client(peer, &addr, &["--service", "handshake", "--count", "20"]).finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer handshake client");
-    server.assert_success("usctp discard-server");
+    let client = peer_client(peer, &addr, &["--service", "handshake", "--count", "20"])
+        .succeeded("usrsctp_peer handshake client");
+    let server = server.succeeded("usctp discard-server");
     assert_eq!(json_u64(json_line(&client.stdout), "count"), 20);
     let reports = server.stdout.lines().filter(|l| l.starts_with('{')).count();
     assert_eq!(reports, 20, "{}", server.stdout);
@@ -670,10 +661,8 @@ fn the_peer_against_itself() {
             "server",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer echo client");
-    server.assert_success("usrsctp_peer echo server");
+    .succeeded("usrsctp_peer echo client");
+    server.succeeded("usrsctp_peer echo server");
     let line = json_line(&client.stdout);
     assert_eq!(json(line, "ok"), "true", "{line}");
     assert_eq!(json_u64(line, "bytes"), sizes_total(30), "{line}");

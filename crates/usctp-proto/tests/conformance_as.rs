@@ -94,12 +94,7 @@ fn sctp_as_v_1_1_1() {
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     t.sent_nothing();
     assert_eq!(up(&mut t).0, id);
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (ours.initiate_tag, 0x1111_0001)
-    );
+    assert_established(&t, id, ours.initiate_tag, 0x1111_0001);
 }
 
 /// As server the IUT answers INIT with an INIT ACK holding a State Cookie,
@@ -122,12 +117,7 @@ fn sctp_as_v_1_1_2() {
     assert_eq!(reply.vtag(), 0x1112_0001);
     assert_eq!(reply.packet.chunks, [Chunk::CookieAck]);
     let (id, _) = up(&mut t);
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (ack.initiate_tag, 0x1112_0001)
-    );
+    assert_established(&t, id, ack.initiate_tag, 0x1112_0001);
 }
 
 /// When T1-init expires the IUT sends the same INIT again, and the handshake
@@ -198,11 +188,7 @@ fn sctp_as_i_1_3_1() {
     }
     let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
     assert_eq!(times, secs(&[1, 3, 7, 11, 15, 19, 23, 27]));
-    assert_eq!(
-        t.events(),
-        [(id, Event::CantStart(AssociationError::InitTimeout))]
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_cant_start(&mut t, id, AssociationError::InitTimeout);
 }
 
 /// A COOKIE ECHO never answered is resent Max.Init.Retransmits (8) times
@@ -237,11 +223,7 @@ fn sctp_as_i_1_3_2() {
         }
     }
     assert_eq!(times, secs(&[1, 3, 7, 11, 15, 19, 23, 27]));
-    assert_eq!(
-        t.events(),
-        [(id, Event::CantStart(AssociationError::CookieTimeout))]
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_cant_start(&mut t, id, AssociationError::CookieTimeout);
 }
 
 /// INITs that never complete a handshake are each answered with an INIT
@@ -481,14 +463,7 @@ fn sctp_as_i_1_7_4() {
             &[ErrorCause::InvalidMandatoryParameter],
         );
     }
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    assert_eq!(state(&t, id), None);
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }
 
 /// As server configured for 2 streams each way, the IUT offers 2 in each
@@ -570,12 +545,7 @@ fn sctp_as_o_1_9_1() {
     let ack = send_init(&mut t, again);
     assert_ne!(ack.initiate_tag, iut_tag, "§5.2.2: a new Initiate Tag");
     assert!(ack.state_cookie().is_some());
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (iut_tag, 0x1910_0001)
-    );
+    assert_established(&t, id, iut_tag, 0x1910_0001);
     assert!(t.events().is_empty());
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x1910_0001);
@@ -814,13 +784,7 @@ fn sctp_as_i_1_12_2() {
         panic!("{:?}", abort.causes)
     };
     assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }
 
 /// With Supported Address Types {IPv4, IPv6} in the INIT, setup completes
@@ -927,12 +891,5 @@ fn sctp_as_i_1_14_2() {
             &[ErrorCause::InvalidMandatoryParameter],
         );
     }
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    assert_eq!(state(&t, id), None);
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use support::etsi::assert_record;
 use support::*;
-use usctp_proto::association::{AssociationError, AssociationState, Event, PathChange};
+use usctp_proto::association::{AssocId, AssociationError, AssociationState, Event, PathChange};
 use usctp_proto::chunk::{
     Abort, Chunk, CookieEcho, DataFlags, ErrorCause, Param, ShutdownComplete,
 };
@@ -35,10 +35,7 @@ fn tsn_plus(tsn: Tsn, n: u32) -> Tsn {
 
 /// An established association whose user has one DATA chunk outstanding;
 /// returns the IUT's tag, the association and that DATA's TSN.
-fn with_outstanding(
-    peer: u32,
-    payload: &'static [u8],
-) -> (Tester, u32, usctp_proto::association::AssocId, Tsn) {
+fn with_outstanding(peer: u32, payload: &'static [u8]) -> (Tester, u32, AssocId, Tsn) {
     let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), peer);
     user_sends(&mut t, id, payload);
     // IUT -> DATA -> T
@@ -150,25 +147,36 @@ fn sctp_at_i_2_5() {
         t.sent_one().packet.chunks,
         [shutdown_chunk(Tsn(TESTER_TSN - 1))]
     );
-    // IUT -> SHUTDOWN -> T at 1, 3 and 7 s
-    let sent = run_for(&mut t, Duration::from_secs(14));
+    // IUT -> SHUTDOWN -> T at 1, 3 and 7 s, then gives up
+    shutdown_given_up(&mut t, PEER, iut_tag, id, |s| {
+        assert_eq!(s.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN - 1))]);
+    });
+}
+
+/// With Association.Max.Retrans 3 and no answer, T2-shutdown sends the
+/// IUT's last shutdown chunk again at 1, 3 and 7 s (each one checked by
+/// `resent`) and nothing is reported; at its fourth expiry (15 s) the IUT
+/// gives up (an ABORT is optional), tells the user, and a later HEARTBEAT
+/// gets an ABORT with the T bit (RFC 9260 §9.2, §8.1).
+#[track_caller]
+fn shutdown_given_up(t: &mut Tester, peer: u32, iut_tag: u32, id: AssocId, resent: impl Fn(&Sent)) {
+    let sent = run_for(t, Duration::from_secs(14));
     let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
     assert_eq!(times, secs(&[1, 3, 7]), "{sent:#?}");
     for (_, s) in &sent {
-        assert_eq!(s.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN - 1))]);
+        resent(s);
     }
     assert!(t.events().is_empty());
     // T2-shutdown expires a fourth time (15 s)
     t.advance(Duration::from_secs(1));
     // IUT -> ABORT -> T (optional)
-    assert_nothing_or_abort(&t.sent(), PEER);
-    let events = t.events();
+    assert_nothing_or_abort(&t.sent(), peer);
     assert_eq!(
-        events,
+        t.events(),
         [(id, Event::Lost(AssociationError::ShutdownTimeout))]
     );
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
-    assert_gone(&mut t, iut_tag);
+    assert_gone(t, iut_tag);
 }
 
 /// In SHUTDOWN-SENT a SHUTDOWN ACK is answered with SHUTDOWN COMPLETE and
@@ -189,11 +197,7 @@ fn sctp_at_v_2_6() {
 /// The user of an association in `state` tries to send: refused, and no
 /// DATA goes out (RFC 9260 §9.2).
 #[track_caller]
-fn send_refused(
-    t: &mut Tester,
-    id: usctp_proto::association::AssocId,
-    state_now: AssociationState,
-) {
+fn send_refused(t: &mut Tester, id: AssocId, state_now: AssociationState) {
     assert_eq!(state(t, id), Some(state_now));
     let result =
         t.iut
@@ -395,23 +399,8 @@ fn sctp_at_i_2_12() {
     // IUT -> SHUTDOWN ACK -> T
     assert_shutdown_ack(&t.sent_one(), PEER);
     assert_eq!(t.events(), [(id, Event::ShutdownStarted)]);
-    // IUT -> SHUTDOWN ACK -> T at 1, 3 and 7 s
-    let sent = run_for(&mut t, Duration::from_secs(14));
-    let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
-    assert_eq!(times, secs(&[1, 3, 7]), "{sent:#?}");
-    for (_, s) in &sent {
-        assert_shutdown_ack(s, PEER);
-    }
-    // T2-shutdown expires a fourth time (15 s)
-    t.advance(Duration::from_secs(1));
-    // IUT -> ABORT -> T (optional)
-    assert_nothing_or_abort(&t.sent(), PEER);
-    let events = t.events();
-    assert_eq!(
-        events,
-        [(id, Event::Lost(AssociationError::ShutdownTimeout))]
-    );
-    assert_gone(&mut t, iut_tag);
+    // IUT -> SHUTDOWN ACK -> T at 1, 3 and 7 s, then gives up
+    shutdown_given_up(&mut t, PEER, iut_tag, id, |s| assert_shutdown_ack(s, PEER));
 }
 
 /// In SHUTDOWN-ACK-SENT a SHUTDOWN COMPLETE deletes the association; a
@@ -419,14 +408,7 @@ fn sctp_at_i_2_12() {
 #[test]
 fn sctp_at_i_2_13() {
     let (mut t, iut_tag, id) = in_shutdown_ack_sent(0x2d00_0001);
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
     assert_gone(&mut t, iut_tag);
 }
@@ -465,17 +447,7 @@ fn sctp_bdc_i_7_1() {
             tester_data(TESTER_TSN, 0, 0, b"too early"),
         ],
     );
-    // IUT: no INIT ACK (an ABORT is tolerated)
-    for sent in t.sent() {
-        assert!(
-            matches!(sent.only(), Chunk::Abort(_)),
-            "{:?}",
-            sent.packet.chunks
-        );
-    }
-    assert_eq!(t.iut.association_count(), 0);
-    // T -> INIT -> IUT; IUT -> INIT ACK -> T
-    send_init(&mut t, init(0x7100_0002));
+    assert_init_dropped_and_a_clean_one_answered(&mut t, 0x7100_0002);
 }
 
 /// An INIT ACK bundled with DATA is not accepted as is: dropped (INIT
@@ -501,17 +473,7 @@ fn sctp_bdc_i_7_2() {
         t.advance(Duration::from_secs(1));
         assert_eq!(sent_init(&mut t), ours);
     } else {
-        // IUT -> ABORT (Protocol Violation) -> T
-        let [abort] = &sent[..] else {
-            panic!("{sent:#?}")
-        };
-        let Chunk::Abort(a) = abort.only() else {
-            panic!("expected ABORT, got {:?}", abort.packet.chunks)
-        };
-        assert!(
-            matches!(a.causes[..], [ErrorCause::ProtocolViolation(_)]),
-            "{a}"
-        );
+        assert_protocol_violation(&sent);
     }
 }
 
@@ -537,17 +499,7 @@ fn sctp_bdc_i_7_3() {
         t.advance(Duration::from_secs(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     } else {
-        // IUT -> ABORT (Protocol Violation) -> T
-        let [abort] = &sent[..] else {
-            panic!("{sent:#?}")
-        };
-        let Chunk::Abort(a) = abort.only() else {
-            panic!("expected ABORT, got {:?}", abort.packet.chunks)
-        };
-        assert!(
-            matches!(a.causes[..], [ErrorCause::ProtocolViolation(_)]),
-            "{a}"
-        );
+        assert_protocol_violation(&sent);
     }
 }
 

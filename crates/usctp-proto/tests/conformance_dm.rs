@@ -48,12 +48,7 @@ fn sctp_dm_o_4_2_1() {
     let ack = send_init(&mut t, init(0x4210_0001));
     assert_ne!(ack.initiate_tag, iut_tag);
     assert!(ack.state_cookie().is_some());
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (iut_tag, 0x4210_0001)
-    );
+    assert_established(&t, id, iut_tag, 0x4210_0001);
     assert!(t.events().is_empty());
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x4210_0001);
@@ -86,14 +81,7 @@ fn sctp_dm_o_4_2_2() {
         panic!("{sent:#?}")
     };
     assert_shutdown_ack(again, PEER);
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
-    assert_eq!(t.iut.association_count(), 0);
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T (the association is gone: a new one may start)
     send_init(&mut t, init(0x4220_0002));
@@ -175,31 +163,14 @@ fn sctp_dm_o_4_5() {
     assert_eq!(sent.vtag(), PEER);
     assert_eq!(sent.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN - 1))]);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
-    let events = t.events();
-    assert!(
-        events.iter().all(|(_, e)| matches!(e, Event::SenderDry)),
-        "{events:?}"
-    );
+    assert_events_only(&mut t, |e| matches!(e, Event::SenderDry));
     // T -> SHUTDOWN -> IUT
     t.send(iut_tag, &[shutdown_chunk(data.tsn)]);
     // IUT -> SHUTDOWN ACK -> T
     assert_shutdown_ack(&t.sent_one(), PEER);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .all(|(_, e)| matches!(e, Event::ShutdownStarted)),
-        "{events:?}"
-    );
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_events_only(&mut t, |e| matches!(e, Event::ShutdownStarted));
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
     assert_gone(&mut t, iut_tag);
 }
@@ -218,18 +189,7 @@ fn sctp_dm_o_4_6_1() {
     t.send(ours.initiate_tag, &[shutdown]);
     // IUT: nothing
     t.sent_nothing();
-    assert!(t.events().is_empty());
-    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
-    // IUT -> INIT -> T (T1-init)
-    // T -> INIT ACK -> IUT
-    t.advance(Duration::from_secs(1));
-    let (again, _) = answer_init(&mut t, 0x4610_0001, vec![]);
-    assert_eq!(again, ours);
-    // IUT -> COOKIE ECHO -> T
-    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
-    // T -> COOKIE ACK -> IUT
-    t.send(ours.initiate_tag, &[Chunk::CookieAck]);
-    assert_eq!(up(&mut t).0, id);
+    assert_setup_goes_on(&mut t, id, &ours, 0x4610_0001);
 }
 
 /// A SHUTDOWN with no association is out of the blue: ABORT with the T bit
@@ -275,21 +235,8 @@ fn sctp_dm_o_4_6_3() {
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .all(|(_, e)| matches!(e, Event::ShutdownStarted)),
-        "{events:?}"
-    );
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_events_only(&mut t, |e| matches!(e, Event::ShutdownStarted));
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
     assert_gone(&mut t, iut_tag);
 }
@@ -383,12 +330,7 @@ fn sctp_dm_o_4_8() {
     // IUT: nothing
     t.sent_nothing();
     assert!(t.events().is_empty());
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (ack.initiate_tag, 0x4800_0001)
-    );
+    assert_established(&t, id, ack.initiate_tag, 0x4800_0001);
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, ack.initiate_tag, 0x4800_0001);
 }
@@ -409,18 +351,7 @@ fn sctp_dm_o_4_9() {
         // IUT: nothing
         t.sent_nothing();
     }
-    assert!(t.events().is_empty());
-    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
-    // IUT -> INIT -> T (T1-init)
-    // T -> INIT ACK -> IUT
-    t.advance(Duration::from_secs(1));
-    let (again, _) = answer_init(&mut t, 0x4900_0001, vec![]);
-    assert_eq!(again, ours);
-    // IUT -> COOKIE ECHO -> T
-    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
-    // T -> COOKIE ACK -> IUT
-    t.send(ours.initiate_tag, &[Chunk::CookieAck]);
-    assert_eq!(up(&mut t).0, id);
+    assert_setup_goes_on(&mut t, id, &ours, 0x4900_0001);
 }
 
 /// In SHUTDOWN-ACK-SENT, DATA from the peer, which promised to send no more,
@@ -463,12 +394,5 @@ fn sctp_dm_o_4_10() {
     // IUT -> SHUTDOWN ACK -> T (T2-shutdown, 1 s)
     t.advance(Duration::from_millis(100));
     assert_shutdown_ack(&t.sent_one(), PEER);
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
-    assert_eq!(t.iut.association_count(), 0);
+    complete_shutdown(&mut t, iut_tag, id);
 }

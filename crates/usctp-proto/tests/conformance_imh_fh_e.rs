@@ -37,18 +37,7 @@ fn sctp_imh_i_3_1() {
     fix_checksum(&mut short);
     // T -> INIT (too short) -> IUT
     t.send_raw(short);
-    // IUT: no INIT ACK (an ABORT is tolerated)
-    for sent in t.sent() {
-        assert!(
-            matches!(sent.only(), Chunk::Abort(_)),
-            "{:?}",
-            sent.packet.chunks
-        );
-    }
-    assert_eq!(t.iut.association_count(), 0);
-    // T -> INIT -> IUT
-    // IUT -> INIT ACK -> T
-    send_init(&mut t, init(0x3100_0002));
+    assert_init_dropped_and_a_clean_one_answered(&mut t, 0x3100_0002);
 }
 
 /// A truncated INIT ACK gets no COOKIE ECHO: either it is dropped and INIT
@@ -81,17 +70,7 @@ fn sctp_imh_i_3_2() {
         // IUT -> COOKIE ECHO -> T
         assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
     } else {
-        // IUT -> ABORT (Protocol Violation) -> T
-        let [abort] = &sent[..] else {
-            panic!("{sent:#?}")
-        };
-        let Chunk::Abort(a) = abort.only() else {
-            panic!("expected ABORT, got {}", abort.only())
-        };
-        assert!(
-            matches!(a.causes[..], [ErrorCause::ProtocolViolation(_)]),
-            "{a}"
-        );
+        assert_protocol_violation(&sent);
         assert!(matches!(t.events()[..], [(_, Event::CantStart(_))]));
     }
 }
@@ -243,18 +222,7 @@ fn sctp_imh_i_3_8() {
     fix_checksum(&mut short);
     // T -> INIT (shorter than its length) -> IUT
     t.send_raw(short);
-    // IUT: no INIT ACK (an ABORT is tolerated)
-    for sent in t.sent() {
-        assert!(
-            matches!(sent.only(), Chunk::Abort(_)),
-            "{:?}",
-            sent.packet.chunks
-        );
-    }
-    assert_eq!(t.iut.association_count(), 0);
-    // T -> INIT -> IUT
-    // IUT -> INIT ACK -> T
-    send_init(&mut t, init(0x3800_0002));
+    assert_init_dropped_and_a_clean_one_answered(&mut t, 0x3800_0002);
 }
 
 /// In SHUTDOWN-SENT, a SHUTDOWN ACK under a wrong Verification Tag is
@@ -325,14 +293,7 @@ fn sctp_imh_i_3_10() {
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
     assert_gone(&mut t, iut_tag);
 }
@@ -418,11 +379,7 @@ fn sctp_fh_i_5_1_2() {
     t.send(iut_tag, &[sack_chunk(first.tsn)]);
     // IUT: nothing
     t.sent_nothing();
-    let events = t.events();
-    assert!(
-        events.iter().all(|(_, e)| matches!(e, Event::SenderDry)),
-        "{events:?}"
-    );
+    assert_events_only(&mut t, |e| matches!(e, Event::SenderDry));
     user_sends(&mut t, id, b"second");
     // IUT -> DATA -> T (never acknowledged)
     let second = only_data(&t.sent_one(), PEER);
@@ -654,19 +611,8 @@ fn sctp_e_o_6_2() {
     t.send(iut_tag, &[stale()]);
     // IUT: nothing
     t.sent_nothing();
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .all(|(_, e)| matches!(e, Event::RemoteError(_))),
-        "{events:?}"
-    );
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (iut_tag, 0x6200_0001)
-    );
+    assert_events_only(&mut t, |e| matches!(e, Event::RemoteError(_)));
+    assert_established(&t, id, iut_tag, 0x6200_0001);
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x6200_0001);
 
@@ -793,13 +739,7 @@ fn sctp_e_i_6_4() {
             ParamType::STATE_COOKIE,
         ])],
     );
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }
 
 /// An unknown INIT ACK parameter of prefix 11 is reported in an ERROR

@@ -12,7 +12,6 @@ use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event, SendError};
 use usctp_proto::chunk::{Chunk, Data, DataFlags, ErrorCause, GapBlock, Sack};
 use usctp_proto::config::Config;
-use usctp_proto::endpoint::ConnectError;
 use usctp_proto::serial::{Ssn, Tsn};
 
 /// The tester's Initiate Tag.
@@ -262,15 +261,7 @@ fn sack_delay_above_500_ms_is_refused() {
     let assoc = t.iut.association_mut(id).unwrap();
     assert!(assoc.set_config(at(501)).is_err());
     assert_eq!(assoc.config().sack_delay, Duration::from_millis(200));
-    let now = t.now;
-    let refused = t.iut.connect_with_config(
-        now,
-        "10.0.0.3:9899".parse().unwrap(),
-        &[],
-        TESTER_PORT,
-        at(600),
-    );
-    assert!(matches!(refused, Err(ConnectError::InvalidConfig(_))));
+    assert_connect_refused(&mut t, at(600));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use support::*;
-use usctp_proto::association::{AssociationState, Event};
+use usctp_proto::association::{AssocId, AssociationState, Event};
 use usctp_proto::chunk::{Chunk, ErrorCause, Packet, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::endpoint::{ConnectError, Endpoint};
@@ -210,30 +210,39 @@ fn unrecognized_chunk(chunk: &Chunk) -> Bytes {
     raw.clone()
 }
 
+/// T -> HEARTBEAT, `unknown`, HEARTBEAT -> IUT; returns the IUT's single
+/// answer, to the tester under its tag.
+#[track_caller]
+fn between_heartbeats(t: &mut Tester, iut_tag: u32, unknown: Chunk) -> Sent {
+    t.send(
+        iut_tag,
+        &[heartbeat(b"before"), unknown, heartbeat(b"after")],
+    );
+    let reply = t.sent_one();
+    assert_eq!(reply.to, tester_addr());
+    assert_eq!(reply.vtag(), PEER);
+    reply
+}
+
+/// The association is still established, and nothing was reported to the
+/// user (an ERROR is not an event).
+#[track_caller]
+fn assert_goes_on(t: &mut Tester, id: AssocId) {
+    assert!(t.events().is_empty());
+    assert_eq!(state(t, id), Some(AssociationState::Established));
+}
+
 #[test]
 fn unknown_chunk_type_00_stops_processing_without_report() {
     // §3.2, upper bits 00: A -> HEARTBEAT, 0x3F, HEARTBEAT -> Z;
     // Z -> HEARTBEAT ACK (first only) -> A; no ERROR.
     let (mut t, iut_tag, id) = established(PEER);
-    t.send(
-        iut_tag,
-        &[
-            heartbeat(b"before"),
-            unknown(0x3F, 0, b"abcd"),
-            heartbeat(b"after"),
-        ],
-    );
-    let reply = t.sent_one();
-    assert_eq!(reply.vtag(), PEER);
+    let reply = between_heartbeats(&mut t, iut_tag, unknown(0x3F, 0, b"abcd"));
     assert_eq!(reply.packet.chunks, [heartbeat_ack(b"before")]);
 
     t.send(iut_tag, &[unknown(0x3E, 0x01, b"x"), heartbeat(b"after")]);
     t.sent_nothing();
-    assert!(t.events().is_empty());
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::Established
-    );
+    assert_goes_on(&mut t, id);
 }
 
 #[test]
@@ -241,17 +250,11 @@ fn unknown_chunk_type_01_stops_processing_and_reports_the_chunk() {
     // §3.2, upper bits 01: A -> HEARTBEAT, 0x7F, HEARTBEAT -> Z;
     // Z -> HEARTBEAT ACK (first only), ERROR (Unrecognized Chunk Type) -> A.
     let (mut t, iut_tag, id) = established(PEER);
-    t.send(
+    let reply = between_heartbeats(
+        &mut t,
         iut_tag,
-        &[
-            heartbeat(b"before"),
-            unknown(0x7F, 0xA5, &[1, 2, 3, 4, 5, 6, 7, 8]),
-            heartbeat(b"after"),
-        ],
+        unknown(0x7F, 0xA5, &[1, 2, 3, 4, 5, 6, 7, 8]),
     );
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
-    assert_eq!(reply.vtag(), PEER);
     let [first, report] = &reply.packet.chunks[..] else {
         panic!("{:?}", reply.packet.chunks)
     };
@@ -272,12 +275,7 @@ fn unknown_chunk_type_01_stops_processing_and_reports_the_chunk() {
         &unrecognized_chunk(&reply.packet.chunks[0])[..],
         &[0x6A, 0, 0, 8, b'w', b'x', b'y', b'z']
     );
-    // An ERROR is not an event, and the association goes on.
-    assert!(t.events().is_empty());
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::Established
-    );
+    assert_goes_on(&mut t, id);
 }
 
 #[test]
@@ -285,16 +283,7 @@ fn unknown_chunk_type_10_is_skipped_silently() {
     // §3.2, upper bits 10: A -> 0xBF, HEARTBEAT -> Z; Z -> HEARTBEAT ACK
     // -> A; no ERROR.
     let (mut t, iut_tag, _) = established(PEER);
-    t.send(
-        iut_tag,
-        &[
-            heartbeat(b"before"),
-            unknown(0xBF, 0x80, b"skip me"),
-            heartbeat(b"after"),
-        ],
-    );
-    let reply = t.sent_one();
-    assert_eq!(reply.vtag(), PEER);
+    let reply = between_heartbeats(&mut t, iut_tag, unknown(0xBF, 0x80, b"skip me"));
     assert_eq!(
         reply.packet.chunks,
         [heartbeat_ack(b"before"), heartbeat_ack(b"after")]

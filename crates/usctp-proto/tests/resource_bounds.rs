@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use bytes::Bytes;
 use support::*;
-use usctp_proto::chunk::{Chunk, Data, DataFlags};
+use usctp_proto::chunk::{Chunk, Data};
 use usctp_proto::config::Config;
-use usctp_proto::serial::{Ssn, Tsn};
+use usctp_proto::serial::Ssn;
 
 struct Counting;
 
@@ -65,17 +65,14 @@ fn piece(tsn: u32, beginning: bool, end: bool, stream: u16, len: usize) -> Chunk
 }
 
 fn message(tsn: u32, beginning: bool, end: bool, stream: u16, ssn: u16, len: usize) -> Chunk {
+    let Chunk::Data(data) = fragment(tsn, beginning, end, vec![0x42; len]) else {
+        unreachable!("a fragment is DATA")
+    };
     Chunk::Data(Data {
-        flags: DataFlags {
-            beginning,
-            end,
-            ..DataFlags::default()
-        },
-        tsn: Tsn(tsn),
         stream,
         ssn: Ssn(ssn),
         ppid: 0,
-        payload: Bytes::from(vec![0x42; len]),
+        ..data
     })
 }
 

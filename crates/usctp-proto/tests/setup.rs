@@ -13,7 +13,6 @@ use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event};
 use usctp_proto::chunk::{Chunk, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
-use usctp_proto::endpoint::ConnectError;
 
 // ---- server side ----
 
@@ -519,11 +518,7 @@ fn connect_sends_init_and_retransmits_it_with_backoff() {
     }
     t.advance(rto);
     t.sent_nothing();
-    assert_eq!(
-        t.events(),
-        [(id, Event::CantStart(AssociationError::InitTimeout))]
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_cant_start(&mut t, id, AssociationError::InitTimeout);
 }
 
 /// RFC 9260 §3.3.2: each optional parameter of the IUT's INIT appears once,
@@ -684,10 +679,7 @@ fn init_ack_with_zero_inbound_streams_ends_the_attempt() {
     for sent in t.sent() {
         assert!(matches!(sent.only(), Chunk::Abort(_)), "{sent:?}");
     }
-    assert!(matches!(t.events()[..], [(i, Event::CantStart(_))] if i == id));
-    assert!(t.iut.association(id).is_none());
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }
 
 /// RFC 9260 §3.3.3 (as corrected by erratum 7148): an INIT ACK advertising
@@ -902,15 +894,8 @@ fn own_receive_window_below_1500_is_refused() {
     assert_eq!(window(1500).validate(), Ok(()));
 
     let mut t = Tester::with_config(window(1500), true);
+    assert_connect_refused(&mut t, window(1499));
     let now = t.now;
-    let refused = t.iut.connect_with_config(
-        now,
-        "10.0.0.3:9899".parse().unwrap(),
-        &[],
-        TESTER_PORT,
-        window(1499),
-    );
-    assert!(matches!(refused, Err(ConnectError::InvalidConfig(_))));
     let id = t
         .iut
         .connect(now, "10.0.0.4:9899".parse().unwrap(), TESTER_PORT)

@@ -256,12 +256,7 @@ fn zero_stream_init_leaves_an_existing_association_alone() {
         assert!(
             matches!(reply.only(), Chunk::Abort(a) if a.causes == [ErrorCause::InvalidMandatoryParameter])
         );
-        let assoc = t.iut.association(id).unwrap();
-        assert_eq!(assoc.state(), AssociationState::Established);
-        assert_eq!(
-            (assoc.local_tag(), assoc.peer_tag()),
-            (iut_tag, 0x3333_0001)
-        );
+        assert_established(&t, id, iut_tag, 0x3333_0001);
         assert!(t.events().is_empty());
     }
     t.send(iut_tag, &[heartbeat(b"still there")]);

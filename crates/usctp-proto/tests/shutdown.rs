@@ -16,6 +16,19 @@ use usctp_proto::serial::Tsn;
 /// The tester's Initiate Tag.
 const PEER: u32 = 0x6900_0001;
 
+/// The user was told the shutdown completed, and the association is gone.
+#[track_caller]
+fn assert_shut_down(t: &mut Tester) {
+    let events = t.events();
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::ShutdownComplete)),
+        "{events:?}"
+    );
+    assert_eq!(t.iut.association_count(), 0);
+}
+
 // ---- §9.2: graceful shutdown ----
 
 #[test]
@@ -41,12 +54,7 @@ fn graceful_shutdown_initiated_locally() {
     t.send(tag, &[Chunk::ShutdownAck]);
     let complete = t.sent_one();
     assert!(matches!(complete.only(), Chunk::ShutdownComplete(c) if !c.reflected_tag));
-    assert!(
-        t.events()
-            .iter()
-            .any(|(_, e)| matches!(e, Event::ShutdownComplete))
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_shut_down(&mut t);
 }
 
 #[test]
@@ -69,12 +77,7 @@ fn graceful_shutdown_initiated_by_the_peer() {
     t.advance(Duration::from_secs(1));
     assert_eq!(t.sent_one().only(), &Chunk::ShutdownAck);
     t.send(tag, &[Chunk::ShutdownComplete(Default::default())]);
-    assert!(
-        t.events()
-            .iter()
-            .any(|(_, e)| matches!(e, Event::ShutdownComplete))
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_shut_down(&mut t);
 }
 
 #[test]

@@ -93,7 +93,7 @@ pub fn in_sequence(tsn: u32, payload: impl AsRef<[u8]>) -> Chunk {
 }
 
 /// The tester's DATA fragment on stream 0 with these B and E bits.
-pub fn fragment(tsn: u32, beginning: bool, end: bool, payload: &'static [u8]) -> Chunk {
+pub fn fragment(tsn: u32, beginning: bool, end: bool, payload: impl AsRef<[u8]>) -> Chunk {
     Chunk::Data(Data {
         flags: DataFlags {
             beginning,
@@ -101,7 +101,7 @@ pub fn fragment(tsn: u32, beginning: bool, end: bool, payload: &'static [u8]) ->
             ..DataFlags::default()
         },
         tsn: Tsn(tsn),
-        payload: Bytes::from_static(payload),
+        payload: Bytes::copy_from_slice(payload.as_ref()),
         ..DATA
     })
 }

@@ -6,10 +6,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use usctp_proto::association::{AssocId, AssociationState, Established, Event};
+use usctp_proto::association::{AssocId, AssociationError, AssociationState, Established, Event};
 use usctp_proto::chunk::{Abort, Chunk, Data, ErrorCause, Heartbeat, Init, Param};
 use usctp_proto::config::Config;
 use usctp_proto::cookie::{CookieKeys, KEY_LEN, StateCookie};
+use usctp_proto::endpoint::ConnectError;
 use usctp_proto::random::Random;
 use usctp_proto::serial::Tsn;
 
@@ -268,6 +269,110 @@ pub fn assert_ports(sent: &Sent) {
     assert_eq!(
         (sent.packet.header.src_port, sent.packet.header.dst_port),
         (super::IUT_PORT, super::TESTER_PORT)
+    );
+}
+
+/// The association is ESTABLISHED with these tags (this end's, the
+/// peer's).
+#[track_caller]
+pub fn assert_established(t: &Tester, id: AssocId, local_tag: u32, peer_tag: u32) {
+    let assoc = t.iut.association(id).expect("the association is there");
+    assert_eq!(assoc.state(), AssociationState::Established);
+    assert_eq!((assoc.local_tag(), assoc.peer_tag()), (local_tag, peer_tag));
+}
+
+/// The IUT refuses to connect with `config`, an invalid configuration.
+#[track_caller]
+pub fn assert_connect_refused(t: &mut Tester, config: Config) {
+    let now = t.now;
+    let refused = t.iut.connect_with_config(
+        now,
+        "10.0.0.3:9899".parse().unwrap(),
+        &[],
+        super::TESTER_PORT,
+        config,
+    );
+    assert!(matches!(refused, Err(ConnectError::InvalidConfig(_))));
+}
+
+/// Every event pending is one `expected` says yes to (there may be none).
+#[track_caller]
+pub fn assert_events_only(t: &mut Tester, expected: impl Fn(&Event) -> bool) {
+    let events = t.events();
+    assert!(events.iter().all(|(_, e)| expected(e)), "{events:?}");
+}
+
+/// The IUT gave up on setting up `id` for `error`, told the user, and
+/// holds no association.
+#[track_caller]
+pub fn assert_cant_start(t: &mut Tester, id: AssocId, error: AssociationError) {
+    assert_eq!(t.events(), [(id, Event::CantStart(error))]);
+    assert_eq!(t.iut.association_count(), 0);
+}
+
+/// The IUT gave up on setting up `id` and told the user; the association
+/// is gone, and nothing more is sent for it.
+#[track_caller]
+pub fn assert_attempt_ended(t: &mut Tester, id: AssocId) {
+    let events = t.events();
+    assert!(
+        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
+        "{events:?}"
+    );
+    assert_eq!(state(t, id), None);
+    t.advance(Duration::from_secs(2));
+    t.sent_nothing();
+}
+
+/// The IUT did not take the INIT just sent (no INIT ACK; an ABORT is
+/// tolerated) and holds nothing for it, and it answers a clean INIT of
+/// tag `tag`.
+#[track_caller]
+pub fn assert_init_dropped_and_a_clean_one_answered(t: &mut Tester, tag: u32) {
+    // IUT: no INIT ACK (an ABORT is tolerated)
+    for sent in t.sent() {
+        assert!(
+            matches!(sent.only(), Chunk::Abort(_)),
+            "{:?}",
+            sent.packet.chunks
+        );
+    }
+    assert_eq!(t.iut.association_count(), 0);
+    // T -> INIT -> IUT
+    // IUT -> INIT ACK -> T
+    send_init(t, init(tag));
+}
+
+/// The IUT, its INIT `ours` unanswered, is still in COOKIE-WAIT and has
+/// told the user nothing; its INIT goes again on T1-init, and the handshake
+/// completes with a peer of tag `peer_tag`.
+#[track_caller]
+pub fn assert_setup_goes_on(t: &mut Tester, id: AssocId, ours: &Init, peer_tag: u32) {
+    assert!(t.events().is_empty());
+    assert_eq!(state(t, id), Some(AssociationState::CookieWait));
+    // IUT -> INIT -> T (T1-init)
+    // T -> INIT ACK -> IUT
+    t.advance(Duration::from_secs(1));
+    let (again, _) = answer_init(t, peer_tag, vec![]);
+    assert_eq!(&again, ours);
+    // IUT -> COOKIE ECHO -> T
+    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
+    // T -> COOKIE ACK -> IUT
+    t.send(ours.initiate_tag, &[Chunk::CookieAck]);
+    assert_eq!(up(t).0, id);
+}
+
+/// What the IUT sent is one ABORT for a Protocol Violation.
+#[track_caller]
+pub fn assert_protocol_violation(sent: &[Sent]) {
+    // IUT -> ABORT (Protocol Violation) -> T
+    let [abort] = sent else { panic!("{sent:#?}") };
+    let Chunk::Abort(a) = abort.only() else {
+        panic!("expected ABORT, got {:?}", abort.packet.chunks)
+    };
+    assert!(
+        matches!(a.causes[..], [ErrorCause::ProtocolViolation(_)]),
+        "{a}"
     );
 }
 

@@ -46,6 +46,18 @@ pub fn in_shutdown_ack_sent(peer_tag: u32) -> (Tester, u32, AssocId) {
     (t, iut_tag, id)
 }
 
+/// The tester completes the shutdown of an association in
+/// SHUTDOWN-ACK-SENT: it ends without a word, and the user is told.
+#[track_caller]
+pub fn complete_shutdown(t: &mut Tester, iut_tag: u32, id: AssocId) {
+    // T -> SHUTDOWN COMPLETE -> IUT
+    t.send(iut_tag, &[shutdown_complete(false)]);
+    // IUT: nothing
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_eq!(t.iut.association_count(), 0);
+}
+
 /// The packet holds one SHUTDOWN ACK, to the tester under `peer_tag`.
 #[track_caller]
 pub fn assert_shutdown_ack(sent: &Sent, peer_tag: u32) {
