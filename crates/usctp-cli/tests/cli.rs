@@ -11,14 +11,20 @@ use std::time::Duration;
 
 use support::{USCTP, free_port, free_ports, json_f64};
 
-#[test]
-fn the_demo_prints_the_classic_output() {
-    let out = Command::new(USCTP).arg("demo").output().unwrap();
+/// The command exited 0; if not, its standard error says why.
+#[track_caller]
+fn assert_success(out: &Output) {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn the_demo_prints_the_classic_output() {
+    let out = Command::new(USCTP).arg("demo").output().unwrap();
+    assert_success(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "{text}");
@@ -67,11 +73,7 @@ fn ping_against_echo_server_reports_round_trips() {
         &["echo-server"],
         &["ping", "--count", "200", "--msg-size", "100", "--json"],
     );
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
+    assert_success(&client);
     assert!(server.status.success());
     let line = String::from_utf8(client.stdout).unwrap();
     assert_eq!(json_f64(&line, "messages"), 200.0);
@@ -95,11 +97,7 @@ fn bench_against_discard_server_counts_every_byte() {
             "--json",
         ],
     );
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
+    assert_success(&client);
     let sent = String::from_utf8(client.stdout).unwrap();
     let received = String::from_utf8(server.stdout).unwrap();
     assert_eq!(json_f64(&sent, "bytes"), 3_000_000.0);
@@ -116,11 +114,7 @@ fn protocol_options_reach_the_handshake() {
         &["daytime-server", "--streams", "3"],
         &["daytime-client", "--streams", "2", "--rto-initial", "300"],
     );
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
+    assert_success(&client);
     assert!(server.status.success());
     let text = String::from_utf8(client.stdout).unwrap();
     assert!(text.contains("instrms   = 2\noutstrms  = 2\n"), "{text}");

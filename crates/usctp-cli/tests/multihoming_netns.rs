@@ -422,34 +422,59 @@ const FAST: [&str; 10] = [
     "2",
 ];
 
+/// The fast timers, and SCTP-PF on a usrsctp side.
+fn fast_with_pf() -> Vec<&'static str> {
+    let mut timers = FAST.to_vec();
+    timers.extend(["--pf-threshold", "0"]);
+    timers
+}
+
+/// Runs `failover` where this machine can (network namespaces; nft for a
+/// black hole; the usrsctp peer when a side is usrsctp) and prints its
+/// stall as `what`. `None`: skipped, or nothing measured (usrsctp sending
+/// to usctp).
+fn stall(
+    what: &str,
+    tag: &str,
+    cut: Cut,
+    timers: &[&str],
+    sender: Stack,
+    receiver: Stack,
+) -> Option<f64> {
+    let usrsctp = sender == Stack::Usrsctp || receiver == Stack::Usrsctp;
+    if skip_unless_possible(cut == Cut::BlackHole) || usrsctp && usrsctp_peer().is_none() {
+        return None;
+    }
+    let stall = failover(tag, cut, timers, sender, receiver)?;
+    println!("{what}: stall {:.0} ms", stall * 1e3);
+    Some(stall)
+}
+
 #[test]
 fn black_hole_with_default_timers() {
-    if skip_unless_possible(true) {
+    let what = "black hole, default timers";
+    let Some(stall) = stall(what, "d", Cut::BlackHole, &[], Stack::Usctp, Stack::Usctp) else {
         return;
-    }
-    let stall = failover("d", Cut::BlackHole, &[], Stack::Usctp, Stack::Usctp).unwrap();
-    println!("black hole, default timers: stall {:.0} ms", stall * 1e3);
+    };
     assert!(stall <= 1.5, "stall {stall:.3} s");
 }
 
 #[test]
 fn black_hole_with_fast_timers() {
-    if skip_unless_possible(true) {
+    let what = "black hole, fast timers";
+    let Some(stall) = stall(what, "f", Cut::BlackHole, &FAST, Stack::Usctp, Stack::Usctp) else {
         return;
-    }
-    let stall = failover("f", Cut::BlackHole, &FAST, Stack::Usctp, Stack::Usctp).unwrap();
-    println!("black hole, fast timers: stall {:.0} ms", stall * 1e3);
+    };
     // Target 0.2 s; room for a loaded machine as above.
     assert!(stall <= 0.35, "stall {stall:.3} s");
 }
 
 #[test]
 fn sender_link_down_with_default_timers() {
-    if skip_unless_possible(false) {
+    let what = "link down, default timers";
+    let Some(stall) = stall(what, "l", Cut::LinkDown, &[], Stack::Usctp, Stack::Usctp) else {
         return;
-    }
-    let stall = failover("l", Cut::LinkDown, &[], Stack::Usctp, Stack::Usctp).unwrap();
-    println!("link down, default timers: stall {:.0} ms", stall * 1e3);
+    };
     // The target is 0.1 s (met in quiet release runs, docs/multihoming.md);
     // the bound leaves room for a loaded CI machine, and is still far
     // below any timer (RTO.Min is 1 s).
@@ -460,14 +485,17 @@ fn sender_link_down_with_default_timers() {
 /// usctp's, across a stack it did not write.
 #[test]
 fn usctp_to_usrsctp_black_hole_with_fast_timers() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
+    let what = "usctp -> usrsctp, black hole, fast timers";
+    let Some(stall) = stall(
+        what,
+        "u",
+        Cut::BlackHole,
+        &FAST,
+        Stack::Usctp,
+        Stack::Usrsctp,
+    ) else {
         return;
-    }
-    let stall = failover("u", Cut::BlackHole, &FAST, Stack::Usctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usctp -> usrsctp, black hole, fast timers: stall {:.0} ms",
-        stall * 1e3
-    );
+    };
     assert!(stall <= 0.35, "stall {stall:.3} s");
 }
 
@@ -475,12 +503,16 @@ fn usctp_to_usrsctp_black_hole_with_fast_timers() {
 /// timers and SCTP-PF on the usrsctp side: every byte arrives.
 #[test]
 fn usrsctp_to_usctp_across_a_black_hole() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
-        return;
-    }
-    let mut timers = FAST.to_vec();
-    timers.extend(["--pf-threshold", "0"]);
-    failover("r", Cut::BlackHole, &timers, Stack::Usrsctp, Stack::Usctp);
+    let timers = fast_with_pf();
+    let what = "usrsctp -> usctp, black hole";
+    stall(
+        what,
+        "r",
+        Cut::BlackHole,
+        &timers,
+        Stack::Usrsctp,
+        Stack::Usctp,
+    );
 }
 
 /// usrsctp to usrsctp, for comparison (the figures in
@@ -488,40 +520,42 @@ fn usrsctp_to_usctp_across_a_black_hole() {
 /// defaults (ignored: the default failover takes about a minute).
 #[test]
 fn usrsctp_to_usrsctp_black_hole_with_fast_timers_and_pf() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
-        return;
-    }
-    let mut timers = FAST.to_vec();
-    timers.extend(["--pf-threshold", "0"]);
-    let stall = failover("p", Cut::BlackHole, &timers, Stack::Usrsctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usrsctp -> usrsctp, black hole, fast timers and PF: stall {:.0} ms",
-        stall * 1e3
+    let timers = fast_with_pf();
+    let what = "usrsctp -> usrsctp, black hole, fast timers and PF";
+    stall(
+        what,
+        "p",
+        Cut::BlackHole,
+        &timers,
+        Stack::Usrsctp,
+        Stack::Usrsctp,
     );
 }
 
 #[test]
 #[ignore = "takes about a minute: usrsctp's default failover"]
 fn usrsctp_to_usrsctp_black_hole_with_default_timers() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
-        return;
-    }
-    let stall = failover("q", Cut::BlackHole, &[], Stack::Usrsctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usrsctp -> usrsctp, black hole, default timers: stall {:.0} ms",
-        stall * 1e3
+    let what = "usrsctp -> usrsctp, black hole, default timers";
+    stall(
+        what,
+        "q",
+        Cut::BlackHole,
+        &[],
+        Stack::Usrsctp,
+        Stack::Usrsctp,
     );
 }
 
 #[test]
 #[ignore = "usrsctp may never recover from its link going down"]
 fn usrsctp_to_usrsctp_sender_link_down() {
-    if skip_unless_possible(false) || usrsctp_peer().is_none() {
-        return;
-    }
-    let stall = failover("k", Cut::LinkDown, &[], Stack::Usrsctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usrsctp -> usrsctp, link down, default timers: stall {:.0} ms",
-        stall * 1e3
+    let what = "usrsctp -> usrsctp, link down, default timers";
+    stall(
+        what,
+        "k",
+        Cut::LinkDown,
+        &[],
+        Stack::Usrsctp,
+        Stack::Usrsctp,
     );
 }

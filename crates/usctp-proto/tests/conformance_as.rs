@@ -16,11 +16,16 @@ use usctp_proto::chunk::{Chunk, CookieEcho, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
-/// Tags that look random: all distinct, and each bit set in 40 % to 60 %
+/// Tags that look random, one for each association of the IUT: all distinct, and each bit set in 40 % to 60 %
 /// of them (RFC 9260 §5.3.1).
 #[track_caller]
-fn assert_random_tags(tags: &[u32]) {
+fn assert_random_tags(t: &Tester, tags: &[u32]) {
     assert_eq!(tags.len(), 1000);
+    assert_eq!(
+        t.iut.association_count(),
+        tags.len(),
+        "one association each"
+    );
     let distinct: HashSet<u32> = tags.iter().copied().collect();
     assert_eq!(distinct.len(), tags.len(), "Initiate Tags repeat");
     assert!(!distinct.contains(&0));
@@ -60,6 +65,32 @@ fn unknown_init_parameters(middle: u16, reported: &[u16], address_processed: boo
         "address after the unknown parameters: {:?}",
         up.peer_addresses
     );
+}
+
+/// The packet is an ABORT without the T bit under `vtag`, with an
+/// Unresolvable Address cause that holds the Host Name Address.
+#[track_caller]
+fn assert_unresolvable_host_name(reply: &Sent, vtag: u32) {
+    assert_eq!(reply.vtag(), vtag);
+    let Chunk::Abort(abort) = reply.only() else {
+        panic!("expected ABORT, got {}", reply.only())
+    };
+    assert!(!abort.reflected_tag);
+    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
+        panic!("{:?}", abort.causes)
+    };
+    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
+}
+
+/// The association is up with both the tester's addresses, and the
+/// alternate one is recognised as the peer: a HEARTBEAT from it is
+/// answered there.
+#[track_caller]
+fn up_at_both_addresses(t: &mut Tester, alternate: IpAddr, iut_tag: u32, peer_tag: u32) {
+    let (_, up) = up(t);
+    assert_eq!(ips(&up), [tester_addr().ip(), alternate]);
+    t.from = SocketAddr::new(alternate, tester_addr().port());
+    assert_alive(t, iut_tag, peer_tag);
 }
 
 // ---- AS: association setup ----
@@ -186,8 +217,7 @@ fn sctp_as_i_1_3_1() {
         assert_eq!(s.vtag(), 0, "at {at:?}");
         assert_eq!(s.only(), &Chunk::Init(first.clone()), "at {at:?}");
     }
-    let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
-    assert_eq!(times, secs(&[1, 3, 7, 11, 15, 19, 23, 27]));
+    assert_eq!(times(&sent), secs(&[1, 3, 7, 11, 15, 19, 23, 27]));
     assert_cant_start(&mut t, id, AssociationError::InitTimeout);
 }
 
@@ -282,8 +312,7 @@ fn sctp_as_v_1_5_1() {
         );
         tags.push(ours.initiate_tag);
     }
-    assert_eq!(t.iut.association_count(), 1000);
-    assert_random_tags(&tags);
+    assert_random_tags(&t, &tags);
 }
 
 /// As server the IUT picks Initiate Tags that look random over 1000
@@ -304,8 +333,7 @@ fn sctp_as_v_1_5_2() {
         assert_eq!(t.iut.association(id).unwrap().local_tag(), ack.initiate_tag);
         tags.push(ack.initiate_tag);
     }
-    assert_eq!(t.iut.association_count(), 1000);
-    assert_random_tags(&tags);
+    assert_random_tags(&t, &tags);
 }
 
 /// An INIT with IPv4 and IPv6 addresses, Cookie Preservative, Supported
@@ -630,11 +658,8 @@ fn sctp_as_v_1_11_1() {
     // T -> COOKIE ECHO -> IUT
     // IUT -> COOKIE ACK -> T
     assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
-    let (_, up) = up(&mut t);
-    assert_eq!(ips(&up), [tester_addr().ip(), alternate]);
     // T (from 10.0.1.2) -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    t.from = SocketAddr::new(alternate, tester_addr().port());
-    assert_alive(&mut t, ack.initiate_tag, 0x1b10_0001);
+    up_at_both_addresses(&mut t, alternate, ack.initiate_tag, 0x1b10_0001);
 }
 
 /// Both addresses a multi-homed peer lists in its INIT ACK become peer
@@ -655,11 +680,8 @@ fn sctp_as_v_1_11_2() {
     assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
-    let (_, up) = up(&mut t);
-    assert_eq!(ips(&up), [tester_addr().ip(), alternate]);
     // T (from 10.0.1.2) -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    t.from = SocketAddr::new(alternate, tester_addr().port());
-    assert_alive(&mut t, ours.initiate_tag, 0x1b20_0001);
+    up_at_both_addresses(&mut t, alternate, ours.initiate_tag, 0x1b20_0001);
 }
 
 /// An INIT with a Host Name Address is answered with an ABORT carrying
@@ -673,15 +695,7 @@ fn sctp_as_v_1_12_1() {
     // IUT -> ABORT (Unresolvable Address) -> T
     let reply = t.sent_one();
     assert_eq!(reply.to, tester_addr());
-    assert_eq!(reply.vtag(), 0x1c10_0001);
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT, got {}", reply.only())
-    };
-    assert!(!abort.reflected_tag);
-    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
-        panic!("{:?}", abort.causes)
-    };
-    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
+    assert_unresolvable_host_name(&reply, 0x1c10_0001);
     assert_eq!(t.iut.association_count(), 0);
 }
 
@@ -775,15 +789,7 @@ fn sctp_as_i_1_12_2() {
     answer_init(&mut t, 0x1c20_0001, vec![name]);
     // IUT -> ABORT (Unresolvable Address) -> T
     let reply = t.sent_one();
-    assert_eq!(reply.vtag(), 0x1c20_0001);
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT, got {}", reply.only())
-    };
-    assert!(!abort.reflected_tag);
-    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
-        panic!("{:?}", abort.causes)
-    };
-    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
+    assert_unresolvable_host_name(&reply, 0x1c20_0001);
     assert_attempt_ended(&mut t, id);
 }
 

@@ -437,11 +437,7 @@ fn sctp_fh_o_5_3_1() {
     });
     // T -> DATA -> IUT
     t.send(0x5310_0001, &[data]);
-    // IUT -> ABORT (T bit) -> T
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
-    assert_abort(&reply, 0x5310_0001, true, &[]);
-    assert_eq!(t.iut.association_count(), 0);
+    assert_ootb_abort(&mut t, 0x5310_0001);
 }
 
 /// An out-of-the-blue ABORT is discarded silently (RFC 9260 §8.4 (2)).

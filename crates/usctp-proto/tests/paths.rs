@@ -170,10 +170,7 @@ fn heartbeat_with_the_right_tag_is_answered_with_the_same_info() {
     assert_eq!(reply.vtag(), PEER);
     assert_eq!(reply.packet.chunks, [heartbeat_ack(info)]);
     assert!(t.events().is_empty());
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::Established
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::Established));
 }
 
 #[test]

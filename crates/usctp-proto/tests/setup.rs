@@ -563,10 +563,7 @@ fn init_ack_leads_to_cookie_echo_and_cookie_ack_brings_the_association_up() {
     let echo = t.sent_one();
     assert_eq!(echo.vtag(), 0x9999);
     assert_eq!(echo.only(), &cookie_echo(&cookie));
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieEchoed
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     t.send(sent.initiate_tag, &[Chunk::CookieAck]);
     let events = t.events();
     let [(_, Event::Up(up))] = &events[..] else {
@@ -763,10 +760,7 @@ fn a_large_init_ack_is_taken() {
         echo.packet.chunks,
         [cookie_echo(&Bytes::from_static(b"cookie"))]
     );
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieEchoed
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
 }
 
 /// RFC 9260 §3.3.3: a State Cookie larger than this end's packets (3000
@@ -786,10 +780,7 @@ fn a_cookie_larger_than_a_packet_is_echoed_whole() {
     assert_eq!(echo.packet.chunks, expected);
     assert_eq!(echo.size, 12 + 4 + 3000);
     assert!(echo.size > Config::default().max_packet_size);
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieEchoed
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     t.advance(Duration::from_secs(1));
     assert_eq!(t.sent_one().packet.chunks, expected);
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
@@ -811,10 +802,7 @@ fn stale_cookie_error_restarts_with_a_cookie_preservative() {
         assert_eq!(again.initiate_tag, sent.initiate_tag);
         // RTT (0 here) plus at most one second (§5.2.6).
         assert!(again.params.contains(&Param::CookiePreservative(1_000)));
-        assert_eq!(
-            t.iut.association(id).unwrap().state(),
-            AssociationState::CookieWait
-        );
+        assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
         let ack = Init {
             params: vec![Param::StateCookie(Bytes::from_static(b"c"))],
             ..init(0x6666)

@@ -38,10 +38,7 @@ fn init_in_cookie_wait_is_answered_with_the_original_parameters() {
     assert_eq!(ack.initiate_tag, ours.initiate_tag);
     assert_eq!(ack.initial_tsn, ours.initial_tsn);
     assert!(ack.state_cookie().is_some());
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieWait
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
     t.advance(Duration::from_secs(1));
     assert!(
         matches!(t.sent_one().only(), Chunk::Init(_)),
@@ -78,10 +75,7 @@ fn init_in_cookie_echoed_is_answered_and_its_cookie_resolves_the_collision() {
         assert_eq!(reply.vtag(), new_tag);
         let ack = init_ack_of(&reply);
         assert_eq!(ack.initiate_tag, ours.initiate_tag);
-        assert_eq!(
-            t.iut.association(id).unwrap().state(),
-            AssociationState::CookieEchoed
-        );
+        assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
         t.send(
             ours.initiate_tag,
             &[cookie_echo(ack.state_cookie().unwrap())],
@@ -110,10 +104,7 @@ fn init_in_cookie_echoed_keeps_the_state_and_timer_and_fills_the_tie_tags() {
     let c = open_cookie(ack.state_cookie().unwrap());
     assert_ne!(c.local_tie_tag, 0);
     assert_ne!(c.peer_tie_tag, 0);
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieEchoed
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     // T1-cookie was started 500 ms before the INIT and still fires at 1 s.
     t.advance(Duration::from_millis(499));
     t.sent_nothing();
@@ -164,10 +155,7 @@ fn a_colliding_init_is_answered_where_the_user_and_the_init_agree() {
         answered_at(&mut t, stranger, 0x5454_0004, &[primary.ip()]),
         primary
     );
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieWait
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
     // COOKIE-ECHOED, after an INIT ACK from the primary listing the second.
     t.from = primary;
     t.send(
@@ -186,10 +174,7 @@ fn a_colliding_init_is_answered_where_the_user_and_the_init_agree() {
         answered_at(&mut t, second, 0x5454_0007, &[primary.ip()]),
         second
     );
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieEchoed
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
 }
 
 #[test]
@@ -212,10 +197,7 @@ fn init_adding_an_address_in_cookie_echoed_is_aborted() {
             0, 5, 0, 8, 192, 0, 2, 77
         ]))]
     );
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieEchoed
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
 }
 
 // ---- an INIT for an established association, and restarts (§5.2.2, §5.2.4) ----
@@ -406,10 +388,7 @@ fn restart_cookie_in_shutdown_ack_sent_gets_the_shutdown_ack_again() {
     let ack = send_init(&mut t, init(0x4747_0002));
     t.send(iut_tag, &[shutdown_chunk(Tsn(999))]);
     assert_eq!(t.sent_one().packet.chunks, [Chunk::ShutdownAck]);
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::ShutdownAckSent
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
     t.events();
     t.send(
         ack.initiate_tag,
@@ -512,8 +491,5 @@ fn cookie_ack_outside_cookie_echoed_is_discarded() {
     let ours = init_of(&t.sent_one());
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     t.sent_nothing();
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::CookieWait
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
 }

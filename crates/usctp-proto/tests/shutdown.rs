@@ -41,10 +41,7 @@ fn graceful_shutdown_initiated_locally() {
     let now = t.now;
     t.iut.association_mut(id).unwrap().shutdown(now);
     t.sent_nothing();
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::ShutdownPending
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
     t.send(tag, &[sack_with(sent[0].tsn, 100_000, &[])]);
     let shutdown = t.sent_one();
     assert_eq!(shutdown.vtag(), PEER);
@@ -69,10 +66,7 @@ fn graceful_shutdown_initiated_by_the_peer() {
             .iter()
             .any(|(_, e)| matches!(e, Event::ShutdownStarted))
     );
-    assert_eq!(
-        t.iut.association(id).unwrap().state(),
-        AssociationState::ShutdownAckSent
-    );
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
     // SHUTDOWN ACK is retransmitted on T2.
     t.advance(Duration::from_secs(1));
     assert_eq!(t.sent_one().only(), &Chunk::ShutdownAck);

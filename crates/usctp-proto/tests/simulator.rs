@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use support::sim::workload::{
-    Plan, check_delivery, establish, plan, read_all, send_messages, shut_down, transfer,
-    until_acked,
+    Plan, check_delivery, establish, measured_pair, plan, read_all, send_messages, shut_down,
+    transfer, until_acked,
 };
 use support::sim::{Fate, Impairment, Sim, seeds};
 use usctp_proto::association::AssociationState;
@@ -138,6 +138,19 @@ fn run_with(seed: u64, link: Impairment, count: usize, max_size: usize, config: 
     shut_down(&mut sim, a, seed);
 }
 
+/// A link of `delay_ms` plus up to `jitter_ms` that loses, duplicates and
+/// corrupts datagrams at these rates.
+fn lossy(delay_ms: u64, jitter_ms: u64, loss: f64, duplicate: f64, corrupt: f64) -> Impairment {
+    Impairment {
+        delay: Duration::from_millis(delay_ms),
+        jitter: Duration::from_millis(jitter_ms),
+        loss,
+        duplicate,
+        corrupt,
+        ..Impairment::default()
+    }
+}
+
 #[test]
 fn clean_network_delivers_everything_in_order() {
     run(1, Impairment::default(), 300, 5000);
@@ -145,14 +158,7 @@ fn clean_network_delivers_everything_in_order() {
 
 #[test]
 fn lossy_duplicating_reordering_corrupting_network_over_many_seeds() {
-    let link = Impairment {
-        delay: Duration::from_millis(20),
-        jitter: Duration::from_millis(15),
-        loss: 0.1,
-        duplicate: 0.1,
-        corrupt: 0.02,
-        ..Impairment::default()
-    };
+    let link = lossy(20, 15, 0.1, 0.1, 0.02);
     for seed in seeds(1000) {
         run(seed, link, 10, 4000);
     }
@@ -160,14 +166,7 @@ fn lossy_duplicating_reordering_corrupting_network_over_many_seeds() {
 
 #[test]
 fn thirty_percent_loss() {
-    let link = Impairment {
-        delay: Duration::from_millis(10),
-        jitter: Duration::from_millis(5),
-        loss: 0.3,
-        duplicate: 0.1,
-        corrupt: 0.01,
-        ..Impairment::default()
-    };
+    let link = lossy(10, 5, 0.3, 0.1, 0.01);
     for seed in seeds(20) {
         run_with(seed, link, 20, 3000, patient());
     }
@@ -176,14 +175,7 @@ fn thirty_percent_loss() {
 #[test]
 #[ignore = "long: 100,000 seeds; run with --ignored --release"]
 fn one_hundred_thousand_seeds() {
-    let link = Impairment {
-        delay: Duration::from_millis(20),
-        jitter: Duration::from_millis(15),
-        loss: 0.3,
-        duplicate: 0.1,
-        corrupt: 0.02,
-        ..Impairment::default()
-    };
+    let link = lossy(20, 15, 0.3, 0.1, 0.02);
     for seed in seeds(100_000) {
         run_with(seed, link, 5, 3000, patient());
     }
@@ -396,12 +388,8 @@ fn simulator_packets_seed_the_fuzz_corpus() {
 /// T3-rtx a minute away.
 #[test]
 fn a_gap_filled_by_a_retransmission_does_not_time_the_round_trip() {
-    let mut sim = Sim::pair(1, Config::default());
-    let (a, b) = establish(&mut sim);
     // One exchange measures the path: SRTT about 20 ms.
-    send_messages(&mut sim, a, 1, 100);
-    read_all(&mut sim, b, 1);
-    until_acked(&mut sim, a);
+    let (mut sim, a, b) = measured_pair(1);
     let srtt = sim.nodes[0]
         .ep
         .association(a)
@@ -445,11 +433,7 @@ fn a_gap_filled_by_a_retransmission_does_not_time_the_round_trip() {
 /// in 16 s in the fuzz input.
 #[test]
 fn an_answered_stall_probe_is_not_repeated_while_data_is_stuck() {
-    let mut sim = Sim::pair(1, Config::default());
-    let (a, b) = establish(&mut sim);
-    send_messages(&mut sim, a, 1, 100);
-    read_all(&mut sim, b, 1);
-    until_acked(&mut sim, a);
+    let (mut sim, a, _) = measured_pair(1);
     // Every DATA packet is lost from now on; HEARTBEATs pass.
     sim.drop_if = Some(Box::new(|p| {
         p.chunks.iter().any(|c| matches!(c, Chunk::Data(_)))

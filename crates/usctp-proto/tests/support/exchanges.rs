@@ -227,6 +227,11 @@ pub fn sent_within(t: &mut Tester, span: Duration) -> Vec<Sent> {
     out
 }
 
+/// When each packet of `run_for`'s was sent.
+pub fn times(sent: &[(Duration, Sent)]) -> Vec<Duration> {
+    sent.iter().map(|(at, _)| *at).collect()
+}
+
 pub fn secs(list: &[u64]) -> Vec<Duration> {
     list.iter().map(|&s| Duration::from_secs(s)).collect()
 }
@@ -341,6 +346,28 @@ pub fn assert_init_dropped_and_a_clean_one_answered(t: &mut Tester, tag: u32) {
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
     send_init(t, init(tag));
+}
+
+/// The IUT is still in COOKIE-WAIT, and T1-init (1 s) sends its INIT
+/// `ours` again.
+#[track_caller]
+pub fn assert_init_resent(t: &mut Tester, id: AssocId, ours: &Init) {
+    assert_eq!(state(t, id), Some(AssociationState::CookieWait));
+    // IUT -> INIT -> T (T1-init)
+    t.advance(Duration::from_secs(1));
+    assert_eq!(&sent_init(t), ours);
+}
+
+/// An out-of-the-blue packet from the tester under `vtag` drew an ABORT
+/// with the T bit and that tag reflected, to the packet's source; nothing
+/// was set up.
+#[track_caller]
+pub fn assert_ootb_abort(t: &mut Tester, vtag: u32) {
+    // IUT -> ABORT (T bit) -> T
+    let reply = t.sent_one();
+    assert_eq!(reply.to, tester_addr());
+    assert_abort(&reply, vtag, true, &[]);
+    assert_eq!(t.iut.association_count(), 0);
 }
 
 /// The IUT, its INIT `ours` unanswered, is still in COOKIE-WAIT and has

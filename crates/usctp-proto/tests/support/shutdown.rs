@@ -58,6 +58,15 @@ pub fn complete_shutdown(t: &mut Tester, iut_tag: u32, id: AssocId) {
     assert_eq!(t.iut.association_count(), 0);
 }
 
+/// The IUT answers with a SHUTDOWN ACK, to the tester under `peer_tag`,
+/// and is in SHUTDOWN-ACK-SENT.
+#[track_caller]
+pub fn assert_acks_the_shutdown(t: &mut Tester, id: AssocId, peer_tag: u32) {
+    // IUT -> SHUTDOWN ACK -> T
+    assert_shutdown_ack(&t.sent_one(), peer_tag);
+    assert_eq!(state(t, id), Some(AssociationState::ShutdownAckSent));
+}
+
 /// The packet holds one SHUTDOWN ACK, to the tester under `peer_tag`.
 #[track_caller]
 pub fn assert_shutdown_ack(sent: &Sent, peer_tag: u32) {

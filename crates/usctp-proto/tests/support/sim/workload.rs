@@ -11,6 +11,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use usctp_proto::association::{AssocId, Event, Message, SendError};
+use usctp_proto::config::Config;
 
 use super::Sim;
 
@@ -184,6 +185,18 @@ pub fn shut_down(sim: &mut Sim, a: AssocId, seed: u64) {
             .collect();
         assert!(bad.is_empty(), "seed {seed}: {bad:?}");
     }
+}
+
+/// A pair (seed `seed`, default configuration) whose association has
+/// measured its path: one message sent, read and acknowledged.
+#[track_caller]
+pub fn measured_pair(seed: u64) -> (Sim, AssocId, AssocId) {
+    let mut sim = Sim::pair(seed, Config::default());
+    let (a, b) = establish(&mut sim);
+    send_messages(&mut sim, a, 1, 100);
+    read_all(&mut sim, b, 1);
+    until_acked(&mut sim, a);
+    (sim, a, b)
 }
 
 /// Sends `count` messages of `size` bytes from node 0 on stream 0, in
