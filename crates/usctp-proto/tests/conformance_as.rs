@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event};
-use usctp_proto::chunk::{Chunk, CookieEcho, ErrorCause, Init, Param, ParamType};
+use usctp_proto::chunk::{Chunk, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
@@ -116,9 +116,7 @@ fn sctp_as_v_1_1_1() {
     assert_eq!(echo.vtag(), 0x1111_0001);
     assert_eq!(
         echo.packet.chunks,
-        [Chunk::CookieEcho(CookieEcho {
-            cookie: Bytes::from_static(COOKIE)
-        })]
+        [cookie_echo(&Bytes::from_static(COOKIE))]
     );
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     // T -> COOKIE ACK -> IUT
@@ -168,7 +166,7 @@ fn sctp_as_i_1_2_1() {
     // IUT -> COOKIE ECHO -> T
     let echo = t.sent_one();
     assert_eq!(echo.vtag(), 0x1121_0001);
-    assert_eq!(echo.only(), &Chunk::CookieEcho(CookieEcho { cookie }));
+    assert_eq!(echo.only(), &cookie_echo(&cookie));
     // T -> COOKIE ACK -> IUT
     t.send(first.initiate_tag, &[Chunk::CookieAck]);
     assert_eq!(up(&mut t).0, id);
@@ -192,7 +190,7 @@ fn sctp_as_i_1_2_2() {
     let again = t.sent_one();
     assert_eq!(again.vtag(), 0x1122_0001);
     assert_eq!(again.packet.chunks, first.packet.chunks);
-    assert_eq!(again.only(), &Chunk::CookieEcho(CookieEcho { cookie }));
+    assert_eq!(again.only(), &cookie_echo(&cookie));
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
@@ -380,10 +378,7 @@ fn sctp_as_v_1_6_2() {
     // IUT -> COOKIE ECHO -> T
     let echo = t.sent_one();
     assert_eq!(echo.vtag(), 0x1620_0001);
-    assert_eq!(
-        echo.packet.chunks,
-        [Chunk::CookieEcho(CookieEcho { cookie })]
-    );
+    assert_eq!(echo.packet.chunks, [cookie_echo(&cookie)]);
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     let (up_id, up) = up(&mut t);
@@ -754,9 +749,7 @@ fn sctp_as_i_1_15() {
     t.iut
         .connect_multihomed(now, tester_addr(), &[second], TESTER_PORT)
         .unwrap();
-    let Chunk::Init(init) = t.sent_one().only().clone() else {
-        panic!("expected INIT")
-    };
+    let init = init_of(&t.sent_one());
     t.from = std::net::SocketAddr::new(second, tester_addr().port());
     let ack = Init {
         initiate_tag: 0x1f00_0001,

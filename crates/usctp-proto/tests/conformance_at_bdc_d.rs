@@ -15,9 +15,7 @@ use bytes::Bytes;
 use support::etsi::assert_record;
 use support::*;
 use usctp_proto::association::{AssocId, AssociationError, AssociationState, Event, PathChange};
-use usctp_proto::chunk::{
-    Abort, Chunk, CookieEcho, DataFlags, ErrorCause, Param, ShutdownComplete,
-};
+use usctp_proto::chunk::{Abort, Chunk, DataFlags, ErrorCause, Param, ShutdownComplete};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
@@ -508,7 +506,7 @@ fn sctp_bdc_v_7_4() {
     t.send(
         ack.initiate_tag,
         &[
-            Chunk::CookieEcho(CookieEcho { cookie }),
+            cookie_echo(&cookie),
             tester_data(TESTER_TSN, 0, 0, b"with the cookie"),
         ],
     );
@@ -1283,7 +1281,7 @@ fn sctp_rt_i_11_3_without_sctp_pf() {
 // ---- the record ----
 
 #[test]
-fn not_yet_applicable_purposes_are_listed_once() {
+fn not_yet_applicable_at_bdc_d_a_m_rt_purposes_are_listed_once() {
     let source = include_str!("conformance_at_bdc_d.rs");
     assert_record(
         source,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use support::*;
 use usctp_proto::association::{AssociationState, Event};
-use usctp_proto::chunk::{Chunk, CookieEcho, Param, Shutdown, ShutdownComplete};
+use usctp_proto::chunk::{Chunk, Param, Shutdown, ShutdownComplete};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
@@ -108,7 +108,7 @@ fn sctp_dm_o_4_3() {
     let again = t.sent_one();
     assert_eq!(again.vtag(), 0x4300_0001);
     assert_eq!(again.packet.chunks, first.packet.chunks);
-    assert_eq!(again.only(), &Chunk::CookieEcho(CookieEcho { cookie }));
+    assert_eq!(again.only(), &cookie_echo(&cookie));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     up(&mut t);
@@ -307,12 +307,7 @@ fn sctp_dm_o_4_8() {
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
     // T -> COOKIE ECHO (tampered cookie) -> IUT
-    t.send(
-        ack.initiate_tag,
-        &[Chunk::CookieEcho(CookieEcho {
-            cookie: Bytes::from(tampered),
-        })],
-    );
+    t.send(ack.initiate_tag, &[cookie_echo(&Bytes::from(tampered))]);
     // IUT: nothing
     t.sent_nothing();
     assert!(t.events().is_empty());
