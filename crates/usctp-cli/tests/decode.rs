@@ -2,6 +2,8 @@
 //! installed (CI installs it; elsewhere the tshark comparisons say they were
 //! skipped, and fail if `CI` is set).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use support::{USCTP, available};
 use usctp::proto::chunk::{
     Abort, Asconf, AsconfAck, Auth, Chunk, ChunkType, CommonHeader, CookieEcho, Cwr, Data,
     DataFlags, Ecne, ErrorCause, ErrorChunk, ForwardTsn, ForwardTsnStream, GapBlock, Heartbeat,
@@ -24,8 +27,14 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A line of decode's output ends with `suffix`.
+#[track_caller]
+fn assert_ends_with(line: &str, suffix: &str) {
+    assert!(line.ends_with(suffix), "{line}");
+}
+
 fn decode(file: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_usctp"))
+    Command::new(USCTP)
         .arg("decode")
         .arg(file)
         .output()
@@ -61,12 +70,11 @@ fn tshark() -> Option<&'static str> {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "CI must install tshark");
-        eprintln!("tshark not installed: comparison skipped");
-        return None;
-    }
-    Some("tshark")
+    available(
+        "tshark (the comparisons)",
+        (!found).then_some("tshark not installed"),
+    )
+    .then_some("tshark")
 }
 
 /// Per frame, the chunk types tshark dissects, as (frame, [type numbers]).
@@ -128,15 +136,13 @@ fn decode_prints_key_fields() {
     let lines = stdout_lines(&decode(&fixture("echo.pcap")));
     assert_eq!(lines.len(), 26);
     assert!(lines[0].starts_with("1 127.0.0.1:9900 > 127.0.0.1:9899 sctp 63794 > 7 vtag=0x00000000 checksum ok: INIT(init_tag=0x55e8c391, a_rwnd=131072, os=10, mis=2048, init_tsn=100692956"), "{}", lines[0]);
-    assert!(
-        lines[15].ends_with("DATA(tsn=100692956, stream=0, ssn=0, ppid=0, len=6, flags=BE)"),
-        "{}",
-        lines[15]
+    assert_ends_with(
+        &lines[15],
+        "DATA(tsn=100692956, stream=0, ssn=0, ppid=0, len=6, flags=BE)",
     );
-    assert!(
-        lines[17].ends_with("SACK(cum_tsn=100692956, a_rwnd=130402, gaps=[], dups=0)"),
-        "{}",
-        lines[17]
+    assert_ends_with(
+        &lines[17],
+        "SACK(cum_tsn=100692956, a_rwnd=130402, gaps=[], dups=0)",
     );
 }
 
@@ -209,24 +215,12 @@ fn bad_checksum_and_truncated_chunk_are_flagged_and_decoding_goes_on() {
     assert!(out.status.success());
     let lines = stdout_lines(&out);
     assert_eq!(lines.len(), 4, "{lines:#?}");
-    assert!(
-        lines[0].ends_with("checksum ok: COOKIE_ACK"),
-        "{}",
-        lines[0]
-    );
+    assert_ends_with(&lines[0], "checksum ok: COOKIE_ACK");
     assert!(lines[1].contains("bad checksum"), "{}", lines[1]);
-    assert!(lines[1].ends_with(": COOKIE_ACK"), "{}", lines[1]);
-    assert!(
-        lines[2]
-            .ends_with("checksum ok: malformed: chunk header: truncated, needs 16 bytes, 8 left"),
-        "{}",
-        lines[2]
-    );
-    assert!(
-        lines[3].ends_with("checksum ok: SHUTDOWN_ACK"),
-        "{}",
-        lines[3]
-    );
+    assert_ends_with(&lines[1], ": COOKIE_ACK");
+    let truncated = "checksum ok: malformed: chunk header: truncated, needs 16 bytes, 8 left";
+    assert_ends_with(&lines[2], truncated);
+    assert_ends_with(&lines[3], "checksum ok: SHUTDOWN_ACK");
 
     let Some(tshark) = tshark() else { return };
     // tshark agrees: frame 2's checksum is bad, frame 3 is malformed.

@@ -15,87 +15,27 @@
 //! usrsctp side is also the one place here that may reach an address other
 //! than loopback, and binding it keeps every packet on 127.0.0.1.
 //!
+//! Debian's usrsctp example programs (libusrsctp-examples: `client`,
+//! `daytime_server`) talk to the time service too.
+//!
 //! The peer also serves benchmarks (`--service bench|ping|handshake`) and
 //! multi-homing (`--bind` and `--peer-addr` repeated); see its source.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const USCTP: &str = env!("CARGO_BIN_EXE_usctp");
-const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/usrsctp_peer.c");
+use support::{
+    USCTP, available, free_port, free_ports, json, json_f64, json_line, json_u64, now, usrsctp_peer,
+};
 
 /// How long any one process may run.
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// The tests time their processes (the protocol core never reads a clock).
-#[allow(clippy::disallowed_methods)]
-fn now() -> Instant {
-    Instant::now()
-}
-
-/// The peer, compiled once per test run into `target/usrsctp_peer`; `None`
-/// (with a message) when libusrsctp or gcc is missing outside CI.
-fn peer() -> Option<&'static Path> {
-    static PEER: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PEER.get_or_init(build_peer).as_deref()
-}
-
-fn build_peer() -> Option<PathBuf> {
-    let ci = std::env::var_os("CI").is_some();
-    let missing = if !Path::new("/usr/include/usrsctp.h").exists() {
-        Some("libusrsctp-dev is not installed (/usr/include/usrsctp.h)")
-    } else if Command::new("gcc").arg("--version").output().is_err() {
-        Some("gcc is not installed")
-    } else {
-        None
-    };
-    if let Some(why) = missing {
-        assert!(
-            !ci,
-            "{why}: CI must install it (apt-get install libusrsctp-dev gcc)"
-        );
-        eprintln!("{why}: usrsctp interop tests skipped");
-        return None;
-    }
-    // target/debug/usctp -> target/usrsctp_peer
-    let target = Path::new(USCTP)
-        .parent()
-        .and_then(Path::parent)
-        .expect("the target directory");
-    let out = target.join("usrsctp_peer");
-    // Built under a private name and renamed, so that test runs side by
-    // side never run a half-written binary.
-    let tmp = target.join(format!("usrsctp_peer.{}.tmp", std::process::id()));
-    let gcc = Command::new("gcc")
-        .args(["-O2", "-Wall", "-Wextra", "-o"])
-        .arg(&tmp)
-        .arg(SOURCE)
-        .args(["-lusrsctp", "-lpthread"])
-        .output()
-        .expect("run gcc");
-    assert!(
-        gcc.status.success(),
-        "gcc {SOURCE} failed:\n{}",
-        String::from_utf8_lossy(&gcc.stderr)
-    );
-    std::fs::rename(&tmp, &out).expect("move the peer into place");
-    Some(out)
-}
-
-/// A free UDP port (free on the wildcard address, so on loopback too).
-fn free_port() -> u16 {
-    UdpSocket::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A child process that is killed when dropped (a failed assertion kills
 /// everything the test started). Its output is read as it comes.
@@ -205,6 +145,14 @@ impl Proc {
         }
     }
 
+    /// Waits for the process to exit by itself within `LIMIT`, and checks
+    /// that it succeeded (`what` names it in the failure).
+    fn succeeded(self, what: &str) -> Done {
+        let done = self.finish();
+        done.assert_success(what);
+        done
+    }
+
     /// Waits for the process to exit by itself within `LIMIT`.
     fn finish(mut self) -> Done {
         let deadline = now() + LIMIT;
@@ -272,44 +220,6 @@ fn peer_client(peer: &Path, addr: &str, args: &[&str]) -> Proc {
     Proc::spawn("usrsctp_peer client", peer, &all)
 }
 
-/// The value of `key` in a one-line JSON object (`"key": value` or
-/// `"key":value`).
-fn json(line: &str, key: &str) -> String {
-    let pattern = format!("\"{key}\"");
-    let at = line
-        .find(&pattern)
-        .unwrap_or_else(|| panic!("no {key} in {line}"));
-    line[at + pattern.len()..]
-        .trim_start()
-        .strip_prefix(':')
-        .unwrap_or_else(|| panic!("{key} in {line}"))
-        .trim_start()
-        .split([',', '}'])
-        .next()
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-fn json_u64(line: &str, key: &str) -> u64 {
-    json(line, key)
-        .parse()
-        .unwrap_or_else(|e| panic!("{key} in {line}: {e}"))
-}
-
-fn json_f64(line: &str, key: &str) -> f64 {
-    json(line, key)
-        .parse()
-        .unwrap_or_else(|e| panic!("{key} in {line}: {e}"))
-}
-
-/// The one JSON line of a process's output.
-fn json_line(out: &str) -> &str {
-    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('{')).collect();
-    assert_eq!(lines.len(), 1, "one JSON line expected in:\n{out}");
-    lines[0]
-}
-
 /// Checks a "(Local) ..." or "(GMT  ) ..." line: the prefix, and a time
 /// within a minute of `now` in the ctime(3) format.
 fn assert_time_line(out: &str, prefix: &str, now: chrono::NaiveDateTime) {
@@ -335,12 +245,11 @@ fn assert_daytime_output(out: &str) {
 fn usctp_daytime_client_against_usrsctp_daytime_server() {
     // The usrsctp server sends both lines and shuts down first; usctp
     // answers the SHUTDOWN. Both must end with SHUTDOWN COMPLETE.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = peer_server(peer, &["--service", "daytime", "--once"]);
-    let client = usctp("usctp daytime-client", &["daytime-client", &addr]).finish();
-    let server = server.finish();
-    client.assert_success("usctp daytime-client");
-    server.assert_success("usrsctp_peer daytime server");
+    let client =
+        usctp("usctp daytime-client", &["daytime-client", &addr]).succeeded("usctp daytime-client");
+    server.succeeded("usrsctp_peer daytime server");
     assert!(client.stdout.contains("state     = 4"), "{}", client.stdout);
     assert_daytime_output(&client.stdout);
 }
@@ -349,12 +258,11 @@ fn usctp_daytime_client_against_usrsctp_daytime_server() {
 fn usrsctp_daytime_client_against_usctp_daytime_server() {
     // usctp shuts down first this time; the usrsctp client exits 0 only on
     // SHUTDOWN COMPLETE after both lines.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&["daytime-server", "--max-assocs", "1"]);
-    let client = peer_client(peer, &addr, &["--service", "daytime"]).finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer daytime client");
-    server.assert_success("usctp daytime-server");
+    let client = peer_client(peer, &addr, &["--service", "daytime"])
+        .succeeded("usrsctp_peer daytime client");
+    server.succeeded("usctp daytime-server");
     assert_daytime_output(&client.stdout);
     assert_eq!(client.stdout.lines().count(), 2, "{}", client.stdout);
 }
@@ -373,7 +281,7 @@ fn sizes_total(count: u64) -> u64 {
 }
 
 fn usrsctp_echo_client_against_usctp_echo_server(unordered: bool) {
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&["echo-server", "--max-assocs", "1", "--streams", "8"]);
     let count = 60;
     let mut args = vec![
@@ -400,10 +308,8 @@ fn usrsctp_echo_client_against_usctp_echo_server(unordered: bool) {
     // The client checks every echo byte for byte, its stream, PPID and
     // unordered flag, and (ordered) the order on each stream; then it shuts
     // down.
-    let client = peer_client(peer, &addr, &args).finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer echo client");
-    server.assert_success("usctp echo-server");
+    let client = peer_client(peer, &addr, &args).succeeded("usrsctp_peer echo client");
+    server.succeeded("usctp echo-server");
     let line = json_line(&client.stdout);
     assert_eq!(json(line, "ok"), "true", "{line}");
     assert_eq!(json_u64(line, "messages"), count, "{line}");
@@ -423,7 +329,7 @@ fn usrsctp_echo_client_unordered_over_four_streams_against_usctp() {
 #[test]
 fn usctp_ping_with_150000_byte_messages_against_usrsctp_echo_server() {
     // usctp's ping compares every echo with what it sent; it shuts down.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = peer_server(peer, &["--service", "echo", "--once"]);
     let client = usctp(
         "usctp ping",
@@ -437,10 +343,8 @@ fn usctp_ping_with_150000_byte_messages_against_usrsctp_echo_server() {
             "--json",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usctp ping");
-    server.assert_success("usrsctp_peer echo server");
+    .succeeded("usctp ping");
+    server.succeeded("usrsctp_peer echo server");
     let line = json_line(&client.stdout);
     assert_eq!(json_u64(line, "messages"), 20, "{line}");
     assert_eq!(json_u64(line, "mismatches"), 0, "{line}");
@@ -473,8 +377,7 @@ fn cat_until_the_server_shuts_down(peer: &Path) -> (Proc, ChildStdin, Done) {
     input.write_all(b"hello\nsecond line\n").unwrap();
     input.flush().unwrap();
     cat.wait_for("association closed: gracefully");
-    let server = server.finish();
-    server.assert_success("usrsctp_peer echo server");
+    let server = server.succeeded("usrsctp_peer echo server");
     (cat, input, server)
 }
 
@@ -483,19 +386,18 @@ fn usrsctp_server_shuts_down_first_and_usctp_cat_follows() {
     // The usrsctp echo server shuts down after two echoes while usctp cat
     // still has its input open: cat prints both echoes and reports the
     // graceful close; the server exits 0 only after SHUTDOWN COMPLETE.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (cat, input, _) = cat_until_the_server_shuts_down(peer);
     // usctp cat does not exit while its input stays open (see the ignored
     // test below): end the input.
     drop(input);
-    let cat = cat.finish();
-    cat.assert_success("usctp cat");
+    let cat = cat.succeeded("usctp cat");
     assert_eq!(cat.stdout, "hello\nsecond line\n");
 }
 
 #[test]
 fn usctp_cat_exits_when_the_peer_closes_while_its_input_is_open() {
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (mut cat, _input, _) = cat_until_the_server_shuts_down(peer);
     let deadline = now() + Duration::from_secs(3);
     while cat.child.try_wait().unwrap().is_none() {
@@ -505,8 +407,7 @@ fn usctp_cat_exits_when_the_peer_closes_while_its_input_is_open() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let cat = cat.finish();
-    cat.assert_success("usctp cat");
+    cat.succeeded("usctp cat");
 }
 
 #[test]
@@ -514,16 +415,15 @@ fn both_sides_shut_down_at_about_the_same_time() {
     // usctp ping shuts down after its last echo; the usrsctp echo server
     // shuts down after sending it: the SHUTDOWNs may cross. Either way both
     // must end gracefully.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     for _ in 0..3 {
         let (server, addr) = peer_server(
             peer,
             &["--service", "echo", "--once", "--close-after", "20"],
         );
-        let client = usctp("usctp ping", &["ping", &addr, "--count", "20", "--json"]).finish();
-        let server = server.finish();
-        client.assert_success("usctp ping");
-        server.assert_success("usrsctp_peer echo server");
+        let client = usctp("usctp ping", &["ping", &addr, "--count", "20", "--json"])
+            .succeeded("usctp ping");
+        server.succeeded("usrsctp_peer echo server");
         assert_eq!(json_u64(json_line(&client.stdout), "messages"), 20);
     }
 }
@@ -531,15 +431,13 @@ fn both_sides_shut_down_at_about_the_same_time() {
 // ------------------------------------------------------------ discard/bench
 
 fn usctp_bench_against_usrsctp_discard_server(bytes: u64, size: u64, extra: &[&str]) {
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = peer_server(peer, &["--service", "discard", "--once"]);
     let (b, s) = (bytes.to_string(), size.to_string());
     let mut args = vec!["bench", &addr, "--bytes", &b, "--msg-size", &s, "--json"];
     args.extend(extra);
-    let client = usctp("usctp bench", &args).finish();
-    let server = server.finish();
-    client.assert_success("usctp bench");
-    server.assert_success("usrsctp_peer discard server");
+    let client = usctp("usctp bench", &args).succeeded("usctp bench");
+    let server = server.succeeded("usrsctp_peer discard server");
     let sent = json_line(&client.stdout);
     let received = json_line(&server.stdout);
     let messages = bytes.div_ceil(size);
@@ -567,7 +465,7 @@ fn usctp_bench_150000_byte_unordered_messages_over_four_streams_against_usrsctp(
 
 #[test]
 fn usrsctp_bench_against_usctp_discard_server() {
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&[
         "discard-server",
         "--json",
@@ -590,10 +488,8 @@ fn usrsctp_bench_against_usctp_discard_server() {
             "4",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer bench client");
-    server.assert_success("usctp discard-server");
+    .succeeded("usrsctp_peer bench client");
+    let server = server.succeeded("usctp discard-server");
     let sent = json_line(&client.stdout);
     let received = json_line(&server.stdout);
     assert_eq!(json(sent, "ok"), "true", "{sent}");
@@ -605,9 +501,9 @@ fn usrsctp_bench_against_usctp_discard_server() {
 
 #[test]
 fn usrsctp_bench_with_150000_byte_messages_against_usctp_discard_server() {
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&["discard-server", "--json", "--max-assocs", "1"]);
-    let client = peer_client(
+    peer_client(
         peer,
         &addr,
         &[
@@ -620,10 +516,8 @@ fn usrsctp_bench_with_150000_byte_messages_against_usctp_discard_server() {
             "--unordered",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer bench client");
-    server.assert_success("usctp discard-server");
+    .succeeded("usrsctp_peer bench client");
+    let server = server.succeeded("usctp discard-server");
     let received = json_line(&server.stdout);
     assert_eq!(json_u64(received, "bytes"), 6_000_000, "{received}");
     assert_eq!(json_u64(received, "messages"), 40, "{received}");
@@ -632,15 +526,110 @@ fn usrsctp_bench_with_150000_byte_messages_against_usctp_discard_server() {
 #[test]
 fn usrsctp_handshakes_against_usctp_discard_server() {
     // Twenty associations set up and shut down one after another.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = usctp_server(&["discard-server", "--json", "--max-assocs", "20"]);
-    let client = peer_client(peer, &addr, &["--service", "handshake", "--count", "20"]).finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer handshake client");
-    server.assert_success("usctp discard-server");
+    let client = peer_client(peer, &addr, &["--service", "handshake", "--count", "20"])
+        .succeeded("usrsctp_peer handshake client");
+    let server = server.succeeded("usctp discard-server");
     assert_eq!(json_u64(json_line(&client.stdout), "count"), 20);
     let reports = server.stdout.lines().filter(|l| l.starts_with('{')).count();
     assert_eq!(reports, 20, "{}", server.stdout);
+}
+
+// ---------------------------------------- Debian's usrsctp example programs
+
+/// Debian's usrsctp example program `program` (libusrsctp-examples), if
+/// installed.
+fn usrsctp_example(program: &str) -> Option<String> {
+    let path = format!("/usr/lib/usrsctp/{program}");
+    let missing = format!("{path} is not installed");
+    let found = Path::new(&path).exists();
+    available("libusrsctp-examples", (!found).then_some(missing.as_str())).then_some(path)
+}
+
+#[test]
+fn usrsctp_client_gets_the_time_from_our_server() {
+    let Some(client) = usrsctp_example("client") else {
+        return;
+    };
+    let (ours, theirs) = free_ports();
+    let mut server = Command::new(USCTP)
+        .args([
+            "daytime-server",
+            "--listen",
+            &format!("127.0.0.1:{ours}"),
+            "--max-assocs",
+            "1",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // client remote_addr remote_port local_port local_encaps remote_encaps;
+    // it shuts down when its standard input ends, so that stays open a
+    // moment for the server's messages to arrive first.
+    let mut peer = Command::new("timeout")
+        .args([
+            "10",
+            &client,
+            "127.0.0.1",
+            "13",
+            "0",
+            &theirs.to_string(),
+            &ours.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(peer.stdin.take());
+    let out = peer.wait_with_output().unwrap();
+    let status = server.wait().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SCTP_COMM_UP"), "{text}");
+    assert!(text.contains("streams (in/out) = (5/5)"), "{text}");
+    // usrsctp prints what it received: the local time.
+    let year = chrono::Local::now().format("%Y").to_string();
+    assert!(
+        text.lines().next().is_some_and(|l| l.ends_with(&year)),
+        "{text}"
+    );
+    assert!(text.contains("SCTP_SHUTDOWN_COMP"), "{text}");
+    assert!(status.success());
+}
+
+#[test]
+fn our_client_talks_to_the_usrsctp_daytime_server() {
+    // usrsctp's daytime_server sends one message (the local time, stream 0)
+    // and closes: our client prints it, then reports the missing second one.
+    let Some(server) = usrsctp_example("daytime_server") else {
+        return;
+    };
+    let (theirs, ours) = free_ports();
+    let mut server = Command::new(&server)
+        .args([theirs.to_string(), ours.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new(USCTP)
+        .args([
+            "daytime-client",
+            &format!("127.0.0.1:{theirs}"),
+            "--local",
+            &format!("127.0.0.1:{ours}"),
+        ])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("state     = 4"), "{text}");
+    assert!(text.contains("(Local) "), "{text}");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("closed before both messages arrived"));
 }
 
 // ----------------------------------------------------------- the peer itself
@@ -650,7 +639,7 @@ fn the_peer_against_itself() {
     // A check of the C peer alone, so that a failure above can be told
     // apart from a broken peer: 150,000-byte echoes over three streams,
     // unordered, with the server shutting down first.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let (server, addr) = peer_server(
         peer,
         &["--service", "echo", "--once", "--close-after", "30"],
@@ -672,10 +661,8 @@ fn the_peer_against_itself() {
             "server",
         ],
     )
-    .finish();
-    let server = server.finish();
-    client.assert_success("usrsctp_peer echo client");
-    server.assert_success("usrsctp_peer echo server");
+    .succeeded("usrsctp_peer echo client");
+    server.succeeded("usrsctp_peer echo server");
     let line = json_line(&client.stdout);
     assert_eq!(json(line, "ok"), "true", "{line}");
     assert_eq!(json_u64(line, "bytes"), sizes_total(30), "{line}");
@@ -713,7 +700,7 @@ fn usctp_probes_a_second_peer_address_from_an_address_the_peer_does_not_know() {
     // blue for usrsctp, which answers as §8.4 (8) says. usctp accepts that
     // ABORT (§8.5.1: T bit set, peer's tag) and its ping fails with
     // "association not open for sending"; usrsctp never hears of it.
-    let Some(peer) = peer() else { return };
+    let Some(peer) = usrsctp_peer() else { return };
     let out = Command::new("unshare")
         .args(["-n", "sh", "-c", SECOND_ADDRESS_SCRIPT, "sh"])
         .arg(peer)

@@ -8,22 +8,19 @@
 //! Needs root and `ip netns` (CI has both); elsewhere it says why it is
 //! skipped. The namespaces are removed whatever happens.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const USCTP: &str = env!("CARGO_BIN_EXE_usctp");
+use support::{Reaper, USCTP, now, usrsctp_peer};
+
 /// Enough to still be flowing one second in (the issue asks for at least
 /// 50 MB; usctp moves that in under a second on this machine).
 const BYTES: usize = 200_000_000;
-
-/// The test reads the wall clock to time the cut (the protocol core never
-/// does).
-#[allow(clippy::disallowed_methods)]
-fn now() -> Instant {
-    Instant::now()
-}
 
 /// Two namespaces and two veth pairs, deleted on drop.
 struct Testbed {
@@ -117,18 +114,6 @@ impl Drop for Testbed {
     }
 }
 
-/// Kills a child on drop (a failed assertion must not leave it running).
-struct Reaper(Option<Child>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Why this machine cannot run the test, if it cannot.
 fn unavailable() -> Option<String> {
     let uid = run(&["id", "-u"]).ok()?;
@@ -198,37 +183,6 @@ enum Stack {
 /// cores would measure each other.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// The usrsctp peer (interop/usrsctp_peer.c), compiled once; `None` when
-/// libusrsctp is missing outside CI.
-fn usrsctp_peer() -> Option<&'static str> {
-    static PEER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    PEER.get_or_init(|| {
-        if !std::path::Path::new("/usr/include/usrsctp.h").exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must install libusrsctp-dev"
-            );
-            eprintln!("libusrsctp-dev not installed: usrsctp cases skipped");
-            return None;
-        }
-        let target = std::path::Path::new(USCTP).parent()?.parent()?;
-        let out = target.join(format!("usrsctp_peer_netns.{}", std::process::id()));
-        let built = Command::new("gcc")
-            .args(["-O2", "-o"])
-            .arg(&out)
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../interop/usrsctp_peer.c"
-            ))
-            .args(["-lusrsctp", "-lpthread"])
-            .status()
-            .expect("gcc");
-        assert!(built.success(), "gcc failed");
-        Some(out.to_string_lossy().into_owned())
-    })
-    .as_deref()
-}
-
 /// The command of one side, in its namespace.
 fn command(ns: &str, program: &str, args: &[String]) -> Child {
     Command::new("ip")
@@ -266,7 +220,7 @@ fn timers_for(stack: Stack, timers: &[&str]) -> Vec<String> {
 fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack) -> Option<f64> {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let bed = Testbed::new(tag).expect("testbed");
-    let peer = || usrsctp_peer().expect("usrsctp peer");
+    let peer = || usrsctp_peer().and_then(Path::to_str).expect("usrsctp peer");
     let bytes = BYTES.to_string();
     let progress_from_server = sender == Stack::Usrsctp && receiver == Stack::Usrsctp;
     let (program, mut args) = match receiver {
@@ -303,7 +257,7 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
     args.extend(timers_for(receiver, timers));
     let mut server = command(&bed.b, program, &args);
     let server_err = server.stderr.take().unwrap();
-    let mut server = Reaper(Some(server));
+    let server = Reaper::new(server);
     std::thread::sleep(Duration::from_millis(300));
     let (program, mut args) = match sender {
         Stack::Usctp => (
@@ -353,7 +307,7 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
     args.extend(timers_for(sender, timers));
     let mut client = command(&bed.a, program, &args);
     let client_err = client.stderr.take().unwrap();
-    let mut client = Reaper(Some(client));
+    let client = Reaper::new(client);
     // Progress comes from the sender's `usctp bench`, or from the usrsctp
     // receiver; the other stream is only logged.
     let (progress_err, other_err) = if progress_from_server {
@@ -416,16 +370,11 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
             _ => {}
         }
     }
-    let output = client.0.take().unwrap().wait_with_output().expect("sender");
+    let output = client.release().wait_with_output().expect("sender");
     while let Ok((_, line)) = rx.recv_timeout(Duration::from_millis(100)) {
         log.push(line);
     }
-    let served = server
-        .0
-        .take()
-        .unwrap()
-        .wait_with_output()
-        .expect("receiver");
+    let served = server.release().wait_with_output().expect("receiver");
     let other = other.join().unwrap_or_default();
     let context = format!("{}\n{other}", log.join("\n"));
     assert!(
@@ -473,34 +422,59 @@ const FAST: [&str; 10] = [
     "2",
 ];
 
+/// The fast timers, and SCTP-PF on a usrsctp side.
+fn fast_with_pf() -> Vec<&'static str> {
+    let mut timers = FAST.to_vec();
+    timers.extend(["--pf-threshold", "0"]);
+    timers
+}
+
+/// Runs `failover` where this machine can (network namespaces; nft for a
+/// black hole; the usrsctp peer when a side is usrsctp) and prints its
+/// stall as `what`. `None`: skipped, or nothing measured (usrsctp sending
+/// to usctp).
+fn stall(
+    what: &str,
+    tag: &str,
+    cut: Cut,
+    timers: &[&str],
+    sender: Stack,
+    receiver: Stack,
+) -> Option<f64> {
+    let usrsctp = sender == Stack::Usrsctp || receiver == Stack::Usrsctp;
+    if skip_unless_possible(cut == Cut::BlackHole) || usrsctp && usrsctp_peer().is_none() {
+        return None;
+    }
+    let stall = failover(tag, cut, timers, sender, receiver)?;
+    println!("{what}: stall {:.0} ms", stall * 1e3);
+    Some(stall)
+}
+
 #[test]
 fn black_hole_with_default_timers() {
-    if skip_unless_possible(true) {
+    let what = "black hole, default timers";
+    let Some(stall) = stall(what, "d", Cut::BlackHole, &[], Stack::Usctp, Stack::Usctp) else {
         return;
-    }
-    let stall = failover("d", Cut::BlackHole, &[], Stack::Usctp, Stack::Usctp).unwrap();
-    println!("black hole, default timers: stall {:.0} ms", stall * 1e3);
+    };
     assert!(stall <= 1.5, "stall {stall:.3} s");
 }
 
 #[test]
 fn black_hole_with_fast_timers() {
-    if skip_unless_possible(true) {
+    let what = "black hole, fast timers";
+    let Some(stall) = stall(what, "f", Cut::BlackHole, &FAST, Stack::Usctp, Stack::Usctp) else {
         return;
-    }
-    let stall = failover("f", Cut::BlackHole, &FAST, Stack::Usctp, Stack::Usctp).unwrap();
-    println!("black hole, fast timers: stall {:.0} ms", stall * 1e3);
+    };
     // Target 0.2 s; room for a loaded machine as above.
     assert!(stall <= 0.35, "stall {stall:.3} s");
 }
 
 #[test]
 fn sender_link_down_with_default_timers() {
-    if skip_unless_possible(false) {
+    let what = "link down, default timers";
+    let Some(stall) = stall(what, "l", Cut::LinkDown, &[], Stack::Usctp, Stack::Usctp) else {
         return;
-    }
-    let stall = failover("l", Cut::LinkDown, &[], Stack::Usctp, Stack::Usctp).unwrap();
-    println!("link down, default timers: stall {:.0} ms", stall * 1e3);
+    };
     // The target is 0.1 s (met in quiet release runs, docs/multihoming.md);
     // the bound leaves room for a loaded CI machine, and is still far
     // below any timer (RTO.Min is 1 s).
@@ -511,14 +485,17 @@ fn sender_link_down_with_default_timers() {
 /// usctp's, across a stack it did not write.
 #[test]
 fn usctp_to_usrsctp_black_hole_with_fast_timers() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
+    let what = "usctp -> usrsctp, black hole, fast timers";
+    let Some(stall) = stall(
+        what,
+        "u",
+        Cut::BlackHole,
+        &FAST,
+        Stack::Usctp,
+        Stack::Usrsctp,
+    ) else {
         return;
-    }
-    let stall = failover("u", Cut::BlackHole, &FAST, Stack::Usctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usctp -> usrsctp, black hole, fast timers: stall {:.0} ms",
-        stall * 1e3
-    );
+    };
     assert!(stall <= 0.35, "stall {stall:.3} s");
 }
 
@@ -526,12 +503,16 @@ fn usctp_to_usrsctp_black_hole_with_fast_timers() {
 /// timers and SCTP-PF on the usrsctp side: every byte arrives.
 #[test]
 fn usrsctp_to_usctp_across_a_black_hole() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
-        return;
-    }
-    let mut timers = FAST.to_vec();
-    timers.extend(["--pf-threshold", "0"]);
-    failover("r", Cut::BlackHole, &timers, Stack::Usrsctp, Stack::Usctp);
+    let timers = fast_with_pf();
+    let what = "usrsctp -> usctp, black hole";
+    stall(
+        what,
+        "r",
+        Cut::BlackHole,
+        &timers,
+        Stack::Usrsctp,
+        Stack::Usctp,
+    );
 }
 
 /// usrsctp to usrsctp, for comparison (the figures in
@@ -539,40 +520,42 @@ fn usrsctp_to_usctp_across_a_black_hole() {
 /// defaults (ignored: the default failover takes about a minute).
 #[test]
 fn usrsctp_to_usrsctp_black_hole_with_fast_timers_and_pf() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
-        return;
-    }
-    let mut timers = FAST.to_vec();
-    timers.extend(["--pf-threshold", "0"]);
-    let stall = failover("p", Cut::BlackHole, &timers, Stack::Usrsctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usrsctp -> usrsctp, black hole, fast timers and PF: stall {:.0} ms",
-        stall * 1e3
+    let timers = fast_with_pf();
+    let what = "usrsctp -> usrsctp, black hole, fast timers and PF";
+    stall(
+        what,
+        "p",
+        Cut::BlackHole,
+        &timers,
+        Stack::Usrsctp,
+        Stack::Usrsctp,
     );
 }
 
 #[test]
 #[ignore = "takes about a minute: usrsctp's default failover"]
 fn usrsctp_to_usrsctp_black_hole_with_default_timers() {
-    if skip_unless_possible(true) || usrsctp_peer().is_none() {
-        return;
-    }
-    let stall = failover("q", Cut::BlackHole, &[], Stack::Usrsctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usrsctp -> usrsctp, black hole, default timers: stall {:.0} ms",
-        stall * 1e3
+    let what = "usrsctp -> usrsctp, black hole, default timers";
+    stall(
+        what,
+        "q",
+        Cut::BlackHole,
+        &[],
+        Stack::Usrsctp,
+        Stack::Usrsctp,
     );
 }
 
 #[test]
 #[ignore = "usrsctp may never recover from its link going down"]
 fn usrsctp_to_usrsctp_sender_link_down() {
-    if skip_unless_possible(false) || usrsctp_peer().is_none() {
-        return;
-    }
-    let stall = failover("k", Cut::LinkDown, &[], Stack::Usrsctp, Stack::Usrsctp).unwrap();
-    println!(
-        "usrsctp -> usrsctp, link down, default timers: stall {:.0} ms",
-        stall * 1e3
+    let what = "usrsctp -> usrsctp, link down, default timers";
+    stall(
+        what,
+        "k",
+        Cut::LinkDown,
+        &[],
+        Stack::Usrsctp,
+        Stack::Usrsctp,
     );
 }

@@ -4,13 +4,16 @@
 //! Afterwards the server is still running, the live association still
 //! echoes, and a new one comes up and echoes.
 
+mod support;
+
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use support::{Reaper, USCTP, free_port};
 use usctp::proto::chunk::{
     Abort, Chunk, ChunkType, CommonHeader, CookieEcho, Data, DataFlags, Heartbeat, Init, Packet,
     Param, ParamType, Sack, Shutdown, UnknownChunk,
@@ -19,23 +22,6 @@ use usctp::proto::serial::{Ssn, Tsn};
 use usctp::socket::{ConnectOptions, SctpStream};
 
 const ECHO_PORT: u16 = 7;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A packet with a correct checksum.
 fn packet(src_port: u16, vtag: u32, chunks: Vec<Chunk>) -> Vec<u8> {
@@ -219,12 +205,12 @@ async fn echo_once(stream: &mut SctpStream, text: &'static str) {
 async fn hostile_packets_leave_the_server_and_its_associations_working() {
     let port = free_port();
     let server_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_usctp"))
+    let child = Command::new(USCTP)
         .args(["echo-server", "--listen", &server_addr.to_string()])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut server = Server(child);
+    let mut server = Reaper::new(child);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let victim_port = 45_678;
@@ -249,7 +235,7 @@ async fn hostile_packets_leave_the_server_and_its_associations_working() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     assert!(
-        server.0.try_wait().unwrap().is_none(),
+        server.child().try_wait().unwrap().is_none(),
         "the server died after {count} hostile datagrams"
     );
     echo_once(&mut live, "after").await;

@@ -13,6 +13,11 @@ use usctp_proto::chunk::{
 };
 use usctp_proto::serial::{Ssn, Tsn};
 
+/// Table-driven CRC32c: what the accelerated versions are measured against.
+#[allow(dead_code)] // the tests' oracle, of which the benchmark needs a part
+#[path = "../tests/support/crc_oracle.rs"]
+mod crc_oracle;
+
 const HEADER: CommonHeader = CommonHeader {
     src_port: 5000,
     dst_port: 9,
@@ -20,33 +25,10 @@ const HEADER: CommonHeader = CommonHeader {
     checksum: 0,
 };
 
-/// Table-driven CRC32c: what the accelerated versions are measured against.
-fn table_crc32c(table: &[u32; 256], data: &[u8]) -> u32 {
-    !data.iter().fold(!0u32, |crc, &b| {
-        table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8)
-    })
-}
-
-fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    for (i, entry) in table.iter_mut().enumerate() {
-        let mut c = i as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82F6_3B78
-            } else {
-                c >> 1
-            };
-        }
-        *entry = c;
-    }
-    table
-}
-
 fn crc(c: &mut Criterion) {
     let data: Vec<u8> = (0..1200u32).map(|i| (i * 7) as u8).collect();
-    let table = crc_table();
-    assert_eq!(crc32c(&data), table_crc32c(&table, &data));
+    let table = crc_oracle::table();
+    assert_eq!(crc32c(&data), crc_oracle::crc32c_with(&table, &data));
     assert_eq!(
         crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &data) as u32,
         crc32c(&data)
@@ -60,23 +42,27 @@ fn crc(c: &mut Criterion) {
         b.iter(|| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, black_box(&data)))
     });
     g.bench_function("table (oracle)", |b| {
-        b.iter(|| table_crc32c(&table, black_box(&data)))
+        b.iter(|| crc_oracle::crc32c_with(&table, black_box(&data)))
     });
     g.finish();
 }
 
-fn data_packet() -> Vec<u8> {
-    let data = Chunk::Data(Data {
+/// A full-size DATA chunk: 1200 bytes of payload.
+fn data_chunk() -> Chunk {
+    Chunk::Data(Data {
         flags: DataFlags::WHOLE,
         tsn: Tsn(1),
         stream: 1,
         ssn: Ssn(1),
         ppid: 0,
         payload: Bytes::from(vec![0xa5; 1200]),
-    });
+    })
+}
+
+fn data_packet() -> Vec<u8> {
     let mut buf = Vec::new();
     let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
-    w.push(&data).unwrap();
+    w.push(&data_chunk()).unwrap();
     w.finish();
     buf
 }
@@ -114,14 +100,7 @@ fn parse(c: &mut Criterion) {
 }
 
 fn emit(c: &mut Criterion) {
-    let chunk = Chunk::Data(Data {
-        flags: DataFlags::WHOLE,
-        tsn: Tsn(1),
-        stream: 1,
-        ssn: Ssn(1),
-        ppid: 0,
-        payload: Bytes::from(vec![0xa5; 1200]),
-    });
+    let chunk = data_chunk();
     let mut buf = Vec::with_capacity(2048);
     let mut g = c.benchmark_group("emit");
     g.throughput(Throughput::Bytes(1228));

@@ -1,12 +1,17 @@
 //! Heap allocations per message in steady-state bulk transfer, counted by
-//! a wrapping global allocator over the in-memory association pair (no
-//! sockets; datagrams pass through the same arena the UDP driver uses).
+//! a wrapping global allocator over the association pair of the simulator
+//! on a clean network (no sockets; datagrams pass through an arena, as
+//! the UDP driver carries them).
 
-#[path = "../benches/support/usctp_pair.rs"]
-mod usctp_pair;
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use support::sim::workload::{bulk, establish};
+use support::sim::{Impairment, Sim};
+use usctp_proto::config::Config;
 
 struct Counting;
 
@@ -37,12 +42,29 @@ static GLOBAL: Counting = Counting;
 /// Allocations per message while `total` bytes move in messages of
 /// `size`, after a warm-up.
 fn allocations_per_message(size: usize) -> f64 {
-    let mut pair = usctp_pair::Pair::new();
+    let config = Config {
+        receive_window: 4 << 20,
+        send_buffer: 4 << 20,
+        // The packet size the benchmarks use (sctp-proto's INITIAL_MTU,
+        // 1228): a 1200-byte message fits one packet.
+        max_packet_size: 1228,
+        ..Config::default()
+    };
+    let mut sim = Sim::pair(1, config);
+    sim.tracing = false;
+    // An ideal link, no delay and no serialization: a burst arrives whole,
+    // as the driver hands over a batch of received datagrams.
+    sim.link = Impairment {
+        delay: Duration::ZERO,
+        rate_bps: u64::MAX,
+        ..Impairment::default()
+    };
+    let (a, b) = establish(&mut sim);
     // Warm up: queues, maps and buffers reach their working size.
-    pair.transfer(10_000_000 / size * size, size);
+    bulk(&mut sim, a, b, 10_000_000 / size * size, size);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let messages = 20_000_000 / size;
-    pair.transfer(messages * size, size);
+    bulk(&mut sim, a, b, messages * size, size);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     let per_message = allocations as f64 / messages as f64;
     println!(

@@ -3,20 +3,95 @@
 //! packets against the IUT and judged by RFC 9260. One test per purpose,
 //! named after its id.
 
-mod common;
-mod conformance;
+mod support;
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event};
-use usctp_proto::chunk::{Chunk, CookieEcho, ErrorCause, Init, Param, ParamType};
+use usctp_proto::chunk::{Chunk, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
-use conformance::*;
+/// Tags that look random, one for each association of the IUT: all distinct, and each bit set in 40 % to 60 %
+/// of them (RFC 9260 §5.3.1).
+#[track_caller]
+fn assert_random_tags(t: &Tester, tags: &[u32]) {
+    assert_eq!(tags.len(), 1000);
+    assert_eq!(
+        t.iut.association_count(),
+        tags.len(),
+        "one association each"
+    );
+    let distinct: HashSet<u32> = tags.iter().copied().collect();
+    assert_eq!(distinct.len(), tags.len(), "Initiate Tags repeat");
+    assert!(!distinct.contains(&0));
+    for bit in 0..32 {
+        let set = tags.iter().filter(|&&tag| tag & (1 << bit) != 0).count();
+        assert!(
+            (400..=600).contains(&set),
+            "bit {bit} set in {set} of 1000 tags"
+        );
+    }
+}
+
+/// AS-I-1-8-x: an INIT with unknown parameters of types C0C1, `middle`,
+/// C0C3 and then an IPv4 address. Checks the types the INIT ACK reports and
+/// whether the address after them was processed; the handshake completes.
+#[track_caller]
+fn unknown_init_parameters(middle: u16, reported: &[u16], address_processed: bool) {
+    let mut t = Tester::server();
+    let extra: IpAddr = [10, 0, 2, 2].into();
+    let params = vec![
+        unknown_param(0xC0C1),
+        unknown_param(middle),
+        unknown_param(0xC0C3),
+        Param::from_address(extra),
+    ];
+    // T -> INIT (unknown parameters) -> IUT
+    // IUT -> INIT ACK (Unrecognized Parameter) -> T
+    let ack = send_init(&mut t, init_with(0x1800_0000 | u32::from(middle), params));
+    assert_eq!(reported_in(&ack), reported, "reported parameter types");
+    // T -> COOKIE ECHO -> IUT
+    // IUT -> COOKIE ACK -> T
+    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
+    let (_, up) = up(&mut t);
+    assert_eq!(
+        ips(&up).contains(&extra),
+        address_processed,
+        "address after the unknown parameters: {:?}",
+        up.peer_addresses
+    );
+}
+
+/// The packet is an ABORT without the T bit under `vtag`, with an
+/// Unresolvable Address cause that holds the Host Name Address.
+#[track_caller]
+fn assert_unresolvable_host_name(reply: &Sent, vtag: u32) {
+    assert_eq!(reply.vtag(), vtag);
+    let Chunk::Abort(abort) = reply.only() else {
+        panic!("expected ABORT, got {}", reply.only())
+    };
+    assert!(!abort.reflected_tag);
+    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
+        panic!("{:?}", abort.causes)
+    };
+    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
+}
+
+/// The association is up with both the tester's addresses, and the
+/// alternate one is recognised as the peer: a HEARTBEAT from it is
+/// answered there.
+#[track_caller]
+fn up_at_both_addresses(t: &mut Tester, alternate: IpAddr, iut_tag: u32, peer_tag: u32) {
+    let (_, up) = up(t);
+    assert_eq!(ips(&up), [tester_addr().ip(), alternate]);
+    t.from = SocketAddr::new(alternate, tester_addr().port());
+    assert_alive(t, iut_tag, peer_tag);
+}
 
 // ---- AS: association setup ----
 
@@ -41,21 +116,14 @@ fn sctp_as_v_1_1_1() {
     assert_eq!(echo.vtag(), 0x1111_0001);
     assert_eq!(
         echo.packet.chunks,
-        [Chunk::CookieEcho(CookieEcho {
-            cookie: Bytes::from_static(COOKIE)
-        })]
+        [cookie_echo(&Bytes::from_static(COOKIE))]
     );
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     t.sent_nothing();
     assert_eq!(up(&mut t).0, id);
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (ours.initiate_tag, 0x1111_0001)
-    );
+    assert_established(&t, id, ours.initiate_tag, 0x1111_0001);
 }
 
 /// As server the IUT answers INIT with an INIT ACK holding a State Cookie,
@@ -78,12 +146,7 @@ fn sctp_as_v_1_1_2() {
     assert_eq!(reply.vtag(), 0x1112_0001);
     assert_eq!(reply.packet.chunks, [Chunk::CookieAck]);
     let (id, _) = up(&mut t);
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (ack.initiate_tag, 0x1112_0001)
-    );
+    assert_established(&t, id, ack.initiate_tag, 0x1112_0001);
 }
 
 /// When T1-init expires the IUT sends the same INIT again, and the handshake
@@ -103,7 +166,7 @@ fn sctp_as_i_1_2_1() {
     // IUT -> COOKIE ECHO -> T
     let echo = t.sent_one();
     assert_eq!(echo.vtag(), 0x1121_0001);
-    assert_eq!(echo.only(), &Chunk::CookieEcho(CookieEcho { cookie }));
+    assert_eq!(echo.only(), &cookie_echo(&cookie));
     // T -> COOKIE ACK -> IUT
     t.send(first.initiate_tag, &[Chunk::CookieAck]);
     assert_eq!(up(&mut t).0, id);
@@ -127,7 +190,7 @@ fn sctp_as_i_1_2_2() {
     let again = t.sent_one();
     assert_eq!(again.vtag(), 0x1122_0001);
     assert_eq!(again.packet.chunks, first.packet.chunks);
-    assert_eq!(again.only(), &Chunk::CookieEcho(CookieEcho { cookie }));
+    assert_eq!(again.only(), &cookie_echo(&cookie));
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
@@ -152,13 +215,8 @@ fn sctp_as_i_1_3_1() {
         assert_eq!(s.vtag(), 0, "at {at:?}");
         assert_eq!(s.only(), &Chunk::Init(first.clone()), "at {at:?}");
     }
-    let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
-    assert_eq!(times, secs(&[1, 3, 7, 11, 15, 19, 23, 27]));
-    assert_eq!(
-        t.events(),
-        [(id, Event::CantStart(AssociationError::InitTimeout))]
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_eq!(times(&sent), secs(&[1, 3, 7, 11, 15, 19, 23, 27]));
+    assert_cant_start(&mut t, id, AssociationError::InitTimeout);
 }
 
 /// A COOKIE ECHO never answered is resent Max.Init.Retransmits (8) times
@@ -193,11 +251,7 @@ fn sctp_as_i_1_3_2() {
         }
     }
     assert_eq!(times, secs(&[1, 3, 7, 11, 15, 19, 23, 27]));
-    assert_eq!(
-        t.events(),
-        [(id, Event::CantStart(AssociationError::CookieTimeout))]
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_cant_start(&mut t, id, AssociationError::CookieTimeout);
 }
 
 /// INITs that never complete a handshake are each answered with an INIT
@@ -256,8 +310,7 @@ fn sctp_as_v_1_5_1() {
         );
         tags.push(ours.initiate_tag);
     }
-    assert_eq!(t.iut.association_count(), 1000);
-    assert_random_tags(&tags);
+    assert_random_tags(&t, &tags);
 }
 
 /// As server the IUT picks Initiate Tags that look random over 1000
@@ -278,8 +331,7 @@ fn sctp_as_v_1_5_2() {
         assert_eq!(t.iut.association(id).unwrap().local_tag(), ack.initiate_tag);
         tags.push(ack.initiate_tag);
     }
-    assert_eq!(t.iut.association_count(), 1000);
-    assert_random_tags(&tags);
+    assert_random_tags(&t, &tags);
 }
 
 /// An INIT with IPv4 and IPv6 addresses, Cookie Preservative, Supported
@@ -326,10 +378,7 @@ fn sctp_as_v_1_6_2() {
     // IUT -> COOKIE ECHO -> T
     let echo = t.sent_one();
     assert_eq!(echo.vtag(), 0x1620_0001);
-    assert_eq!(
-        echo.packet.chunks,
-        [Chunk::CookieEcho(CookieEcho { cookie })]
-    );
+    assert_eq!(echo.packet.chunks, [cookie_echo(&cookie)]);
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     let (up_id, up) = up(&mut t);
@@ -437,14 +486,7 @@ fn sctp_as_i_1_7_4() {
             &[ErrorCause::InvalidMandatoryParameter],
         );
     }
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    assert_eq!(state(&t, id), None);
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }
 
 /// As server configured for 2 streams each way, the IUT offers 2 in each
@@ -526,12 +568,7 @@ fn sctp_as_o_1_9_1() {
     let ack = send_init(&mut t, again);
     assert_ne!(ack.initiate_tag, iut_tag, "§5.2.2: a new Initiate Tag");
     assert!(ack.state_cookie().is_some());
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (iut_tag, 0x1910_0001)
-    );
+    assert_established(&t, id, iut_tag, 0x1910_0001);
     assert!(t.events().is_empty());
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x1910_0001);
@@ -616,11 +653,8 @@ fn sctp_as_v_1_11_1() {
     // T -> COOKIE ECHO -> IUT
     // IUT -> COOKIE ACK -> T
     assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
-    let (_, up) = up(&mut t);
-    assert_eq!(ips(&up), [tester_addr().ip(), alternate]);
     // T (from 10.0.1.2) -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    t.from = SocketAddr::new(alternate, tester_addr().port());
-    assert_alive(&mut t, ack.initiate_tag, 0x1b10_0001);
+    up_at_both_addresses(&mut t, alternate, ack.initiate_tag, 0x1b10_0001);
 }
 
 /// Both addresses a multi-homed peer lists in its INIT ACK become peer
@@ -641,11 +675,8 @@ fn sctp_as_v_1_11_2() {
     assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
-    let (_, up) = up(&mut t);
-    assert_eq!(ips(&up), [tester_addr().ip(), alternate]);
     // T (from 10.0.1.2) -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    t.from = SocketAddr::new(alternate, tester_addr().port());
-    assert_alive(&mut t, ours.initiate_tag, 0x1b20_0001);
+    up_at_both_addresses(&mut t, alternate, ours.initiate_tag, 0x1b20_0001);
 }
 
 /// An INIT with a Host Name Address is answered with an ABORT carrying
@@ -659,15 +690,7 @@ fn sctp_as_v_1_12_1() {
     // IUT -> ABORT (Unresolvable Address) -> T
     let reply = t.sent_one();
     assert_eq!(reply.to, tester_addr());
-    assert_eq!(reply.vtag(), 0x1c10_0001);
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT, got {}", reply.only())
-    };
-    assert!(!abort.reflected_tag);
-    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
-        panic!("{:?}", abort.causes)
-    };
-    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
+    assert_unresolvable_host_name(&reply, 0x1c10_0001);
     assert_eq!(t.iut.association_count(), 0);
 }
 
@@ -726,9 +749,7 @@ fn sctp_as_i_1_15() {
     t.iut
         .connect_multihomed(now, tester_addr(), &[second], TESTER_PORT)
         .unwrap();
-    let Chunk::Init(init) = t.sent_one().only().clone() else {
-        panic!("expected INIT")
-    };
+    let init = init_of(&t.sent_one());
     t.from = std::net::SocketAddr::new(second, tester_addr().port());
     let ack = Init {
         initiate_tag: 0x1f00_0001,
@@ -761,22 +782,8 @@ fn sctp_as_i_1_12_2() {
     answer_init(&mut t, 0x1c20_0001, vec![name]);
     // IUT -> ABORT (Unresolvable Address) -> T
     let reply = t.sent_one();
-    assert_eq!(reply.vtag(), 0x1c20_0001);
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT, got {}", reply.only())
-    };
-    assert!(!abort.reflected_tag);
-    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
-        panic!("{:?}", abort.causes)
-    };
-    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_unresolvable_host_name(&reply, 0x1c20_0001);
+    assert_attempt_ended(&mut t, id);
 }
 
 /// With Supported Address Types {IPv4, IPv6} in the INIT, setup completes
@@ -883,12 +890,5 @@ fn sctp_as_i_1_14_2() {
             &[ErrorCause::InvalidMandatoryParameter],
         );
     }
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    assert_eq!(state(&t, id), None);
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }

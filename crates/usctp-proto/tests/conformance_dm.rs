@@ -4,19 +4,16 @@
 //! judged by RFC 9260. One test per purpose, named after its id; the record
 //! of which purposes are tested lives in conformance_imh_fh_e.rs.
 
-mod common;
-mod conformance;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use support::*;
 use usctp_proto::association::{AssociationState, Event};
-use usctp_proto::chunk::{Chunk, CookieEcho, Param, Shutdown, ShutdownComplete};
+use usctp_proto::chunk::{Chunk, Param, Shutdown, ShutdownComplete};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
-
-use conformance::*;
 
 // ---- DM: duplicate messages ----
 
@@ -34,10 +31,7 @@ fn sctp_dm_o_4_1() {
     assert_eq!(ack.initiate_tag, ours.initiate_tag);
     assert_eq!(ack.initial_tsn, ours.initial_tsn);
     assert!(ack.state_cookie().is_some());
-    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
-    // IUT -> INIT -> T (T1-init still running)
-    t.advance(Duration::from_secs(1));
-    assert_eq!(sent_init(&mut t), ours);
+    assert_init_resent(&mut t, id, &ours);
 }
 
 /// A repeated INIT in ESTABLISHED gets an INIT ACK with a new tag; the
@@ -51,12 +45,7 @@ fn sctp_dm_o_4_2_1() {
     let ack = send_init(&mut t, init(0x4210_0001));
     assert_ne!(ack.initiate_tag, iut_tag);
     assert!(ack.state_cookie().is_some());
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (iut_tag, 0x4210_0001)
-    );
+    assert_established(&t, id, iut_tag, 0x4210_0001);
     assert!(t.events().is_empty());
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x4210_0001);
@@ -89,14 +78,7 @@ fn sctp_dm_o_4_2_2() {
         panic!("{sent:#?}")
     };
     assert_shutdown_ack(again, PEER);
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
-    assert_eq!(t.iut.association_count(), 0);
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T (the association is gone: a new one may start)
     send_init(&mut t, init(0x4220_0002));
@@ -126,7 +108,7 @@ fn sctp_dm_o_4_3() {
     let again = t.sent_one();
     assert_eq!(again.vtag(), 0x4300_0001);
     assert_eq!(again.packet.chunks, first.packet.chunks);
-    assert_eq!(again.only(), &Chunk::CookieEcho(CookieEcho { cookie }));
+    assert_eq!(again.only(), &cookie_echo(&cookie));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     up(&mut t);
@@ -178,31 +160,12 @@ fn sctp_dm_o_4_5() {
     assert_eq!(sent.vtag(), PEER);
     assert_eq!(sent.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN - 1))]);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
-    let events = t.events();
-    assert!(
-        events.iter().all(|(_, e)| matches!(e, Event::SenderDry)),
-        "{events:?}"
-    );
+    assert_events_only(&mut t, |e| matches!(e, Event::SenderDry));
     // T -> SHUTDOWN -> IUT
     t.send(iut_tag, &[shutdown_chunk(data.tsn)]);
-    // IUT -> SHUTDOWN ACK -> T
-    assert_shutdown_ack(&t.sent_one(), PEER);
-    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .all(|(_, e)| matches!(e, Event::ShutdownStarted)),
-        "{events:?}"
-    );
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_acks_the_shutdown(&mut t, id, PEER);
+    assert_events_only(&mut t, |e| matches!(e, Event::ShutdownStarted));
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
     assert_gone(&mut t, iut_tag);
 }
@@ -221,18 +184,7 @@ fn sctp_dm_o_4_6_1() {
     t.send(ours.initiate_tag, &[shutdown]);
     // IUT: nothing
     t.sent_nothing();
-    assert!(t.events().is_empty());
-    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
-    // IUT -> INIT -> T (T1-init)
-    // T -> INIT ACK -> IUT
-    t.advance(Duration::from_secs(1));
-    let (again, _) = answer_init(&mut t, 0x4610_0001, vec![]);
-    assert_eq!(again, ours);
-    // IUT -> COOKIE ECHO -> T
-    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
-    // T -> COOKIE ACK -> IUT
-    t.send(ours.initiate_tag, &[Chunk::CookieAck]);
-    assert_eq!(up(&mut t).0, id);
+    assert_setup_goes_on(&mut t, id, &ours, 0x4610_0001);
 }
 
 /// A SHUTDOWN with no association is out of the blue: ABORT with the T bit
@@ -245,11 +197,7 @@ fn sctp_dm_o_4_6_2() {
         cumulative_tsn_ack: Tsn(0),
     });
     t.send(0x4620_0001, &[shutdown]);
-    // IUT -> ABORT (T bit) -> T
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
-    assert_abort(&reply, 0x4620_0001, true, &[]);
-    assert_eq!(t.iut.association_count(), 0);
+    assert_ootb_abort(&mut t, 0x4620_0001);
 }
 
 /// In SHUTDOWN-SENT, a SHUTDOWN from the peer gets a SHUTDOWN ACK and
@@ -264,9 +212,7 @@ fn sctp_dm_o_4_6_3() {
     t.sent_nothing();
     // T -> SHUTDOWN -> IUT
     t.send(iut_tag, &[shutdown_chunk(iut_tsn.prev())]);
-    // IUT -> SHUTDOWN ACK -> T
-    assert_shutdown_ack(&t.sent_one(), PEER);
-    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
+    assert_acks_the_shutdown(&mut t, id, PEER);
     // IUT: nothing when the first T2-shutdown would have run out
     t.advance(Duration::from_millis(400));
     t.sent_nothing();
@@ -278,21 +224,8 @@ fn sctp_dm_o_4_6_3() {
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .all(|(_, e)| matches!(e, Event::ShutdownStarted)),
-        "{events:?}"
-    );
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_events_only(&mut t, |e| matches!(e, Event::ShutdownStarted));
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
     assert_gone(&mut t, iut_tag);
 }
@@ -318,10 +251,7 @@ fn sctp_dm_o_4_7_1() {
         })]
     );
     assert!(t.events().is_empty());
-    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
-    // IUT -> INIT -> T (T1-init)
-    t.advance(Duration::from_secs(1));
-    assert_eq!(sent_init(&mut t), ours);
+    assert_init_resent(&mut t, id, &ours);
 }
 
 /// A SHUTDOWN ACK in ESTABLISHED is discarded silently; the association goes
@@ -377,21 +307,11 @@ fn sctp_dm_o_4_8() {
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
     // T -> COOKIE ECHO (tampered cookie) -> IUT
-    t.send(
-        ack.initiate_tag,
-        &[Chunk::CookieEcho(CookieEcho {
-            cookie: Bytes::from(tampered),
-        })],
-    );
+    t.send(ack.initiate_tag, &[cookie_echo(&Bytes::from(tampered))]);
     // IUT: nothing
     t.sent_nothing();
     assert!(t.events().is_empty());
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (ack.initiate_tag, 0x4800_0001)
-    );
+    assert_established(&t, id, ack.initiate_tag, 0x4800_0001);
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, ack.initiate_tag, 0x4800_0001);
 }
@@ -412,18 +332,7 @@ fn sctp_dm_o_4_9() {
         // IUT: nothing
         t.sent_nothing();
     }
-    assert!(t.events().is_empty());
-    assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
-    // IUT -> INIT -> T (T1-init)
-    // T -> INIT ACK -> IUT
-    t.advance(Duration::from_secs(1));
-    let (again, _) = answer_init(&mut t, 0x4900_0001, vec![]);
-    assert_eq!(again, ours);
-    // IUT -> COOKIE ECHO -> T
-    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
-    // T -> COOKIE ACK -> IUT
-    t.send(ours.initiate_tag, &[Chunk::CookieAck]);
-    assert_eq!(up(&mut t).0, id);
+    assert_setup_goes_on(&mut t, id, &ours, 0x4900_0001);
 }
 
 /// In SHUTDOWN-ACK-SENT, DATA from the peer, which promised to send no more,
@@ -466,12 +375,5 @@ fn sctp_dm_o_4_10() {
     // IUT -> SHUTDOWN ACK -> T (T2-shutdown, 1 s)
     t.advance(Duration::from_millis(100));
     assert_shutdown_ack(&t.sent_one(), PEER);
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
-    assert_eq!(t.iut.association_count(), 0);
+    complete_shutdown(&mut t, iut_tag, id);
 }

@@ -5,22 +5,20 @@
 //! E that need what the IUT does not have yet are listed in NOT_YET, and a
 //! test keeps that list, these tests and the record in step.
 
-mod common;
-mod conformance;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use support::etsi::assert_record;
+use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event, PathChange};
 use usctp_proto::chunk::{
-    Abort, Chunk, CookieEcho, Data, DataFlags, ErrorCause, ErrorChunk, Heartbeat, Param, ParamType,
+    Abort, Chunk, Data, DataFlags, ErrorCause, ErrorChunk, Heartbeat, Param, ParamType,
     ShutdownComplete,
 };
 use usctp_proto::config::Config;
 use usctp_proto::serial::{Ssn, Tsn};
-
-use conformance::*;
 
 /// Test purposes of these groups that cannot be checked yet, with why.
 const NOT_YET: &[(&str, &str)] = &[];
@@ -39,18 +37,7 @@ fn sctp_imh_i_3_1() {
     fix_checksum(&mut short);
     // T -> INIT (too short) -> IUT
     t.send_raw(short);
-    // IUT: no INIT ACK (an ABORT is tolerated)
-    for sent in t.sent() {
-        assert!(
-            matches!(sent.only(), Chunk::Abort(_)),
-            "{:?}",
-            sent.packet.chunks
-        );
-    }
-    assert_eq!(t.iut.association_count(), 0);
-    // T -> INIT -> IUT
-    // IUT -> INIT ACK -> T
-    send_init(&mut t, init(0x3100_0002));
+    assert_init_dropped_and_a_clean_one_answered(&mut t, 0x3100_0002);
 }
 
 /// A truncated INIT ACK gets no COOKIE ECHO: either it is dropped and INIT
@@ -83,17 +70,7 @@ fn sctp_imh_i_3_2() {
         // IUT -> COOKIE ECHO -> T
         assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
     } else {
-        // IUT -> ABORT (Protocol Violation) -> T
-        let [abort] = &sent[..] else {
-            panic!("{sent:#?}")
-        };
-        let Chunk::Abort(a) = abort.only() else {
-            panic!("expected ABORT, got {}", abort.only())
-        };
-        assert!(
-            matches!(a.causes[..], [ErrorCause::ProtocolViolation(_)]),
-            "{a}"
-        );
+        assert_protocol_violation(&sent);
         assert!(matches!(t.events()[..], [(_, Event::CantStart(_))]));
     }
 }
@@ -110,12 +87,7 @@ fn sctp_imh_i_3_3() {
     let cookie = ack.state_cookie().unwrap().clone();
     for wrong in [ack.initiate_tag.wrapping_add(1), 0, 0x3300_0001] {
         // T -> COOKIE ECHO (wrong Verification Tag) -> IUT
-        t.send(
-            wrong,
-            &[Chunk::CookieEcho(CookieEcho {
-                cookie: cookie.clone(),
-            })],
-        );
+        t.send(wrong, &[cookie_echo(&cookie)]);
         // IUT: nothing
         t.sent_nothing();
     }
@@ -158,12 +130,7 @@ fn sctp_imh_i_3_5() {
         let mut tampered = cookie.to_vec();
         tampered[at] ^= 0x80;
         // T -> COOKIE ECHO (tampered cookie) -> IUT
-        t.send(
-            ack.initiate_tag,
-            &[Chunk::CookieEcho(CookieEcho {
-                cookie: Bytes::from(tampered),
-            })],
-        );
+        t.send(ack.initiate_tag, &[cookie_echo(&Bytes::from(tampered))]);
         // IUT: nothing
         t.sent_nothing();
     }
@@ -245,18 +212,7 @@ fn sctp_imh_i_3_8() {
     fix_checksum(&mut short);
     // T -> INIT (shorter than its length) -> IUT
     t.send_raw(short);
-    // IUT: no INIT ACK (an ABORT is tolerated)
-    for sent in t.sent() {
-        assert!(
-            matches!(sent.only(), Chunk::Abort(_)),
-            "{:?}",
-            sent.packet.chunks
-        );
-    }
-    assert_eq!(t.iut.association_count(), 0);
-    // T -> INIT -> IUT
-    // IUT -> INIT ACK -> T
-    send_init(&mut t, init(0x3800_0002));
+    assert_init_dropped_and_a_clean_one_answered(&mut t, 0x3800_0002);
 }
 
 /// In SHUTDOWN-SENT, a SHUTDOWN ACK under a wrong Verification Tag is
@@ -327,14 +283,7 @@ fn sctp_imh_i_3_10() {
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
-    // T -> SHUTDOWN COMPLETE -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::ShutdownComplete(ShutdownComplete::default())],
-    );
-    // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    complete_shutdown(&mut t, iut_tag, id);
     // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
     assert_gone(&mut t, iut_tag);
 }
@@ -420,11 +369,7 @@ fn sctp_fh_i_5_1_2() {
     t.send(iut_tag, &[sack_chunk(first.tsn)]);
     // IUT: nothing
     t.sent_nothing();
-    let events = t.events();
-    assert!(
-        events.iter().all(|(_, e)| matches!(e, Event::SenderDry)),
-        "{events:?}"
-    );
+    assert_events_only(&mut t, |e| matches!(e, Event::SenderDry));
     user_sends(&mut t, id, b"second");
     // IUT -> DATA -> T (never acknowledged)
     let second = only_data(&t.sent_one(), PEER);
@@ -482,11 +427,7 @@ fn sctp_fh_o_5_3_1() {
     });
     // T -> DATA -> IUT
     t.send(0x5310_0001, &[data]);
-    // IUT -> ABORT (T bit) -> T
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
-    assert_abort(&reply, 0x5310_0001, true, &[]);
-    assert_eq!(t.iut.association_count(), 0);
+    assert_ootb_abort(&mut t, 0x5310_0001);
 }
 
 /// An out-of-the-blue ABORT is discarded silently (RFC 9260 §8.4 (2)).
@@ -555,9 +496,7 @@ fn sctp_fh_o_5_3_5() {
         // T (non-unicast source) -> COOKIE ECHO -> IUT
         t.send(
             ack.initiate_tag,
-            &[Chunk::CookieEcho(CookieEcho {
-                cookie: ack.state_cookie().unwrap().clone(),
-            })],
+            &[cookie_echo(&ack.state_cookie().unwrap().clone())],
         );
         // IUT: nothing
         t.sent_nothing();
@@ -592,12 +531,7 @@ fn sctp_e_o_6_1() {
     t.advance(rtt);
     t.sent_nothing();
     // T -> ERROR (Stale Cookie: 3 s late, a 1 s cookie life) -> IUT
-    let stale = ErrorChunk {
-        causes: vec![ErrorCause::StaleCookie {
-            staleness_us: 3_000_000,
-        }],
-    };
-    t.send(ours.initiate_tag, &[Chunk::Error(stale)]);
+    t.send(ours.initiate_tag, &[stale_cookie(3_000_000)]);
     let sent = t.sent();
     if sent.is_empty() {
         // IUT gives up
@@ -656,19 +590,8 @@ fn sctp_e_o_6_2() {
     t.send(iut_tag, &[stale()]);
     // IUT: nothing
     t.sent_nothing();
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .all(|(_, e)| matches!(e, Event::RemoteError(_))),
-        "{events:?}"
-    );
-    let assoc = t.iut.association(id).unwrap();
-    assert_eq!(assoc.state(), AssociationState::Established);
-    assert_eq!(
-        (assoc.local_tag(), assoc.peer_tag()),
-        (iut_tag, 0x6200_0001)
-    );
+    assert_events_only(&mut t, |e| matches!(e, Event::RemoteError(_)));
+    assert_established(&t, id, iut_tag, 0x6200_0001);
     // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
     assert_alive(&mut t, iut_tag, 0x6200_0001);
 
@@ -795,13 +718,7 @@ fn sctp_e_i_6_4() {
             ParamType::STATE_COOKIE,
         ])],
     );
-    let events = t.events();
-    assert!(
-        matches!(events[..], [(i, Event::CantStart(_))] if i == id),
-        "{events:?}"
-    );
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    assert_attempt_ended(&mut t, id);
 }
 
 /// An unknown INIT ACK parameter of prefix 11 is reported in an ERROR
@@ -852,9 +769,7 @@ fn sctp_e_i_6_6() {
     t.send(
         ack.initiate_tag,
         &[
-            Chunk::CookieEcho(CookieEcho {
-                cookie: ack.state_cookie().unwrap().clone(),
-            }),
+            cookie_echo(&ack.state_cookie().unwrap().clone()),
             Chunk::Error(report),
         ],
     );
@@ -882,7 +797,7 @@ fn sctp_e_i_6_6() {
 /// NOT_YET names each purpose once, none that has a test here, and with the
 /// tests covers exactly the AS, IMH, DM, FH and E purposes of the record.
 #[test]
-fn not_yet_applicable_purposes_are_listed_once() {
+fn not_yet_applicable_as_imh_dm_fh_e_purposes_are_listed_once() {
     let source = [
         include_str!("conformance_as.rs"),
         include_str!("conformance_imh_fh_e.rs"),

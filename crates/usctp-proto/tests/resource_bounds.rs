@@ -11,17 +11,17 @@
 //! - tiny chunks past a gap: at most one held TSN per 64 bytes of window;
 //! - a peer that never acknowledges: the send buffer.
 
-mod common;
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use bytes::Bytes;
-use common::*;
-use usctp_proto::chunk::{Chunk, Data, DataFlags};
+use support::*;
+use usctp_proto::chunk::{Chunk, Data};
 use usctp_proto::config::Config;
-use usctp_proto::serial::{Ssn, Tsn};
+use usctp_proto::serial::Ssn;
 
 struct Counting;
 
@@ -60,35 +60,21 @@ fn live() -> isize {
 const WINDOW: usize = 1 << 20;
 const MIB: isize = 1 << 20;
 
-fn fragment(tsn: u32, beginning: bool, end: bool, stream: u16, len: usize) -> Chunk {
+fn piece(tsn: u32, beginning: bool, end: bool, stream: u16, len: usize) -> Chunk {
     message(tsn, beginning, end, stream, 0, len)
 }
 
 fn message(tsn: u32, beginning: bool, end: bool, stream: u16, ssn: u16, len: usize) -> Chunk {
+    let Chunk::Data(data) = fragment(tsn, beginning, end, vec![0x42; len]) else {
+        unreachable!("a fragment is DATA")
+    };
     Chunk::Data(Data {
-        flags: DataFlags {
-            beginning,
-            end,
-            ..DataFlags::default()
-        },
-        tsn: Tsn(tsn),
         stream,
         ssn: Ssn(ssn),
         ppid: 0,
-        payload: Bytes::from(vec![0x42; len]),
+        ..data
     })
 }
-
-/// An established association with the tester as the peer; returns the
-/// tester and the IUT's tag.
-fn established(peer_tag: u32) -> (Tester, u32) {
-    let mut t = Tester::server();
-    let (iut_tag, _) = t.establish(peer_tag);
-    (t, iut_tag)
-}
-
-/// The peer's first TSN (tests/common's INIT).
-const FIRST_TSN: u32 = 1000;
 
 /// Plays `count` packets from `make` (TSN offset → chunk), discarding what
 /// the IUT answers; returns the live-heap growth.
@@ -131,17 +117,17 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
     assert!(after_inits < 64 * 1024, "{after_inits} bytes");
 
     // Endless fragments of one message, each filling the cumulative ack.
-    let (mut t, iut_tag) = established(0x0100);
-    let first = FIRST_TSN;
+    let (mut t, iut_tag, _) = established(0x0100);
+    let first = TESTER_TSN;
     let grew = growth(&mut t, iut_tag, 20_000, |i| {
-        fragment(first.wrapping_add(i), i == 0, false, 0, 1000)
+        piece(first.wrapping_add(i), i == 0, false, 0, 1000)
     });
     println!("20 MB of fragments that never end: heap grew {grew} bytes");
     assert!(grew < 2 * WINDOW as isize + MIB, "{grew} bytes");
 
     // Whole messages nobody reads.
-    let (mut t, iut_tag) = established(0x0200);
-    let first = FIRST_TSN;
+    let (mut t, iut_tag, _) = established(0x0200);
+    let first = TESTER_TSN;
     let grew = growth(&mut t, iut_tag, 20_000, |i| {
         message(first.wrapping_add(i), true, true, 0, i as u16, 1000)
     });
@@ -153,10 +139,10 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
     assert!(grew < 2 * WINDOW as isize + MIB, "{grew} bytes");
 
     // One-byte chunks past a gap (the first TSN never comes).
-    let (mut t, iut_tag) = established(0x0300);
-    let first = FIRST_TSN;
+    let (mut t, iut_tag, _) = established(0x0300);
+    let first = TESTER_TSN;
     let grew = growth(&mut t, iut_tag, 200_000, |i| {
-        fragment(first.wrapping_add(i + 1), true, true, 0, 1)
+        piece(first.wrapping_add(i + 1), true, true, 0, 1)
     });
     println!("200,000 one-byte chunks past a gap: heap grew {grew} bytes");
     assert!(grew < 4 * MIB, "{grew} bytes");
@@ -164,12 +150,11 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
     // A peer that never acknowledges: the user fills the send buffer and
     // is told to wait.
     let config = Config::default();
-    let (mut t, _) = established(0x0400);
+    let (mut t, _, assoc_id) = established(0x0400);
     let before = live();
-    let assoc_id = usctp_proto::association::AssocId(1);
     let mut queued = 0;
     for _ in 0..100_000 {
-        let mut assoc = t.iut.association_mut(assoc_id).expect("association 1");
+        let mut assoc = t.iut.association_mut(assoc_id).expect("the association");
         // A fresh buffer each time, as an application would pass.
         match assoc.send(0, 0, Bytes::from(vec![0x55; 1000]), false) {
             Ok(()) => queued += 1,

@@ -1,6 +1,8 @@
 //! Workloads for the simulator: a seeded plan of messages, a transfer
 //! that sends and reads them, and the checks that every message arrived
-//! once, intact, in order on ordered streams.
+//! once, intact, in order on ordered streams; smaller steps (send, read,
+//! wait for the acknowledgements) for tests that set a scene; and a bulk
+//! transfer that keeps nothing.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,6 +11,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use usctp_proto::association::{AssocId, Event, Message, SendError};
+use usctp_proto::config::Config;
 
 use super::Sim;
 
@@ -34,8 +37,7 @@ pub fn plan(seed: u64, count: usize, max_size: usize) -> Plan {
 
 /// Connects node 0 to node 1 and returns both association ids.
 pub fn establish(sim: &mut Sim) -> (AssocId, AssocId) {
-    let (now, to) = (sim.now, sim.nodes[1].addr);
-    let a = sim.nodes[0].ep.connect(now, to, 13).unwrap();
+    let a = sim.connect();
     let up = sim.run_until(Duration::from_secs(3600), |s| {
         s.up_count(0) == 1 && s.up_count(1) == 1
     });
@@ -182,5 +184,92 @@ pub fn shut_down(sim: &mut Sim, a: AssocId, seed: u64) {
             .filter(|(_, e)| matches!(e, Event::Lost(_) | Event::SendFailed { .. }))
             .collect();
         assert!(bad.is_empty(), "seed {seed}: {bad:?}");
+    }
+}
+
+/// A pair (seed `seed`, default configuration) whose association has
+/// measured its path: one message sent, read and acknowledged.
+#[track_caller]
+pub fn measured_pair(seed: u64) -> (Sim, AssocId, AssocId) {
+    let mut sim = Sim::pair(seed, Config::default());
+    let (a, b) = establish(&mut sim);
+    send_messages(&mut sim, a, 1, 100);
+    read_all(&mut sim, b, 1);
+    until_acked(&mut sim, a);
+    (sim, a, b)
+}
+
+/// Sends `count` messages of `size` bytes from node 0 on stream 0, in
+/// separate packets when `size` is near a packet.
+pub fn send_messages(sim: &mut Sim, a: AssocId, count: usize, size: usize) {
+    let mut assoc = sim.nodes[0].ep.association_mut(a).expect("sender");
+    for i in 0..count {
+        let body = Bytes::from(vec![i as u8; size]);
+        assoc.send(0, 0, body, false).expect("send");
+    }
+}
+
+/// Steps until node 1 has read `count` messages; returns them.
+#[track_caller]
+pub fn read_all(sim: &mut Sim, b: AssocId, count: usize) -> Vec<Bytes> {
+    let mut got = Vec::new();
+    let delivered = sim.run_until(Duration::from_secs(600), |s| {
+        s.nodes[1]
+            .ep
+            .association(b)
+            .is_some_and(|x| x.readable() + got.len() >= count)
+    });
+    assert!(delivered, "only {} of {count} messages arrived", got.len());
+    let mut assoc = sim.nodes[1].ep.association_mut(b).expect("receiver");
+    while let Some(m) = assoc.recv() {
+        got.push(m.data);
+    }
+    got
+}
+
+/// Steps until node 0 has every message acknowledged.
+#[track_caller]
+pub fn until_acked(sim: &mut Sim, a: AssocId) {
+    let done = sim.run_until(Duration::from_secs(600), |s| {
+        s.nodes[0]
+            .ep
+            .association(a)
+            .is_some_and(|x| x.unacked() == 0)
+    });
+    assert!(done, "not all acknowledged");
+}
+
+/// Sends `total` bytes from node 0 in messages of `size` on stream 0 while
+/// node 1 reads and drops them: node 0 fills its send buffer, the network
+/// drains it (every message read and acknowledged), and again, until all
+/// of it was read.
+#[track_caller]
+pub fn bulk(sim: &mut Sim, a: AssocId, b: AssocId, total: usize, size: usize) {
+    let payload = Bytes::from(vec![0x5a; size]);
+    let (mut sent, mut read) = (0, 0);
+    while read < total {
+        while sent < total {
+            let mut assoc = sim.nodes[0].ep.association_mut(a).expect("sender");
+            match assoc.send(0, 0, payload.clone(), false) {
+                Ok(()) => sent += size,
+                Err(SendError::WouldBlock) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        loop {
+            let stepped = sim.step();
+            let mut assoc = sim.nodes[1].ep.association_mut(b).expect("receiver");
+            while let Some(m) = assoc.recv() {
+                read += m.data.len();
+            }
+            let acked = sim.nodes[0]
+                .ep
+                .association(a)
+                .is_some_and(|x| x.unacked() == 0);
+            if read == sent && acked {
+                break;
+            }
+            assert!(stepped, "stalled with {read} of {sent} bytes read");
+        }
     }
 }

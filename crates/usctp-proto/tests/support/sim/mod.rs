@@ -1,9 +1,11 @@
-//! A deterministic simulated network for endpoint pairs.
+//! A deterministic simulated network for endpoint pairs: the one
+//! association pair of the tests.
 //!
 //! Every link delays, and may drop, duplicate or reorder, datagrams under a
 //! seeded RNG, so a failing run replays exactly from its seed. Time is
 //! simulated: the network jumps to the next delivery or timer deadline.
-#![allow(dead_code)]
+//! Datagrams are carried in an arena, as the UDP driver carries them, so
+//! that the network itself allocates nothing per datagram once running.
 
 pub mod workload;
 
@@ -15,7 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use usctp_proto::association::{AssocId, Event};
+use usctp_proto::arena::Arena;
+use usctp_proto::association::{AssocId, Event, PathChange};
 use usctp_proto::chunk::Packet;
 use usctp_proto::config::Config;
 use usctp_proto::endpoint::Endpoint;
@@ -70,14 +73,15 @@ impl Node {
     /// The source address a packet to `to` leaves from: the node's
     /// address on the same /24, as a routing table would pick.
     fn source_for(&self, to: SocketAddr) -> SocketAddr {
-        let subnet = |a: IpAddr| match a {
-            IpAddr::V4(v4) => v4.octets()[..3].to_vec(),
-            IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
+        let same_subnet = |a: IpAddr, b: IpAddr| match (a, b) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
+            (IpAddr::V6(a), IpAddr::V6(b)) => a.octets()[..8] == b.octets()[..8],
+            _ => false,
         };
         self.addrs
             .iter()
             .copied()
-            .find(|a| subnet(a.ip()) == subnet(to.ip()))
+            .find(|a| same_subnet(a.ip(), to.ip()))
             .unwrap_or(self.addr)
     }
 }
@@ -157,6 +161,7 @@ pub struct Sim {
     /// Datagrams the tail-drop queue refused.
     pub tail_drops: usize,
     buf: Vec<u8>,
+    arena: Arena,
 }
 
 /// The seeds to run: `USCTP_SEED` for one, else `count` from 1.
@@ -210,6 +215,7 @@ impl Sim {
             steps: 0,
             tail_drops: 0,
             buf: Vec::new(),
+            arena: Arena::default(),
         }
     }
 
@@ -240,7 +246,7 @@ impl Sim {
     fn collect(&mut self) {
         for i in 0..self.nodes.len() {
             while let Some(t) = self.nodes[i].ep.poll_transmit(self.now, &mut self.buf) {
-                let bytes = Bytes::copy_from_slice(&self.buf[..t.size]);
+                let bytes = self.arena.take(&self.buf[..t.size]);
                 let index = self.sent;
                 self.sent += 1;
                 let names = if !self.tracing {
@@ -278,10 +284,10 @@ impl Sim {
                 let mut lost = self.drop_indices.contains(&index)
                     || self.rng.random_bool(self.link.loss)
                     || fate == Fate::BlackHole;
-                if let (Some(filter), Ok(packet)) =
-                    (&mut self.drop_if, Packet::parse(bytes.clone()))
-                {
-                    lost |= filter(&packet);
+                if let Some(filter) = &mut self.drop_if {
+                    if let Ok(packet) = Packet::parse(bytes.clone()) {
+                        lost |= filter(&packet);
+                    }
                 }
                 // Serialization: the datagram occupies the link for its
                 // length at the link rate, lost or not.
@@ -398,5 +404,40 @@ impl Sim {
             .iter()
             .filter(|(_, e)| matches!(e, Event::Up(_)))
             .count()
+    }
+
+    /// Node 0 starts an association with node 1 (port 13).
+    pub fn connect(&mut self) -> AssocId {
+        let (now, to) = (self.now, self.nodes[1].addr);
+        self.nodes[0].ep.connect(now, to, 13).unwrap()
+    }
+
+    /// Each node has one association, which came up once, and nothing
+    /// else happened.
+    #[track_caller]
+    pub fn assert_both_up_once(&self, seed: u64) {
+        let context = || format!("seed {seed}:\n{}", self.trace.join("\n"));
+        for node in 0..2 {
+            assert_eq!(self.up_count(node), 1, "node {node} {}", context());
+            assert_eq!(self.nodes[node].ep.association_count(), 1, "{}", context());
+            let unexpected: Vec<_> = self.nodes[node]
+                .events
+                .iter()
+                .filter(|(_, e)| !matches!(e, Event::Up(_)))
+                .collect();
+            assert!(unexpected.is_empty(), "{unexpected:?} {}", context());
+        }
+    }
+
+    /// The path changes a node was told of, in order.
+    pub fn path_events(&self, node: usize) -> Vec<(SocketAddr, PathChange)> {
+        self.nodes[node]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::PathChange { address, change } => Some((*address, *change)),
+                _ => None,
+            })
+            .collect()
     }
 }

@@ -1,21 +1,22 @@
 //! A tester that plays the peer with raw packets against an endpoint under
 //! test (the IUT), and reads back the raw packets the IUT sends.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use usctp_proto::association::{AssocId, Event};
-use usctp_proto::chunk::{Chunk, CommonHeader, Init, Packet, Param};
+use usctp_proto::chunk::packet::packet_checksum;
+use usctp_proto::chunk::{Chunk, CommonHeader, Packet};
 use usctp_proto::config::Config;
 use usctp_proto::endpoint::Endpoint;
-use usctp_proto::serial::Tsn;
 
 /// The IUT's SCTP port.
 pub const IUT_PORT: u16 = 13;
 /// The tester's SCTP port.
 pub const TESTER_PORT: u16 = 5000;
+/// The seed of every IUT's randomness (and so of its first cookie key).
+pub const IUT_SEED: [u8; 32] = [42; 32];
 
 pub fn tester_addr() -> SocketAddr {
     "10.0.0.2:9899".parse().unwrap()
@@ -59,7 +60,7 @@ impl Tester {
         // clock again.
         #[allow(clippy::disallowed_methods)]
         let now = Instant::now();
-        let mut iut = Endpoint::new(config, IUT_PORT, [42; 32], now);
+        let mut iut = Endpoint::new(config, IUT_PORT, IUT_SEED, now);
         if listen {
             iut.listen(usize::MAX);
         }
@@ -80,6 +81,15 @@ impl Tester {
     /// Sends raw bytes.
     pub fn send_raw(&mut self, bytes: Vec<u8>) {
         self.iut.handle(self.now, self.from, Bytes::from(bytes));
+    }
+
+    /// Every packet the IUT has to send now, as raw bytes.
+    pub fn sent_raw(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut out = Vec::new();
+        while let Some(t) = self.iut.poll_transmit(self.now, &mut self.buf) {
+            out.push((t.destination, self.buf[..t.size].to_vec()));
+        }
+        out
     }
 
     /// Every packet the IUT has to send now.
@@ -123,57 +133,24 @@ impl Tester {
         self.iut.handle_timeout(self.now);
     }
 
-    /// Runs the four-way handshake as the peer; returns (IUT's tag, id).
-    pub fn establish(&mut self, peer_tag: u32) -> (u32, AssocId) {
-        self.send(0, &[Chunk::Init(init(peer_tag))]);
-        let ack = self.sent_one();
-        let Chunk::InitAck(ack) = ack.only() else {
-            panic!("expected INIT ACK")
-        };
-        let cookie = ack.state_cookie().unwrap().clone();
-        self.send(
-            ack.initiate_tag,
-            &[Chunk::CookieEcho(usctp_proto::chunk::CookieEcho { cookie })],
-        );
-        let reply = self.sent_one();
-        assert_eq!(reply.packet.chunks, [Chunk::CookieAck]);
-        let events = self.events();
-        let [(id, Event::Up(_))] = events[..] else {
-            panic!("expected Up: {events:?}")
-        };
-        (ack.initiate_tag, id)
+    /// The IUT connects to the tester (the client side); its INIT waits
+    /// to be read.
+    pub fn connect(&mut self) -> AssocId {
+        let now = self.now;
+        self.iut.connect(now, tester_addr(), TESTER_PORT).unwrap()
     }
 }
 
 /// An IUT that has just sent an INIT to the tester (client side).
 pub fn client() -> (Tester, AssocId) {
-    let mut t = Tester::with_config(Config::default(), false);
-    let now = t.now;
-    let id = t.iut.connect(now, tester_addr(), TESTER_PORT).unwrap();
-    (t, id)
+    client_with(Config::default())
 }
 
-/// Reads the IUT's INIT and answers it with an INIT ACK carrying tag
-/// `peer_tag`, an opaque cookie and `extra` parameters. Returns the INIT
-/// and the cookie.
-#[track_caller]
-pub fn answer_init(t: &mut Tester, peer_tag: u32, extra: Vec<Param>) -> (Init, Bytes) {
-    let Chunk::Init(sent) = t.sent_one().only().clone() else {
-        panic!("expected INIT")
-    };
-    let cookie = Bytes::from_static(b"tester's opaque cookie");
-    let mut params = vec![Param::StateCookie(cookie.clone())];
-    params.extend(extra);
-    let ack = Init {
-        initiate_tag: peer_tag,
-        a_rwnd: 10_000,
-        outbound_streams: 3,
-        inbound_streams: 4,
-        initial_tsn: Tsn(77),
-        params,
-    };
-    t.send(sent.initiate_tag, &[Chunk::InitAck(ack)]);
-    (sent, cookie)
+/// An IUT, configured by `config`, that has just sent an INIT to the tester.
+pub fn client_with(config: Config) -> (Tester, AssocId) {
+    let mut t = Tester::with_config(config, false);
+    let id = t.connect();
+    (t, id)
 }
 
 /// A packet with a valid checksum.
@@ -193,21 +170,14 @@ pub fn packet(src: u16, dst: u16, vtag: u32, chunks: &[Chunk]) -> Vec<u8> {
     buf
 }
 
-/// A minimal INIT: 20 bytes of chunk, no parameters.
-pub fn init(tag: u32) -> Init {
-    Init {
-        initiate_tag: tag,
-        a_rwnd: 65_536,
-        outbound_streams: 5,
-        inbound_streams: 5,
-        initial_tsn: Tsn(1000),
-        params: vec![],
-    }
+/// A packet from the tester to the IUT, with a valid checksum.
+pub fn tester_packet(vtag: u32, chunks: &[Chunk]) -> Vec<u8> {
+    packet(TESTER_PORT, IUT_PORT, vtag, chunks)
 }
 
-pub fn init_with(tag: u32, params: Vec<Param>) -> Init {
-    Init {
-        params,
-        ..init(tag)
-    }
+/// Writes the CRC32c of hand-made bytes into the header (least significant
+/// byte first, RFC 9260 Appendix A).
+pub fn fix_checksum(bytes: &mut [u8]) {
+    let crc = packet_checksum(bytes).unwrap();
+    bytes[8..12].copy_from_slice(&crc.to_le_bytes());
 }

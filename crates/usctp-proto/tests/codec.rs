@@ -1,11 +1,20 @@
-//! Properties of the codec over generated values: every chunk round-trips,
-//! every strict prefix of a chunk is an error, arbitrary bytes never panic,
-//! and the packet builder keeps the bundling rules of RFC 9260 §6.10.
+//! The wire codec: properties over generated values (every chunk
+//! round-trips, every strict prefix of a chunk is an error, arbitrary bytes
+//! never panic, the packet builder keeps the bundling rules of RFC 9260
+//! §6.10), damaged packets, and CRC32c (RFC 9260 Appendix A) against a
+//! table-driven oracle and the RFC 3720 §B.4 test vectors.
+
+mod support;
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use proptest::prelude::*;
-use usctp_proto::chunk::{BuildError, Chunk, ChunkType, CommonHeader, Error, Packet, PacketWriter};
+use support::crc_oracle::crc32c as oracle;
+use usctp_proto::chunk::packet::{crc32c, packet_checksum};
+use usctp_proto::chunk::{
+    BuildError, Chunk, ChunkType, CommonHeader, Data, Error, Packet, PacketWriter, Shutdown,
+};
+use usctp_proto::serial::Tsn;
 
 const HEADER: CommonHeader = CommonHeader {
     src_port: 5000,
@@ -140,13 +149,11 @@ fn init_init_ack_and_shutdown_complete_travel_alone() {
 
 #[test]
 fn control_chunks_are_refused_after_data() {
-    let data = Chunk::Data(usctp_proto::chunk::Data {
-        flags: usctp_proto::chunk::DataFlags::WHOLE,
-        tsn: usctp_proto::serial::Tsn(1),
-        stream: 0,
-        ssn: usctp_proto::serial::Ssn(0),
+    let data = Chunk::Data(Data {
+        tsn: Tsn(1),
         ppid: 0,
         payload: Bytes::from_static(b"x"),
+        ..support::DATA
     });
     let mut buf = Vec::new();
     let mut w = PacketWriter::new(&mut buf, HEADER, 1500);
@@ -189,7 +196,7 @@ fn wrongly_bundled_packets_parse_but_fail_the_bundling_check() {
     w.finish();
     // Append a SHUTDOWN COMPLETE by hand and fix the checksum.
     wire.extend_from_slice(&[14, 0, 0, 4]);
-    let crc = usctp_proto::chunk::packet::packet_checksum(&wire).unwrap();
+    let crc = packet_checksum(&wire).unwrap();
     wire[8..12].copy_from_slice(&crc.to_le_bytes());
     let packet = Packet::parse(Bytes::from(wire.clone())).unwrap();
     assert_eq!(
@@ -206,8 +213,8 @@ fn wrongly_bundled_packets_parse_but_fail_the_bundling_check() {
 fn damaged_packets_give_precise_errors() {
     let mut wire = Vec::new();
     let mut w = PacketWriter::new(&mut wire, HEADER, 1500);
-    w.push(&Chunk::Shutdown(usctp_proto::chunk::Shutdown {
-        cumulative_tsn_ack: usctp_proto::serial::Tsn(9),
+    w.push(&Chunk::Shutdown(Shutdown {
+        cumulative_tsn_ack: Tsn(9),
     }))
     .unwrap();
     w.finish();
@@ -270,4 +277,57 @@ fn damaged_packets_give_precise_errors() {
             length: 2
         })
     );
+}
+
+// ---- CRC32c ----
+
+/// RFC 3720 §B.4 lists each CRC as the bytes it puts on the wire.
+fn wire(crc: u32) -> [u8; 4] {
+    crc.to_le_bytes()
+}
+
+#[test]
+fn rfc3720_b4_vectors() {
+    let zeros = [0u8; 32];
+    let ones = [0xffu8; 32];
+    let up: Vec<u8> = (0..32).collect();
+    let down: Vec<u8> = (0..32).rev().collect();
+    let iscsi_read: [u8; 48] = [
+        0x01, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x14, 0, 0, 0, 0, 0, 0x04, 0, 0, 0,
+        0, 0x14, 0, 0, 0, 0x18, 0x28, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let cases: [(&[u8], [u8; 4]); 5] = [
+        (&zeros, [0xaa, 0x36, 0x91, 0x8a]),
+        (&ones, [0x43, 0xab, 0xa8, 0x62]),
+        (&up, [0x4e, 0x79, 0xdd, 0x46]),
+        (&down, [0x5c, 0xdb, 0x3f, 0x11]),
+        (&iscsi_read, [0x56, 0x3a, 0x96, 0xd9]),
+    ];
+    for (data, expected) in cases {
+        assert_eq!(wire(crc32c(data)), expected);
+        assert_eq!(wire(oracle(data)), expected);
+    }
+    // The customary check value.
+    assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+}
+
+proptest! {
+    #[test]
+    fn accelerated_crc_matches_the_oracle(data in prop::collection::vec(any::<u8>(), 0..3000)) {
+        prop_assert_eq!(crc32c(&data), oracle(&data));
+    }
+
+    #[test]
+    fn packet_checksum_treats_the_checksum_field_as_zero(
+        mut packet in prop::collection::vec(any::<u8>(), 12..1500),
+    ) {
+        let sum = packet_checksum(&packet).unwrap();
+        packet[8..12].fill(0);
+        prop_assert_eq!(sum, oracle(&packet));
+    }
+}
+
+#[test]
+fn packet_checksum_needs_a_whole_header() {
+    assert_eq!(packet_checksum(&[0; 11]), None);
 }

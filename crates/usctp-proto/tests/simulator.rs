@@ -1,16 +1,111 @@
-//! Reliable transfer over the simulated network (RFC 9260 §6): every
-//! message arrives exactly once and intact, in order on ordered streams,
-//! across loss, duplication, reordering and corruption; then the
-//! association shuts down cleanly (§9.2).
+//! The association pair over the simulated network: the handshake under
+//! the loss of each packet, duplication and reordering over many seeds,
+//! and both ends connecting at once (RFC 9260 §5.1, §5.2.1); then reliable
+//! transfer (§6): every message arrives exactly once and intact, in order
+//! on ordered streams, across loss, duplication, reordering and
+//! corruption, and the association shuts down cleanly (§9.2).
 
-mod sim;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use sim::workload::{Plan, check_delivery, establish, plan, shut_down, transfer};
-use sim::{Impairment, Sim, seeds};
+use support::sim::workload::{
+    Plan, check_delivery, establish, measured_pair, plan, read_all, send_messages, shut_down,
+    transfer, until_acked,
+};
+use support::sim::{Fate, Impairment, Sim, seeds};
+use usctp_proto::association::AssociationState;
+use usctp_proto::chunk::{Chunk, Packet};
 use usctp_proto::config::Config;
+
+// ---- the handshake ----
+
+#[test]
+fn handshake_completes_when_any_one_packet_is_lost() {
+    // INIT, INIT ACK, COOKIE ECHO, COOKIE ACK: each lost once in turn.
+    // T1-init / T1-cookie bring it back after RTO.Initial (1 s).
+    for lost in 0..4 {
+        let mut sim = Sim::pair(lost as u64, Config::default());
+        sim.drop_indices = vec![lost];
+        sim.connect();
+        let done = sim.run_until(Duration::from_secs(10), |s| {
+            s.up_count(0) == 1 && s.up_count(1) == 1
+        });
+        assert!(done, "packet {lost} lost:\n{}", sim.trace.join("\n"));
+        // One retransmission after RTO.Initial: up within 1 s + a few delays.
+        assert!(
+            sim.now - sim.start < Duration::from_millis(1100),
+            "{:?}",
+            sim.now - sim.start
+        );
+        // Let any duplicate COOKIE ECHO play out: still one association.
+        sim.run_until(Duration::from_secs(20), |_| false);
+        sim.assert_both_up_once(lost as u64);
+    }
+}
+
+#[test]
+fn handshake_survives_loss_duplication_and_reordering() {
+    for seed in seeds(300) {
+        let mut sim = Sim::pair(seed, Config::default());
+        sim.link = Impairment {
+            delay: Duration::from_millis(5),
+            jitter: Duration::from_millis(30),
+            // Low enough that nine losses in a row of one handshake
+            // packet (Max.Init.Retransmits) stay out of reach in 300 seeds.
+            loss: 0.1,
+            duplicate: 0.3,
+            corrupt: 0.02,
+            ..Impairment::default()
+        };
+        sim.connect();
+        let up = sim.run_until(Duration::from_secs(600), |s| {
+            s.up_count(0) == 1 && s.up_count(1) == 1
+        });
+        assert!(up, "seed {seed}:\n{}", sim.trace.join("\n"));
+        sim.link.loss = 0.0;
+        sim.run_until(Duration::from_secs(700), |_| false);
+        sim.assert_both_up_once(seed);
+    }
+}
+
+#[test]
+fn simultaneous_connect_yields_one_association_each_side() {
+    // §5.2.1: INIT collision. Both ends connect at the same instant; each
+    // answers the other's INIT from COOKIE-WAIT; one association results.
+    for seed in seeds(100) {
+        let mut sim = Sim::pair(seed, Config::default());
+        sim.nodes[0].ep.listen(usize::MAX);
+        sim.link.jitter = Duration::from_millis(20);
+        let now = sim.now;
+        let (a, b) = (sim.nodes[0].addr, sim.nodes[1].addr);
+        let id_a = sim.nodes[0].ep.connect(now, b, 13).unwrap();
+        let id_b = sim.nodes[1].ep.connect(now, a, 5000).unwrap();
+        let up = sim.run_until(Duration::from_secs(30), |s| {
+            s.up_count(0) == 1 && s.up_count(1) == 1
+        });
+        assert!(up, "seed {seed}:\n{}", sim.trace.join("\n"));
+        sim.run_until(Duration::from_secs(60), |_| false);
+        sim.assert_both_up_once(seed);
+        // The INITs really crossed: both were sent before any INIT ACK.
+        assert!(
+            sim.trace[0].ends_with(" INIT") && sim.trace[1].ends_with(" INIT"),
+            "{:?}",
+            sim.trace
+        );
+        let a = sim.nodes[0].ep.association(id_a).unwrap();
+        let b = sim.nodes[1].ep.association(id_b).unwrap();
+        assert_eq!(a.state(), AssociationState::Established);
+        assert_eq!(
+            (a.local_tag(), a.peer_tag()),
+            (b.peer_tag(), b.local_tag()),
+            "seed {seed}"
+        );
+    }
+}
+
+// ---- transfer ----
 
 fn run(seed: u64, link: Impairment, count: usize, max_size: usize) {
     run_with(seed, link, count, max_size, Config::default());
@@ -43,6 +138,19 @@ fn run_with(seed: u64, link: Impairment, count: usize, max_size: usize, config: 
     shut_down(&mut sim, a, seed);
 }
 
+/// A link of `delay_ms` plus up to `jitter_ms` that loses, duplicates and
+/// corrupts datagrams at these rates.
+fn lossy(delay_ms: u64, jitter_ms: u64, loss: f64, duplicate: f64, corrupt: f64) -> Impairment {
+    Impairment {
+        delay: Duration::from_millis(delay_ms),
+        jitter: Duration::from_millis(jitter_ms),
+        loss,
+        duplicate,
+        corrupt,
+        ..Impairment::default()
+    }
+}
+
 #[test]
 fn clean_network_delivers_everything_in_order() {
     run(1, Impairment::default(), 300, 5000);
@@ -50,14 +158,7 @@ fn clean_network_delivers_everything_in_order() {
 
 #[test]
 fn lossy_duplicating_reordering_corrupting_network_over_many_seeds() {
-    let link = Impairment {
-        delay: Duration::from_millis(20),
-        jitter: Duration::from_millis(15),
-        loss: 0.1,
-        duplicate: 0.1,
-        corrupt: 0.02,
-        ..Impairment::default()
-    };
+    let link = lossy(20, 15, 0.1, 0.1, 0.02);
     for seed in seeds(1000) {
         run(seed, link, 10, 4000);
     }
@@ -65,14 +166,7 @@ fn lossy_duplicating_reordering_corrupting_network_over_many_seeds() {
 
 #[test]
 fn thirty_percent_loss() {
-    let link = Impairment {
-        delay: Duration::from_millis(10),
-        jitter: Duration::from_millis(5),
-        loss: 0.3,
-        duplicate: 0.1,
-        corrupt: 0.01,
-        ..Impairment::default()
-    };
+    let link = lossy(10, 5, 0.3, 0.1, 0.01);
     for seed in seeds(20) {
         run_with(seed, link, 20, 3000, patient());
     }
@@ -81,14 +175,7 @@ fn thirty_percent_loss() {
 #[test]
 #[ignore = "long: 100,000 seeds; run with --ignored --release"]
 fn one_hundred_thousand_seeds() {
-    let link = Impairment {
-        delay: Duration::from_millis(20),
-        jitter: Duration::from_millis(15),
-        loss: 0.3,
-        duplicate: 0.1,
-        corrupt: 0.02,
-        ..Impairment::default()
-    };
+    let link = lossy(20, 15, 0.3, 0.1, 0.02);
     for seed in seeds(100_000) {
         run_with(seed, link, 5, 3000, patient());
     }
@@ -103,9 +190,9 @@ fn loss_on_one_stream_does_not_delay_another() {
     sim.tracing = false;
     let (a, b) = establish(&mut sim);
     let mut seen = std::collections::HashSet::new();
-    sim.drop_if = Some(Box::new(move |p: &usctp_proto::chunk::Packet| {
+    sim.drop_if = Some(Box::new(move |p: &Packet| {
         let first_tries = p.chunks.iter().filter(|c| match c {
-            usctp_proto::chunk::Chunk::Data(d) if d.stream == 0 => seen.insert(d.tsn.0),
+            Chunk::Data(d) if d.stream == 0 => seen.insert(d.tsn.0),
             _ => false,
         });
         first_tries.count() > 0
@@ -248,7 +335,7 @@ fn simulator_packets_seed_the_fuzz_corpus() {
             .iter()
             .map(|c| match c {
                 // SACKs with gap blocks or duplicates are kinds of their own.
-                usctp_proto::chunk::Chunk::Sack(s) => format!(
+                Chunk::Sack(s) => format!(
                     "Sack{}{}",
                     if s.gap_blocks.is_empty() { "" } else { "Gaps" },
                     if s.duplicate_tsns.is_empty() {
@@ -291,44 +378,6 @@ fn simulator_packets_seed_the_fuzz_corpus() {
     println!("{written} seeds in {}", dir.display());
 }
 
-/// Sends `count` messages of `size` bytes from node 0 on stream 0, in
-/// separate packets when `size` is near a packet.
-fn send_messages(sim: &mut Sim, a: usctp_proto::association::AssocId, count: usize, size: usize) {
-    let mut assoc = sim.nodes[0].ep.association_mut(a).expect("sender");
-    for i in 0..count {
-        let body = Bytes::from(vec![i as u8; size]);
-        assoc.send(0, 0, body, false).expect("send");
-    }
-}
-
-/// Steps until node 1 has read `count` messages; returns them.
-fn read_all(sim: &mut Sim, b: usctp_proto::association::AssocId, count: usize) -> Vec<Bytes> {
-    let mut got = Vec::new();
-    let delivered = sim.run_until(Duration::from_secs(600), |s| {
-        s.nodes[1]
-            .ep
-            .association(b)
-            .is_some_and(|x| x.readable() + got.len() >= count)
-    });
-    assert!(delivered, "only {} of {count} messages arrived", got.len());
-    let mut assoc = sim.nodes[1].ep.association_mut(b).expect("receiver");
-    while let Some(m) = assoc.recv() {
-        got.push(m.data);
-    }
-    got
-}
-
-/// Steps until node 0 has every message acknowledged.
-fn until_acked(sim: &mut Sim, a: usctp_proto::association::AssocId) {
-    let done = sim.run_until(Duration::from_secs(600), |s| {
-        s.nodes[0]
-            .ep
-            .association(a)
-            .is_some_and(|x| x.unacked() == 0)
-    });
-    assert!(done, "not all acknowledged");
-}
-
 /// The situation the `pair` fuzz target found (fuzz/regressions/pair):
 /// DATA arrives but every SACK for it is lost for seconds, T3-rtx
 /// retransmits only the first chunk, and the SACK that finally comes back
@@ -339,12 +388,8 @@ fn until_acked(sim: &mut Sim, a: usctp_proto::association::AssocId) {
 /// T3-rtx a minute away.
 #[test]
 fn a_gap_filled_by_a_retransmission_does_not_time_the_round_trip() {
-    let mut sim = Sim::pair(1, Config::default());
-    let (a, b) = establish(&mut sim);
     // One exchange measures the path: SRTT about 20 ms.
-    send_messages(&mut sim, a, 1, 100);
-    read_all(&mut sim, b, 1);
-    until_acked(&mut sim, a);
+    let (mut sim, a, b) = measured_pair(1);
     let srtt = sim.nodes[0]
         .ep
         .association(a)
@@ -356,19 +401,16 @@ fn a_gap_filled_by_a_retransmission_does_not_time_the_round_trip() {
     // the receiver is lost for the next 6 s.
     let first_data = std::cell::Cell::new(true);
     sim.drop_if = Some(Box::new(move |p| {
-        let data = p
-            .chunks
-            .iter()
-            .any(|c| matches!(c, usctp_proto::chunk::Chunk::Data(_)));
+        let data = p.chunks.iter().any(|c| matches!(c, Chunk::Data(_)));
         data && first_data.replace(false)
     }));
     let from = sim.now - sim.start;
     let receiver = sim.nodes[1].addr;
     sim.routes = Some(Box::new(move |at, src, _| {
         if src == receiver && at >= from && at < from + Duration::from_secs(6) {
-            sim::Fate::BlackHole
+            Fate::BlackHole
         } else {
-            sim::Fate::Pass
+            Fate::Pass
         }
     }));
     send_messages(&mut sim, a, 3, 1000);
@@ -391,16 +433,10 @@ fn a_gap_filled_by_a_retransmission_does_not_time_the_round_trip() {
 /// in 16 s in the fuzz input.
 #[test]
 fn an_answered_stall_probe_is_not_repeated_while_data_is_stuck() {
-    let mut sim = Sim::pair(1, Config::default());
-    let (a, b) = establish(&mut sim);
-    send_messages(&mut sim, a, 1, 100);
-    read_all(&mut sim, b, 1);
-    until_acked(&mut sim, a);
+    let (mut sim, a, _) = measured_pair(1);
     // Every DATA packet is lost from now on; HEARTBEATs pass.
     sim.drop_if = Some(Box::new(|p| {
-        p.chunks
-            .iter()
-            .any(|c| matches!(c, usctp_proto::chunk::Chunk::Data(_)))
+        p.chunks.iter().any(|c| matches!(c, Chunk::Data(_)))
     }));
     let from = sim.now;
     sim.trace.clear();

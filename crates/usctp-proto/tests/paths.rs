@@ -1,20 +1,259 @@
-//! Multi-homing in the simulator (RFC 9260 §5.4, §6.4, §8.1–§8.3;
-//! RFC 7829): two hosts with two addresses each on two subnets. A path is
-//! cut mid-transfer as a black hole or as a link taken down at the sender;
-//! every message still arrives exactly once, in order, and the outage stays
-//! within a bound that follows from the configured timers.
+//! Paths and multi-homing (RFC 9260 §5.4, §6.4, §7.2, §8.1–§8.3;
+//! RFC 7829): address confirmation and heartbeats played with raw packets
+//! against the sans-IO endpoint, then two hosts with two addresses each on
+//! two subnets in the simulator. A path is cut mid-transfer as a black hole
+//! or as a link taken down at the sender; every message still arrives
+//! exactly once, in order, and the outage stays within a bound that
+//! follows from the configured timers.
 
-mod sim;
+mod support;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-
-use sim::workload::{Plan, check_delivery, establish, plan, transfer_timed};
-use sim::{Fate, Impairment, Sim, seeds};
-use usctp_proto::association::{AssocId, AssociationError, Event, PathChange, PathState};
+use support::sim::workload::{Plan, check_delivery, establish, plan, transfer_timed};
+use support::sim::{Fate, Impairment, Sim, seeds};
+use support::*;
+use usctp_proto::association::{
+    AssocId, AssociationError, AssociationState, Event, PathChange, PathState,
+};
+use usctp_proto::chunk::{Chunk, Heartbeat, Param};
 use usctp_proto::config::Config;
+
+/// The tester's Initiate Tag.
+const PEER: u32 = 0x6900_0001;
+
+// ---- §5.4: address confirmation ----
+
+/// RFC 9260 §5.4, §3.3.5: an address the peer listed but that no packet
+/// came from is UNCONFIRMED: it gets HEARTBEATs carrying a 64-bit nonce and
+/// nothing else; a HEARTBEAT ACK with another nonce does not confirm it,
+/// the echo of the right one does.
+#[test]
+fn unconfirmed_addresses_get_only_heartbeats_with_a_nonce() {
+    let mut t = Tester::server();
+    let alternate: IpAddr = "10.0.2.2".parse().unwrap();
+    let ack = send_init(
+        &mut t,
+        init_with(0x4141_0001, vec![Param::from_address(alternate)]),
+    );
+    let cookie = ack.state_cookie().unwrap().clone();
+    t.send(ack.initiate_tag, &[cookie_echo(&cookie)]);
+    let events = t.events();
+    let Some((id, _)) = events.iter().find(|(_, e)| matches!(e, Event::Up(_))) else {
+        panic!("{events:?}")
+    };
+    let id = *id;
+    let mut probe = None;
+    let check = |sent: Vec<Sent>, probe: &mut Option<Heartbeat>| {
+        for s in sent {
+            if s.to.ip() != alternate {
+                continue;
+            }
+            let [Chunk::Heartbeat(hb)] = &s.packet.chunks[..] else {
+                panic!("only HEARTBEATs go to an unconfirmed address: {s:?}")
+            };
+            assert!(hb.info.len() >= 8, "a nonce of 64 bits at least");
+            *probe = Some(hb.clone());
+        }
+    };
+    for _ in 0..20 {
+        check(t.sent(), &mut probe);
+        t.advance(Duration::from_millis(100));
+    }
+    for _ in 0..5 {
+        user_sends(&mut t, id, b"to the confirmed path");
+    }
+    for _ in 0..5 {
+        check(t.sent(), &mut probe);
+        t.advance(Duration::from_millis(100));
+    }
+    let hb = probe.expect("the alternate is probed at once");
+    let mut forged = hb.info.to_vec();
+    forged[0] ^= 0x80;
+    t.from = SocketAddr::new(alternate, tester_addr().port());
+    t.send(
+        ack.initiate_tag,
+        &[Chunk::HeartbeatAck(Heartbeat {
+            info: Bytes::from(forged),
+        })],
+    );
+    let confirmed = |t: &Tester| {
+        t.iut
+            .association(id)
+            .unwrap()
+            .paths()
+            .iter()
+            .find(|p| p.address.ip() == alternate)
+            .unwrap()
+            .confirmed
+    };
+    assert!(!confirmed(&t), "a wrong nonce confirms nothing");
+    t.send(ack.initiate_tag, &[Chunk::HeartbeatAck(hb)]);
+    assert!(confirmed(&t));
+}
+
+/// RFC 9260 §5.4: a COOKIE ECHO from another address the INIT listed does
+/// not confirm that address: the INIT's source, where the INIT ACK went,
+/// is the confirmed primary; the COOKIE ECHO's source gets its COOKIE ACK
+/// with a HEARTBEAT right behind it and no DATA until the HEARTBEAT ACK.
+#[test]
+fn a_cookie_echo_from_another_address_confirms_only_the_init_source() {
+    let source = tester_addr();
+    let other = SocketAddr::new("10.0.2.2".parse().unwrap(), source.port());
+    let mut t = Tester::server();
+    let ack = send_init(
+        &mut t,
+        init_with(0x5555_0001, vec![Param::from_address(other.ip())]),
+    );
+    t.from = other;
+    t.send(
+        ack.initiate_tag,
+        &[cookie_echo(ack.state_cookie().unwrap())],
+    );
+    let sent = t.sent();
+    let events = t.events();
+    let [(id, Event::Up(_))] = events[..] else {
+        panic!("{events:?}")
+    };
+    let to_other: Vec<&Sent> = sent.iter().filter(|s| s.to == other).collect();
+    let [cookie_ack] = to_other[..] else {
+        panic!("{sent:#?}")
+    };
+    let [Chunk::CookieAck, Chunk::Heartbeat(probe)] = &cookie_ack.packet.chunks[..] else {
+        panic!("{:?}", cookie_ack.packet.chunks)
+    };
+    let mut probe = probe.clone();
+    let paths = t.iut.association(id).unwrap().paths();
+    let path = |address| paths.iter().find(|p| p.address == address).unwrap();
+    assert!(path(source).confirmed && path(source).primary);
+    assert!(!path(other).confirmed && !path(other).primary);
+
+    for _ in 0..3 {
+        user_sends(&mut t, id, vec![1u8; 800]);
+    }
+    // Within the probe's RTO (1 s), while DATA is outstanding.
+    let mut data_to_source = 0;
+    for _ in 0..5 {
+        for s in t.sent() {
+            if s.to == other {
+                let [Chunk::Heartbeat(hb)] = &s.packet.chunks[..] else {
+                    panic!("only HEARTBEATs to the unconfirmed address: {s:?}")
+                };
+                probe = hb.clone();
+            } else {
+                assert_eq!(s.to, source);
+                data_to_source += data_in(std::slice::from_ref(&s)).len();
+            }
+        }
+        t.advance(Duration::from_millis(100));
+    }
+    assert_eq!(data_to_source, 3, "the DATA went to the confirmed source");
+    t.send(ack.initiate_tag, &[Chunk::HeartbeatAck(probe)]);
+    let paths = t.iut.association(id).unwrap().paths();
+    assert!(paths.iter().all(|p| p.confirmed), "{paths:?}");
+}
+
+// ---- §8.3: heartbeats ----
+
+#[test]
+fn heartbeat_with_the_right_tag_is_answered_with_the_same_info() {
+    // §8.3, §8.5: A -> HEARTBEAT (Z's tag) -> Z; Z -> HEARTBEAT ACK (A's
+    // tag, same info) -> A, to the HEARTBEAT's source.
+    let (mut t, iut_tag, id) = established(PEER);
+    let info: &'static [u8] = b"sender-specific \x00\x01\x02 info, 29 bytes";
+    t.send(iut_tag, &[heartbeat(info)]);
+    let reply = t.sent_one();
+    assert_eq!(reply.to, tester_addr());
+    assert_ports(&reply);
+    assert_eq!(reply.vtag(), PEER);
+    assert_eq!(reply.packet.chunks, [heartbeat_ack(info)]);
+    assert!(t.events().is_empty());
+    assert_eq!(state(&t, id), Some(AssociationState::Established));
+}
+
+#[test]
+fn heartbeats_are_answered_from_cookie_echoed_through_shutdown_received() {
+    // §8.3: the INIT's sender answers from COOKIE-ECHOED on, and both ends
+    // until SHUTDOWN-SENT or SHUTDOWN-ACK-SENT.
+    let (mut t, id) = client();
+    let (ours, _) = answer_init(&mut t, PEER, vec![]);
+    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
+    let answered = |t: &mut Tester, info: &'static [u8]| {
+        t.send(ours.initiate_tag, &[heartbeat(info)]);
+        let reply = t.sent_one();
+        assert_eq!(reply.vtag(), PEER);
+        assert_eq!(reply.packet.chunks, [heartbeat_ack(info)]);
+    };
+    assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
+    answered(&mut t, b"cookie-echoed");
+    t.send(ours.initiate_tag, &[Chunk::CookieAck]);
+    assert_eq!(state(&t, id), Some(AssociationState::Established));
+    answered(&mut t, b"established");
+    user_sends(&mut t, id, b"outstanding");
+    let mine = data_in(&t.sent());
+    let now = t.now;
+    t.iut.association_mut(id).unwrap().shutdown(now);
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
+    answered(&mut t, b"shutdown-pending");
+    t.send(ours.initiate_tag, &[shutdown_chunk(mine[0].tsn.prev())]);
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownReceived));
+    answered(&mut t, b"shutdown-received");
+}
+
+// ---- §7.2: congestion control per destination ----
+
+#[test]
+fn each_destination_has_its_own_congestion_window() {
+    // §7.2: cwnd is kept per destination: a timeout on the primary leaves
+    // the other address's window alone.
+    let second: SocketAddr = "10.0.1.2:9899".parse().unwrap();
+    let mut t = Tester::server();
+    let ack = send_init(
+        &mut t,
+        init_with(PEER, vec![Param::from_address(second.ip())]),
+    );
+    let cookie = ack.state_cookie().unwrap().clone();
+    t.send(ack.initiate_tag, &[cookie_echo(&cookie)]);
+    let id = t.events()[0].0;
+    t.advance(Duration::ZERO);
+    // Confirm the second address: answer its HEARTBEAT from there.
+    let info = t
+        .sent()
+        .iter()
+        .filter(|s| s.to == second)
+        .flat_map(|s| &s.packet.chunks)
+        .find_map(|c| match c {
+            Chunk::Heartbeat(hb) => Some(hb.info.clone()),
+            _ => None,
+        })
+        .expect("a HEARTBEAT to the unconfirmed address");
+    t.from = second;
+    t.send(ack.initiate_tag, &[Chunk::HeartbeatAck(Heartbeat { info })]);
+    t.from = tester_addr();
+    let cwnd_of = |t: &Tester, address| {
+        let paths = t.iut.association(id).unwrap().paths();
+        let path = paths.iter().find(|p| p.address == address).unwrap();
+        assert!(path.confirmed);
+        path.cwnd
+    };
+    let initial = cwnd_of(&t, second);
+    assert_eq!(cwnd_of(&t, tester_addr()), initial);
+    user_sends(&mut t, id, vec![4; 1000]);
+    let sent = t.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, tester_addr());
+    t.advance(Duration::from_secs(1));
+    t.sent();
+    assert!(
+        cwnd_of(&t, tester_addr()) < initial,
+        "the primary collapsed"
+    );
+    assert_eq!(cwnd_of(&t, second), initial, "the other path kept its own");
+}
+
+// ---- multi-homing in the simulator ----
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -49,17 +288,6 @@ fn primary_route(from: SocketAddr, to: SocketAddr) -> bool {
     on_subnet(from, 1) || on_subnet(to, 1)
 }
 
-fn path_events(sim: &Sim, node: usize) -> Vec<(SocketAddr, PathChange)> {
-    sim.nodes[node]
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::PathChange { address, change } => Some((*address, *change)),
-            _ => None,
-        })
-        .collect()
-}
-
 fn multihomed(seed: u64, config: Config) -> (Sim, AssocId, AssocId) {
     let mut sim = Sim::multihomed(seed, config);
     sim.link = lan();
@@ -88,7 +316,7 @@ fn both_ends_learn_and_confirm_every_peer_address() {
         assert!(paths[1].srtt.is_some(), "the heartbeat measured an RTT");
         let second: SocketAddr = format!("10.2.0.{peer}:9899").parse().unwrap();
         assert_eq!(
-            path_events(&sim, node),
+            sim.path_events(node),
             [(second, PathChange::Confirmed)],
             "node {node}"
         );
@@ -170,7 +398,7 @@ fn black_hole_on_the_primary_with_default_timers() {
     // moves; 1 MB then takes milliseconds.
     assert!(stall <= 1500 * MS, "stall {stall:?}");
     assert!(stall >= 900 * MS, "stall {stall:?} is shorter than RTO.Min");
-    let events = path_events(&sim, 0);
+    let events = sim.path_events(0);
     let first: SocketAddr = "10.1.0.2:9899".parse().unwrap();
     let second: SocketAddr = "10.2.0.2:9899".parse().unwrap();
     assert!(
@@ -194,7 +422,7 @@ fn link_down_at_the_sender_fails_over_at_once() {
         let (stall, sim, _) = failover(config, Fate::LinkDown);
         // The failed send is the signal: no timer is waited for.
         assert!(stall <= 100 * MS, "stall {stall:?}");
-        let events = path_events(&sim, 0);
+        let events = sim.path_events(0);
         let second: SocketAddr = "10.2.0.2:9899".parse().unwrap();
         assert!(
             events.contains(&(second, PathChange::MadePrimary)),
@@ -228,7 +456,7 @@ fn the_primary_comes_back_and_data_returns_to_it() {
     sim.run_until(Duration::from_secs(10), |_| false);
     let first: SocketAddr = "10.1.0.2:9899".parse().unwrap();
     let second: SocketAddr = "10.2.0.2:9899".parse().unwrap();
-    let events = path_events(&sim, 0);
+    let events = sim.path_events(0);
     let i_second = events
         .iter()
         .position(|e| *e == (second, PathChange::MadePrimary))
@@ -287,7 +515,10 @@ fn asymmetric_loss_on_the_primary_moves_the_data() {
     let messages: Vec<_> = got.into_iter().map(|(_, m)| m).collect();
     check_delivery(&plan, &messages, 5);
     let second: SocketAddr = "10.2.0.2:9899".parse().unwrap();
-    assert!(path_events(&sim, 0).contains(&(second, PathChange::MadePrimary)));
+    assert!(
+        sim.path_events(0)
+            .contains(&(second, PathChange::MadePrimary))
+    );
 }
 
 #[test]
@@ -320,7 +551,7 @@ fn both_paths_down_ends_the_association_after_association_max_retrans() {
     // Association.Max.Retrans (10) errors across both paths, each timer at
     // most RTO.Max (1 s) apart: well under 11 s.
     assert!(after <= Duration::from_secs(11), "{after:?}");
-    let events = path_events(&sim, 0);
+    let events = sim.path_events(0);
     assert!(
         events
             .iter()

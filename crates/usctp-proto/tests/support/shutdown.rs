@@ -1,94 +1,22 @@
-//! Helpers for the conformance tests that need data transfer and shutdown.
-#![allow(dead_code)]
+//! The ends of an association: the shutdown states the tester drives the
+//! IUT into, and the checks that it is gone, and how.
 
-use crate::common::*;
 use bytes::Bytes;
-use usctp_proto::association::{AssocId, AssociationError, AssociationState, Event};
-use usctp_proto::chunk::{Chunk, Data, DataFlags, Heartbeat, Sack, Shutdown, ShutdownComplete};
+use usctp_proto::association::{AssocId, AssociationError, AssociationState, Event, PathChange};
+use usctp_proto::chunk::{Chunk, Heartbeat};
 use usctp_proto::config::Config;
-use usctp_proto::serial::{Ssn, Tsn};
+use usctp_proto::serial::Tsn;
 
-use super::*;
-
-/// The tester's Initial TSN (`common::init`).
-pub const TESTER_TSN: u32 = 1000;
-
-/// An association the tester set up with the IUT (a server configured by
-/// `config`); returns the IUT's tag, the association and the IUT's Initial
-/// TSN.
-pub fn established_with(config: Config, peer_tag: u32) -> (Tester, u32, AssocId, Tsn) {
-    let mut t = Tester::with_config(config, true);
-    // T -> INIT -> IUT
-    // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(peer_tag));
-    // T -> COOKIE ECHO -> IUT
-    // IUT -> COOKIE ACK -> T
-    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
-    let (id, _) = up(&mut t);
-    (t, ack.initiate_tag, id, ack.initial_tsn)
-}
-
-pub fn shutdown_chunk(cumulative_tsn_ack: Tsn) -> Chunk {
-    Chunk::Shutdown(Shutdown { cumulative_tsn_ack })
-}
-
-pub fn sack_chunk(cumulative_tsn_ack: Tsn) -> Chunk {
-    Chunk::Sack(Sack {
-        cumulative_tsn_ack,
-        a_rwnd: 100_000,
-        gap_blocks: vec![],
-        duplicate_tsns: vec![],
-    })
-}
-
-/// The tester's DATA chunk: a whole message with PPID 7.
-pub fn tester_data(tsn: u32, stream: u16, ssn: u16, payload: &'static [u8]) -> Chunk {
-    Chunk::Data(Data {
-        flags: DataFlags::WHOLE,
-        tsn: Tsn(tsn),
-        stream,
-        ssn: Ssn(ssn),
-        ppid: 7,
-        payload: Bytes::from_static(payload),
-    })
-}
-
-/// The user of the IUT sends `payload` on stream 0.
-pub fn user_sends(t: &mut Tester, id: AssocId, payload: &'static [u8]) {
-    t.iut
-        .association_mut(id)
-        .unwrap()
-        .send(0, 7, Bytes::from_static(payload), false)
-        .unwrap();
-}
-
-/// The single DATA chunk of a packet of the IUT's, to the tester under
-/// `peer_tag`.
-#[track_caller]
-pub fn only_data(sent: &Sent, peer_tag: u32) -> Data {
-    assert_eq!(sent.to, tester_addr());
-    assert_eq!(sent.vtag(), peer_tag, "DATA's Verification Tag");
-    match sent.only() {
-        Chunk::Data(d) => d.clone(),
-        other => panic!("expected DATA, got {other}"),
-    }
-}
-
-/// The SACK chunks of some packets of the IUT's.
-pub fn sacks_in(sent: &[Sent]) -> Vec<Sack> {
-    sent.iter()
-        .flat_map(|s| &s.packet.chunks)
-        .filter_map(|c| match c {
-            Chunk::Sack(s) => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use super::{
+    Sent, TESTER_TSN, Tester, assert_abort, established_with, shutdown_chunk, shutdown_complete,
+    state, tester_addr,
+};
 
 /// The user of an established IUT with nothing outstanding shuts down: the
 /// IUT sends SHUTDOWN, acknowledging none of the tester's TSNs, and is in
 /// SHUTDOWN-SENT. Returns the IUT's tag, the association and the IUT's
 /// Initial TSN.
+#[track_caller]
 pub fn in_shutdown_sent(peer_tag: u32) -> (Tester, u32, AssocId, Tsn) {
     let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), peer_tag);
     let now = t.now;
@@ -106,6 +34,7 @@ pub fn in_shutdown_sent(peer_tag: u32) -> (Tester, u32, AssocId, Tsn) {
 /// The tester shuts down an established association with nothing
 /// outstanding: the IUT answers SHUTDOWN ACK and is in SHUTDOWN-ACK-SENT.
 /// Returns the IUT's tag and the association.
+#[track_caller]
 pub fn in_shutdown_ack_sent(peer_tag: u32) -> (Tester, u32, AssocId) {
     let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), peer_tag);
     // T -> SHUTDOWN -> IUT
@@ -115,6 +44,27 @@ pub fn in_shutdown_ack_sent(peer_tag: u32) -> (Tester, u32, AssocId) {
     assert_eq!(t.events(), [(id, Event::ShutdownStarted)]);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
     (t, iut_tag, id)
+}
+
+/// The tester completes the shutdown of an association in
+/// SHUTDOWN-ACK-SENT: it ends without a word, and the user is told.
+#[track_caller]
+pub fn complete_shutdown(t: &mut Tester, iut_tag: u32, id: AssocId) {
+    // T -> SHUTDOWN COMPLETE -> IUT
+    t.send(iut_tag, &[shutdown_complete(false)]);
+    // IUT: nothing
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
+    assert_eq!(t.iut.association_count(), 0);
+}
+
+/// The IUT answers with a SHUTDOWN ACK, to the tester under `peer_tag`,
+/// and is in SHUTDOWN-ACK-SENT.
+#[track_caller]
+pub fn assert_acks_the_shutdown(t: &mut Tester, id: AssocId, peer_tag: u32) {
+    // IUT -> SHUTDOWN ACK -> T
+    assert_shutdown_ack(&t.sent_one(), peer_tag);
+    assert_eq!(state(t, id), Some(AssociationState::ShutdownAckSent));
 }
 
 /// The packet holds one SHUTDOWN ACK, to the tester under `peer_tag`.
@@ -135,12 +85,7 @@ pub fn assert_shutdown_complete(sent: &Sent, peer_tag: u32) {
         peer_tag,
         "SHUTDOWN COMPLETE's Verification Tag"
     );
-    assert_eq!(
-        sent.packet.chunks,
-        [Chunk::ShutdownComplete(ShutdownComplete {
-            reflected_tag: false
-        })]
-    );
+    assert_eq!(sent.packet.chunks, [shutdown_complete(false)]);
 }
 
 /// The association is gone: a HEARTBEAT under its old tag is out of the
@@ -185,7 +130,7 @@ pub fn assert_lost_to_retransmissions(events: &[(AssocId, Event)], id: AssocId) 
             !matches!(
                 e,
                 Event::PathChange {
-                    change: usctp_proto::association::PathChange::Unreachable,
+                    change: PathChange::Unreachable,
                     ..
                 }
             )

@@ -1,0 +1,281 @@
+//! The `usctp` commands as a user runs them, over UDP on loopback: the
+//! demo, the services with ping, bench and cat against them, captures for
+//! decode, protocol options, errors and logs.
+
+mod support;
+
+use std::io::Write;
+use std::net::UdpSocket;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use support::{USCTP, free_port, free_ports, json_f64};
+
+/// The command exited 0; if not, its standard error says why.
+#[track_caller]
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_demo_prints_the_classic_output() {
+    let out = Command::new(USCTP).arg("demo").output().unwrap();
+    assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[0].starts_with("assoc id  = "));
+    assert_eq!(
+        lines[1..4],
+        ["state     = 4", "instrms   = 5", "outstrms  = 5"]
+    );
+    assert!(
+        lines[4].starts_with("(Local) ") && lines[4].len() > 20,
+        "{}",
+        lines[4]
+    );
+    assert!(
+        lines[5].starts_with("(GMT  ) ") && lines[5].len() > 20,
+        "{}",
+        lines[5]
+    );
+}
+
+/// Runs a `usctp` server subcommand on a free loopback port, then a client
+/// subcommand against it; returns both outputs.
+fn serve_and_run(server: &[&str], client: &[&str]) -> (Output, Output) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Command::new(USCTP)
+        .args(server)
+        .args(["--listen", &addr, "--max-assocs", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let client = Command::new("timeout")
+        .args(["60", USCTP])
+        .args(client)
+        .arg(&addr)
+        .output()
+        .unwrap();
+    (server.wait_with_output().unwrap(), client)
+}
+
+#[test]
+fn ping_against_echo_server_reports_round_trips() {
+    let (server, client) = serve_and_run(
+        &["echo-server"],
+        &["ping", "--count", "200", "--msg-size", "100", "--json"],
+    );
+    assert_success(&client);
+    assert!(server.status.success());
+    let line = String::from_utf8(client.stdout).unwrap();
+    assert_eq!(json_f64(&line, "messages"), 200.0);
+    assert_eq!(json_f64(&line, "mismatches"), 0.0);
+    let (p50, p99) = (json_f64(&line, "rtt_us_p50"), json_f64(&line, "rtt_us_p99"));
+    assert!(p50 > 0.0 && p50 <= p99, "{line}");
+}
+
+#[test]
+fn bench_against_discard_server_counts_every_byte() {
+    let (server, client) = serve_and_run(
+        &["discard-server", "--json"],
+        &[
+            "bench",
+            "--bytes",
+            "3000000",
+            "--msg-size",
+            "1200",
+            "--streams",
+            "4",
+            "--json",
+        ],
+    );
+    assert_success(&client);
+    let sent = String::from_utf8(client.stdout).unwrap();
+    let received = String::from_utf8(server.stdout).unwrap();
+    assert_eq!(json_f64(&sent, "bytes"), 3_000_000.0);
+    assert_eq!(json_f64(&sent, "messages"), 2500.0);
+    assert_eq!(json_f64(&received, "bytes"), 3_000_000.0);
+    assert_eq!(json_f64(&received, "messages"), 2500.0);
+    assert!(json_f64(&sent, "MBps") > 0.0);
+}
+
+#[test]
+fn protocol_options_reach_the_handshake() {
+    // `--streams` sets the streams asked for and accepted (SCTP_INITMSG).
+    let (server, client) = serve_and_run(
+        &["daytime-server", "--streams", "3"],
+        &["daytime-client", "--streams", "2", "--rto-initial", "300"],
+    );
+    assert_success(&client);
+    assert!(server.status.success());
+    let text = String::from_utf8(client.stdout).unwrap();
+    assert!(text.contains("instrms   = 2\noutstrms  = 2\n"), "{text}");
+}
+
+#[test]
+fn cat_carries_lines_and_closes_gracefully_at_end_of_input() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let listener = Command::new(USCTP)
+        .args(["cat", "--listen", &addr, "--port", "4242"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut sender = Command::new("timeout")
+        .args(["20", USCTP, "cat", &addr, "--port", "4242", "--stream", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = sender.stdin.take().unwrap();
+    input.write_all(b"hello\nsecond line\n").unwrap();
+    drop(input);
+    let sent = sender.wait_with_output().unwrap();
+    assert!(sent.status.success());
+    // The listener's own input stays open: the peer's shutdown ends it.
+    let received = listener.wait_with_output().unwrap();
+    assert!(received.status.success());
+    assert_eq!(
+        String::from_utf8(received.stdout).unwrap(),
+        "hello\nsecond line\n"
+    );
+}
+
+#[test]
+fn pcap_records_the_whole_exchange_for_decode() {
+    let path = std::env::temp_dir().join(format!("usctp-demo-{}.pcap", std::process::id()));
+    let out = Command::new(USCTP)
+        .args(["demo", "--pcap"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let port = stderr
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .expect("server address on stderr");
+    let decoded = Command::new(USCTP)
+        .arg("decode")
+        .arg(&path)
+        .args(["--udp-port", port])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(decoded.stdout).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(": ").nth(1).unwrap().split('(').next().unwrap())
+        .collect();
+    assert_eq!(
+        names[..4],
+        ["INIT", "INIT_ACK", "COOKIE_ECHO", "COOKIE_ACK"],
+        "{text}"
+    );
+    assert_eq!(names.last(), Some(&"SHUTDOWN_COMPLETE"), "{text}");
+    assert!(text.lines().all(|l| l.contains("checksum ok")), "{text}");
+    assert_eq!(text.matches("DATA(").count(), 2, "{text}");
+}
+
+/// Runs `usctp` with `args`; returns (success, standard error).
+fn usctp_fails(args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new("timeout")
+        .args(["30", USCTP])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Each mistake a user can make, or meet, ends with a message that says
+/// what happened and a failing exit status.
+#[test]
+fn errors_name_the_cause_and_fail_the_command() {
+    // Nothing listens on `silent`: INIT goes unanswered.
+    let (silent, busy) = free_ports();
+    let silent = format!("127.0.0.1:{silent}");
+    let fast = ["--rto-initial", "50", "--rto-min", "50", "--rto-max", "100"];
+    let mut args = vec!["daytime-client", &silent, "--max-init-retrans", "2"];
+    args.extend(fast);
+    let (ok, err) = usctp_fails(&args, "");
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("could not reach {silent} after 3 attempts")),
+        "{err}"
+    );
+    // Contradictory protocol parameters.
+    let (ok, err) = usctp_fails(&["daytime-client", &silent, "--rto-max", "200"], "");
+    assert!(!ok);
+    assert!(
+        err.contains("RTO.Min (1000 ms) is above RTO.Max (200 ms)"),
+        "{err}"
+    );
+    // The UDP port is taken.
+    let busy = format!("127.0.0.1:{busy}");
+    let holder = UdpSocket::bind(&busy).unwrap();
+    let (ok, err) = usctp_fails(&["discard-server", "--listen", &busy], "");
+    assert!(!ok);
+    assert!(err.contains(&busy) && err.contains("in use"), "{err}");
+    drop(holder);
+    // A stream the association did not negotiate, and a message over the
+    // limit, against a live echo server.
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Command::new(USCTP)
+        .args(["echo-server", "--listen", &addr])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, err) = usctp_fails(&["cat", &addr, "--port", "7", "--stream", "999"], "hello\n");
+    assert!(!ok);
+    assert!(err.contains("stream 999 was not negotiated"), "{err}");
+    let long = "a".repeat(2_000_000) + "\n";
+    let (ok, err) = usctp_fails(&["cat", &addr, "--port", "7"], &long);
+    assert!(!ok);
+    assert!(err.contains("exceeds 1048576"), "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// RUST_LOG turns on tracing: events at debug, every datagram at trace.
+#[test]
+fn rust_log_traces_events_and_datagrams() {
+    let out = Command::new("timeout")
+        .args(["30", USCTP, "demo"])
+        .env("RUST_LOG", "usctp=trace")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    for wanted in ["event", "Up(Established", "send", "receive"] {
+        assert!(log.contains(wanted), "no {wanted:?} in:\n{log}");
+    }
+    // Without RUST_LOG, nothing of the kind.
+    let quiet = Command::new("timeout")
+        .args(["30", USCTP, "demo"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("Up(Established"));
+}

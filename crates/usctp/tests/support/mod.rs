@@ -1,0 +1,43 @@
+//! What the tests of usctp share (`mod support;` in each test binary):
+//! loopback addresses, a bound on every wait, and a connected pair of
+//! streams over UDP on loopback.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use usctp::proto::config::Config;
+use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
+
+/// Any free UDP port on loopback.
+pub fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// `f`, or a panic naming `what` if it takes more than 10 s.
+pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within 10 s"))
+}
+
+/// Connect options from a loopback address, with `config`.
+pub fn from_loopback(config: Config) -> ConnectOptions {
+    ConnectOptions {
+        local: loopback(),
+        config,
+        ..ConnectOptions::default()
+    }
+}
+
+/// A client with `config` connected over loopback to a listener on SCTP
+/// port 7: (client, server).
+pub async fn connected(config: Config) -> (SctpStream, SctpStream) {
+    let listener = SctpListener::bind(loopback(), 7, Config::default())
+        .await
+        .unwrap();
+    let connect = SctpStream::connect(listener.local_addr(), 7, from_loopback(config));
+    let (client, server) = tokio::join!(connect, listener.accept());
+    (client.unwrap(), server.unwrap())
+}
