@@ -146,8 +146,6 @@ pub struct Endpoint {
     arrived_at: Option<IpAddr>,
     replies: Replies,
     events: VecDeque<(AssocId, Event)>,
-    /// Where round-robin transmission resumes.
-    cursor: AssocId,
     stats: EndpointStats,
 }
 
@@ -185,7 +183,6 @@ impl Endpoint {
             arrived_at: None,
             replies: Replies::new(limit),
             events: VecDeque::new(),
-            cursor: AssocId(0),
             stats: EndpointStats::default(),
         }
     }
@@ -527,7 +524,7 @@ impl Endpoint {
         // Round robin over the associations that may have something,
         // starting after the last one served.
         loop {
-            let next = self.table.next_ready(self.cursor)?;
+            let next = self.table.next_ready()?;
             let sent = self
                 .table
                 .get_mut(next)
@@ -540,11 +537,11 @@ impl Endpoint {
                 if !self.local_addresses.is_empty() {
                     t.source = None;
                 }
-                self.cursor = next;
+                self.table.served();
                 self.table.reap(next);
                 return Some(t);
             }
-            self.table.idle(next);
+            self.table.idle();
             #[cfg(any(debug_assertions, fuzzing))]
             self.assert_live(next);
             self.table.reap(next);

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
-use std::ops::Bound;
 use std::time::Instant;
 
 use crate::association::{AssocId, Association, Event};
@@ -22,6 +21,8 @@ struct Entry {
     deadline: Option<Instant>,
     /// Its keys in `by_peer`.
     keys: Vec<PeerKey>,
+    /// Whether it is in `ready`.
+    ready: bool,
 }
 
 #[derive(Debug, Default)]
@@ -32,10 +33,12 @@ pub(super) struct Table {
     /// Every association's next deadline, earliest first, so that timers
     /// need not visit every association.
     timers: BTreeSet<(Instant, AssocId)>,
-    /// Associations that may have packets to send: those acted on since
-    /// `poll_transmit` last found them with nothing, so it need not visit
-    /// every idle association for every packet.
-    ready: BTreeSet<AssocId>,
+    /// Associations that may have packets to send, in round-robin order:
+    /// those acted on since `poll_transmit` last found them with nothing,
+    /// so it need not visit every idle association for every packet. (A
+    /// queue rather than a set: an association going in and out of it for
+    /// each packet costs no allocation.)
+    ready: VecDeque<AssocId>,
     /// Associations per local SCTP port, for the listeners' limits.
     per_port: HashMap<u16, usize>,
 }
@@ -77,6 +80,7 @@ impl Table {
             assoc,
             deadline: None,
             keys: Vec::new(),
+            ready: false,
         };
         self.entries.insert(id, entry);
         self.settle(id, events);
@@ -89,7 +93,9 @@ impl Table {
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
-        self.ready.insert(id);
+        if !std::mem::replace(&mut entry.ready, true) {
+            self.ready.push_back(id);
+        }
         while let Some(event) = entry.assoc.poll_event() {
             events.push_back((id, event));
         }
@@ -123,11 +129,13 @@ impl Table {
         if next == entry.deadline {
             return;
         }
-        if let Some(old) = entry.deadline {
-            self.timers.remove(&(old, id));
-        }
+        // The new entry goes in before the old one leaves, so the set never
+        // empties and refills (which would free and allocate its node).
         if let Some(at) = next {
             self.timers.insert((at, id));
+        }
+        if let Some(old) = entry.deadline {
+            self.timers.remove(&(old, id));
         }
         entry.deadline = next;
     }
@@ -145,7 +153,9 @@ impl Table {
         let Some(entry) = self.entries.remove(&id) else {
             return;
         };
-        self.ready.remove(&id);
+        if entry.ready {
+            self.ready.retain(|&r| r != id);
+        }
         let port = entry.assoc.local_port();
         if let Some(count) = self.per_port.get_mut(&port) {
             *count -= 1;
@@ -177,19 +187,25 @@ impl Table {
         self.timers.first().map(|&(at, _)| at)
     }
 
-    /// The next association that may have packets, after `cursor` in
-    /// round-robin order.
-    pub fn next_ready(&self, cursor: AssocId) -> Option<AssocId> {
-        self.ready
-            .range((Bound::Excluded(cursor), Bound::Unbounded))
-            .next()
-            .or_else(|| self.ready.first())
-            .copied()
+    /// The next association that may have packets, in round-robin order.
+    pub fn next_ready(&self) -> Option<AssocId> {
+        self.ready.front().copied()
     }
 
-    /// Association `id` has nothing to send until acted on again.
-    pub fn idle(&mut self, id: AssocId) {
-        self.ready.remove(&id);
+    /// The association `next_ready` gave sent a packet: the others come
+    /// first next time.
+    pub fn served(&mut self) {
+        self.ready.rotate_left(1.min(self.ready.len()));
+    }
+
+    /// The association `next_ready` gave has nothing to send until acted
+    /// on again.
+    pub fn idle(&mut self) {
+        if let Some(id) = self.ready.pop_front() {
+            if let Some(entry) = self.entries.get_mut(&id) {
+                entry.ready = false;
+            }
+        }
     }
 
     /// The associations with a path to `ip`.
