@@ -58,7 +58,7 @@ pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
                     listener.local_addr()
                 );
             }
-            listener.accept().await?
+            listener.accept().await?.0
         }
     };
     if verbose {

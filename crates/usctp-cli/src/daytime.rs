@@ -47,7 +47,7 @@ pub async fn server(listener: SctpListener, max: Option<usize>) -> io::Result<()
     let mut served = 0;
     while max.is_none_or(|m| served < m) {
         eprintln!("Awaiting a new connection");
-        let mut stream = listener.accept().await?;
+        let (mut stream, _) = listener.accept().await?;
         served += 1;
         let now = chrono::Local::now();
         // ctime(3) and asctime(gmtime(3)) formats.
@@ -84,7 +84,7 @@ pub async fn client(
         .status_at_start()
         .cloned()
         .ok_or_else(|| io::Error::other("association vanished"))?;
-    say!("assoc id  = {}", status.assoc_id);
+    say!("assoc id  = {}", status.id);
     say!("state     = {}", lksctp_state(status.state));
     say!("instrms   = {}", status.inbound_streams);
     say!("outstrms  = {}", status.outbound_streams);

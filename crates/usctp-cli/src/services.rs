@@ -13,7 +13,7 @@ use usctp::capture::Recorder;
 use usctp::proto::association::PathChange;
 use usctp::proto::config::Config;
 use usctp::socket::{
-    ConnectOptions, ListenOptions, Monitor, SctpListener, SctpStream, StreamEvent,
+    ConnectOptions, ListenOptions, Monitor, Notifications, SctpListener, SctpStream, StreamEvent,
 };
 
 /// Reads the clock (the CLI measures; the protocol core never does).
@@ -28,7 +28,7 @@ pub async fn echo_server(listener: SctpListener, max: Option<usize>) -> io::Resu
     let mut served = 0;
     let mut tasks = Vec::new();
     while max.is_none_or(|m| served < m) {
-        let mut stream = listener.accept().await?;
+        let (mut stream, _) = listener.accept().await?;
         served += 1;
         tasks.push(tokio::spawn(async move {
             while let Some(m) = stream.recv().await {
@@ -127,7 +127,7 @@ pub async fn discard_server(
     let mut served = 0;
     let mut tasks = Vec::new();
     while max.is_none_or(|m| served < m) {
-        let mut stream = listener.accept().await?;
+        let (mut stream, _) = listener.accept().await?;
         served += 1;
         tasks.push(tokio::spawn(async move {
             let start = now();
@@ -168,6 +168,8 @@ pub async fn connect(
         config,
         pcap,
         peer_addresses: addrs.peer.clone(),
+        // Path changes count failovers; the rest shows with -v.
+        events: Notifications::ALL,
         ..ConnectOptions::default()
     };
     if let Some((first, rest)) = addrs.local.split_first() {
@@ -248,7 +250,8 @@ pub async fn ping(
     let path = stream
         .status()
         .await
-        .map_or_else(|| "none".to_string(), |s| s.primary.to_string());
+        .and_then(|s| s.primary)
+        .map_or_else(|| "none".to_string(), |p| p.address.to_string());
     stream.shutdown();
     while let Some(event) = stream.next_event().await {
         watch.note(&event);
@@ -387,13 +390,8 @@ async fn send_bulk(
         watch.drain(&mut stream);
     }
     // Timed until the peer has acknowledged everything.
-    loop {
-        watch.drain(&mut stream);
-        match stream.status().await {
-            Some(s) if s.pending > 0 => tokio::time::sleep(Duration::from_micros(200)).await,
-            _ => break,
-        }
-    }
+    stream.all_acknowledged().await;
+    watch.drain(&mut stream);
     if let Some(task) = progress {
         task.abort();
         eprintln!();
@@ -424,14 +422,16 @@ async fn show_progress(
         let t = start.elapsed();
         let acked = queued
             .load(Ordering::Relaxed)
-            .saturating_sub(status.pending);
+            .saturating_sub(status.send_queued);
         let dt = (t - last.0).as_secs_f64().max(1e-9);
         let rate = acked.saturating_sub(last.1) as f64 / dt / 1e6;
         last = (t, acked);
         let line = format!(
             "t={:.3}s acked={acked} rate={rate:.1}MB/s path={}",
             t.as_secs_f64(),
-            status.primary
+            status
+                .primary
+                .map_or_else(|| "none".to_string(), |p| p.address.to_string())
         );
         if terminal {
             eprint!("\r{line}   ");

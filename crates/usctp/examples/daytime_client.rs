@@ -25,7 +25,7 @@ async fn main() -> std::io::Result<()> {
     };
     let mut stream = SctpStream::connect(server, 13, options).await?;
     if let Some(status) = stream.status_at_start() {
-        println!("assoc id  = {}", status.assoc_id);
+        println!("assoc id  = {}", status.id);
         println!("state     = {:?}", status.state);
         println!("instrms   = {}", status.inbound_streams);
         println!("outstrms  = {}", status.outbound_streams);

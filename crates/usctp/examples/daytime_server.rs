@@ -22,7 +22,7 @@ async fn main() -> std::io::Result<()> {
     let listener = SctpListener::bind("127.0.0.1:9899".parse().unwrap(), 13, config).await?;
     loop {
         println!("Awaiting a new connection");
-        let mut stream = listener.accept().await?;
+        let (mut stream, _) = listener.accept().await?;
         // ctime(3) and asctime(gmtime(3)).
         let now = chrono::Local::now();
         let local = now.format("%a %b %e %H:%M:%S %Y\n").to_string();

@@ -4,13 +4,16 @@
 //! [`proto`]) over UDP sockets with tokio, and offers an lksctp-style
 //! socket API on top:
 //!
+//! - [`Endpoint`]: the UDP socket(s) every SCTP port and association of
+//!   an endpoint share, driven by a thread of its own;
 //! - [`socket`]: one-to-one ([`socket::SctpListener`],
 //!   [`socket::SctpStream`]) and one-to-many ([`socket::SctpSocket`])
-//!   sockets;
+//!   sockets, with notifications, send and receive information, and flow
+//!   control that reaches the peer;
 //! - [`capture`] (feature `pcap`): recording datagrams to pcap files and
 //!   reading them back.
 //!
-//! The driver in `udp` is the only code that reads a clock or touches a
+//! The driver (`driver`) is the only code that reads a clock or touches a
 //! socket.
 
 #![forbid(unsafe_code)]
@@ -25,5 +28,9 @@ pub use usctp_proto::config::Config;
 
 #[cfg(feature = "pcap")]
 pub mod capture;
+mod driver;
+mod endpoint;
+mod inbox;
 pub mod socket;
-mod udp;
+
+pub use endpoint::Endpoint;

@@ -140,7 +140,7 @@ mod dcsctp_peer {
             .unwrap();
         let server_addr = listener.local_addr();
         let server = tokio::spawn(async move {
-            let mut stream = listener.accept().await.unwrap();
+            let (mut stream, _) = listener.accept().await.unwrap();
             while let Some(m) = stream.recv().await {
                 stream
                     .send_with(m.stream, m.ppid, m.data, m.unordered)
@@ -266,7 +266,7 @@ mod webrtc_peer {
             .unwrap();
         let addr = listener.local_addr();
         let server = tokio::spawn(async move {
-            let mut s = listener.accept().await.unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
             let mut echoed = 0;
             while let Some(m) = s.recv().await {
                 s.send_with(m.stream, m.ppid, m.data, m.unordered)

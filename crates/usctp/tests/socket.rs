@@ -78,7 +78,7 @@ async fn a_shutdown_right_after_sends_that_did_not_wait_delivers_them_all() {
     // `send` may return before the message is in the send buffer (it did
     // not wait for the endpoint task); a shutdown asked for then must still
     // deliver every message first (before the fix: 35 of 200 arrived).
-    let (client, mut server) = connected(Config {
+    let (mut client, mut server) = connected(Config {
         send_buffer: 32 * 1024,
         ..Config::default()
     })
@@ -113,7 +113,7 @@ async fn a_shutdown_right_after_sends_that_did_not_wait_delivers_them_all() {
 async fn send_after_the_peer_aborted_is_refused() {
     // Once the association has ended, `send` says so (before the fix it
     // returned Ok and the message vanished).
-    let (client, server) = connected(Config::default()).await;
+    let (client, mut server) = connected(Config::default()).await;
     server.abort(b"bye");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let result = client.send(0, 0, Bytes::from_static(b"hello")).await;
@@ -133,7 +133,7 @@ async fn streams_carry_bytes_through_async_read_and_write() {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let expected = data.clone();
     let reader = tokio::spawn(async move {
-        let mut stream = listener.accept().await.unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
         let mut got = Vec::new();
         stream.read_to_end(&mut got).await.unwrap();
         got
@@ -151,7 +151,7 @@ async fn streams_carry_bytes_through_async_read_and_write() {
         .unwrap();
     let addr = listener.local_addr();
     tokio::spawn(async move {
-        let stream = listener.accept().await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
         let (mut r, mut w) = tokio::io::split(stream);
         let _ = tokio::io::copy(&mut r, &mut w).await;
     });
@@ -174,16 +174,15 @@ async fn streams_carry_bytes_through_async_read_and_write() {
 /// only the close arrives.
 #[tokio::test]
 async fn notifications_follow_the_subscription() {
-    use usctp::socket::Subscription;
-    for (events, announced) in [(Subscription::ALL, true), (Subscription::NONE, false)] {
+    use usctp::socket::Notifications;
+    for (events, announced) in [(Notifications::ALL, true), (Notifications::NONE, false)] {
         let listener = SctpListener::bind(loopback(), 9, Config::default())
             .await
             .unwrap();
         let addr = listener.local_addr();
         let server = tokio::spawn(async move {
-            let stream = listener.accept().await.unwrap();
+            let (mut stream, _) = listener.accept().await.unwrap();
             stream.shutdown();
-            let mut stream = stream;
             while stream.next_event().await.is_some() {}
         });
         let options = ConnectOptions {
@@ -247,10 +246,16 @@ async fn one_socket_serves_many_associations_and_sets_them_up_on_send() {
     }
 
     // A one-to-many client: the first send_to sets the association up, the
-    // second reuses it; the echo comes back on the same association.
-    let mut client = SctpSocket::bind(loopback(), 5000, ListenOptions::default())
-        .await
-        .unwrap();
+    // second reuses it; the echo comes back on the same association, and
+    // the subscribed association change announces it once.
+    let options = ListenOptions {
+        events: usctp::socket::Notifications {
+            association_change: true,
+            ..usctp::socket::Notifications::NONE
+        },
+        ..ListenOptions::default()
+    };
+    let mut client = SctpSocket::bind(loopback(), 5000, options).await.unwrap();
     let first = within(
         "send_to",
         client.send_to(server_addr, 7, 1, 51, Bytes::from_static(b"one"), false),

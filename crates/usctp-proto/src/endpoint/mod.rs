@@ -295,6 +295,17 @@ impl Endpoint {
         self.table.route((self.port, remote.ip(), peer_port))
     }
 
+    /// The association this end's SCTP port `local_port` has with the peer
+    /// at `remote` (any of its addresses) and SCTP port `peer_port`.
+    pub fn association_on(
+        &self,
+        local_port: u16,
+        remote: SocketAddr,
+        peer_port: u16,
+    ) -> Option<AssocId> {
+        self.table.route((local_port, remote.ip(), peer_port))
+    }
+
     /// Starts an association with the peer at UDP address `remote`, SCTP
     /// port `peer_port`.
     pub fn connect(

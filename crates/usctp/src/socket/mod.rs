@@ -1,8 +1,12 @@
-//! An async socket API in the lksctp style, over the UDP driver.
+//! An async socket API in the lksctp style (RFC 6458), over the UDP
+//! driver.
 //!
-//! One-to-one style: [`SctpListener`] accepts associations that peers start,
-//! [`SctpStream::connect`] starts one. Each [`SctpStream`] sends and
-//! receives whole messages with a stream id, a PPID and an unordered flag.
+//! One-to-one style: [`SctpListener`] accepts associations that peers
+//! start, [`SctpStream::connect`] starts one. One-to-many style:
+//! [`SctpSocket`] holds any number of associations, named by their
+//! [`AssocId`]. All of them run on an [`Endpoint`](crate::Endpoint): one
+//! UDP socket per local address for every SCTP port and association on it
+//! (the simple constructors make one, or share a default one).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -10,111 +14,236 @@
 //!
 //! let listener = SctpListener::bind("127.0.0.1:9899".parse().unwrap(), 13, Default::default()).await?;
 //! let mut client = SctpStream::connect(listener.local_addr(), 13, Default::default()).await?;
-//! let mut server = listener.accept().await?;
+//! let (mut server, peer) = listener.accept().await?;
 //! client.send(0, 0, "hello".into()).await.unwrap();
 //! let message = server.recv().await.unwrap();
 //! assert_eq!(&message.data[..], b"hello");
 //! # Ok(()) }
 //! ```
+//!
+//! `docs/socket-api.md` maps each RFC 6458 item to this API.
 
-use std::future::Future;
-use std::io;
+mod listener;
+mod many;
+mod stream;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::{Mutex, mpsc, oneshot};
+pub use listener::SctpListener;
+pub use many::SctpSocket;
+pub use stream::{Monitor, RecvHalf, SctpStream, SendHalf};
 
+use crate::driver::Recorder;
 use crate::proto::association::{
-    AssocId, AssociationError, Established, Message, PathInfo, SendError,
+    AssociationError, Established, Message, PathChange, SendOptions, Unsent,
 };
+pub use crate::proto::association::{Counters, Status};
+use crate::proto::chunk::ErrorCause;
 use crate::proto::config::Config;
-use crate::udp::Recorder;
-use crate::udp::{self, Accepted, Accepting, Command, Handle, Unanswered};
-pub use crate::udp::{Status, StreamEvent, Subscription};
 
-/// Accepts associations on a UDP address and SCTP port.
-pub struct SctpListener {
-    handle: Handle,
-    accepted: Mutex<mpsc::UnboundedReceiver<Accepted>>,
+/// A message or a notification (RFC 6458 §6.1), in the order they
+/// happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A message (or, when partly delivered, a part of one).
+    Message(Message),
+    /// An association came up (SCTP_ASSOC_CHANGE, SCTP_COMM_UP): on a
+    /// one-to-many socket, how a new association shows.
+    Up(Established),
+    /// The peer restarted the association (SCTP_RESTART).
+    Restart(Established),
+    /// The peer reported errors (SCTP_REMOTE_ERROR).
+    RemoteError(Vec<ErrorCause>),
+    /// The peer started a graceful shutdown: no more messages will come
+    /// (SCTP_SHUTDOWN_EVENT).
+    ShutdownStarted,
+    /// Messages that were not delivered (SCTP_SEND_FAILED_EVENT), each
+    /// with the context it was sent with.
+    SendFailed(Vec<Unsent>),
+    /// A peer address changed state (SCTP_PEER_ADDR_CHANGE).
+    PathChange {
+        /// The peer address.
+        address: SocketAddr,
+        /// What happened to it.
+        change: PathChange,
+    },
+    /// Everything sent has been acknowledged (SCTP_SENDER_DRY_EVENT).
+    SenderDry,
+    /// The peer's Adaptation Layer Indication (SCTP_ADAPTATION_INDICATION).
+    AdaptationIndication(u32),
+    /// A message delivered in parts will not be completed
+    /// (SCTP_PARTIAL_DELIVERY_EVENT, SCTP_PARTIAL_DELIVERY_ABORTED).
+    PartialDeliveryAborted {
+        /// Its stream.
+        stream: u16,
+        /// Its stream sequence number.
+        ssn: u16,
+    },
+    /// So many notifications were waiting that this many were dropped
+    /// (the queue for them is bounded).
+    NotificationsLost(u64),
+    /// The association ended: gracefully (`None`) or not. On a one-to-one
+    /// stream it always comes, last; on a one-to-many socket it is an
+    /// association change (SCTP_SHUTDOWN_COMP, SCTP_COMM_LOST,
+    /// SCTP_CANT_STR_ASSOC).
+    Closed(Option<AssociationError>),
 }
 
-impl SctpListener {
-    /// Binds the UDP socket (`bind`, port 0 for any) and listens on SCTP
-    /// `port`.
-    pub async fn bind(bind: SocketAddr, port: u16, config: Config) -> io::Result<Self> {
-        Self::bind_with_limit(bind, port, config, usize::MAX).await
-    }
+/// Which notifications a user receives (after RFC 6458 §6.2's SCTP_EVENT).
+/// Messages, and a one-to-one stream's final `Closed`, always arrive; the
+/// rest only when subscribed. As on Linux, none is on until subscribed
+/// ([`Notifications::NONE`] is the default); a subscription can change at
+/// any time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notifications {
+    /// SCTP_ASSOC_CHANGE: `Up`, `Restart`, and a one-to-many socket's
+    /// `Closed`.
+    pub association_change: bool,
+    /// SCTP_PEER_ADDR_CHANGE: `PathChange`.
+    pub peer_address_change: bool,
+    /// SCTP_REMOTE_ERROR: `RemoteError`.
+    pub remote_error: bool,
+    /// SCTP_SEND_FAILED_EVENT: `SendFailed`.
+    pub send_failed: bool,
+    /// SCTP_SHUTDOWN_EVENT: `ShutdownStarted`.
+    pub shutdown: bool,
+    /// SCTP_SENDER_DRY_EVENT: `SenderDry`.
+    pub sender_dry: bool,
+    /// SCTP_PARTIAL_DELIVERY_EVENT: `PartialDeliveryAborted`.
+    pub partial_delivery: bool,
+    /// SCTP_ADAPTATION_INDICATION: `AdaptationIndication`.
+    pub adaptation: bool,
+}
 
-    /// As `bind`, holding at most `max_associations` at once.
-    pub async fn bind_with_limit(
-        bind: SocketAddr,
-        port: u16,
-        config: Config,
-        max_associations: usize,
-    ) -> io::Result<Self> {
-        let options = ListenOptions {
-            config,
-            max_associations,
-            ..ListenOptions::default()
-        };
-        Self::bind_with(bind, port, options).await
-    }
+impl Notifications {
+    /// None (the default).
+    pub const NONE: Self = Self {
+        association_change: false,
+        peer_address_change: false,
+        remote_error: false,
+        send_failed: false,
+        shutdown: false,
+        sender_dry: false,
+        partial_delivery: false,
+        adaptation: false,
+    };
+    /// Every kind.
+    pub const ALL: Self = Self {
+        association_change: true,
+        peer_address_change: true,
+        remote_error: true,
+        send_failed: true,
+        shutdown: true,
+        sender_dry: true,
+        partial_delivery: true,
+        adaptation: true,
+    };
 
-    /// As `bind`, with every option.
-    pub async fn bind_with(
-        bind: SocketAddr,
-        port: u16,
-        options: ListenOptions,
-    ) -> io::Result<Self> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let accept = Accepting::OneToOne(tx, options.max_associations);
-        let mut binds = vec![bind];
-        binds.extend(&options.also_bind);
-        let recorder = options.recorder();
-        let handle = udp::spawn(
-            &binds,
-            Some(port),
-            options.config,
-            accept,
-            recorder,
-            options.events,
-        )
-        .await?;
-        Ok(Self {
-            handle,
-            accepted: Mutex::new(rx),
-        })
-    }
-
-    /// The UDP address the listener receives on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.handle.local_addr
-    }
-
-    /// The next association a peer established.
-    pub async fn accept(&self) -> io::Result<SctpStream> {
-        let accepted = self.accepted.lock().await.recv().await;
-        let accepted = accepted.ok_or_else(|| io::Error::other("endpoint stopped"))?;
-        Ok(SctpStream::new(self.handle.clone(), accepted))
+    /// Whether `event` is delivered under this subscription.
+    pub fn wants(&self, event: &StreamEvent) -> bool {
+        match event {
+            StreamEvent::Message(_) => true,
+            StreamEvent::Up(_) | StreamEvent::Restart(_) | StreamEvent::Closed(_) => {
+                self.association_change
+            }
+            StreamEvent::PathChange { .. } => self.peer_address_change,
+            StreamEvent::RemoteError(_) => self.remote_error,
+            StreamEvent::SendFailed(_) => self.send_failed,
+            StreamEvent::ShutdownStarted => self.shutdown,
+            StreamEvent::SenderDry => self.sender_dry,
+            StreamEvent::PartialDeliveryAborted { .. } => self.partial_delivery,
+            StreamEvent::AdaptationIndication(_) => self.adaptation,
+            // Saying notifications were lost is itself one.
+            StreamEvent::NotificationsLost(_) => *self != Self::NONE,
+        }
     }
 }
 
-/// Options for a listener.
+/// How a message is sent (after RFC 6458 §5.3.4's `sctp_sndinfo`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendInfo {
+    /// The stream (snd_sid).
+    pub stream: u16,
+    /// The Payload Protocol Identifier (snd_ppid).
+    pub ppid: u32,
+    /// SCTP_UNORDERED: delivered as soon as it arrives.
+    pub unordered: bool,
+    /// SCTP_SACK_IMMEDIATELY: the peer is asked to acknowledge at once.
+    pub sack_immediately: bool,
+    /// SCTP_EOF: a graceful shutdown starts once this message is queued
+    /// (an empty message only shuts down).
+    pub eof: bool,
+    /// SCTP_ABORT: the association is aborted, the message's bytes the
+    /// reason the peer is told.
+    pub abort: bool,
+    /// A value returned with the message if it is not delivered
+    /// (snd_context).
+    pub context: u32,
+}
+
+impl SendInfo {
+    pub(crate) fn options(&self) -> SendOptions {
+        SendOptions {
+            unordered: self.unordered,
+            sack_immediately: self.sack_immediately,
+            context: self.context,
+        }
+    }
+}
+
+/// Options for an endpoint: the UDP sockets and what every association on
+/// them shares.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointOptions {
+    /// Protocol parameters for its associations (each can change its own
+    /// later).
+    pub config: Config,
+    /// Further local addresses (multi-homing): each gets a socket on the
+    /// first one's UDP port, and all of them are advertised to peers.
+    pub also_bind: Vec<SocketAddr>,
+    /// Record every datagram sent and received in this pcap file.
+    #[cfg(feature = "pcap")]
+    pub pcap: Option<Arc<Recorder>>,
+}
+
+impl EndpointOptions {
+    pub(crate) fn recorder(&self) -> Option<Arc<Recorder>> {
+        #[cfg(feature = "pcap")]
+        return self.pcap.clone();
+        #[cfg(not(feature = "pcap"))]
+        None
+    }
+}
+
+/// Options for a listener or a one-to-many socket.
 #[derive(Debug, Clone)]
 pub struct ListenOptions {
-    /// Protocol parameters.
+    /// Protocol parameters (for the endpoint `SctpListener::bind_with`
+    /// makes).
     pub config: Config,
     /// Associations held at once, at most.
     pub max_associations: usize,
+    /// Associations set up and not yet accepted, at most (the listen
+    /// backlog): past that, peers are refused with Out of Resource until
+    /// `accept` takes one.
+    pub backlog: usize,
     /// Record every datagram sent and received in this pcap file.
     #[cfg(feature = "pcap")]
     pub pcap: Option<Arc<Recorder>>,
     /// Further local addresses (multi-homing): each gets a socket on the
     /// listener's UDP port, and all of them are advertised to peers.
     pub also_bind: Vec<SocketAddr>,
-    /// Notifications to deliver (SCTP_EVENTS).
-    pub events: Subscription,
+    /// Notifications to deliver (SCTP_EVENT); none by default.
+    pub events: Notifications,
+    /// One-to-many: message bytes the socket holds for the user across its
+    /// associations at most (SO_RCVBUF); past that, each association's
+    /// window closes until the user reads.
+    pub receive_buffer: usize,
+    /// How long dropping an accepted stream (or the one-to-many socket)
+    /// waits for its graceful shutdown (SO_LINGER); `None` does not wait.
+    pub linger: Option<Duration>,
 }
 
 impl Default for ListenOptions {
@@ -122,29 +251,25 @@ impl Default for ListenOptions {
         Self {
             config: Config::default(),
             max_associations: usize::MAX,
+            backlog: 128,
             #[cfg(feature = "pcap")]
             pcap: None,
             also_bind: Vec::new(),
-            events: Subscription::ALL,
+            events: Notifications::NONE,
+            receive_buffer: 4 << 20,
+            linger: Some(DEFAULT_LINGER),
         }
     }
 }
 
 impl ListenOptions {
-    fn recorder(&self) -> Option<Arc<Recorder>> {
-        #[cfg(feature = "pcap")]
-        return self.pcap.clone();
-        #[cfg(not(feature = "pcap"))]
-        None
-    }
-}
-
-impl ConnectOptions {
-    fn recorder(&self) -> Option<Arc<Recorder>> {
-        #[cfg(feature = "pcap")]
-        return self.pcap.clone();
-        #[cfg(not(feature = "pcap"))]
-        None
+    pub(crate) fn endpoint(&self) -> EndpointOptions {
+        EndpointOptions {
+            config: self.config.clone(),
+            also_bind: self.also_bind.clone(),
+            #[cfg(feature = "pcap")]
+            pcap: self.pcap.clone(),
+        }
     }
 }
 
@@ -154,10 +279,11 @@ pub struct ConnectOptions {
     /// Protocol parameters, including outbound streams, maximum inbound
     /// streams and INIT retransmissions.
     pub config: Config,
-    /// The local UDP address to bind (port 0 for any).
+    /// The local UDP address to bind (port 0 for any). With the defaults
+    /// (any address, any port, nothing else bound, no capture) the
+    /// association runs on the process's shared endpoint.
     pub local: SocketAddr,
-    /// This end's SCTP port (0: the number of its UDP port, which the
-    /// operating system keeps unique on the host).
+    /// This end's SCTP port (0: chosen by the endpoint).
     pub port: u16,
     /// Record every datagram sent and received in this pcap file.
     #[cfg(feature = "pcap")]
@@ -167,8 +293,11 @@ pub struct ConnectOptions {
     /// Further addresses of the peer: INIT retransmissions go to them in
     /// turn, and an INIT ACK from any of them is accepted (RFC 9260 §6.4).
     pub peer_addresses: Vec<IpAddr>,
-    /// Notifications to deliver (SCTP_EVENTS).
-    pub events: Subscription,
+    /// Notifications to deliver (SCTP_EVENT); none by default.
+    pub events: Notifications,
+    /// How long dropping the stream waits for its graceful shutdown to
+    /// finish (SO_LINGER); `None` does not wait.
+    pub linger: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -181,564 +310,43 @@ impl Default for ConnectOptions {
             pcap: None,
             also_bind: Vec::new(),
             peer_addresses: Vec::new(),
-            events: Subscription::ALL,
+            events: Notifications::NONE,
+            linger: Some(DEFAULT_LINGER),
         }
     }
 }
 
-/// One association, one-to-one style.
-pub struct SctpStream {
-    handle: Handle,
-    id: AssocId,
-    established: Established,
-    status_at_start: Option<Status>,
-    events: mpsc::UnboundedReceiver<StreamEvent>,
-    closed: Option<Option<AssociationError>>,
-    /// `AsyncRead`: what is left of the message being read.
-    unread: Bytes,
-    /// `AsyncWrite`: the message handed to the endpoint and not yet taken
-    /// into its send buffer, with its length.
-    writing: Option<(oneshot::Receiver<Result<(), SendError>>, usize)>,
-    /// Bytes `send` handed over without waiting, not yet in the send buffer.
-    unanswered: Arc<Unanswered>,
-    max_message: usize,
-}
-
-impl SctpStream {
-    fn new(handle: Handle, accepted: Accepted) -> Self {
-        Self {
-            handle,
-            id: accepted.id,
-            established: accepted.established,
-            status_at_start: accepted.status,
-            events: accepted.events,
-            closed: None,
-            unread: Bytes::new(),
-            writing: None,
-            unanswered: accepted.unanswered,
-            max_message: accepted.max_message,
-        }
-    }
-
-    /// Starts an association with the peer at UDP address `remote`, SCTP
-    /// port `port`, and waits until it is up.
-    pub async fn connect(
-        remote: SocketAddr,
-        port: u16,
-        options: ConnectOptions,
-    ) -> io::Result<Self> {
-        let local = if remote.is_ipv6() && options.local.ip().is_unspecified() {
-            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, options.local.port()))
-        } else {
-            options.local
+impl ConnectOptions {
+    /// Whether the defaults leave the choice of endpoint free (the shared
+    /// one will do).
+    pub(crate) fn shares_endpoint(&self) -> bool {
+        let pcap = {
+            #[cfg(feature = "pcap")]
+            {
+                self.pcap.is_some()
+            }
+            #[cfg(not(feature = "pcap"))]
+            {
+                false
+            }
         };
-        let sctp_port = (options.port != 0).then_some(options.port);
-        let mut binds = vec![local];
-        binds.extend(&options.also_bind);
-        let recorder = options.recorder();
-        let handle = udp::spawn(
-            &binds,
-            sctp_port,
-            options.config,
-            Accepting::No,
-            recorder,
-            options.events,
-        )
-        .await?;
-        let (reply, answer) = oneshot::channel();
-        handle
-            .commands
-            .send(Command::Connect {
-                remote,
-                also: options.peer_addresses,
-                port,
-                reply,
-            })
-            .map_err(|_| io::Error::other("endpoint stopped"))?;
-        let accepted = answer
-            .await
-            .map_err(|_| io::Error::other("endpoint stopped"))??;
-        Ok(Self::new(handle, accepted))
+        self.local.ip().is_unspecified()
+            && self.local.port() == 0
+            && self.also_bind.is_empty()
+            && !pcap
     }
 
-    /// The association's id within its endpoint.
-    pub fn assoc_id(&self) -> AssocId {
-        self.id
-    }
-
-    /// What the handshake settled.
-    pub fn established(&self) -> &Established {
-        &self.established
-    }
-
-    /// The UDP address this end sends from.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.handle.local_addr
-    }
-
-    /// Sends a message on `stream` with `ppid`, ordered. Waits while the
-    /// send buffer is full.
-    pub async fn send(&self, stream: u16, ppid: u32, data: Bytes) -> Result<(), SendError> {
-        self.send_with(stream, ppid, data, false).await
-    }
-
-    /// Sends a message, ordered or not.
-    ///
-    /// A valid message is handed to the endpoint task without waiting for
-    /// its answer while less than 256 KiB sent that way are still waiting
-    /// to enter the send buffer; past that (or for a message the
-    /// association could refuse) `send` waits until the endpoint has taken
-    /// it, which is while the send buffer is full. `Ok` thus means the
-    /// message is on its way: a [`shutdown`](Self::shutdown) delivers it
-    /// first, and if the association ends before taking it, it comes back
-    /// in [`StreamEvent::SendFailed`]. Once the association has ended,
-    /// `send` fails.
-    ///
-    /// Cancellation: dropping the future before it completes sends the
-    /// message only if the endpoint had already taken it into the send
-    /// buffer; a message still waiting for room is discarded.
-    pub async fn send_with(
-        &self,
-        stream: u16,
-        ppid: u32,
-        data: Bytes,
-        unordered: bool,
-    ) -> Result<(), SendError> {
-        // A message that cannot be refused (valid, and little enough
-        // already on its way) is handed over without waiting for the
-        // endpoint task's answer: a sender then queues many messages per
-        // wake-up of that task. Past the limit, `send` waits as before.
-        let valid = !data.is_empty()
-            && data.len() <= self.max_message
-            && stream < self.established.outbound_streams;
-        if valid && self.closed.is_none() && self.unanswered.reserve(data.len()) {
-            let len = data.len();
-            let command = Command::SendUnanswered {
-                id: self.id,
-                stream,
-                ppid,
-                data,
-                unordered,
-                unanswered: self.unanswered.clone(),
-            };
-            if self.handle.commands.send(command).is_err() {
-                self.unanswered.release(len);
-                return Err(SendError::NotOpen);
-            }
-            return Ok(());
-        }
-        self.handle
-            .send_request(|reply| Command::Send {
-                id: self.id,
-                stream,
-                ppid,
-                data,
-                unordered,
-                reply,
-            })
-            .await
-    }
-
-    /// The next message; `None` once the association has ended (see
-    /// [`SctpStream::close_reason`]). Notifications are skipped; use
-    /// [`SctpStream::next_event`] to see them.
-    pub async fn recv(&mut self) -> Option<Message> {
-        loop {
-            match self.next_event().await? {
-                StreamEvent::Message(m) => return Some(m),
-                _ => continue,
-            }
-        }
-    }
-
-    /// The next message or notification (like SCTP_EVENTS subscriptions);
-    /// the last one is `Closed`, after which this returns `None`.
-    pub async fn next_event(&mut self) -> Option<StreamEvent> {
-        if self.closed.is_some() {
-            return None;
-        }
-        match self.events.recv().await {
-            Some(StreamEvent::Closed(reason)) => {
-                self.closed = Some(reason.clone());
-                Some(StreamEvent::Closed(reason))
-            }
-            Some(event) => Some(event),
-            None => {
-                self.closed = Some(None);
-                Some(StreamEvent::Closed(None))
-            }
-        }
-    }
-
-    /// Why the association ended, once `recv` has returned `None`: `None`
-    /// for a graceful shutdown.
-    pub fn close_reason(&self) -> Option<&AssociationError> {
-        self.closed.as_ref().and_then(Option::as_ref)
-    }
-
-    /// Starts a graceful shutdown: what was sent is delivered first.
-    pub fn shutdown(&self) {
-        let _ = self.handle.commands.send(Command::Shutdown { id: self.id });
-    }
-
-    /// Ends the association at once, telling the peer `reason`.
-    pub fn abort(&self, reason: &[u8]) {
-        let _ = self.handle.commands.send(Command::Abort {
-            id: self.id,
-            reason: Bytes::copy_from_slice(reason),
-        });
-    }
-
-    /// The status the moment the association came up.
-    pub fn status_at_start(&self) -> Option<&Status> {
-        self.status_at_start.as_ref()
-    }
-
-    /// The association's status (SCTP_STATUS), or `None` once it is gone.
-    pub async fn status(&self) -> Option<Status> {
-        self.monitor().status().await
-    }
-
-    /// Every peer address with its state, primary first
-    /// (SCTP_GET_PEER_ADDR_INFO for each).
-    pub async fn paths(&self) -> Vec<PathInfo> {
-        self.monitor().paths().await
-    }
-
-    /// The next message or notification if one is waiting, without
-    /// waiting.
-    pub fn try_next_event(&mut self) -> Option<StreamEvent> {
-        if self.closed.is_some() {
-            return None;
-        }
-        match self.events.try_recv() {
-            Ok(StreamEvent::Closed(reason)) => {
-                self.closed = Some(reason.clone());
-                Some(StreamEvent::Closed(reason))
-            }
-            Ok(event) => Some(event),
-            Err(mpsc::error::TryRecvError::Empty) => None,
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                self.closed = Some(None);
-                Some(StreamEvent::Closed(None))
-            }
-        }
-    }
-
-    /// Makes `address` the primary path (SCTP_PRIMARY_ADDR); `false` if it
-    /// is not one of the peer's addresses or the association is gone.
-    pub async fn set_primary(&self, address: SocketAddr) -> bool {
-        let (reply, answer) = oneshot::channel();
-        let command = Command::SetPrimary {
-            id: self.id,
-            address,
-            reply,
-        };
-        if self.handle.commands.send(command).is_err() {
-            return false;
-        }
-        answer.await.unwrap_or(false)
-    }
-
-    /// A handle that reads this association's status and paths from
-    /// another task (a progress display, say).
-    pub fn monitor(&self) -> Monitor {
-        Monitor {
-            handle: self.handle.clone(),
-            id: self.id,
+    pub(crate) fn endpoint(&self) -> EndpointOptions {
+        EndpointOptions {
+            config: self.config.clone(),
+            also_bind: self.also_bind.clone(),
+            #[cfg(feature = "pcap")]
+            pcap: self.pcap.clone(),
         }
     }
 }
 
-/// Reads an association's status and paths; cheap to clone.
-#[derive(Clone)]
-pub struct Monitor {
-    handle: Handle,
-    id: AssocId,
-}
-
-impl Monitor {
-    /// As [`SctpStream::status`].
-    pub async fn status(&self) -> Option<Status> {
-        let (reply, answer) = oneshot::channel();
-        self.handle
-            .commands
-            .send(Command::Status { id: self.id, reply })
-            .ok()?;
-        answer.await.ok().flatten()
-    }
-
-    /// As [`SctpStream::paths`].
-    pub async fn paths(&self) -> Vec<PathInfo> {
-        let (reply, answer) = oneshot::channel();
-        let command = Command::Paths { id: self.id, reply };
-        if self.handle.commands.send(command).is_err() {
-            return Vec::new();
-        }
-        answer.await.unwrap_or_default()
-    }
-}
-
-impl Drop for SctpStream {
-    /// Dropping a stream closes its association gracefully.
-    fn drop(&mut self) {
-        if self.closed.is_none() {
-            self.shutdown();
-        }
-    }
-}
-
-/// A one-to-many socket (lksctp's SOCK_SEQPACKET style): one endpoint,
-/// many associations, each named by its [`AssocId`]. Associations peers
-/// start are accepted; `send_to` an address without one sets it up. Every
-/// association's messages and notifications arrive on the one socket until
-/// [`SctpSocket::peeloff`] gives it a stream of its own.
-pub struct SctpSocket {
-    handle: Handle,
-    events: mpsc::UnboundedReceiver<(AssocId, StreamEvent)>,
-}
-
-impl SctpSocket {
-    /// Binds the UDP socket(s) and listens on SCTP `port`.
-    pub async fn bind(bind: SocketAddr, port: u16, options: ListenOptions) -> io::Result<Self> {
-        let (tx, events) = mpsc::unbounded_channel();
-        let accepting = Accepting::OneToMany(tx, options.max_associations);
-        let mut binds = vec![bind];
-        binds.extend(&options.also_bind);
-        let recorder = options.recorder();
-        let handle = udp::spawn(
-            &binds,
-            Some(port),
-            options.config,
-            accepting,
-            recorder,
-            options.events,
-        )
-        .await?;
-        Ok(Self { handle, events })
-    }
-
-    /// The UDP address the socket receives on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.handle.local_addr
-    }
-
-    /// Sends a message to the peer at UDP address `to`, SCTP port `port`,
-    /// setting up an association first if there is none; returns the
-    /// association it went on. Waits while the send buffer is full.
-    pub async fn send_to(
-        &self,
-        to: SocketAddr,
-        port: u16,
-        stream: u16,
-        ppid: u32,
-        data: Bytes,
-        unordered: bool,
-    ) -> Result<AssocId, SendError> {
-        self.handle
-            .send_request(|reply| Command::SendTo {
-                to,
-                port,
-                stream,
-                ppid,
-                data,
-                unordered,
-                reply,
-            })
-            .await
-    }
-
-    /// Sends a message on association `id`.
-    pub async fn send(
-        &self,
-        id: AssocId,
-        stream: u16,
-        ppid: u32,
-        data: Bytes,
-        unordered: bool,
-    ) -> Result<(), SendError> {
-        self.handle
-            .send_request(|reply| Command::Send {
-                id,
-                stream,
-                ppid,
-                data,
-                unordered,
-                reply,
-            })
-            .await
-    }
-
-    /// The next message of any association, skipping notifications;
-    /// `None` once the endpoint has stopped.
-    pub async fn recv_from(&mut self) -> Option<(AssocId, Message)> {
-        loop {
-            if let (id, StreamEvent::Message(m)) = self.next_event().await? {
-                return Some((id, m));
-            }
-        }
-    }
-
-    /// The next message or notification of any association.
-    pub async fn next_event(&mut self) -> Option<(AssocId, StreamEvent)> {
-        self.events.recv().await
-    }
-
-    /// Gives association `id` a stream of its own (sctp_peeloff); what it
-    /// received before stays on this socket. Fails if the association is
-    /// unknown, gone, or already peeled off.
-    pub async fn peeloff(&self, id: AssocId) -> io::Result<SctpStream> {
-        let (reply, answer) = oneshot::channel();
-        self.handle
-            .commands
-            .send(Command::Peeloff { id, reply })
-            .map_err(|_| io::Error::other("endpoint stopped"))?;
-        let accepted = answer
-            .await
-            .map_err(|_| io::Error::other("endpoint stopped"))?
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("no association {id} to peel off"),
-                )
-            })?;
-        Ok(SctpStream::new(self.handle.clone(), accepted))
-    }
-
-    /// Starts a graceful shutdown of association `id`.
-    pub fn shutdown(&self, id: AssocId) {
-        let _ = self.handle.commands.send(Command::Shutdown { id });
-    }
-
-    /// Aborts association `id`, telling the peer `reason`.
-    pub fn abort(&self, id: AssocId, reason: &[u8]) {
-        let _ = self.handle.commands.send(Command::Abort {
-            id,
-            reason: Bytes::copy_from_slice(reason),
-        });
-    }
-
-    /// Status and paths of association `id`.
-    pub fn monitor(&self, id: AssocId) -> Monitor {
-        Monitor {
-            handle: self.handle.clone(),
-            id,
-        }
-    }
-}
-
-impl SctpStream {
-    /// `AsyncWrite`: waits until the message in hand (if any) is taken into
-    /// the send buffer; its length, or 0 with none in hand.
-    fn poll_written(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<usize>> {
-        use std::task::Poll;
-        let Some((answer, n)) = &mut self.writing else {
-            return Poll::Ready(Ok(0));
-        };
-        let n = *n;
-        let Poll::Ready(result) = std::pin::Pin::new(answer).poll(cx) else {
-            return Poll::Pending;
-        };
-        self.writing = None;
-        Poll::Ready(match result {
-            Ok(Ok(())) => Ok(n),
-            Ok(Err(e)) => Err(io::Error::new(io::ErrorKind::BrokenPipe, e)),
-            Err(_) => Err(io::ErrorKind::BrokenPipe.into()),
-        })
-    }
-}
-
-/// Messages written through `AsyncWrite` are at most this long; a longer
-/// write is cut and reports the part taken.
-const WRITE_CHUNK: usize = 64 * 1024;
-
-/// Byte-stream use: reads return message payloads in order (message
-/// boundaries, streams and PPIDs are not visible; notifications are
-/// skipped), and end at a graceful shutdown or any close.
-impl tokio::io::AsyncRead for SctpStream {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        use std::task::Poll;
-        loop {
-            if !self.unread.is_empty() {
-                let n = self.unread.len().min(buf.remaining());
-                let part = self.unread.split_to(n);
-                buf.put_slice(&part);
-                return Poll::Ready(Ok(()));
-            }
-            if self.closed.is_some() {
-                return Poll::Ready(Ok(()));
-            }
-            match self.events.poll_recv(cx) {
-                Poll::Ready(Some(StreamEvent::Message(m))) => self.unread = m.data,
-                Poll::Ready(Some(StreamEvent::Closed(reason))) => self.closed = Some(reason),
-                Poll::Ready(Some(_)) => {}
-                Poll::Ready(None) => self.closed = Some(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-/// Byte-stream use: each write goes as one ordered message on stream 0
-/// with PPID 0 (at most 64 KiB of it); a write waits while the send buffer
-/// is full. `poll_shutdown` starts a graceful shutdown.
-impl tokio::io::AsyncWrite for SctpStream {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        use std::task::Poll;
-        if self.writing.is_none() {
-            if buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            let n = buf.len().min(WRITE_CHUNK);
-            let (reply, answer) = oneshot::channel();
-            let command = Command::Send {
-                id: self.id,
-                stream: 0,
-                ppid: 0,
-                data: Bytes::copy_from_slice(&buf[..n]),
-                unordered: false,
-                reply,
-            };
-            if self.handle.commands.send(command).is_err() {
-                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-            }
-            self.writing = Some((answer, n));
-        }
-        // A write that returned Pending is answered, when its message is
-        // taken, with that message's length (the caller repeats the same
-        // buffer, as AsyncWrite asks).
-        self.poll_written(cx)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        self.poll_written(cx).map(|r| r.map(drop))
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        use std::task::Poll;
-        match self.as_mut().poll_flush(cx) {
-            Poll::Ready(Ok(())) => {
-                self.shutdown();
-                Poll::Ready(Ok(()))
-            }
-            other => other,
-        }
-    }
-}
+/// How long a dropped stream waits, by default, for its last messages to
+/// be delivered and the shutdown to finish: a program that exits right
+/// after its last write has still delivered it.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(10);

@@ -39,5 +39,5 @@ pub async fn connected(config: Config) -> (SctpStream, SctpStream) {
         .unwrap();
     let connect = SctpStream::connect(listener.local_addr(), 7, from_loopback(config));
     let (client, server) = tokio::join!(connect, listener.accept());
-    (client.unwrap(), server.unwrap())
+    (client.unwrap(), server.unwrap().0)
 }
