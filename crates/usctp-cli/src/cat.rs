@@ -1,16 +1,21 @@
-//! `usctp cat`: like `ncat --sctp`. Lines of standard input go out as
-//! messages; messages that arrive are written to standard output. When
-//! standard input ends, the association is shut down gracefully.
+//! `usctp cat`: like `ncat --sctp`. Standard input goes out as messages,
+//! each read one message (a line at a time from a terminal), bytes as they
+//! are; messages that arrive are written to standard output. When standard
+//! input ends, the association is shut down gracefully. Standard output
+//! not read holds the messages back, and the peer with them (the receive
+//! window stays closed until they are written).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use usctp::capture::Recorder;
 use usctp::proto::config::Config;
 use usctp::socket::{ListenOptions, StreamEvent};
+
+use crate::watch::Watch;
 
 /// Where the association comes from.
 pub enum Mode {
@@ -49,6 +54,7 @@ pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
                 config,
                 max_associations: 1,
                 pcap,
+                events: crate::notifications(verbose),
                 ..ListenOptions::default()
             };
             let listener = crate::services::bind(&listen, port, options).await?;
@@ -71,20 +77,27 @@ pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
             e.peer_addresses
         );
     }
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let id = stream.assoc_id();
+    // Data that never reached the peer fails the command.
+    let mut events = stream.subscription();
+    events.send_failed = true;
+    stream.subscribe(events);
+    let mut undelivered = 0;
+    let mut watch = Watch::new(crate::services::now(), verbose);
+    let mut stdin = tokio::io::stdin();
     let mut stdout = tokio::io::stdout();
+    let mut input = vec![0; READ_SIZE];
     let mut input_open = true;
     loop {
         tokio::select! {
-            line = lines.next_line(), if input_open => match line? {
-                Some(line) => {
-                    let mut text = line.into_bytes();
-                    text.push(b'\n');
-                    stream.send(stream_id, ppid, Bytes::from(text)).await.map_err(io::Error::other)?;
-                }
-                None => {
+            read = stdin.read(&mut input), if input_open => match read? {
+                0 => {
                     input_open = false;
                     stream.shutdown();
+                }
+                n => {
+                    let data = Bytes::copy_from_slice(&input[..n]);
+                    stream.send(stream_id, ppid, data).await.map_err(io::Error::other)?;
                 }
             },
             event = stream.next_event() => match event {
@@ -93,21 +106,25 @@ pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
                     stdout.flush().await?;
                 }
                 Some(StreamEvent::Closed(reason)) => {
-                    if verbose {
-                        eprintln!("association closed: {}", reason.as_ref().map_or("gracefully".into(), |e| e.to_string()));
-                    }
+                    watch.note(id, &StreamEvent::Closed(reason.clone()));
                     return match reason {
-                        None => Ok(()),
                         Some(e) => Err(io::Error::other(e)),
+                        None if undelivered > 0 => Err(io::Error::other(format!(
+                            "{undelivered} message(s) not delivered (the peer shut down first)"
+                        ))),
+                        None => Ok(()),
                     };
                 }
-                Some(other) => {
-                    if verbose {
-                        eprintln!("notification: {other:?}");
-                    }
+                Some(StreamEvent::SendFailed(unsent)) => {
+                    undelivered += unsent.len();
+                    watch.note(id, &StreamEvent::SendFailed(unsent));
                 }
+                Some(other) => watch.note(id, &other),
                 None => return Ok(()),
             },
         }
     }
 }
+
+/// Bytes of standard input read at once at most (one message each).
+const READ_SIZE: usize = 64 * 1024;

@@ -10,7 +10,9 @@ use bytes::Bytes;
 use usctp::capture::Recorder;
 use usctp::proto::association::AssociationState;
 use usctp::proto::config::Config;
-use usctp::socket::{ListenOptions, SctpListener};
+use usctp::socket::{ListenOptions, SctpListener, StreamEvent};
+
+use crate::watch::Watch;
 
 /// Streams requested each way, as the classic example's SCTP_INITMSG does.
 const STREAMS: u16 = 5;
@@ -43,11 +45,16 @@ fn lksctp_state(state: AssociationState) -> u8 {
 }
 
 /// Serves `max` associations (forever when `None`).
-pub async fn server(listener: SctpListener, max: Option<usize>) -> io::Result<()> {
+pub async fn server(listener: SctpListener, max: Option<usize>, verbose: bool) -> io::Result<()> {
     let mut served = 0;
+    let mut watch = Watch::new(crate::services::now(), verbose);
     while max.is_none_or(|m| served < m) {
         eprintln!("Awaiting a new connection");
-        let (mut stream, _) = listener.accept().await?;
+        let (mut stream, peer) = listener.accept().await?;
+        let id = stream.assoc_id();
+        if verbose {
+            eprintln!("association {id} from {peer}");
+        }
         served += 1;
         let now = chrono::Local::now();
         // ctime(3) and asctime(gmtime(3)) formats.
@@ -63,7 +70,9 @@ pub async fn server(listener: SctpListener, max: Option<usize>) -> io::Result<()
         }
         stream.shutdown();
         // Wait for the graceful close, so that both messages are delivered.
-        while stream.recv().await.is_some() {}
+        while let Some(event) = stream.next_event().await {
+            watch.note(id, &event);
+        }
     }
     Ok(())
 }
@@ -75,8 +84,11 @@ pub async fn client(
     addrs: &crate::services::Addresses,
     config: Config,
     pcap: Option<Arc<Recorder>>,
+    verbose: bool,
 ) -> io::Result<()> {
     let mut stream = crate::services::connect(remote, port, addrs, config, pcap).await?;
+    let id = stream.assoc_id();
+    let mut watch = Watch::new(crate::services::now(), verbose);
     // SCTP_STATUS right after the connect, as the classic client asks for
     // it; the server may already have finished by the time we could ask
     // again.
@@ -90,7 +102,14 @@ pub async fn client(
     say!("outstrms  = {}", status.outbound_streams);
     let mut seen = [false; 2];
     while seen != [true, true] {
-        let Some(message) = stream.recv().await else {
+        let message = loop {
+            match stream.next_event().await {
+                Some(StreamEvent::Message(m)) => break Some(m),
+                Some(other) => watch.note(id, &other),
+                None => break None,
+            }
+        };
+        let Some(message) = message else {
             let why = match stream.close_reason() {
                 Some(e) => e.to_string(),
                 None => "closed before both messages arrived".into(),
@@ -111,7 +130,9 @@ pub async fn client(
     // The server closes the association: let that finish cleanly (bounded;
     // should the server not close, dropping the stream shuts it down).
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        while stream.recv().await.is_some() {}
+        while let Some(event) = stream.next_event().await {
+            watch.note(id, &event);
+        }
     })
     .await;
     Ok(())
@@ -124,11 +145,13 @@ pub async fn listen(
     max: Option<usize>,
     config: Config,
     pcap: Option<Arc<Recorder>>,
+    verbose: bool,
 ) -> io::Result<SctpListener> {
     let options = ListenOptions {
         config,
         max_associations: max.unwrap_or(usize::MAX),
         pcap,
+        events: crate::notifications(verbose),
         ..ListenOptions::default()
     };
     crate::services::bind(listen, port, options).await
@@ -140,15 +163,15 @@ pub async fn demo(pcap: Option<Arc<Recorder>>) -> io::Result<()> {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     // Only the client records: it sees every packet of the one association
     // once (the server would record each a second time).
-    let listener = listen(&[any], 13, Some(1), config.clone(), None).await?;
+    let listener = listen(&[any], 13, Some(1), config.clone(), None, false).await?;
     let server_addr = listener.local_addr();
     eprintln!("daytime server on udp {server_addr}, sctp port 13");
-    let server = tokio::spawn(server(listener, Some(1)));
+    let server = tokio::spawn(server(listener, Some(1), false));
     let addrs = crate::services::Addresses {
         local: vec![any],
         ..Default::default()
     };
-    client(server_addr, 13, &addrs, config, pcap).await?;
+    client(server_addr, 13, &addrs, config, pcap, false).await?;
     server.await.map_err(io::Error::other)??;
     Ok(())
 }

@@ -14,7 +14,9 @@ macro_rules! say {
 mod cat;
 mod daytime;
 mod decode;
+mod handshakes;
 mod services;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -126,8 +128,8 @@ enum Command {
         /// Send unordered messages.
         #[arg(long)]
         unordered: bool,
-        /// Concurrent associations (each from its own endpoint), sharing
-        /// `--bytes`; the rate reported is their aggregate.
+        /// Concurrent associations (all on one endpoint, one UDP socket),
+        /// sharing `--bytes`; the rate reported is their aggregate.
         #[arg(long, default_value_t = 1)]
         associations: usize,
         /// One JSON object.
@@ -138,8 +140,26 @@ enum Command {
         #[arg(long)]
         progress_ms: Option<u64>,
     },
+    /// Measure association setup: set up and close `--count` associations
+    /// against a server (a discard server, say), one after another.
+    Handshakes {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SCTP port.
+        #[arg(long, default_value_t = 9)]
+        port: u16,
+        /// Associations to set up and close.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Clients at once, sharing the count.
+        #[arg(long, default_value_t = 1)]
+        parallel: usize,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Like `ncat --sctp`: standard input out as messages, messages in to
-    /// standard output.
+    /// standard output (binary-safe).
     Cat {
         /// The peer's HOST:UDPPORT (omit with --listen).
         server: Option<String>,
@@ -267,11 +287,13 @@ impl ServerArgs {
         port: u16,
         config: Config,
         pcap: Option<std::sync::Arc<usctp::capture::Recorder>>,
+        verbose: bool,
     ) -> Result<usctp::socket::SctpListener, String> {
         let options = usctp::socket::ListenOptions {
             config,
             max_associations: self.max_assocs.unwrap_or(usize::MAX),
             pcap,
+            events: notifications(verbose),
             ..Default::default()
         };
         let listener = services::bind(&self.listen, port, options)
@@ -351,14 +373,14 @@ fn run_async(
                 max_assocs,
             } => {
                 let config = daytime::config(config, streams_given);
-                let listener = daytime::listen(&listen, port, max_assocs, config, pcap)
+                let listener = daytime::listen(&listen, port, max_assocs, config, pcap, verbose)
                     .await
                     .map_err(|e| e.to_string())?;
                 eprintln!(
                     "daytime server on udp {}, sctp port {port}",
                     listener.local_addr()
                 );
-                daytime::server(listener, max_assocs)
+                daytime::server(listener, max_assocs, verbose)
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -374,19 +396,19 @@ fn run_async(
                     local,
                     peer: peer_addr,
                 };
-                daytime::client(remote, port, &addrs, config, pcap)
+                daytime::client(remote, port, &addrs, config, pcap, verbose)
                     .await
                     .map_err(|e| format!("{server}: {e}"))
             }
             Command::EchoServer { server, port } => {
-                let listener = server.listen(port, config, pcap).await?;
-                services::echo_server(listener, server.max_assocs)
+                let listener = server.listen(port, config, pcap, verbose).await?;
+                services::echo_server(listener, server.max_assocs, verbose)
                     .await
                     .map_err(|e| e.to_string())
             }
             Command::DiscardServer { server, port, json } => {
-                let listener = server.listen(port, config, pcap).await?;
-                services::discard_server(listener, server.max_assocs, json)
+                let listener = server.listen(port, config, pcap, verbose).await?;
+                services::discard_server(listener, server.max_assocs, json, verbose)
                     .await
                     .map_err(|e| e.to_string())
             }
@@ -440,6 +462,23 @@ fn run_async(
                     .await
                     .map_err(|e| format!("{}: {e}", client.server))
             }
+            Command::Handshakes {
+                client,
+                port,
+                count,
+                parallel,
+                json,
+            } => {
+                let (remote, addrs) = client.endpoints().await?;
+                let job = handshakes::Job {
+                    count,
+                    parallel,
+                    json,
+                };
+                handshakes::run(remote, port, &addrs, config, pcap, job)
+                    .await
+                    .map_err(|e| format!("{}: {e}", client.server))
+            }
             Command::Cat {
                 server,
                 listen,
@@ -476,6 +515,16 @@ fn run_async(
     // read would keep the process alive after the association has ended.
     runtime.shutdown_background();
     result
+}
+
+/// What a server subscribes to: every notification with `-v`, none
+/// otherwise.
+fn notifications(verbose: bool) -> usctp::socket::Notifications {
+    if verbose {
+        usctp::socket::Notifications::ALL
+    } else {
+        usctp::socket::Notifications::NONE
+    }
 }
 
 /// HOST:PORT to a socket address.

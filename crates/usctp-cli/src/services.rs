@@ -9,34 +9,51 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use usctp::Endpoint;
 use usctp::capture::Recorder;
-use usctp::proto::association::PathChange;
 use usctp::proto::config::Config;
 use usctp::socket::{
-    ConnectOptions, ListenOptions, Monitor, Notifications, SctpListener, SctpStream, StreamEvent,
+    ConnectOptions, EndpointOptions, ListenOptions, Monitor, Notifications, SctpListener,
+    SctpStream, StreamEvent,
 };
+
+use crate::watch::Watch;
 
 /// Reads the clock (the CLI measures; the protocol core never does).
 #[allow(clippy::disallowed_methods)]
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     Instant::now()
 }
 
 /// Echo: every message goes back on its stream, with its PPID and its
 /// unordered flag.
-pub async fn echo_server(listener: SctpListener, max: Option<usize>) -> io::Result<()> {
+pub async fn echo_server(
+    listener: SctpListener,
+    max: Option<usize>,
+    verbose: bool,
+) -> io::Result<()> {
     let mut served = 0;
     let mut tasks = Vec::new();
+    let start = now();
     while max.is_none_or(|m| served < m) {
-        let (mut stream, _) = listener.accept().await?;
+        let (mut stream, peer) = listener.accept().await?;
         served += 1;
+        let mut watch = Watch::new(start, verbose);
+        let id = stream.assoc_id();
+        if verbose {
+            eprintln!("association {id} from {peer}");
+        }
         tasks.push(tokio::spawn(async move {
-            while let Some(m) = stream.recv().await {
+            while let Some(event) = stream.next_event().await {
+                let StreamEvent::Message(m) = event else {
+                    watch.note(id, &event);
+                    continue;
+                };
                 if let Err(e) = stream
                     .send_with(m.stream, m.ppid, m.data, m.unordered)
                     .await
                 {
-                    eprintln!("association {}: {e}", stream.assoc_id());
+                    eprintln!("association {id}: {e}");
                     break;
                 }
             }
@@ -59,53 +76,17 @@ pub struct Output {
     pub progress: Option<Duration>,
 }
 
-/// Watches an association's notifications while a client works: prints
-/// them when verbose and counts failovers.
-struct Watch {
-    start: Instant,
-    verbose: bool,
-    failovers: usize,
-}
-
-impl Watch {
-    fn new(start: Instant, verbose: bool) -> Self {
-        Self {
-            start,
-            verbose,
-            failovers: 0,
-        }
-    }
-
-    /// Takes every notification waiting on `stream`; messages are not
-    /// expected and are dropped.
-    fn drain(&mut self, stream: &mut SctpStream) {
-        while let Some(event) = stream.try_next_event() {
-            self.note(&event);
-        }
-    }
-
-    fn note(&mut self, event: &StreamEvent) {
-        let t = self.start.elapsed().as_secs_f64();
-        match event {
-            StreamEvent::PathChange { address, change } => {
-                if *change == PathChange::MadePrimary {
-                    self.failovers += 1;
-                }
-                if self.verbose {
-                    eprintln!("{t:9.3} s  path {address} {change}");
-                }
-            }
-            StreamEvent::RemoteError(causes) if self.verbose => {
-                eprintln!("{t:9.3} s  peer reported {causes:?}");
-            }
-            StreamEvent::Restart(_) if self.verbose => eprintln!("{t:9.3} s  peer restarted"),
-            _ => {}
-        }
+/// Notes every notification waiting on `stream`; messages are not
+/// expected and are dropped.
+fn drain(watch: &mut Watch, stream: &mut SctpStream) {
+    let id = stream.assoc_id();
+    while let Some(event) = stream.try_next_event() {
+        watch.note(id, &event);
     }
 }
 
 /// One line of measurements, human or JSON.
-fn report(json: bool, fields: &[(&str, String)]) {
+pub(crate) fn report(json: bool, fields: &[(&str, String)]) {
     if json {
         let body: Vec<String> = fields
             .iter()
@@ -123,17 +104,28 @@ pub async fn discard_server(
     listener: SctpListener,
     max: Option<usize>,
     json: bool,
+    verbose: bool,
 ) -> io::Result<()> {
     let mut served = 0;
     let mut tasks = Vec::new();
+    let begun = now();
     while max.is_none_or(|m| served < m) {
-        let (mut stream, _) = listener.accept().await?;
+        let (mut stream, peer) = listener.accept().await?;
         served += 1;
+        let mut watch = Watch::new(begun, verbose);
+        let id = stream.assoc_id();
+        if verbose {
+            eprintln!("association {id} from {peer}");
+        }
         tasks.push(tokio::spawn(async move {
             let start = now();
             let (mut bytes, mut messages) = (0usize, 0usize);
             let mut last = start;
-            while let Some(m) = stream.recv().await {
+            while let Some(event) = stream.next_event().await {
+                let StreamEvent::Message(m) = event else {
+                    watch.note(id, &event);
+                    continue;
+                };
                 bytes += m.data.len();
                 messages += 1;
                 last = now();
@@ -156,6 +148,48 @@ pub async fn discard_server(
     Ok(())
 }
 
+/// The endpoint a client subcommand runs on: the process's shared one, or
+/// one bound to `--local` (or recording to `--pcap`).
+pub fn client_endpoint(
+    remote: SocketAddr,
+    addrs: &Addresses,
+    config: &Config,
+    pcap: Option<Arc<Recorder>>,
+) -> io::Result<Endpoint> {
+    if addrs.local.is_empty() && pcap.is_none() {
+        return Endpoint::shared();
+    }
+    let (local, also_bind) = match addrs.local.split_first() {
+        Some((first, rest)) => (*first, rest.to_vec()),
+        None if remote.is_ipv6() => (SocketAddr::from(([0u16; 8], 0)), Vec::new()),
+        None => (SocketAddr::from(([0, 0, 0, 0], 0)), Vec::new()),
+    };
+    let options = EndpointOptions {
+        config: config.clone(),
+        also_bind,
+        pcap,
+    };
+    Endpoint::bind(local, options)
+}
+
+/// Starts an association from `endpoint` with the CLI's options.
+pub async fn connect_on(
+    endpoint: &Endpoint,
+    remote: SocketAddr,
+    port: u16,
+    addrs: &Addresses,
+    config: Config,
+) -> io::Result<SctpStream> {
+    let options = ConnectOptions {
+        config,
+        peer_addresses: addrs.peer.clone(),
+        // Path changes count failovers; the rest shows with -v.
+        events: Notifications::ALL,
+        ..ConnectOptions::default()
+    };
+    endpoint.connect(remote, port, options).await
+}
+
 /// Connects with the CLI's options (shared by every client subcommand).
 pub async fn connect(
     remote: SocketAddr,
@@ -164,19 +198,8 @@ pub async fn connect(
     config: Config,
     pcap: Option<Arc<Recorder>>,
 ) -> io::Result<SctpStream> {
-    let mut options = ConnectOptions {
-        config,
-        pcap,
-        peer_addresses: addrs.peer.clone(),
-        // Path changes count failovers; the rest shows with -v.
-        events: Notifications::ALL,
-        ..ConnectOptions::default()
-    };
-    if let Some((first, rest)) = addrs.local.split_first() {
-        options.local = *first;
-        options.also_bind = rest.to_vec();
-    }
-    SctpStream::connect(remote, port, options).await
+    let endpoint = client_endpoint(remote, addrs, &config, pcap)?;
+    connect_on(&endpoint, remote, port, addrs, config).await
 }
 
 /// The addresses a client uses besides the server's first one.
@@ -217,6 +240,7 @@ pub async fn ping(
     out: Output,
 ) -> io::Result<()> {
     let mut stream = connect(remote, port, addrs, config, pcap).await?;
+    let id = stream.assoc_id();
     let mut watch = Watch::new(now(), out.verbose);
     let mut rtts = Vec::with_capacity(count);
     let mut mismatches = 0;
@@ -239,7 +263,7 @@ pub async fn ping(
                 Some(StreamEvent::Closed(_)) | None => {
                     return Err(io::Error::other("association closed"));
                 }
-                Some(other) => watch.note(&other),
+                Some(other) => watch.note(id, &other),
             }
         };
         rtts.push(sent.elapsed());
@@ -254,7 +278,7 @@ pub async fn ping(
         .map_or_else(|| "none".to_string(), |p| p.address.to_string());
     stream.shutdown();
     while let Some(event) = stream.next_event().await {
-        watch.note(&event);
+        watch.note(id, &event);
     }
     rtts.sort_unstable();
     let percentile = |p: f64| -> u128 {
@@ -288,8 +312,8 @@ pub struct BenchJob {
     /// Streams to spread the messages over.
     pub streams: u16,
     pub unordered: bool,
-    /// Concurrent associations, each from its own endpoint, sharing the
-    /// bytes evenly.
+    /// Concurrent associations, all on one endpoint, sharing the bytes
+    /// evenly.
     pub associations: usize,
 }
 
@@ -311,9 +335,11 @@ pub async fn bench(
         ..config
     };
     let count = job.associations.max(1);
+    // Every association on one endpoint: one UDP socket, as a kernel's.
+    let endpoint = client_endpoint(remote, addrs, &config, pcap)?;
     let mut streams = Vec::with_capacity(count);
     for _ in 0..count {
-        streams.push(connect(remote, port, addrs, config.clone(), pcap.clone()).await?);
+        streams.push(connect_on(&endpoint, remote, port, addrs, config.clone()).await?);
     }
     let payload = Bytes::from(vec![b'x'; job.size.max(1)]);
     let start = now();
@@ -367,6 +393,7 @@ async fn send_bulk(
     let size = payload.len();
     let usable = stream.established().outbound_streams.max(1);
     let mut watch = Watch::new(start, out.verbose);
+    let id = stream.assoc_id();
     let queued = Arc::new(AtomicUsize::new(0));
     let progress = out.progress.map(|every| {
         tokio::spawn(show_progress(
@@ -387,18 +414,18 @@ async fn send_bulk(
         sent += n;
         messages += 1;
         queued.store(sent, Ordering::Relaxed);
-        watch.drain(&mut stream);
+        drain(&mut watch, &mut stream);
     }
     // Timed until the peer has acknowledged everything.
     stream.all_acknowledged().await;
-    watch.drain(&mut stream);
+    drain(&mut watch, &mut stream);
     if let Some(task) = progress {
         task.abort();
         eprintln!();
     }
     stream.shutdown();
     while let Some(event) = stream.next_event().await {
-        watch.note(&event);
+        watch.note(id, &event);
     }
     Ok((sent, messages, watch.failovers))
 }

@@ -374,9 +374,14 @@ fn cat_until_the_server_shuts_down(peer: &Path) -> (Proc, ChildStdin, Done) {
         true,
     );
     let mut input = cat.stdin.take().unwrap();
-    input.write_all(b"hello\nsecond line\n").unwrap();
+    // Each read of cat's input is one message: the second line goes once
+    // the first has been acknowledged.
+    input.write_all(b"hello\n").unwrap();
     input.flush().unwrap();
-    cat.wait_for("association closed: gracefully");
+    cat.wait_for("everything sent is acknowledged");
+    input.write_all(b"second line\n").unwrap();
+    input.flush().unwrap();
+    cat.wait_for("closed gracefully");
     let server = server.succeeded("usrsctp_peer echo server");
     (cat, input, server)
 }

@@ -583,8 +583,10 @@ impl Association {
             State::Closed(_) => return,
             State::Open(..) => Event::Lost(error),
         };
-        self.out.event(event);
+        // What was never delivered is reported first: the end is the last
+        // a user hears of the association.
         self.close_quietly();
+        self.out.event(event);
     }
 
     /// Enters CLOSED, reporting only what was never delivered.

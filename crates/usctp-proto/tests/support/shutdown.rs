@@ -119,8 +119,8 @@ pub fn assert_nothing_or_abort(sent: &[Sent], peer_tag: u32) {
     }
 }
 
-/// The association was lost to the retransmission limit; a report of the
-/// data never delivered may follow.
+/// The association was lost to the retransmission limit, the last event;
+/// a report of the data never delivered may come before it.
 #[track_caller]
 pub fn assert_lost_to_retransmissions(events: &[(AssocId, Event)], id: AssocId) {
     // The only path may be reported unreachable on the way (§8.2).
@@ -137,11 +137,11 @@ pub fn assert_lost_to_retransmissions(events: &[(AssocId, Event)], id: AssocId) 
         })
         .cloned()
         .collect();
-    let Some((first, rest)) = events.split_first() else {
+    let Some((last, rest)) = events.split_last() else {
         panic!("no event")
     };
     assert_eq!(
-        first,
+        last,
         &(id, Event::Lost(AssociationError::RetransmissionLimit)),
         "{events:?}"
     );

@@ -227,30 +227,6 @@ pub(crate) enum Command {
         id: AssocId,
         reply: Reply<()>,
     },
-    /// As `WhenDrained`, for a thread that blocks (a stream's `Drop`).
-    Linger {
-        id: AssocId,
-        done: std::sync::mpsc::Sender<()>,
-    },
-}
-
-/// Someone waiting for an association to have nothing unacknowledged.
-enum Drained {
-    Task(Reply<()>),
-    Thread(std::sync::mpsc::Sender<()>),
-}
-
-impl Drained {
-    fn wake(self) {
-        match self {
-            Self::Task(reply) => {
-                let _ = reply.send(());
-            }
-            Self::Thread(done) => {
-                let _ = done.send(());
-            }
-        }
-    }
 }
 
 /// A handle on a running endpoint.
@@ -345,6 +321,11 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
     })
 }
 
+/// Answers a `WhenDrained` caller.
+fn wake(waiter: Reply<()>) {
+    let _ = waiter.send(());
+}
+
 /// Commands taken in one turn of the driver's loop, at most.
 const COMMAND_BATCH: usize = 256;
 
@@ -362,8 +343,8 @@ struct Assoc {
     shutdown_after_blocked: bool,
     /// A connect waiting for the association to come up.
     connecting: Option<Connecting>,
-    /// `WhenDrained` and `Linger` callers.
-    drained: Vec<Drained>,
+    /// `WhenDrained` callers.
+    drained: Vec<Reply<()>>,
     /// Readable messages left in the association (one-to-many: the
     /// socket's inbox was full).
     deferred: bool,
@@ -733,10 +714,12 @@ impl Driver {
             Event::Writable => self.retry_blocked(id),
             Event::SenderDry => {
                 self.retry_blocked(id);
-                if let Some(a) = self.assocs.get_mut(&id) {
-                    a.drained.drain(..).for_each(Drained::wake);
-                }
+                // The notification is in the inbox before any waiter
+                // hears that everything was acknowledged.
                 self.notify(id, StreamEvent::SenderDry);
+                if let Some(a) = self.assocs.get_mut(&id) {
+                    a.drained.drain(..).for_each(wake);
+                }
             }
             Event::Restart(info) => self.notify(id, StreamEvent::Restart(info)),
             Event::RemoteError(causes) => self.notify(id, StreamEvent::RemoteError(causes)),
@@ -901,7 +884,7 @@ impl Driver {
         // From now on every `send` of its stream waits for its answer
         // (which says the association is gone).
         entry.unanswered.end();
-        entry.drained.drain(..).for_each(Drained::wake);
+        entry.drained.drain(..).for_each(wake);
         let unsent = sends::refuse_blocked(&mut entry.blocked);
         if !unsent.is_empty() {
             entry.inbox.notify(id, StreamEvent::SendFailed(unsent));
@@ -1069,8 +1052,7 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
-            Command::WhenDrained { id, reply } => self.when_drained(id, Drained::Task(reply)),
-            Command::Linger { id, done } => self.when_drained(id, Drained::Thread(done)),
+            Command::WhenDrained { id, reply } => self.when_drained(id, reply),
         }
     }
 
@@ -1116,14 +1098,14 @@ impl Driver {
 
     /// Wakes `waiter` once association `id` has nothing unacknowledged and
     /// no send waiting for room (at once if that is so already).
-    fn when_drained(&mut self, id: AssocId, waiter: Drained) {
+    fn when_drained(&mut self, id: AssocId, waiter: Reply<()>) {
         let idle = self
             .endpoint
             .association(id)
             .is_none_or(|a| a.buffered_amount() == 0 || a.state() == AssociationState::Closed);
         match self.assocs.get_mut(&id) {
             Some(entry) if !idle || !entry.blocked.is_empty() => entry.drained.push(waiter),
-            _ => waiter.wake(),
+            _ => wake(waiter),
         }
     }
 

@@ -31,9 +31,10 @@ use crate::proto::config::Config;
 /// full.
 ///
 /// Dropping the stream shuts the association down gracefully and, unless
-/// its linger is `None`, blocks until everything sent has been
-/// acknowledged or the linger has passed (SO_LINGER): a program that exits
-/// right after its last `send` still delivers it.
+/// its linger is `None`, blocks until the shutdown is complete (everything
+/// sent acknowledged, SHUTDOWN COMPLETE exchanged) or the linger has
+/// passed (SO_LINGER): a program that exits right after its last `send`
+/// still delivers it, and its peer sees a graceful end.
 #[derive(Debug)]
 pub struct SctpStream {
     send: SendHalf,
@@ -65,6 +66,7 @@ impl SctpStream {
                 max_message: accepted.max_message,
                 writing: None,
                 linger,
+                default: SendInfo::default(),
                 shut: false,
             },
         }
@@ -161,6 +163,16 @@ impl SctpStream {
         self.send.send_message(data, info).await
     }
 
+    /// See [`SendHalf::send_default`].
+    pub async fn send_default(&mut self, data: Bytes) -> Result<(), SendError> {
+        self.send.send_default(data).await
+    }
+
+    /// See [`SendHalf::set_default_send_info`].
+    pub fn set_default_send_info(&mut self, info: SendInfo) {
+        self.send.set_default_send_info(info);
+    }
+
     /// See [`RecvHalf::recv`].
     pub async fn recv(&mut self) -> Option<Message> {
         self.recv.recv().await
@@ -213,8 +225,8 @@ impl SctpStream {
         self.send.abort(reason);
     }
 
-    /// How long dropping the stream waits for its data to be acknowledged
-    /// (SO_LINGER).
+    /// How long dropping the stream waits for its shutdown to complete
+    /// (SO_LINGER); `None` does not wait.
     pub fn set_linger(&mut self, linger: Option<Duration>) {
         self.send.linger = linger;
     }
@@ -377,6 +389,9 @@ pub struct SendHalf {
     /// into its send buffer, with its length.
     writing: Option<(oneshot::Receiver<Result<(), SendError>>, usize)>,
     linger: Option<Duration>,
+    /// What `AsyncWrite` and `send_default` send with
+    /// (SCTP_DEFAULT_SNDINFO).
+    default: SendInfo,
     /// A shutdown or abort has been asked for.
     shut: bool,
 }
@@ -446,6 +461,18 @@ impl SendHalf {
             self.shutdown();
         }
         Ok(())
+    }
+
+    /// Sends a message with the default send information.
+    pub async fn send_default(&mut self, data: Bytes) -> Result<(), SendError> {
+        self.send_message(data, self.default).await
+    }
+
+    /// What `AsyncWrite` and [`send_default`](Self::send_default) send
+    /// with from now on (SCTP_DEFAULT_SNDINFO); stream 0, PPID 0, ordered
+    /// by default.
+    pub fn set_default_send_info(&mut self, info: SendInfo) {
+        self.default = info;
     }
 
     async fn queue(&self, data: Bytes, info: &SendInfo) -> Result<(), SendError> {
@@ -550,19 +577,10 @@ impl Drop for SendHalf {
         let Some(linger) = self.linger.filter(|l| !l.is_zero()) else {
             return;
         };
-        // The endpoint answers once the association has nothing
-        // unacknowledged (or has ended). The endpoint runs on a thread of
-        // its own, so blocking here cannot stall it.
-        let (done, acknowledged) = std::sync::mpsc::channel();
-        let id = self.monitor.id;
-        if self
-            .monitor
-            .endpoint
-            .handle
-            .send(Command::Linger { id, done })
-        {
-            let _ = acknowledged.recv_timeout(linger);
-        }
+        // The endpoint finishes the inbox once the association has closed
+        // (SHUTDOWN COMPLETE, or an ABORT); it runs on a thread of its own,
+        // so blocking here cannot stall it.
+        self.inbox.wait_ended(linger);
     }
 }
 
@@ -697,9 +715,10 @@ impl tokio::io::AsyncRead for RecvHalf {
     }
 }
 
-/// Byte-stream use: each write goes as one ordered message on stream 0
-/// with PPID 0 (at most 64 KiB of it); a write waits while the send buffer
-/// is full. `poll_shutdown` starts a graceful shutdown.
+/// Byte-stream use: each write goes as one message (at most 64 KiB of it)
+/// with the default send information (stream 0, PPID 0, ordered, unless
+/// set); a write waits while the send buffer is full. `poll_shutdown`
+/// starts a graceful shutdown.
 impl tokio::io::AsyncWrite for SendHalf {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -716,14 +735,16 @@ impl tokio::io::AsyncWrite for SendHalf {
             let n = buf.len().min(WRITE_CHUNK);
             let data = Bytes::copy_from_slice(&buf[..n]);
             let id = self.monitor.id;
+            let info = self.default;
+            let options = info.options();
             // As in `send`: little enough on its way goes without waiting.
-            if self.valid(&data, 0) && self.unanswered.reserve(n) {
+            if self.valid(&data, info.stream) && self.unanswered.reserve(n) {
                 let command = Command::SendUnanswered {
                     id,
-                    stream: 0,
-                    ppid: 0,
+                    stream: info.stream,
+                    ppid: info.ppid,
                     data,
-                    options: SendInfo::default().options(),
+                    options,
                     unanswered: self.unanswered.clone(),
                 };
                 if !self.monitor.endpoint.handle.send(command) {
@@ -735,10 +756,10 @@ impl tokio::io::AsyncWrite for SendHalf {
             let (reply, answer) = oneshot::channel();
             let command = Command::Send {
                 id,
-                stream: 0,
-                ppid: 0,
+                stream: info.stream,
+                ppid: info.ppid,
                 data,
-                options: SendInfo::default().options(),
+                options,
                 reply,
             };
             if !self.monitor.endpoint.handle.send(command) {
