@@ -7,7 +7,8 @@
 #   bash bench/compare.sh            # RUNS=5 BYTES=100000000 PINGS=2000 HANDSHAKES=500 PARALLEL=16
 #
 # Handshakes are measured one client at a time and with PARALLEL clients at
-# once (usctp: tasks on one thread; usrsctp: threads). Aggregate throughput
+# once (usctp: tasks on one thread, every association on one endpoint and
+# UDP socket; usrsctp: threads). Aggregate throughput
 # with 1, 10 and 100 concurrent associations is measured for usctp only.
 #
 # Needs: gcc, libusrsctp-dev, iperf3, python3 (apt-get install -y gcc
@@ -20,11 +21,10 @@ PINGS=${PINGS:-2000}
 HANDSHAKES=${HANDSHAKES:-500}
 PARALLEL=${PARALLEL:-16}
 
-cargo build --release -q --bin usctp --example handshakes
+cargo build --release -q --bin usctp
 gcc -O2 -o target/usrsctp_peer interop/usrsctp_peer.c -lusrsctp -lpthread
 U=target/release/usctp
 P=target/usrsctp_peer
-H=target/release/examples/handshakes
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
 
@@ -101,7 +101,7 @@ usctp_handshakes() { # parallel
     p=$(port)
     $U discard-server --listen 127.0.0.1:$p --max-assocs "$HANDSHAKES" >/dev/null 2>&1 &
     sleep 0.2
-    out=$($H 127.0.0.1:$p --count "$HANDSHAKES" --port 9 --parallel "$1")
+    out=$($U handshakes 127.0.0.1:$p --count "$HANDSHAKES" --port 9 --parallel "$1" --json)
     wait
     record "usctp_handshakes_$1" "$(echo "$out" | field per_second)"
 }

@@ -622,3 +622,6 @@ impl Rx {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -430,3 +430,17 @@ pub fn assert_not_readable(events: &[(AssocId, Event)]) {
         "{events:?}"
     );
 }
+
+/// How long a delayed SACK waits (RFC 9260 §6.2: the recommended 200 ms).
+pub const SACK_DELAY: Duration = Duration::from_millis(200);
+
+/// An established association whose user has one DATA chunk outstanding;
+/// returns the IUT's tag, the association and that DATA's TSN.
+pub fn with_outstanding(peer: u32, payload: &'static [u8]) -> (Tester, u32, AssocId, Tsn) {
+    let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), peer);
+    user_sends(&mut t, id, payload);
+    // IUT -> DATA -> T
+    let data = only_data(&t.sent_one(), peer);
+    assert_eq!(data.tsn, iut_tsn);
+    (t, iut_tag, id, data.tsn)
+}

@@ -1,0 +1,435 @@
+//! The users' commands: what they are, and how the driver carries each
+//! out on the endpoint.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::sends::{PendingSend, SendReply, Unanswered};
+use super::{
+    AcceptQueue, Accepted, Assoc, Connecting, Driver, Listener, Reply, StreamSpec, now, wake,
+};
+use crate::inbox::Inbox;
+use crate::proto::association::{
+    AssocId, AssociationState, Counters, PathInfo, SendError, SendOptions, Status,
+};
+use crate::proto::config::Config;
+use crate::proto::endpoint::ConnectOptions;
+
+/// What a query asks of an association.
+#[derive(Debug)]
+pub(crate) enum Query {
+    Status(Reply<Option<Status>>),
+    Paths(Reply<Vec<PathInfo>>),
+    Counters(Reply<Option<Counters>>),
+    Config(Reply<Option<Config>>),
+}
+
+pub(crate) enum Command {
+    /// Starts an association (a one-to-one stream's, or a one-to-many
+    /// socket's on `from_port`).
+    Connect {
+        remote: SocketAddr,
+        port: u16,
+        options: Box<ConnectOptions>,
+        spec: StreamSpec,
+        reply: Reply<std::io::Result<Accepted>>,
+    },
+    /// A one-to-one listener on SCTP `port`.
+    Listen {
+        port: u16,
+        max_associations: usize,
+        queue: Arc<AcceptQueue>,
+        spec: StreamSpec,
+        reply: Reply<std::io::Result<()>>,
+    },
+    /// A one-to-many socket on SCTP `port`.
+    Socket {
+        port: u16,
+        max_associations: usize,
+        inbox: Arc<Inbox>,
+        reply: Reply<std::io::Result<()>>,
+    },
+    /// The listener or socket on `port` is gone.
+    Unlisten {
+        port: u16,
+    },
+    /// The user took an association from `port`'s accept queue.
+    Accepted {
+        port: u16,
+    },
+    Send {
+        id: AssocId,
+        stream: u16,
+        ppid: u32,
+        data: bytes::Bytes,
+        options: SendOptions,
+        reply: Reply<Result<(), SendError>>,
+    },
+    /// A `send` that does not wait for the answer (the stream validated
+    /// it and counted it in `unanswered`).
+    SendUnanswered {
+        id: AssocId,
+        stream: u16,
+        ppid: u32,
+        data: bytes::Bytes,
+        options: SendOptions,
+        unanswered: Arc<Unanswered>,
+    },
+    /// One-to-many: a message to a peer, setting an association up on
+    /// first use (like `sendmsg` on an SCTP_SEQPACKET socket).
+    SendTo {
+        port: u16,
+        to: SocketAddr,
+        peer_port: u16,
+        stream: u16,
+        ppid: u32,
+        data: bytes::Bytes,
+        options: SendOptions,
+        reply: Reply<Result<AssocId, SendError>>,
+    },
+    /// One-to-many: an association without data (sctp_connectx).
+    ConnectFrom {
+        port: u16,
+        to: SocketAddr,
+        peer_port: u16,
+        peer_addresses: Vec<IpAddr>,
+        reply: Reply<std::io::Result<AssocId>>,
+    },
+    /// The user consumed messages of `inbox`: release their bytes.
+    Release {
+        inbox: Arc<Inbox>,
+    },
+    Peeloff {
+        id: AssocId,
+        spec: StreamSpec,
+        reply: Reply<Option<Accepted>>,
+    },
+    Shutdown {
+        id: AssocId,
+    },
+    Abort {
+        id: AssocId,
+        reason: bytes::Bytes,
+    },
+    Query {
+        id: AssocId,
+        query: Query,
+    },
+    SetPrimary {
+        id: AssocId,
+        address: SocketAddr,
+        reply: Reply<bool>,
+    },
+    SetConfig {
+        id: AssocId,
+        config: Box<Config>,
+        reply: Reply<Result<(), String>>,
+    },
+    /// Answers once everything sent on `id` is acknowledged (or it ended).
+    WhenDrained {
+        id: AssocId,
+        reply: Reply<()>,
+    },
+}
+
+impl Driver {
+    /// Starts a graceful shutdown of `id`: what was sent goes first.
+    pub(super) fn shutdown(&mut self, id: AssocId, t: Instant) {
+        if let Some(entry) = self.assocs.get_mut(&id) {
+            if !entry.blocked.is_empty() {
+                entry.shutdown_after_blocked = true;
+                return;
+            }
+        }
+        if let Some(mut assoc) = self.endpoint.association_mut(id) {
+            assoc.shutdown(t);
+        }
+    }
+
+    pub(super) fn command(&mut self, command: Command) {
+        let t = now();
+        match command {
+            Command::Connect {
+                remote,
+                port,
+                options,
+                spec,
+                reply,
+            } => self.connect(t, remote, port, *options, spec, reply),
+            Command::Listen {
+                port,
+                max_associations,
+                queue,
+                spec,
+                reply,
+            } => {
+                let result =
+                    self.add_listener(port, max_associations, Listener::OneToOne { queue, spec });
+                let _ = reply.send(result);
+            }
+            Command::Socket {
+                port,
+                max_associations,
+                inbox,
+                reply,
+            } => {
+                let result =
+                    self.add_listener(port, max_associations, Listener::OneToMany { inbox });
+                let _ = reply.send(result);
+            }
+            Command::Unlisten { port } => self.unlisten(port, t),
+            Command::Accepted { port } => {
+                if let Some(Listener::OneToOne { queue, .. }) = self.listeners.get(&port) {
+                    if queue.len() < queue.backlog {
+                        self.endpoint.pause_accepting(port, false);
+                    }
+                }
+            }
+            Command::Send {
+                id,
+                stream,
+                ppid,
+                data,
+                options,
+                reply,
+            } => self.queue_send(
+                id,
+                PendingSend::new(stream, ppid, data, options, SendReply::Plain(reply)),
+            ),
+            Command::SendUnanswered {
+                id,
+                stream,
+                ppid,
+                data,
+                options,
+                unanswered,
+            } => {
+                let reply = SendReply::Unanswered(unanswered, data.len());
+                self.queue_send(id, PendingSend::new(stream, ppid, data, options, reply));
+            }
+            Command::SendTo {
+                port,
+                to,
+                peer_port,
+                stream,
+                ppid,
+                data,
+                options,
+                reply,
+            } => {
+                let id = match self.one_to_many_association(t, port, to, peer_port, Vec::new()) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        let _ = reply.send(Err(SendError::SetupFailed(e.to_string())));
+                        return;
+                    }
+                };
+                let reply = SendReply::To(id, reply);
+                self.queue_send(id, PendingSend::new(stream, ppid, data, options, reply));
+            }
+            Command::ConnectFrom {
+                port,
+                to,
+                peer_port,
+                peer_addresses,
+                reply,
+            } => {
+                let result = self.one_to_many_association(t, port, to, peer_port, peer_addresses);
+                let _ = reply.send(result);
+            }
+            Command::Release { inbox } => self.release(&inbox),
+            Command::Peeloff { id, spec, reply } => {
+                let _ = reply.send(self.peel_off(id, spec));
+            }
+            Command::Shutdown { id } => self.shutdown(id, t),
+            Command::Abort { id, reason } => self.endpoint.abort(id, &reason),
+            Command::Query { id, query } => self.query(id, query),
+            Command::SetPrimary { id, address, reply } => {
+                let done = self
+                    .endpoint
+                    .association_mut(id)
+                    .is_some_and(|mut a| a.set_primary(address));
+                let _ = reply.send(done);
+            }
+            Command::SetConfig { id, config, reply } => {
+                let result = match self.endpoint.association_mut(id) {
+                    Some(mut a) => a.set_config(*config),
+                    None => Err("the association has ended".to_string()),
+                };
+                let _ = reply.send(result);
+            }
+            Command::WhenDrained { id, reply } => self.when_drained(id, reply),
+        }
+    }
+
+    /// Starts a one-to-one association; `reply` is answered once it is up
+    /// (or could not be set up).
+    pub(super) fn connect(
+        &mut self,
+        t: Instant,
+        remote: SocketAddr,
+        port: u16,
+        options: ConnectOptions,
+        spec: StreamSpec,
+        reply: Reply<std::io::Result<Accepted>>,
+    ) {
+        let retransmits = options
+            .config
+            .as_ref()
+            .unwrap_or_else(|| self.endpoint.config())
+            .max_init_retransmits;
+        match self.endpoint.connect_with(t, remote, port, options) {
+            Ok(id) => {
+                let inbox = Arc::new(Inbox::new(spec.notifications, usize::MAX));
+                let mut entry = Assoc::new(inbox, false);
+                entry.connecting = Some(Connecting {
+                    remote,
+                    attempts: retransmits + 1,
+                    reply,
+                });
+                self.assocs.insert(id, entry);
+            }
+            Err(e) => {
+                use crate::proto::endpoint::ConnectError;
+                let kind = match e {
+                    ConnectError::InvalidPort | ConnectError::InvalidConfig(_) => {
+                        std::io::ErrorKind::InvalidInput
+                    }
+                    _ => std::io::ErrorKind::AddrInUse,
+                };
+                let _ = reply.send(Err(std::io::Error::new(kind, e)));
+            }
+        }
+    }
+
+    /// Wakes `waiter` once association `id` has nothing unacknowledged and
+    /// no send waiting for room (at once if that is so already).
+    pub(super) fn when_drained(&mut self, id: AssocId, waiter: Reply<()>) {
+        let idle = self
+            .endpoint
+            .association(id)
+            .is_none_or(|a| a.buffered_amount() == 0 || a.state() == AssociationState::Closed);
+        match self.assocs.get_mut(&id) {
+            Some(entry) if !idle || !entry.blocked.is_empty() => entry.drained.push(waiter),
+            _ => wake(waiter),
+        }
+    }
+
+    /// The listener or one-to-many socket on `port` is gone: associations
+    /// never accepted, or the socket's, are shut down.
+    pub(super) fn unlisten(&mut self, port: u16, t: Instant) {
+        self.endpoint.stop_listening(port);
+        match self.listeners.remove(&port) {
+            Some(Listener::OneToOne { queue, .. }) => {
+                queue.close();
+                let waiting: Vec<Accepted> = queue
+                    .queue
+                    .lock()
+                    .map(|mut q| q.drain(..).collect())
+                    .unwrap_or_default();
+                for a in waiting {
+                    self.shutdown(a.id, t);
+                }
+            }
+            Some(Listener::OneToMany { inbox }) => {
+                let ids: Vec<AssocId> = self
+                    .assocs
+                    .iter()
+                    .filter(|(_, a)| a.shared && Arc::ptr_eq(&a.inbox, &inbox))
+                    .map(|(&id, _)| id)
+                    .collect();
+                if ids.is_empty() {
+                    inbox.finish();
+                }
+                for id in ids {
+                    self.shutdown(id, t);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Whether a one-to-many socket's inbox still has a user: its socket,
+    /// or an association of it.
+    pub(super) fn inbox_in_use(&self, inbox: &Arc<Inbox>) -> bool {
+        self.listeners
+            .values()
+            .any(|l| matches!(l, Listener::OneToMany { inbox: i } if Arc::ptr_eq(i, inbox)))
+            || self.assocs.values().any(|a| Arc::ptr_eq(&a.inbox, inbox))
+    }
+
+    pub(super) fn add_listener(
+        &mut self,
+        port: u16,
+        max: usize,
+        listener: Listener,
+    ) -> std::io::Result<()> {
+        if port == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "SCTP port 0 is reserved (RFC 9260 §3.1)",
+            ));
+        }
+        if self.listeners.contains_key(&port) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("SCTP port {port} is already listening on this endpoint"),
+            ));
+        }
+        self.endpoint.listen_on(port, max);
+        self.listeners.insert(port, listener);
+        Ok(())
+    }
+
+    /// The association a one-to-many socket on `port` has with the peer,
+    /// set up if there is none.
+    pub(super) fn one_to_many_association(
+        &mut self,
+        t: Instant,
+        port: u16,
+        to: SocketAddr,
+        peer_port: u16,
+        peer_addresses: Vec<IpAddr>,
+    ) -> std::io::Result<AssocId> {
+        if let Some(id) = self.endpoint.association_on(port, to, peer_port) {
+            return Ok(id);
+        }
+        let Some(Listener::OneToMany { inbox }) = self.listeners.get(&port) else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the socket has closed",
+            ));
+        };
+        let inbox = inbox.clone();
+        let options = ConnectOptions {
+            local_port: Some(port),
+            peer_addresses,
+            config: None,
+        };
+        let id = self
+            .endpoint
+            .connect_with(t, to, peer_port, options)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::AddrInUse, e))?;
+        self.assocs.insert(id, Assoc::new(inbox, true));
+        Ok(id)
+    }
+
+    pub(super) fn query(&self, id: AssocId, query: Query) {
+        let assoc = self.endpoint.association(id);
+        match query {
+            Query::Status(reply) => {
+                let _ = reply.send(assoc.map(|a| a.status()));
+            }
+            Query::Paths(reply) => {
+                let _ = reply.send(assoc.map(|a| a.paths()).unwrap_or_default());
+            }
+            Query::Counters(reply) => {
+                let _ = reply.send(assoc.map(|a| a.counters()));
+            }
+            Query::Config(reply) => {
+                let _ = reply.send(assoc.map(|a| a.config().clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! What the core raises, handed to users: messages into inboxes (flow
+//! control: their bytes stay in the receive window until the user takes
+//! them), associations that came up to their connect, listener or
+//! one-to-many socket, notifications, and the end of an association.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::{Accepted, Assoc, Connecting, Driver, Listener, StreamSpec, now, sends, wake};
+use crate::inbox::Inbox;
+use crate::proto::association::{
+    AssocId, AssociationError, AssociationState, Established, Event, SendError,
+};
+use crate::socket::StreamEvent;
+
+impl Driver {
+    /// Hands association `id`'s readable messages to its inbox while it
+    /// has room; their bytes stay held in the window until the user takes
+    /// them.
+    pub(super) fn deliver(&mut self, id: AssocId) {
+        let Some(entry) = self.assocs.get_mut(&id) else {
+            return;
+        };
+        let Some(mut assoc) = self.endpoint.association_mut(id) else {
+            return;
+        };
+        entry.deferred = false;
+        while assoc.readable() > 0 {
+            if !entry.inbox.has_room() {
+                entry.deferred = true;
+                break;
+            }
+            let Some(message) = assoc.recv_held() else {
+                break;
+            };
+            entry.inbox.push(id, StreamEvent::Message(message));
+        }
+    }
+
+    /// The user took messages from `inbox`: their bytes leave the windows,
+    /// and messages left waiting for room in it come.
+    pub(super) fn release(&mut self, inbox: &Arc<Inbox>) {
+        for (id, bytes) in inbox.take_consumed() {
+            if let Some(mut assoc) = self.endpoint.association_mut(id) {
+                assoc.release(bytes);
+            }
+        }
+        let waiting: Vec<AssocId> = self
+            .assocs
+            .iter()
+            .filter(|(_, a)| a.deferred && Arc::ptr_eq(&a.inbox, inbox))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in waiting {
+            self.deliver(id);
+        }
+    }
+
+    pub(super) fn event(&mut self, id: AssocId, event: Event) {
+        tracing::debug!(assoc = %id, ?event, "event");
+        match event {
+            Event::Up(established) => self.up(id, established),
+            Event::CantStart(error) => self.cant_start(id, error),
+            Event::Readable => self.readable.push(id),
+            Event::Writable => self.retry_blocked(id),
+            Event::SenderDry => {
+                self.retry_blocked(id);
+                // The notification is in the inbox before any waiter
+                // hears that everything was acknowledged.
+                self.notify(id, StreamEvent::SenderDry);
+                if let Some(a) = self.assocs.get_mut(&id) {
+                    a.drained.drain(..).for_each(wake);
+                }
+            }
+            Event::Restart(info) => self.notify(id, StreamEvent::Restart(info)),
+            Event::RemoteError(causes) => self.notify(id, StreamEvent::RemoteError(causes)),
+            Event::ShutdownStarted => {
+                self.deliver(id);
+                self.notify(id, StreamEvent::ShutdownStarted);
+            }
+            Event::ShutdownComplete => self.closed(id, None),
+            Event::Lost(error) => self.closed(id, Some(error)),
+            Event::PathChange { address, change } => {
+                self.notify(id, StreamEvent::PathChange { address, change });
+            }
+            Event::SendFailed(messages) => self.notify(id, StreamEvent::SendFailed(messages)),
+            Event::AdaptationIndication(code) => {
+                self.notify(id, StreamEvent::AdaptationIndication(code));
+            }
+            Event::PartialDeliveryAborted { stream, ssn } => {
+                self.notify(id, StreamEvent::PartialDeliveryAborted { stream, ssn });
+            }
+        }
+    }
+
+    /// Association `id` came up: a connect is answered, a listener's
+    /// association queued for `accept`, a one-to-many socket told.
+    pub(super) fn up(&mut self, id: AssocId, established: Established) {
+        let Some(assoc) = self.endpoint.association(id) else {
+            return;
+        };
+        let port = assoc.local_port();
+        if let Some(entry) = self.assocs.get_mut(&id) {
+            // This end started it.
+            if let Some(Connecting { reply, .. }) = entry.connecting.take() {
+                let Some(accepted) = self.accepted(id, established) else {
+                    return;
+                };
+                // The caller stopped waiting (its `connect` was cancelled):
+                // nobody will use the association.
+                if reply.send(Ok(accepted)).is_err() {
+                    self.shutdown(id, now());
+                }
+                return;
+            }
+            if entry.shared {
+                entry.inbox.notify(id, StreamEvent::Up(established));
+                self.retry_blocked(id);
+            }
+            return;
+        }
+        match self.listeners.get(&port) {
+            Some(Listener::OneToOne { queue, spec }) => {
+                let queue = queue.clone();
+                let inbox = Arc::new(Inbox::new(spec.notifications, usize::MAX));
+                self.assocs.insert(id, Assoc::new(inbox, false));
+                let Some(accepted) = self.accepted(id, established) else {
+                    return;
+                };
+                let full = {
+                    let Ok(mut q) = queue.queue.lock() else {
+                        return;
+                    };
+                    q.push_back(accepted);
+                    q.len() >= queue.backlog
+                };
+                queue.ready.notify_one();
+                // The accept queue is full: new associations on the port
+                // are refused with Out of Resource until the user accepts.
+                if full {
+                    self.endpoint.pause_accepting(port, true);
+                }
+            }
+            Some(Listener::OneToMany { inbox }) => {
+                let inbox = inbox.clone();
+                inbox.notify(id, StreamEvent::Up(established));
+                self.assocs.insert(id, Assoc::new(inbox, true));
+            }
+            None => {
+                // Nobody to hand it to (the listener went away meanwhile).
+                self.endpoint.abort(id, b"no listener");
+            }
+        }
+    }
+
+    /// What a stream of association `id` starts from; `None` if the
+    /// driver does not know it.
+    pub(super) fn accepted(&self, id: AssocId, established: Established) -> Option<Accepted> {
+        let entry = self.assocs.get(&id)?;
+        let assoc = self.endpoint.association(id)?;
+        let peer = assoc
+            .peer_addresses()
+            .first()
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        Some(Accepted {
+            id,
+            established,
+            peer,
+            local_port: assoc.local_port(),
+            inbox: entry.inbox.clone(),
+            unanswered: entry.unanswered.clone(),
+            max_message: assoc.config().max_message_size,
+            status: Some(assoc.status()),
+        })
+    }
+
+    pub(super) fn cant_start(&mut self, id: AssocId, error: AssociationError) {
+        let Some(mut entry) = self.assocs.remove(&id) else {
+            return;
+        };
+        entry.unanswered.end();
+        if let Some(Connecting {
+            remote,
+            attempts,
+            reply,
+        }) = entry.connecting.take()
+        {
+            let error = match &error {
+                AssociationError::InitTimeout | AssociationError::CookieTimeout => {
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("could not reach {remote} after {attempts} attempts ({error})"),
+                    )
+                }
+                other => std::io::Error::new(std::io::ErrorKind::ConnectionRefused, other.clone()),
+            };
+            let _ = reply.send(Err(error));
+        }
+        // Messages `send_to` queued for an association that never came up.
+        for send in entry.blocked.drain(..) {
+            send.reply
+                .answer(Err(SendError::SetupFailed(error.to_string())));
+        }
+        if entry.shared {
+            entry.inbox.notify(id, StreamEvent::Closed(Some(error)));
+            if !self.inbox_in_use(&entry.inbox) {
+                entry.inbox.finish();
+            }
+        }
+    }
+
+    /// Hands a notification on if the user subscribed to its kind.
+    pub(super) fn notify(&self, id: AssocId, event: StreamEvent) {
+        if let Some(entry) = self.assocs.get(&id) {
+            entry.inbox.notify(id, event);
+        }
+    }
+
+    /// Association `id` ended: what it received goes to its user first,
+    /// then the end.
+    pub(super) fn closed(&mut self, id: AssocId, error: Option<AssociationError>) {
+        // Deliver what arrived before the end (its window no longer
+        // matters).
+        if let Some(entry) = self.assocs.get(&id) {
+            if let Some(mut assoc) = self.endpoint.association_mut(id) {
+                while let Some(message) = assoc.recv_held() {
+                    entry.inbox.push(id, StreamEvent::Message(message));
+                }
+            }
+        }
+        let Some(mut entry) = self.assocs.remove(&id) else {
+            return;
+        };
+        // From now on every `send` of its stream waits for its answer
+        // (which says the association is gone).
+        entry.unanswered.end();
+        entry.drained.drain(..).for_each(wake);
+        let unsent = sends::refuse_blocked(&mut entry.blocked);
+        if !unsent.is_empty() {
+            entry.inbox.notify(id, StreamEvent::SendFailed(unsent));
+        }
+        if entry.shared {
+            entry.inbox.notify(id, StreamEvent::Closed(error));
+            if !self.inbox_in_use(&entry.inbox) {
+                entry.inbox.finish();
+            }
+        } else {
+            entry.inbox.push(id, StreamEvent::Closed(error));
+            entry.inbox.finish();
+        }
+    }
+
+    /// Moves association `id` off its one-to-many socket onto a stream of
+    /// its own (sctp_peeloff), with what the socket held for it.
+    pub(super) fn peel_off(&mut self, id: AssocId, spec: StreamSpec) -> Option<Accepted> {
+        let entry = self.assocs.get_mut(&id)?;
+        if !entry.shared {
+            return None;
+        }
+        let assoc = self.endpoint.association(id)?;
+        if assoc.state() != AssociationState::Established {
+            return None;
+        }
+        let (outbound_streams, inbound_streams) = assoc.streams();
+        let established = Established {
+            outbound_streams,
+            inbound_streams,
+            peer_addresses: assoc.peer_addresses(),
+        };
+        let inbox = Arc::new(Inbox::new(spec.notifications, usize::MAX));
+        entry.inbox.move_items(id, &inbox);
+        let old = std::mem::replace(&mut entry.inbox, inbox);
+        entry.shared = false;
+        // Bytes it consumed from the socket's inbox are released now.
+        self.release(&old);
+        self.deliver(id);
+        self.accepted(id, established)
+    }
+}
