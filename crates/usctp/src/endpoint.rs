@@ -16,7 +16,8 @@ use crate::socket::{
 /// serves any number of SCTP ports (listeners and one-to-many sockets) and
 /// client associations, as a kernel's single encapsulation port does.
 /// Cheap to clone; it stops once every clone, listener, socket and stream
-/// made from it is gone and its associations have closed.
+/// made from it is gone and its associations have closed (the shared
+/// endpoint, [`Endpoint::shared`], lives as long as the process).
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub(crate) handle: Handle,
@@ -61,6 +62,7 @@ impl Endpoint {
     pub fn shared() -> io::Result<Self> {
         static SHARED: Mutex<Option<Endpoint>> = Mutex::new(None);
         let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        // Its driver may have stopped abnormally: then a new one is made.
         if let Some(endpoint) = shared.as_ref().filter(|e| !e.handle.commands.is_closed()) {
             return Ok(endpoint.clone());
         }
@@ -105,7 +107,7 @@ impl Endpoint {
                 reply,
             })
             .await;
-        answer.unwrap_or_else(|| Err(stopped()))?;
+        answer.unwrap_or_else(|| Err(stopped()))?.disarm();
         Ok(SctpListener::new(self.clone(), port, queue, options.linger))
     }
 
@@ -122,7 +124,7 @@ impl Endpoint {
                 reply,
             })
             .await;
-        answer.unwrap_or_else(|| Err(stopped()))?;
+        answer.unwrap_or_else(|| Err(stopped()))?.disarm();
         Ok(SctpSocket::new(self.clone(), port, inbox, options.linger))
     }
 

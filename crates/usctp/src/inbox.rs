@@ -91,9 +91,19 @@ impl Inbox {
 
     // ---- the driver's side ----
 
-    /// Whether more message bytes may be handed over.
+    /// Whether more message bytes may be handed over (one message at
+    /// least, whatever the limit).
     pub(crate) fn has_room(&self) -> bool {
-        self.lock().bytes < self.limit
+        let state = self.lock();
+        state.bytes == 0 || state.bytes < self.limit
+    }
+
+    /// Wakes the task waiting for an item. Every waiter is woken, and a
+    /// permit is left for one that is about to wait: a waiter abandoned
+    /// mid-wait (a cancelled read) cannot swallow the wake-up.
+    fn wake(&self) {
+        self.ready.notify_waiters();
+        self.ready.notify_one();
     }
 
     /// Hands over a message or the end of an association's items.
@@ -108,7 +118,7 @@ impl Inbox {
             notification: false,
         });
         drop(state);
-        self.ready.notify_one();
+        self.wake();
     }
 
     /// Hands over a notification if the user subscribed to its kind and
@@ -129,14 +139,46 @@ impl Inbox {
             notification: true,
         });
         drop(state);
-        self.ready.notify_one();
+        self.wake();
     }
 
     /// No more items will come.
     pub(crate) fn finish(&self) {
         self.lock().finished = true;
-        self.ready.notify_one();
+        self.wake();
         self.finished.notify_all();
+    }
+
+    /// Drops the messages held for association `id` (every association
+    /// when `None`): nobody will read them. Returns the bytes to release
+    /// per association, with what the user consumed and was not yet
+    /// released.
+    pub(crate) fn discard(&self, id: Option<AssocId>) -> Vec<(AssocId, usize)> {
+        let mut state = self.lock();
+        let mut freed: HashMap<AssocId, usize> = HashMap::new();
+        let items = std::mem::take(&mut state.items);
+        for item in items {
+            match &item.event {
+                StreamEvent::Message(m) if id.is_none_or(|id| id == item.id) => {
+                    *freed.entry(item.id).or_default() += m.data.len();
+                    state.bytes -= m.data.len();
+                }
+                _ => state.items.push_back(item),
+            }
+        }
+        let consumed: Vec<(AssocId, usize)> = match id {
+            Some(id) => state
+                .consumed
+                .remove(&id)
+                .map(|b| (id, b))
+                .into_iter()
+                .collect(),
+            None => state.consumed.drain().collect(),
+        };
+        for (id, bytes) in consumed {
+            *freed.entry(id).or_default() += bytes;
+        }
+        freed.into_iter().collect()
     }
 
     /// The bytes the user has consumed since the last release, per
@@ -175,7 +217,7 @@ impl Inbox {
             other_state.items.push_back(item);
         }
         drop(other_state);
-        other.ready.notify_one();
+        other.wake();
     }
 
     // ---- the user's side ----

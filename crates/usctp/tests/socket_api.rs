@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -475,4 +476,64 @@ async fn writes_go_with_the_default_send_information() {
             (body, 2, 99, true)
         );
     }
+}
+
+/// A read abandoned while waiting (a timeout around `AsyncRead`) does not
+/// swallow the wake-up of the next wait.
+#[tokio::test]
+async fn an_abandoned_read_does_not_hide_the_next_message() {
+    use tokio::io::AsyncReadExt;
+    let (client, mut server) = connected(Config::default()).await;
+    let mut buf = [0; 16];
+    let waited = tokio::time::timeout(Duration::from_millis(20), server.read(&mut buf)).await;
+    assert!(waited.is_err(), "nothing was sent");
+    client
+        .send(0, 0, Bytes::from_static(b"later"))
+        .await
+        .unwrap();
+    let m = within("next event", server.next_event()).await;
+    assert!(matches!(m, Some(StreamEvent::Message(m)) if &m.data[..] == b"later"));
+}
+
+/// A stream dropped with data it never read lets the peer finish: what
+/// it held is dropped, its window opens, the peer's data goes and the
+/// shutdown completes, well before the linger would end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_dropped_unread_lets_its_peer_finish() {
+    let small = Config {
+        receive_window: 64 * 1024,
+        ..Config::default()
+    };
+    let (mut client, mut server) = connected_with(small, Config::default()).await;
+    server.set_linger(Some(Duration::from_secs(60)));
+    for _ in 0..100 {
+        client
+            .send(0, 0, Bytes::from(vec![3; 10_000]))
+            .await
+            .unwrap();
+    }
+    // The server has not read a byte; its window is closed.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let dropped = tokio::task::spawn_blocking(move || drop(server));
+    within("drop", dropped).await.unwrap();
+    while let Some(event) = within("client", client.next_event()).await {
+        assert!(matches!(event, StreamEvent::Closed(_)), "{event:?}");
+    }
+    assert_eq!(client.close_reason(), None, "not a graceful end");
+}
+
+/// A `listen` cancelled before its answer was taken (answered already or
+/// not) leaves the port free.
+#[tokio::test]
+async fn a_cancelled_listen_leaves_the_port_free() {
+    let endpoint = usctp::Endpoint::bind(loopback(), Default::default()).unwrap();
+    for _ in 0..20 {
+        let mut listen = Box::pin(endpoint.listen(7, ListenOptions::default()));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // Polled once (the command goes), then dropped.
+        let _ = listen.as_mut().poll(&mut cx);
+        drop(listen);
+    }
+    let listener = within("listen", endpoint.listen(7, ListenOptions::default())).await;
+    assert!(listener.is_ok(), "{listener:?}");
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use super::sends::{PendingSend, SendReply, Unanswered};
 use super::{
-    AcceptQueue, Accepted, Assoc, Connecting, Driver, Listener, Reply, StreamSpec, now, wake,
+    AcceptQueue, Accepted, Assoc, Connecting, Driver, Listener, Orphan, Orphaned, Reply,
+    StreamSpec, now, wake,
 };
 use crate::inbox::Inbox;
 use crate::proto::association::{
@@ -41,14 +42,14 @@ pub(crate) enum Command {
         max_associations: usize,
         queue: Arc<AcceptQueue>,
         spec: StreamSpec,
-        reply: Reply<std::io::Result<()>>,
+        reply: Reply<std::io::Result<Orphan>>,
     },
     /// A one-to-many socket on SCTP `port`.
     Socket {
         port: u16,
         max_associations: usize,
         inbox: Arc<Inbox>,
-        reply: Reply<std::io::Result<()>>,
+        reply: Reply<std::io::Result<Orphan>>,
     },
     /// The listener or socket on `port` is gone.
     Unlisten {
@@ -100,6 +101,13 @@ pub(crate) enum Command {
     Release {
         inbox: Arc<Inbox>,
     },
+    /// Nobody will read association `id`'s messages any more (its
+    /// receiving half is gone): drop them, and the ones to come.
+    Discard {
+        id: AssocId,
+    },
+    /// What the driver made for a user who was gone when it came.
+    Orphaned(Orphaned),
     Peeloff {
         id: AssocId,
         spec: StreamSpec,
@@ -166,7 +174,7 @@ impl Driver {
             } => {
                 let result =
                     self.add_listener(port, max_associations, Listener::OneToOne { queue, spec });
-                let _ = reply.send(result);
+                self.answer_listen(port, result, reply, t);
             }
             Command::Socket {
                 port,
@@ -176,7 +184,7 @@ impl Driver {
             } => {
                 let result =
                     self.add_listener(port, max_associations, Listener::OneToMany { inbox });
-                let _ = reply.send(result);
+                self.answer_listen(port, result, reply, t);
             }
             Command::Unlisten { port } => self.unlisten(port, t),
             Command::Accepted { port } => {
@@ -239,8 +247,14 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Command::Release { inbox } => self.release(&inbox),
+            Command::Discard { id } => self.discard(id),
+            Command::Orphaned(what) => self.orphaned(what, t),
             Command::Peeloff { id, spec, reply } => {
-                let _ = reply.send(self.peel_off(id, spec));
+                // Nobody waits for it any more: it is shut down.
+                if let Err(Some(mut accepted)) = reply.send(self.peel_off(id, spec)) {
+                    accepted.orphan.disarm();
+                    self.orphaned(Orphaned::Association(id), t);
+                }
             }
             Command::Shutdown { id } => self.shutdown(id, t),
             Command::Abort { id, reason } => self.endpoint.abort(id, &reason),
@@ -257,9 +271,43 @@ impl Driver {
                     Some(mut a) => a.set_config(*config),
                     None => Err("the association has ended".to_string()),
                 };
+                if let (Some(entry), Some(assoc)) =
+                    (self.assocs.get(&id), self.endpoint.association(id))
+                {
+                    let fragment = assoc.status().fragmentation_point;
+                    entry.unanswered.set_largest(assoc.config(), fragment);
+                }
                 let _ = reply.send(result);
             }
             Command::WhenDrained { id, reply } => self.when_drained(id, reply),
+        }
+    }
+
+    /// Answers a `listen` or `socket`. A caller that stopped waiting will
+    /// never unlisten: that is done now if it is gone already, or by the
+    /// guard in the answer if it goes before taking it.
+    fn answer_listen(
+        &mut self,
+        port: u16,
+        result: std::io::Result<()>,
+        reply: Reply<std::io::Result<Orphan>>,
+        t: Instant,
+    ) {
+        let answer = result.map(|()| self.orphan(Orphaned::Port(port)));
+        if let Err(Ok(mut orphan)) = reply.send(answer) {
+            orphan.disarm();
+            self.orphaned(Orphaned::Port(port), t);
+        }
+    }
+
+    /// Undoes what was made for a user who is gone.
+    pub(super) fn orphaned(&mut self, what: Orphaned, t: Instant) {
+        match what {
+            Orphaned::Association(id) => {
+                self.discard(id);
+                self.shutdown(id, t);
+            }
+            Orphaned::Port(port) => self.unlisten(port, t),
         }
     }
 
@@ -328,7 +376,9 @@ impl Driver {
                     .lock()
                     .map(|mut q| q.drain(..).collect())
                     .unwrap_or_default();
-                for a in waiting {
+                for mut a in waiting {
+                    a.orphan.disarm();
+                    self.discard(a.id);
                     self.shutdown(a.id, t);
                 }
             }
@@ -343,6 +393,7 @@ impl Driver {
                     inbox.finish();
                 }
                 for id in ids {
+                    self.discard(id);
                     self.shutdown(id, t);
                 }
             }

@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::{Accepted, Assoc, Connecting, Driver, Listener, StreamSpec, now, sends, wake};
+use super::{
+    Accepted, Assoc, Connecting, Driver, Listener, Orphaned, StreamSpec, now, sends, wake,
+};
 use crate::inbox::Inbox;
 use crate::proto::association::{
     AssocId, AssociationError, AssociationState, Established, Event, SendError,
@@ -16,44 +18,100 @@ use crate::socket::StreamEvent;
 impl Driver {
     /// Hands association `id`'s readable messages to its inbox while it
     /// has room; their bytes stay held in the window until the user takes
-    /// them.
+    /// them. Messages nobody will read are dropped and their bytes
+    /// released at once.
     pub(super) fn deliver(&mut self, id: AssocId) {
+        while self.deliver_one(id) {}
+    }
+
+    /// Hands one readable message of association `id` over; whether it
+    /// has more and its inbox room for them.
+    fn deliver_one(&mut self, id: AssocId) -> bool {
         let Some(entry) = self.assocs.get_mut(&id) else {
-            return;
+            return false;
         };
         let Some(mut assoc) = self.endpoint.association_mut(id) else {
-            return;
+            return false;
         };
-        entry.deferred = false;
-        while assoc.readable() > 0 {
-            if !entry.inbox.has_room() {
-                entry.deferred = true;
-                break;
+        if entry.discarding {
+            while let Some(message) = assoc.recv_held() {
+                assoc.release(message.data.len());
             }
-            let Some(message) = assoc.recv_held() else {
-                break;
-            };
-            entry.inbox.push(id, StreamEvent::Message(message));
+            return false;
         }
+        if assoc.readable() == 0 {
+            entry.deferred = None;
+            return false;
+        }
+        if !entry.inbox.has_room() {
+            if entry.deferred.is_none() {
+                self.deferrals += 1;
+                entry.deferred = Some(self.deferrals);
+            }
+            return false;
+        }
+        let Some(message) = assoc.recv_held() else {
+            return false;
+        };
+        entry.inbox.push(id, StreamEvent::Message(message));
+        true
     }
 
     /// The user took messages from `inbox`: their bytes leave the windows,
-    /// and messages left waiting for room in it come.
+    /// and messages left waiting for room in it come, a message from each
+    /// waiting association in turn (oldest waiting first), so that one
+    /// busy peer cannot keep the others out of a one-to-many socket.
     pub(super) fn release(&mut self, inbox: &Arc<Inbox>) {
         for (id, bytes) in inbox.take_consumed() {
             if let Some(mut assoc) = self.endpoint.association_mut(id) {
                 assoc.release(bytes);
             }
         }
-        let waiting: Vec<AssocId> = self
+        let mut waiting: Vec<(u64, AssocId)> = self
             .assocs
             .iter()
-            .filter(|(_, a)| a.deferred && Arc::ptr_eq(&a.inbox, inbox))
-            .map(|(&id, _)| id)
+            .filter(|(_, a)| Arc::ptr_eq(&a.inbox, inbox))
+            .filter_map(|(&id, a)| Some((a.deferred?, id)))
             .collect();
-        for id in waiting {
-            self.deliver(id);
+        waiting.sort_unstable();
+        let mut turn: std::collections::VecDeque<AssocId> =
+            waiting.into_iter().map(|(_, id)| id).collect();
+        while inbox.has_room() {
+            let Some(id) = turn.pop_front() else {
+                break;
+            };
+            if let Some(entry) = self.assocs.get_mut(&id) {
+                entry.deferred = None;
+            }
+            if self.deliver_one(id) {
+                turn.push_back(id);
+            }
         }
+        // Those still waiting keep their place.
+        for id in turn {
+            if let Some(entry) = self.assocs.get_mut(&id) {
+                if entry.deferred.is_none() {
+                    self.deferrals += 1;
+                    entry.deferred = Some(self.deferrals);
+                }
+            }
+        }
+    }
+
+    /// Nobody will read association `id`'s messages: what its inbox holds
+    /// and what comes later are dropped, their bytes released.
+    pub(super) fn discard(&mut self, id: AssocId) {
+        let Some(entry) = self.assocs.get_mut(&id) else {
+            return;
+        };
+        entry.discarding = true;
+        let freed = entry.inbox.discard(Some(id));
+        for (id, bytes) in freed {
+            if let Some(mut assoc) = self.endpoint.association_mut(id) {
+                assoc.release(bytes);
+            }
+        }
+        self.deliver(id);
     }
 
     pub(super) fn event(&mut self, id: AssocId, event: Event) {
@@ -75,6 +133,10 @@ impl Driver {
             Event::Restart(info) => self.notify(id, StreamEvent::Restart(info)),
             Event::RemoteError(causes) => self.notify(id, StreamEvent::RemoteError(causes)),
             Event::ShutdownStarted => {
+                // The association takes no more messages.
+                if let Some(entry) = self.assocs.get(&id) {
+                    entry.unanswered.end();
+                }
                 self.deliver(id);
                 self.notify(id, StreamEvent::ShutdownStarted);
             }
@@ -106,10 +168,11 @@ impl Driver {
                 let Some(accepted) = self.accepted(id, established) else {
                     return;
                 };
-                // The caller stopped waiting (its `connect` was cancelled):
-                // nobody will use the association.
-                if reply.send(Ok(accepted)).is_err() {
-                    self.shutdown(id, now());
+                // A caller that stopped waiting (its `connect` cancelled)
+                // gets nothing: the association is shut down.
+                if let Err(Ok(mut accepted)) = reply.send(Ok(accepted)) {
+                    accepted.orphan.disarm();
+                    self.orphaned(Orphaned::Association(id), now());
                 }
                 return;
             }
@@ -158,6 +221,10 @@ impl Driver {
     pub(super) fn accepted(&self, id: AssocId, established: Established) -> Option<Accepted> {
         let entry = self.assocs.get(&id)?;
         let assoc = self.endpoint.association(id)?;
+        let status = assoc.status();
+        entry
+            .unanswered
+            .set_largest(assoc.config(), status.fragmentation_point);
         let peer = assoc
             .peer_addresses()
             .first()
@@ -170,8 +237,8 @@ impl Driver {
             local_port: assoc.local_port(),
             inbox: entry.inbox.clone(),
             unanswered: entry.unanswered.clone(),
-            max_message: assoc.config().max_message_size,
-            status: Some(assoc.status()),
+            status: Some(status),
+            orphan: self.orphan(Orphaned::Association(id)),
         })
     }
 

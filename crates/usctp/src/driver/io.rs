@@ -230,11 +230,17 @@ pub(crate) fn bind_std(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
-/// Waits for datagrams on any of `sockets` and receives a batch into
-/// `bufs`: (socket index, buffers filled).
-pub(super) async fn recv_any(sockets: &[Io], bufs: &mut RecvBuffers) -> (usize, io::Result<usize>) {
+/// Waits for datagrams on any of `sockets`, looking at `first` first, and
+/// receives a batch into `bufs`: (socket index, buffers filled).
+pub(super) async fn recv_any(
+    sockets: &[Io],
+    first: usize,
+    bufs: &mut RecvBuffers,
+) -> (usize, io::Result<usize>) {
     std::future::poll_fn(|cx| {
-        for (i, io) in sockets.iter().enumerate() {
+        let n = sockets.len();
+        for i in (0..n).map(|k| (first + k) % n) {
+            let io = &sockets[i];
             loop {
                 match io.socket.poll_recv_ready(cx) {
                     Poll::Pending => break,

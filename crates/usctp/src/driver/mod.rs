@@ -65,12 +65,49 @@ pub(crate) struct Accepted {
     pub local_port: u16,
     pub inbox: Arc<Inbox>,
     /// What its stream has sent without waiting (shared with the driver,
-    /// which marks it when the association ends).
+    /// which marks it when the association ends), and the largest message
+    /// it may send so.
     pub unanswered: Arc<Unanswered>,
-    /// The largest message the association takes.
-    pub max_message: usize,
     /// Its status when it came up.
     pub status: Option<Status>,
+    /// Shuts it down if this is dropped before it becomes a stream.
+    pub orphan: Orphan,
+}
+
+/// What the driver made for a user who may no longer be there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Orphaned {
+    Association(AssocId),
+    Port(u16),
+}
+
+/// Undoes what the driver made for a user when the answer carrying it is
+/// dropped unused (a `connect`, `peeloff`, `listen` or `socket` cancelled
+/// after the endpoint answered): an association is shut down, a port
+/// stops listening. Nobody else knows of them.
+///
+/// The guard sends its command down the users' command channel, after
+/// anything its user sent before, but holds it weakly: it does not keep
+/// the endpoint running.
+#[derive(Debug)]
+pub(crate) struct Orphan {
+    what: Orphaned,
+    commands: Option<mpsc::WeakUnboundedSender<Command>>,
+}
+
+impl Orphan {
+    /// The user has it.
+    pub(crate) fn disarm(&mut self) {
+        self.commands = None;
+    }
+}
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if let Some(commands) = self.commands.take().and_then(|c| c.upgrade()) {
+            let _ = commands.send(Command::Orphaned(self.what));
+        }
+    }
 }
 
 /// Associations peers set up on a one-to-one listener, waiting for the
@@ -165,6 +202,7 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
         endpoint.set_local_addresses(spawn.advertise);
     }
     let (commands, rx) = mpsc::unbounded_channel();
+    let weak_commands = commands.downgrade();
     let (started, ready) = std::sync::mpsc::channel();
     let sockets = spawn.sockets;
     let recorder = spawn.recorder;
@@ -192,7 +230,9 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
                     }
                 };
                 let _ = started.send(Ok(()));
-                Driver::new(sockets, endpoint, rx, recorder).run().await;
+                Driver::new(sockets, endpoint, (rx, weak_commands), recorder)
+                    .run()
+                    .await;
             });
         })?;
     ready
@@ -208,6 +248,9 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
 fn wake(waiter: Reply<()>) {
     let _ = waiter.send(());
 }
+
+/// Destinations whose sending socket is remembered, at most.
+const MAX_ROUTES: usize = 4096;
 
 /// Commands taken in one turn of the driver's loop, at most.
 const COMMAND_BATCH: usize = 256;
@@ -228,9 +271,11 @@ struct Assoc {
     connecting: Option<Connecting>,
     /// `WhenDrained` callers.
     drained: Vec<Reply<()>>,
-    /// Readable messages left in the association (one-to-many: the
-    /// socket's inbox was full).
-    deferred: bool,
+    /// Readable messages left in the association since the given turn
+    /// (one-to-many: the socket's inbox was full).
+    deferred: Option<u64>,
+    /// Nobody reads its messages any more: they are dropped as they come.
+    discarding: bool,
 }
 
 impl Assoc {
@@ -243,7 +288,8 @@ impl Assoc {
             shutdown_after_blocked: false,
             connecting: None,
             drained: Vec::new(),
-            deferred: false,
+            deferred: None,
+            discarding: false,
         }
     }
 }
@@ -281,6 +327,9 @@ struct Driver {
     listeners: HashMap<u16, Listener>,
     /// Associations with messages readable.
     readable: Vec<AssocId>,
+    /// Turns counted for associations that wait for room in an inbox (the
+    /// order they are served in).
+    deferrals: u64,
     /// Packets on their way out together (GSO).
     batch: Batch,
     recv: RecvBuffers,
@@ -289,13 +338,29 @@ struct Driver {
     arena: Arena,
     /// Where `--pcap` records every datagram, if anywhere.
     recorder: Option<Arc<Recorder>>,
+    /// The users' command channel, held weakly, for [`Orphan`] guards.
+    weak_commands: mpsc::WeakUnboundedSender<Command>,
+    /// The socket read first on the next receive (taking turns, so that
+    /// traffic on one cannot starve the others).
+    first_socket: usize,
 }
 
 impl Driver {
+    /// A guard that undoes `what` if its user never takes it.
+    fn orphan(&self, what: Orphaned) -> Orphan {
+        Orphan {
+            what,
+            commands: Some(self.weak_commands.clone()),
+        }
+    }
+
     fn new(
         sockets: Vec<Io>,
         endpoint: Endpoint,
-        commands: mpsc::UnboundedReceiver<Command>,
+        (commands, weak_commands): (
+            mpsc::UnboundedReceiver<Command>,
+            mpsc::WeakUnboundedSender<Command>,
+        ),
         recorder: Option<Arc<Recorder>>,
     ) -> Self {
         Self {
@@ -306,11 +371,14 @@ impl Driver {
             assocs: HashMap::new(),
             listeners: HashMap::new(),
             readable: Vec::new(),
+            deferrals: 0,
             batch: Batch::default(),
             recv: RecvBuffers::new(),
             inbox: Vec::new(),
             arena: Arena::default(),
             recorder,
+            weak_commands,
+            first_socket: 0,
         }
     }
 
@@ -330,7 +398,8 @@ impl Driver {
                 armed = deadline;
             }
             tokio::select! {
-                (i, received) = recv_any(&self.sockets, &mut self.recv) => {
+                (i, received) = recv_any(&self.sockets, self.first_socket, &mut self.recv) => {
+                    self.first_socket = (i + 1) % self.sockets.len();
                     // ICMP errors surface as errors on a later receive on
                     // some systems: they tear nothing down here.
                     if let Ok(count) = received {
@@ -367,15 +436,16 @@ impl Driver {
 
     /// Runs until every association has closed, after shutting each down.
     async fn draining(&mut self) {
-        for listener in self.listeners.values() {
-            match listener {
-                Listener::OneToOne { queue, .. } => queue.close(),
-                Listener::OneToMany { inbox } => inbox.finish(),
-            }
+        let t = now();
+        // No new associations; what nobody will read is dropped, so that
+        // every shutdown can finish.
+        let ports: Vec<u16> = self.listeners.keys().copied().collect();
+        for port in ports {
+            self.unlisten(port, t);
         }
         let ids: Vec<AssocId> = self.assocs.keys().copied().collect();
-        let t = now();
         for id in ids {
+            self.discard(id);
             self.shutdown(id, t);
         }
         while self.endpoint.association_count() > 0 {
@@ -384,7 +454,8 @@ impl Driver {
                 break;
             };
             tokio::select! {
-                (i, received) = recv_any(&self.sockets, &mut self.recv) => {
+                (i, received) = recv_any(&self.sockets, self.first_socket, &mut self.recv) => {
+                    self.first_socket = (i + 1) % self.sockets.len();
                     if let Ok(count) = received {
                         self.received_batch(i, count).await;
                     }
@@ -447,6 +518,11 @@ impl Driver {
             return Ok(i);
         }
         let source = route_source(destination)?;
+        // Peers choose the destinations (an INIT from anywhere is
+        // answered): the cache is bounded.
+        if self.routes.len() >= MAX_ROUTES {
+            self.routes.clear();
+        }
         let bound = |want: fn(&SocketAddr, IpAddr) -> bool| {
             self.sockets.iter().position(|s| want(&s.local, source))
         };
@@ -542,6 +618,23 @@ impl Driver {
             }
             if !any {
                 return;
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// However the driver stops (a panic included), every user waiting on
+    /// it hears that nothing more will come.
+    fn drop(&mut self) {
+        for entry in self.assocs.values() {
+            entry.unanswered.end();
+            entry.inbox.finish();
+        }
+        for listener in self.listeners.values() {
+            match listener {
+                Listener::OneToOne { queue, .. } => queue.close(),
+                Listener::OneToMany { inbox } => inbox.finish(),
             }
         }
     }

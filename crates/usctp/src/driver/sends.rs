@@ -86,8 +86,12 @@ impl PendingSend {
 #[derive(Debug, Default)]
 pub(crate) struct Unanswered {
     bytes: AtomicUsize,
-    /// The association has ended: every `send` waits for its answer.
+    /// The association has ended, or will take no more messages (either
+    /// end shut it down): every `send` waits for its answer.
     ended: AtomicBool,
+    /// The largest message the association takes whole without asking
+    /// (kept by the driver as its settings change).
+    largest: AtomicUsize,
 }
 
 impl Unanswered {
@@ -112,6 +116,22 @@ impl Unanswered {
 
     pub(super) fn end(&self) {
         self.ended.store(true, Ordering::Release);
+    }
+
+    /// The largest message a `send` may hand over without waiting.
+    pub(crate) fn largest(&self) -> usize {
+        self.largest.load(Ordering::Acquire)
+    }
+
+    /// Sets it from the association's settings: the largest message, or
+    /// one fragment when messages are not fragmented (SCTP_DISABLE_FRAGMENTS).
+    pub(super) fn set_largest(&self, config: &crate::proto::config::Config, fragment: usize) {
+        let largest = if config.fragmentation {
+            config.max_message_size
+        } else {
+            config.max_message_size.min(fragment)
+        };
+        self.largest.store(largest, Ordering::Release);
     }
 }
 
@@ -157,7 +177,12 @@ impl Driver {
             assoc.send_with(send.stream, send.ppid, send.data.clone(), send.options)
         };
         match result {
-            Err(SendError::WouldBlock) => entry.blocked.push_back(send),
+            Err(SendError::WouldBlock) => {
+                // Sends whose callers stopped waiting leave the queue here
+                // too, so that retried sends cannot pile up.
+                entry.blocked.retain(|s| !s.reply.abandoned());
+                entry.blocked.push_back(send);
+            }
             result => self.answer(id, send, result),
         }
     }

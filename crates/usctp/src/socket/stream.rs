@@ -37,12 +37,19 @@ use crate::proto::config::Config;
 /// still delivers it, and its peer sees a graceful end.
 #[derive(Debug)]
 pub struct SctpStream {
-    send: SendHalf,
+    // Dropped in this order: what nobody will read is discarded first, so
+    // that the shutdown the send half starts (and lingers on) can finish.
     recv: RecvHalf,
+    send: SendHalf,
 }
 
 impl SctpStream {
-    pub(crate) fn new(endpoint: Endpoint, accepted: Accepted, linger: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        mut accepted: Accepted,
+        linger: Option<Duration>,
+    ) -> Self {
+        accepted.orphan.disarm();
         let monitor = Monitor {
             endpoint: endpoint.clone(),
             id: accepted.id,
@@ -63,7 +70,6 @@ impl SctpStream {
                 local_port: accepted.local_port,
                 inbox: accepted.inbox,
                 unanswered: accepted.unanswered,
-                max_message: accepted.max_message,
                 writing: None,
                 linger,
                 default: SendInfo::default(),
@@ -320,6 +326,7 @@ impl RecvHalf {
         if self.closed.is_some() {
             return None;
         }
+        self.abandon_read();
         let taken = match self.inbox.take().await {
             Some(taken) => taken,
             None => Taken {
@@ -335,12 +342,19 @@ impl RecvHalf {
         if self.closed.is_some() {
             return None;
         }
+        self.abandon_read();
         let taken = self.inbox.try_take();
         if taken.item.is_none() && self.inbox.is_finished() {
             self.closed = Some(None);
             return Some(StreamEvent::Closed(None));
         }
         self.taken(taken)
+    }
+
+    /// Drops the wait of an `AsyncRead` that was left pending (it took
+    /// nothing: items are only taken when returned).
+    fn abandon_read(&mut self) {
+        *self.reading.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The bookkeeping of a taken item: the driver hears the user read
@@ -372,6 +386,18 @@ impl RecvHalf {
     }
 }
 
+impl Drop for RecvHalf {
+    /// Nobody will read what the association received: the endpoint drops
+    /// it, and what comes later, so that the window stays open and the
+    /// peer can finish a shutdown.
+    fn drop(&mut self) {
+        if !self.inbox.is_ended() {
+            let id = self.monitor.id;
+            self.monitor.endpoint.handle.send(Command::Discard { id });
+        }
+    }
+}
+
 /// The sending half of an [`SctpStream`]. Dropping it shuts the
 /// association down, lingering as the stream's drop does.
 pub struct SendHalf {
@@ -384,7 +410,6 @@ pub struct SendHalf {
     inbox: Arc<Inbox>,
     /// Bytes `send` handed over without waiting, not yet in the send buffer.
     unanswered: Arc<Unanswered>,
-    max_message: usize,
     /// `AsyncWrite`: the message handed to the endpoint and not yet taken
     /// into its send buffer, with its length.
     writing: Option<(oneshot::Receiver<Result<(), SendError>>, usize)>,
@@ -518,7 +543,7 @@ impl SendHalf {
     fn valid(&self, data: &Bytes, stream: u16) -> bool {
         !self.shut
             && !data.is_empty()
-            && data.len() <= self.max_message
+            && data.len() <= self.unanswered.largest()
             && stream < self.established.outbound_streams
     }
 
