@@ -148,17 +148,15 @@ pub async fn discard_server(
     Ok(())
 }
 
-/// The endpoint a client subcommand runs on: the process's shared one, or
-/// one bound to `--local` (or recording to `--pcap`).
+/// The endpoint a client subcommand runs on: bound to `--local` (any
+/// address otherwise), its driver a task on the command's runtime (one
+/// thread for everything, as the CLI's runtime is).
 pub fn client_endpoint(
     remote: SocketAddr,
     addrs: &Addresses,
     config: &Config,
     pcap: Option<Arc<Recorder>>,
 ) -> io::Result<Endpoint> {
-    if addrs.local.is_empty() && pcap.is_none() {
-        return Endpoint::shared();
-    }
     let (local, also_bind) = match addrs.local.split_first() {
         Some((first, rest)) => (*first, rest.to_vec()),
         None if remote.is_ipv6() => (SocketAddr::from(([0u16; 8], 0)), Vec::new()),
@@ -168,6 +166,7 @@ pub fn client_endpoint(
         config: config.clone(),
         also_bind,
         pcap,
+        on_current_runtime: true,
     };
     Endpoint::bind(local, options)
 }
@@ -212,17 +211,25 @@ pub struct Addresses {
 }
 
 /// Binds a listener on every address in `listen` (several for
-/// multi-homing).
+/// multi-homing), its endpoint's driver a task on the command's runtime.
 pub async fn bind(
     listen: &[SocketAddr],
     port: u16,
-    mut options: ListenOptions,
+    options: ListenOptions,
 ) -> io::Result<SctpListener> {
     let (first, rest) = listen
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on"))?;
-    options.also_bind = rest.to_vec();
-    SctpListener::bind_with(*first, port, options).await
+    let endpoint = Endpoint::bind(
+        *first,
+        EndpointOptions {
+            config: options.config.clone(),
+            also_bind: rest.to_vec(),
+            pcap: options.pcap.clone(),
+            on_current_runtime: true,
+        },
+    )?;
+    endpoint.listen(port, options).await
 }
 
 /// Sends `count` messages of `size` bytes to an echo server, one at a time,

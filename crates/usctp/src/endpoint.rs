@@ -52,6 +52,7 @@ impl Endpoint {
             config: options.config.clone(),
             advertise,
             recorder: options.recorder(),
+            on_current_runtime: options.on_current_runtime,
         })?;
         Ok(Self { handle })
     }

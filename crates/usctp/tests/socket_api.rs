@@ -537,3 +537,32 @@ async fn a_cancelled_listen_leaves_the_port_free() {
     let listener = within("listen", endpoint.listen(7, ListenOptions::default())).await;
     assert!(listener.is_ok(), "{listener:?}");
 }
+
+/// Endpoints whose drivers are tasks on the test's single-threaded
+/// runtime: messages cross and both ends close, all on one thread.
+#[tokio::test(flavor = "current_thread")]
+async fn endpoints_can_run_on_the_callers_runtime() {
+    use usctp::socket::EndpointOptions;
+    let on_runtime = || EndpointOptions {
+        on_current_runtime: true,
+        ..EndpointOptions::default()
+    };
+    let server = usctp::Endpoint::bind(loopback(), on_runtime()).unwrap();
+    let client = usctp::Endpoint::bind(loopback(), on_runtime()).unwrap();
+    let listener = server.listen(7, ListenOptions::default()).await.unwrap();
+    let connect = client.connect(server.local_addr(), 7, ConnectOptions::default());
+    let (stream, accepted) = tokio::join!(connect, listener.accept());
+    let (stream, (mut peer, _)) = (stream.unwrap(), accepted.unwrap());
+    stream
+        .send(0, 1, Bytes::from_static(b"same thread"))
+        .await
+        .unwrap();
+    assert_eq!(
+        &within("message", peer.recv()).await.unwrap().data[..],
+        b"same thread"
+    );
+    let (closed, _) = tokio::join!(within("close", stream.close()), async {
+        while peer.next_event().await.is_some() {}
+    });
+    assert_eq!(closed, Ok(()));
+}

@@ -154,6 +154,9 @@ pub(crate) struct StreamSpec {
 pub(crate) struct Handle {
     pub commands: mpsc::UnboundedSender<Command>,
     pub local_addrs: Arc<Vec<SocketAddr>>,
+    /// The driver is a task on a user's runtime: nothing may block waiting
+    /// for it (a linger would stall the very runtime that runs it).
+    pub on_current_runtime: bool,
 }
 
 impl Handle {
@@ -179,9 +182,12 @@ pub(crate) struct Spawn {
     pub config: Config,
     pub advertise: Vec<IpAddr>,
     pub recorder: Option<Arc<Recorder>>,
+    /// A task on the caller's tokio runtime instead of a thread.
+    pub on_current_runtime: bool,
 }
 
-/// Starts an endpoint's driver on a thread of its own.
+/// Starts an endpoint's driver: on a thread of its own, or as a task on
+/// the caller's runtime.
 pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
     spawn
         .config
@@ -206,6 +212,24 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
     let (started, ready) = std::sync::mpsc::channel();
     let sockets = spawn.sockets;
     let recorder = spawn.recorder;
+    let handle = Handle {
+        commands,
+        local_addrs: Arc::new(local_addrs),
+        on_current_runtime: spawn.on_current_runtime,
+    };
+    if spawn.on_current_runtime {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            std::io::Error::other("an endpoint on the current runtime needs a tokio runtime")
+        })?;
+        let _entered = runtime.enter();
+        let sockets = sockets
+            .into_iter()
+            .map(Io::from_std)
+            .collect::<std::io::Result<Vec<Io>>>()?;
+        let driver = Driver::new(sockets, endpoint, (rx, weak_commands), recorder);
+        runtime.spawn(driver.run());
+        return Ok(handle);
+    }
     std::thread::Builder::new()
         .name("usctp-endpoint".into())
         .spawn(move || {
@@ -238,10 +262,7 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
     ready
         .recv()
         .map_err(|_| std::io::Error::other("endpoint thread stopped"))??;
-    Ok(Handle {
-        commands,
-        local_addrs: Arc::new(local_addrs),
-    })
+    Ok(handle)
 }
 
 /// Answers a `WhenDrained` caller.

@@ -310,7 +310,10 @@ impl Drop for SctpSocket {
         self.endpoint
             .handle
             .send(Command::Unlisten { port: self.port });
-        if let Some(linger) = self.linger.filter(|l| !l.is_zero()) {
+        if let Some(linger) = self
+            .linger
+            .filter(|l| !l.is_zero() && !self.endpoint.handle.on_current_runtime)
+        {
             // The endpoint finishes the inbox once the socket's last
             // association has closed; it runs on a thread of its own.
             self.inbox.wait_ended(linger);

@@ -206,6 +206,13 @@ pub struct EndpointOptions {
     /// Record every datagram sent and received in this pcap file.
     #[cfg(feature = "pcap")]
     pub pcap: Option<Arc<Recorder>>,
+    /// Run the driver as a task on the caller's tokio runtime instead of
+    /// on a thread of its own. Messages then reach a user on that runtime
+    /// without a hand-off between threads (a round trip over loopback
+    /// takes about half as long), but nothing may wait for the driver
+    /// while blocking that runtime: drops do not linger (close streams
+    /// with `close().await`), and the endpoint stops with the runtime.
+    pub on_current_runtime: bool,
 }
 
 impl EndpointOptions {
@@ -269,6 +276,7 @@ impl ListenOptions {
             also_bind: self.also_bind.clone(),
             #[cfg(feature = "pcap")]
             pcap: self.pcap.clone(),
+            on_current_runtime: false,
         }
     }
 }
@@ -342,6 +350,7 @@ impl ConnectOptions {
             also_bind: self.also_bind.clone(),
             #[cfg(feature = "pcap")]
             pcap: self.pcap.clone(),
+            on_current_runtime: false,
         }
     }
 }

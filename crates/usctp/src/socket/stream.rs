@@ -599,7 +599,10 @@ impl Drop for SendHalf {
             return;
         }
         self.shutdown();
-        let Some(linger) = self.linger.filter(|l| !l.is_zero()) else {
+        let Some(linger) = self
+            .linger
+            .filter(|l| !l.is_zero() && !self.monitor.endpoint.handle.on_current_runtime)
+        else {
             return;
         };
         // The endpoint finishes the inbox once the association has closed
