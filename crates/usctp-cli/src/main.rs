@@ -41,6 +41,11 @@ struct Cli {
     /// Record every packet sent and received in this pcap file.
     #[arg(long, global = true)]
     pcap: Option<PathBuf>,
+    /// Run each endpoint's driver on a thread of its own instead of on the
+    /// command's one thread: bulk transfers use a second core, round trips
+    /// take a hand-off between threads more.
+    #[arg(long, global = true)]
+    driver_thread: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +333,7 @@ fn main() -> ExitCode {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
+    services::DRIVER_THREAD.store(cli.driver_thread, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Decode { file, udp_port } => decode::run(&file, udp_port),
         command => run_async(command, &cli.protocol, cli.verbose, cli.pcap.as_deref()),

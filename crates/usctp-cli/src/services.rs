@@ -19,6 +19,13 @@ use usctp::socket::{
 
 use crate::watch::Watch;
 
+/// `--driver-thread`: each endpoint's driver on a thread of its own.
+pub static DRIVER_THREAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn driver_thread() -> bool {
+    DRIVER_THREAD.load(Ordering::Relaxed)
+}
+
 /// Reads the clock (the CLI measures; the protocol core never does).
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn now() -> Instant {
@@ -150,7 +157,8 @@ pub async fn discard_server(
 
 /// The endpoint a client subcommand runs on: bound to `--local` (any
 /// address otherwise), its driver a task on the command's runtime (one
-/// thread for everything, as the CLI's runtime is).
+/// thread for everything, as the CLI's runtime is) unless
+/// `--driver-thread`.
 pub fn client_endpoint(
     remote: SocketAddr,
     addrs: &Addresses,
@@ -166,7 +174,7 @@ pub fn client_endpoint(
         config: config.clone(),
         also_bind,
         pcap,
-        on_current_runtime: true,
+        on_current_runtime: !driver_thread(),
     };
     Endpoint::bind(local, options)
 }
@@ -226,7 +234,7 @@ pub async fn bind(
             config: options.config.clone(),
             also_bind: rest.to_vec(),
             pcap: options.pcap.clone(),
-            on_current_runtime: true,
+            on_current_runtime: !driver_thread(),
         },
     )?;
     endpoint.listen(port, options).await
