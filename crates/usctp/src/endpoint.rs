@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use crate::driver::{self, AcceptQueue, Command, Handle, Spawn, StreamSpec};
+use crate::driver::{self, AcceptQueue, Command, Handle, Listener, Spawn, StreamSpec};
 use crate::inbox::Inbox;
 use crate::proto::endpoint::ConnectOptions as CoreConnect;
 use crate::socket::{
@@ -97,36 +97,44 @@ impl Endpoint {
         let spec = StreamSpec {
             notifications: options.events,
         };
-        let q = queue.clone();
-        let answer = self
-            .handle
-            .ask(|reply| Command::Listen {
-                port,
-                max_associations: options.max_associations,
-                queue: q,
-                spec,
-                reply,
-            })
-            .await;
-        answer.unwrap_or_else(|| Err(stopped()))?.disarm();
+        let listener = Listener::OneToOne {
+            queue: queue.clone(),
+            spec,
+        };
+        self.listen_as(port, options.max_associations, listener)
+            .await?;
         Ok(SctpListener::new(self.clone(), port, queue, options.linger))
     }
 
     /// A one-to-many socket on SCTP `port` (lksctp's SOCK_SEQPACKET).
     pub async fn socket(&self, port: u16, options: ListenOptions) -> io::Result<SctpSocket> {
         let inbox = Arc::new(Inbox::new(options.events, options.receive_buffer));
-        let i = inbox.clone();
+        let listener = Listener::OneToMany {
+            inbox: inbox.clone(),
+        };
+        self.listen_as(port, options.max_associations, listener)
+            .await?;
+        Ok(SctpSocket::new(self.clone(), port, inbox, options.linger))
+    }
+
+    /// Puts `listener` on SCTP `port`.
+    async fn listen_as(
+        &self,
+        port: u16,
+        max_associations: usize,
+        listener: Listener,
+    ) -> io::Result<()> {
         let answer = self
             .handle
-            .ask(|reply| Command::Socket {
+            .ask(|reply| Command::Listen {
                 port,
-                max_associations: options.max_associations,
-                inbox: i,
+                max_associations,
+                listener,
                 reply,
             })
             .await;
         answer.unwrap_or_else(|| Err(stopped()))?.disarm();
-        Ok(SctpSocket::new(self.clone(), port, inbox, options.linger))
+        Ok(())
     }
 
     /// Starts an association with the peer at UDP address `remote`, SCTP

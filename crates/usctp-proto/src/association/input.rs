@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::Open;
 use super::ack::Arrival;
 use super::rx::DataVerdict;
 use super::state::{Phase, State};
@@ -216,13 +217,13 @@ impl Association {
 
     /// A HEARTBEAT ACK (§8.3), for the path it answers.
     fn on_heartbeat_ack(&mut self, now: Instant, info: &[u8]) {
-        if let Self {
-            state: State::Open(tcb, _),
+        if let Some(Open {
+            tcb,
             config,
             random,
             out,
             ..
-        } = self
+        }) = self.open()
         {
             tcb.on_heartbeat_ack(now, info, config, random, out);
         }
@@ -230,12 +231,9 @@ impl Association {
 
     /// A SACK (§6.2.1).
     fn on_sack(&mut self, now: Instant, sack: &Sack) {
-        let Self {
-            state: State::Open(tcb, _),
-            config,
-            out,
-            ..
-        } = self
+        let Some(Open {
+            tcb, config, out, ..
+        }) = self.open()
         else {
             return;
         };
@@ -256,12 +254,13 @@ impl Association {
 
     /// A DATA chunk (§6.2, §6.5). Returns whether to go on with the packet.
     fn on_data(&mut self, now: Instant, remote: SocketAddr, chunk: &Data) -> bool {
-        let Self {
-            state: State::Open(tcb, phase),
+        let Some(Open {
+            tcb,
+            phase,
             config,
             out,
             ..
-        } = self
+        }) = self.open()
         else {
             return true;
         };

@@ -275,7 +275,38 @@ pub struct Status {
     pub primary: Option<PathInfo>,
 }
 
+/// The parts of an association that is up (ESTABLISHED or shutting
+/// down), borrowed apart so that its TCB can work with the rest.
+struct Open<'a> {
+    tcb: &'a mut Tcb,
+    phase: &'a mut Phase,
+    config: &'a Config,
+    random: &'a mut Random,
+    out: &'a mut Output,
+}
+
 impl Association {
+    /// Its parts, if it is up.
+    fn open(&mut self) -> Option<Open<'_>> {
+        let Self {
+            state: State::Open(tcb, phase),
+            config,
+            random,
+            out,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(Open {
+            tcb,
+            phase,
+            config,
+            random,
+            out,
+        })
+    }
+
     /// Starts an association towards `remote` (RFC 9260 §5.1 A): queues an
     /// INIT and starts T1-init.
     pub(crate) fn connect(
@@ -654,13 +685,13 @@ impl Association {
         if !self.handshake_timeout(now) || !self.shutdown_timeout(now) {
             return;
         }
-        let Self {
-            state: State::Open(tcb, _),
+        let Some(Open {
+            tcb,
             config,
             random,
             out,
             ..
-        } = self
+        }) = self.open()
         else {
             return;
         };
@@ -809,12 +840,7 @@ impl Association {
     /// Makes `address` the primary path (SCTP_PRIMARY_ADDR). `false` if it
     /// is not one of the peer's addresses or the association is not up.
     pub(crate) fn set_primary(&mut self, address: SocketAddr) -> bool {
-        let Self {
-            state: State::Open(tcb, _),
-            out,
-            ..
-        } = self
-        else {
+        let Some(Open { tcb, out, .. }) = self.open() else {
             return false;
         };
         tcb.paths.set_primary(address, out)
@@ -824,12 +850,9 @@ impl Association {
     /// `false` if the address is unknown, the association is not up, or a
     /// heartbeat to it is already waiting for its answer.
     pub(crate) fn request_heartbeat(&mut self, now: Instant, address: SocketAddr) -> bool {
-        let Self {
-            state: State::Open(tcb, _),
-            random,
-            out,
-            ..
-        } = self
+        let Some(Open {
+            tcb, random, out, ..
+        }) = self.open()
         else {
             return false;
         };
@@ -846,12 +869,9 @@ impl Association {
     /// A send to `destination` failed locally (no route, interface down):
     /// the packet never left, so this is a path failure, not loss.
     pub(crate) fn on_send_error(&mut self, now: Instant, destination: SocketAddr) {
-        let Self {
-            state: State::Open(tcb, _),
-            config,
-            out,
-            ..
-        } = self
+        let Some(Open {
+            tcb, config, out, ..
+        }) = self.open()
         else {
             return;
         };

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::state::{Phase, ShutdownTimers, State};
-use super::{Association, AssociationError, Event};
+use super::{Association, AssociationError, Event, Open};
 use crate::chunk::{Abort, Chunk, Shutdown, ShutdownComplete};
 
 impl Association {
@@ -51,12 +51,13 @@ impl Association {
     /// A SHUTDOWN (§9.2).
     pub(super) fn on_shutdown(&mut self, now: Instant, remote: SocketAddr, shutdown: &Shutdown) {
         let (rto, rto_max) = (self.rto(), self.config.rto_max);
-        let Self {
-            state: State::Open(tcb, phase),
+        let Some(Open {
+            tcb,
+            phase,
             config,
             out,
             ..
-        } = self
+        }) = self.open()
         else {
             return;
         };

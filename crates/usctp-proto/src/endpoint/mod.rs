@@ -652,7 +652,7 @@ impl AssociationMut<'_> {
             unordered,
             ..SendOptions::default()
         };
-        self.act(|a| a.send(stream, ppid, data, options))
+        self.send_with(stream, ppid, data, options)
     }
 
     /// As `send`, with every option of RFC 6458's `sctp_sndinfo` this end

@@ -5,15 +5,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::sends::{PendingSend, SendReply, Unanswered};
+use super::sends::{Outgoing, PendingSend, SendReply, Unanswered};
 use super::{
-    AcceptQueue, Accepted, Assoc, Connecting, Driver, Listener, Orphan, Orphaned, Reply,
-    StreamSpec, now, wake,
+    Accepted, Assoc, Connecting, Driver, Listener, Orphan, Orphaned, Reply, StreamSpec, now, wake,
 };
 use crate::inbox::Inbox;
-use crate::proto::association::{
-    AssocId, AssociationState, Counters, PathInfo, SendError, SendOptions, Status,
-};
+use crate::proto::association::{AssocId, AssociationState, Counters, PathInfo, SendError, Status};
 use crate::proto::config::Config;
 use crate::proto::endpoint::ConnectOptions;
 
@@ -36,19 +33,11 @@ pub(crate) enum Command {
         spec: StreamSpec,
         reply: Reply<std::io::Result<Accepted>>,
     },
-    /// A one-to-one listener on SCTP `port`.
+    /// A one-to-one listener or a one-to-many socket on SCTP `port`.
     Listen {
         port: u16,
         max_associations: usize,
-        queue: Arc<AcceptQueue>,
-        spec: StreamSpec,
-        reply: Reply<std::io::Result<Orphan>>,
-    },
-    /// A one-to-many socket on SCTP `port`.
-    Socket {
-        port: u16,
-        max_associations: usize,
-        inbox: Arc<Inbox>,
+        listener: Listener,
         reply: Reply<std::io::Result<Orphan>>,
     },
     /// The listener or socket on `port` is gone.
@@ -61,20 +50,14 @@ pub(crate) enum Command {
     },
     Send {
         id: AssocId,
-        stream: u16,
-        ppid: u32,
-        data: bytes::Bytes,
-        options: SendOptions,
+        message: Outgoing,
         reply: Reply<Result<(), SendError>>,
     },
     /// A `send` that does not wait for the answer (the stream validated
     /// it and counted it in `unanswered`).
     SendUnanswered {
         id: AssocId,
-        stream: u16,
-        ppid: u32,
-        data: bytes::Bytes,
-        options: SendOptions,
+        message: Outgoing,
         unanswered: Arc<Unanswered>,
     },
     /// One-to-many: a message to a peer, setting an association up on
@@ -83,10 +66,7 @@ pub(crate) enum Command {
         port: u16,
         to: SocketAddr,
         peer_port: u16,
-        stream: u16,
-        ppid: u32,
-        data: bytes::Bytes,
-        options: SendOptions,
+        message: Outgoing,
         reply: Reply<Result<AssocId, SendError>>,
     },
     /// One-to-many: an association without data (sctp_connectx).
@@ -168,22 +148,10 @@ impl Driver {
             Command::Listen {
                 port,
                 max_associations,
-                queue,
-                spec,
+                listener,
                 reply,
             } => {
-                let result =
-                    self.add_listener(port, max_associations, Listener::OneToOne { queue, spec });
-                self.answer_listen(port, result, reply, t);
-            }
-            Command::Socket {
-                port,
-                max_associations,
-                inbox,
-                reply,
-            } => {
-                let result =
-                    self.add_listener(port, max_associations, Listener::OneToMany { inbox });
+                let result = self.add_listener(port, max_associations, listener);
                 self.answer_listen(port, result, reply, t);
             }
             Command::Unlisten { port } => self.unlisten(port, t),
@@ -194,36 +162,23 @@ impl Driver {
                     }
                 }
             }
-            Command::Send {
-                id,
-                stream,
-                ppid,
-                data,
-                options,
-                reply,
-            } => self.queue_send(
-                id,
-                PendingSend::new(stream, ppid, data, options, SendReply::Plain(reply)),
-            ),
+            Command::Send { id, message, reply } => {
+                let reply = SendReply::Plain(reply);
+                self.queue_send(id, PendingSend { message, reply });
+            }
             Command::SendUnanswered {
                 id,
-                stream,
-                ppid,
-                data,
-                options,
+                message,
                 unanswered,
             } => {
-                let reply = SendReply::Unanswered(unanswered, data.len());
-                self.queue_send(id, PendingSend::new(stream, ppid, data, options, reply));
+                let reply = SendReply::Unanswered(unanswered, message.data.len());
+                self.queue_send(id, PendingSend { message, reply });
             }
             Command::SendTo {
                 port,
                 to,
                 peer_port,
-                stream,
-                ppid,
-                data,
-                options,
+                message,
                 reply,
             } => {
                 let id = match self.one_to_many_association(t, port, to, peer_port, Vec::new()) {
@@ -234,7 +189,7 @@ impl Driver {
                     }
                 };
                 let reply = SendReply::To(id, reply);
-                self.queue_send(id, PendingSend::new(stream, ppid, data, options, reply));
+                self.queue_send(id, PendingSend { message, reply });
             }
             Command::ConnectFrom {
                 port,

@@ -27,15 +27,16 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::inbox::Inbox;
 use crate::proto::arena::Arena;
-use crate::proto::association::{AssocId, Established, Status};
+use crate::proto::association::{AssocId, Established, SendError, Status};
 use crate::proto::config::Config;
 use crate::proto::endpoint::Endpoint;
 use crate::socket::Notifications;
 pub(crate) use commands::{Command, Query};
+
 use io::{Batch, Io, RECV_BUFFER, RecvBuffers, recv_any, route_source, unmapped};
 pub(crate) use io::{bind_std, now, os_seed};
 use sends::PendingSend;
-pub(crate) use sends::Unanswered;
+pub(crate) use sends::{Outgoing, Unanswered};
 
 #[cfg(feature = "pcap")]
 pub(crate) use crate::capture::Recorder;
@@ -163,6 +164,18 @@ impl Handle {
     /// Sends a command; `false` when the endpoint has stopped.
     pub(crate) fn send(&self, command: Command) -> bool {
         self.commands.send(command).is_ok()
+    }
+
+    /// Sends a message on association `id`, waiting until the association
+    /// has taken it (or refused it).
+    pub(crate) async fn send_waiting(
+        &self,
+        id: AssocId,
+        message: Outgoing,
+    ) -> Result<(), SendError> {
+        self.ask(|reply| Command::Send { id, message, reply })
+            .await
+            .unwrap_or(Err(SendError::NotOpen))
     }
 
     /// Sends the command `make` builds around a reply channel and waits
@@ -324,7 +337,7 @@ struct Connecting {
 }
 
 /// What listens on an SCTP port.
-enum Listener {
+pub(crate) enum Listener {
     OneToOne {
         queue: Arc<AcceptQueue>,
         spec: StreamSpec,

@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use super::{Driver, Reply, now};
 use crate::proto::association::{AssocId, AssociationState, SendError, SendOptions, Unsent};
-use crate::socket::StreamEvent;
+use crate::proto::endpoint::AssociationMut;
+use crate::socket::{SendInfo, StreamEvent};
 
 /// How a queued send is answered.
 pub(super) enum SendReply {
@@ -47,35 +48,40 @@ impl SendReply {
     }
 }
 
-/// A message handed to the driver, not yet in its association.
-pub(super) struct PendingSend {
-    stream: u16,
-    ppid: u32,
-    data: Bytes,
-    options: SendOptions,
-    pub reply: SendReply,
+/// A message on its way to an association, as its user sent it.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub stream: u16,
+    pub ppid: u32,
+    pub data: Bytes,
+    pub options: SendOptions,
 }
 
-impl PendingSend {
-    pub(super) fn new(
-        stream: u16,
-        ppid: u32,
-        data: Bytes,
-        options: SendOptions,
-        reply: SendReply,
-    ) -> Self {
+impl Outgoing {
+    /// `data` as `info` says.
+    pub(crate) fn new(data: Bytes, info: &SendInfo) -> Self {
         Self {
-            stream,
-            ppid,
+            stream: info.stream,
+            ppid: info.ppid,
             data,
-            options,
-            reply,
+            options: info.options(),
         }
     }
 
     fn unsent(self) -> Unsent {
         Unsent::never_queued(self.stream, self.ppid, self.options, self.data)
     }
+
+    /// Hands it to the association (the bytes are shared, not copied).
+    fn send_on(&self, assoc: &mut AssociationMut<'_>) -> Result<(), SendError> {
+        assoc.send_with(self.stream, self.ppid, self.data.clone(), self.options)
+    }
+}
+
+/// A message handed to the driver, not yet in its association.
+pub(super) struct PendingSend {
+    pub message: Outgoing,
+    pub reply: SendReply,
 }
 
 /// The bytes a stream handed to the endpoint without waiting for the
@@ -144,7 +150,7 @@ pub(super) fn refuse_blocked(blocked: &mut VecDeque<PendingSend>) -> Vec<Unsent>
         match send.reply {
             SendReply::Unanswered(ref count, len) => {
                 count.release(len);
-                unsent.push(send.unsent());
+                unsent.push(send.message.unsent());
             }
             reply => reply.answer(Err(SendError::NotOpen)),
         }
@@ -174,7 +180,7 @@ impl Driver {
         let result = if queued || setting_up {
             Err(SendError::WouldBlock)
         } else {
-            assoc.send_with(send.stream, send.ppid, send.data.clone(), send.options)
+            send.message.send_on(&mut assoc)
         };
         match result {
             Err(SendError::WouldBlock) => {
@@ -194,8 +200,7 @@ impl Driver {
         if let (SendReply::Unanswered(count, len), Err(e)) = (&send.reply, &result) {
             tracing::debug!(assoc = %id, error = %e, "a message sent without waiting was refused");
             count.release(*len);
-            let unsent = Unsent::never_queued(send.stream, send.ppid, send.options, send.data);
-            self.notify(id, StreamEvent::SendFailed(vec![unsent]));
+            self.notify(id, StreamEvent::SendFailed(vec![send.message.unsent()]));
             return;
         }
         send.reply.answer(result);
@@ -219,7 +224,7 @@ impl Driver {
                 queue.push_front(send);
                 break;
             };
-            let sent = assoc.send_with(send.stream, send.ppid, send.data.clone(), send.options);
+            let sent = send.message.send_on(&mut assoc);
             match sent {
                 Err(SendError::WouldBlock) => {
                     queue.push_front(send);

@@ -43,11 +43,7 @@ impl SctpListener {
     /// Binds a UDP socket to `bind` and accepts associations on SCTP
     /// `port`.
     pub async fn bind(bind: SocketAddr, port: u16, config: Config) -> io::Result<Self> {
-        let options = ListenOptions {
-            config,
-            ..ListenOptions::default()
-        };
-        Self::bind_with(bind, port, options).await
+        Self::bind_with_limit(bind, port, config, usize::MAX).await
     }
 
     /// As [`bind`](Self::bind), holding at most `max_associations` at once

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{ListenOptions, Monitor, Notifications, SctpStream, SendInfo, StreamEvent};
-use crate::driver::{Command, StreamSpec};
+use crate::driver::{Command, Outgoing, StreamSpec};
 use crate::endpoint::{Endpoint, stopped};
 use crate::inbox::{Inbox, Taken};
 use crate::proto::association::{AssocId, Message, SendError};
@@ -83,12 +83,7 @@ impl SctpSocket {
         data: Bytes,
         unordered: bool,
     ) -> Result<AssocId, SendError> {
-        let info = SendInfo {
-            stream,
-            ppid,
-            unordered,
-            ..SendInfo::default()
-        };
+        let info = SendInfo::new(stream, ppid, unordered);
         self.send_message_to(to, port, data, info).await
     }
 
@@ -107,17 +102,14 @@ impl SctpSocket {
                 .await
                 .map_err(|e| SendError::SetupFailed(e.to_string()))?
         } else {
-            let options = info.options();
+            let message = Outgoing::new(data.clone(), &info);
             self.endpoint
                 .handle
                 .ask(|reply| Command::SendTo {
                     port: self_port,
                     to,
                     peer_port: port,
-                    stream: info.stream,
-                    ppid: info.ppid,
-                    data: data.clone(),
-                    options,
+                    message,
                     reply,
                 })
                 .await
@@ -136,13 +128,8 @@ impl SctpSocket {
         data: Bytes,
         unordered: bool,
     ) -> Result<(), SendError> {
-        let info = SendInfo {
-            stream,
-            ppid,
-            unordered,
-            ..SendInfo::default()
-        };
-        self.send_message(id, data, info).await
+        self.send_message(id, data, SendInfo::new(stream, ppid, unordered))
+            .await
     }
 
     /// Sends a message on association `id` as `info` says (sctp_sendv with
@@ -156,19 +143,8 @@ impl SctpSocket {
         info: SendInfo,
     ) -> Result<(), SendError> {
         if carries_message(&data, &info) {
-            let options = info.options();
-            self.endpoint
-                .handle
-                .ask(|reply| Command::Send {
-                    id,
-                    stream: info.stream,
-                    ppid: info.ppid,
-                    data: data.clone(),
-                    options,
-                    reply,
-                })
-                .await
-                .unwrap_or(Err(SendError::NotOpen))?;
+            let message = Outgoing::new(data.clone(), &info);
+            self.endpoint.handle.send_waiting(id, message).await?;
         }
         self.after(id, data, &info);
         Ok(())

@@ -184,6 +184,16 @@ pub struct SendInfo {
 }
 
 impl SendInfo {
+    /// A message on `stream` with `ppid`, ordered or not; nothing else set.
+    pub fn new(stream: u16, ppid: u32, unordered: bool) -> Self {
+        Self {
+            stream,
+            ppid,
+            unordered,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn options(&self) -> SendOptions {
         SendOptions {
             unordered: self.unordered,

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::{ConnectOptions, Notifications, SendInfo, StreamEvent};
-use crate::driver::{Accepted, Command, Query, Unanswered};
+use crate::driver::{Accepted, Command, Outgoing, Query, Unanswered};
 use crate::endpoint::{Endpoint, stopped};
 use crate::inbox::{Inbox, Taken};
 use crate::proto::association::{
@@ -60,7 +60,7 @@ impl SctpStream {
                 inbox: accepted.inbox.clone(),
                 closed: None,
                 unread: Bytes::new(),
-                reading: std::sync::Mutex::new(None),
+                reading: PendingRead::default(),
             },
             send: SendHalf {
                 monitor,
@@ -286,25 +286,26 @@ impl SctpStream {
 
 type Reading = Pin<Box<dyn Future<Output = Option<Taken>> + Send>>;
 
+/// `AsyncRead`'s wait for the next item, while one is under way (in a
+/// mutex only so that the half is `Sync`; reached by `get_mut`).
+#[derive(Default)]
+struct PendingRead(std::sync::Mutex<Option<Reading>>);
+
+impl std::fmt::Debug for PendingRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingRead")
+    }
+}
+
 /// The receiving half of an [`SctpStream`].
+#[derive(Debug)]
 pub struct RecvHalf {
     monitor: Monitor,
     inbox: Arc<Inbox>,
     closed: Option<Option<AssociationError>>,
     /// `AsyncRead`: what is left of the message being read.
     unread: Bytes,
-    /// `AsyncRead`: the wait for the next item, while one is under way
-    /// (in a mutex only so that the half is `Sync`; reached by `get_mut`).
-    reading: std::sync::Mutex<Option<Reading>>,
-}
-
-impl std::fmt::Debug for RecvHalf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecvHalf")
-            .field("id", &self.monitor.id)
-            .field("closed", &self.closed)
-            .finish_non_exhaustive()
-    }
+    reading: PendingRead,
 }
 
 impl RecvHalf {
@@ -354,7 +355,7 @@ impl RecvHalf {
     /// Drops the wait of an `AsyncRead` that was left pending (it took
     /// nothing: items are only taken when returned).
     fn abandon_read(&mut self) {
-        *self.reading.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.reading.0.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The bookkeeping of a taken item: the driver hears the user read
@@ -400,6 +401,7 @@ impl Drop for RecvHalf {
 
 /// The sending half of an [`SctpStream`]. Dropping it shuts the
 /// association down, lingering as the stream's drop does.
+#[derive(Debug)]
 pub struct SendHalf {
     monitor: Monitor,
     established: Established,
@@ -419,15 +421,6 @@ pub struct SendHalf {
     default: SendInfo,
     /// A shutdown or abort has been asked for.
     shut: bool,
-}
-
-impl std::fmt::Debug for SendHalf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendHalf")
-            .field("id", &self.monitor.id)
-            .field("peer", &self.peer)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SendHalf {
@@ -462,13 +455,8 @@ impl SendHalf {
         data: Bytes,
         unordered: bool,
     ) -> Result<(), SendError> {
-        let info = SendInfo {
-            stream,
-            ppid,
-            unordered,
-            ..SendInfo::default()
-        };
-        self.queue(data, &info).await
+        self.queue(data, &SendInfo::new(stream, ppid, unordered))
+            .await
     }
 
     /// Sends a message as `info` says (sctp_sendv with `sctp_sndinfo`):
@@ -501,42 +489,35 @@ impl SendHalf {
     }
 
     async fn queue(&self, data: Bytes, info: &SendInfo) -> Result<(), SendError> {
-        let id = self.monitor.id;
-        let options = info.options();
-        // A message that cannot be refused (valid, and little enough
-        // already on its way) is handed over without waiting for the
-        // endpoint's answer: a sender then queues many messages per
-        // wake-up of its thread. Past the limit, `send` waits.
-        if self.valid(&data, info.stream) && self.unanswered.reserve(data.len()) {
-            let len = data.len();
-            let command = Command::SendUnanswered {
-                id,
-                stream: info.stream,
-                ppid: info.ppid,
-                data,
-                options,
-                unanswered: self.unanswered.clone(),
-            };
-            if !self.monitor.endpoint.handle.send(command) {
-                self.unanswered.release(len);
-                return Err(SendError::NotOpen);
-            }
-            return Ok(());
+        if let Some(handed) = self.without_waiting(&data, info) {
+            return handed;
         }
-        let answer = self
-            .monitor
+        let message = Outgoing::new(data, info);
+        self.monitor
             .endpoint
             .handle
-            .ask(|reply| Command::Send {
-                id,
-                stream: info.stream,
-                ppid: info.ppid,
-                data,
-                options,
-                reply,
-            })
-            .await;
-        answer.unwrap_or(Err(SendError::NotOpen))
+            .send_waiting(self.monitor.id, message)
+            .await
+    }
+
+    /// Hands a message the association cannot refuse (valid, and little
+    /// enough already on its way) to the endpoint without waiting for its
+    /// answer: a sender then queues many messages per wake-up of the
+    /// endpoint. `None` if it must wait instead.
+    fn without_waiting(&self, data: &Bytes, info: &SendInfo) -> Option<Result<(), SendError>> {
+        if !(self.valid(data, info.stream) && self.unanswered.reserve(data.len())) {
+            return None;
+        }
+        let command = Command::SendUnanswered {
+            id: self.monitor.id,
+            message: Outgoing::new(data.clone(), info),
+            unanswered: self.unanswered.clone(),
+        };
+        if !self.monitor.endpoint.handle.send(command) {
+            self.unanswered.release(data.len());
+            return Some(Err(SendError::NotOpen));
+        }
+        Some(Ok(()))
     }
 
     /// Whether the association will surely take the message.
@@ -704,7 +685,7 @@ impl RecvHalf {
                 return Poll::Ready(());
             }
             let inbox = self.inbox.clone();
-            let reading = self.reading.get_mut().unwrap_or_else(|e| e.into_inner());
+            let reading = self.reading.0.get_mut().unwrap_or_else(|e| e.into_inner());
             let future = reading.get_or_insert_with(|| Box::pin(async move { inbox.take().await }));
             let Poll::Ready(taken) = future.as_mut().poll(cx) else {
                 return Poll::Pending;
@@ -762,32 +743,16 @@ impl tokio::io::AsyncWrite for SendHalf {
             }
             let n = buf.len().min(WRITE_CHUNK);
             let data = Bytes::copy_from_slice(&buf[..n]);
-            let id = self.monitor.id;
             let info = self.default;
-            let options = info.options();
-            // As in `send`: little enough on its way goes without waiting.
-            if self.valid(&data, info.stream) && self.unanswered.reserve(n) {
-                let command = Command::SendUnanswered {
-                    id,
-                    stream: info.stream,
-                    ppid: info.ppid,
-                    data,
-                    options,
-                    unanswered: self.unanswered.clone(),
-                };
-                if !self.monitor.endpoint.handle.send(command) {
-                    self.unanswered.release(n);
-                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-                }
-                return Poll::Ready(Ok(n));
+            match self.without_waiting(&data, &info) {
+                Some(Ok(())) => return Poll::Ready(Ok(n)),
+                Some(Err(_)) => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+                None => {}
             }
             let (reply, answer) = oneshot::channel();
             let command = Command::Send {
-                id,
-                stream: info.stream,
-                ppid: info.ppid,
-                data,
-                options,
+                id: self.monitor.id,
+                message: Outgoing::new(data, &info),
                 reply,
             };
             if !self.monitor.endpoint.handle.send(command) {
