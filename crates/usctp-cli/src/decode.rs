@@ -8,11 +8,16 @@ use std::path::Path;
 use usctp::capture::{self, Datagram};
 use usctp::proto::chunk::packet::{self, Chunks, CommonHeader};
 
-/// Prints every SCTP packet of `file` carried on `udp_port`. Fails only when
-/// the file cannot be read as a capture.
+/// Prints every SCTP packet of `file` (standard input for `-`) carried on
+/// `udp_port`. Fails only when the file cannot be read as a capture.
 pub fn run(file: &Path, udp_port: u16) -> Result<(), String> {
-    let input = File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let datagrams = capture::read_udp(input).map_err(|e| format!("{}: {e}", file.display()))?;
+    let named = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
+    let datagrams = if file == Path::new("-") {
+        capture::read_udp(std::io::stdin().lock())
+    } else {
+        capture::read_udp(File::open(file).map_err(|e| named(&e))?)
+    }
+    .map_err(|e| named(&e))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     for d in datagrams

@@ -188,7 +188,7 @@ enum Command {
     },
     /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
     Decode {
-        /// The capture file.
+        /// The capture file (`-`: standard input).
         file: PathBuf,
         /// The UDP port SCTP is encapsulated on (either direction).
         #[arg(long, default_value_t = 9899)]
