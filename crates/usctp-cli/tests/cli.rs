@@ -6,10 +6,17 @@ mod support;
 
 use std::io::Write;
 use std::net::UdpSocket;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use support::{USCTP, free_port, free_ports, json_f64};
+
+/// Spawns `command`, a server, and gives it 300 ms to bind its port.
+fn start(command: &mut Command) -> Child {
+    let child = command.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
 
 /// The command exited 0; if not, its standard error says why.
 #[track_caller]
@@ -50,14 +57,13 @@ fn the_demo_prints_the_classic_output() {
 fn serve_and_run(server: &[&str], client: &[&str]) -> (Output, Output) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let server = Command::new(USCTP)
-        .args(server)
-        .args(["--listen", &addr, "--max-assocs", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let server = start(
+        Command::new(USCTP)
+            .args(server)
+            .args(["--listen", &addr, "--max-assocs", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let client = Command::new("timeout")
         .args(["60", USCTP])
         .args(client)
@@ -126,14 +132,13 @@ fn protocol_options_reach_the_handshake() {
 fn cat_carries_any_bytes_and_closes_gracefully_at_end_of_input() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let listener = Command::new(USCTP)
-        .args(["cat", "--listen", &addr, "--port", "4242"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let listener = start(
+        Command::new(USCTP)
+            .args(["cat", "--listen", &addr, "--port", "4242"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     // Its input stays open (an end of input would shut the association
     // down from this side); its output is read as it comes (output not
     // read would hold the sender back: flow control reaches it).
@@ -170,20 +175,19 @@ fn cat_carries_any_bytes_and_closes_gracefully_at_end_of_input() {
 fn handshakes_are_counted_and_servers_print_notifications_with_v() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let server = Command::new(USCTP)
-        .args([
-            "discard-server",
-            "-v",
-            "--listen",
-            &addr,
-            "--max-assocs",
-            "30",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let server = start(
+        Command::new(USCTP)
+            .args([
+                "discard-server",
+                "-v",
+                "--listen",
+                &addr,
+                "--max-assocs",
+                "30",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let out = Command::new("timeout")
         .args([
             "30",
@@ -298,12 +302,11 @@ fn errors_name_the_cause_and_fail_the_command() {
     // server.
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut server = Command::new(USCTP)
-        .args(["echo-server", "--listen", &addr])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = start(
+        Command::new(USCTP)
+            .args(["echo-server", "--listen", &addr])
+            .stderr(Stdio::null()),
+    );
     let (ok, err) = usctp_fails(&["cat", &addr, "--port", "7", "--stream", "999"], "hello\n");
     assert!(!ok);
     assert!(err.contains("stream 999 was not negotiated"), "{err}");

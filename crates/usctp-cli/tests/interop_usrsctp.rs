@@ -220,6 +220,19 @@ fn peer_client(peer: &Path, addr: &str, args: &[&str]) -> Proc {
     Proc::spawn("usrsctp_peer client", peer, &all)
 }
 
+/// Runs the usrsctp peer's bench client (`bench` after `--service bench`)
+/// against a usctp discard server for one association (`server` after its
+/// usual arguments); returns both, each checked to have succeeded.
+fn usrsctp_bench(peer: &Path, server: &[&str], bench: &[&str]) -> (Done, Done) {
+    let mut args = vec!["discard-server", "--json", "--max-assocs", "1"];
+    args.extend(server);
+    let (server, addr) = usctp_server(&args);
+    let mut args = vec!["--service", "bench"];
+    args.extend(bench);
+    let client = peer_client(peer, &addr, &args).succeeded("usrsctp_peer bench client");
+    (client, server.succeeded("usctp discard-server"))
+}
+
 /// Checks a "(Local) ..." or "(GMT  ) ..." line: the prefix, and a time
 /// within a minute of `now` in the ctime(3) format.
 fn assert_time_line(out: &str, prefix: &str, now: chrono::NaiveDateTime) {
@@ -471,20 +484,10 @@ fn usctp_bench_150000_byte_unordered_messages_over_four_streams_against_usrsctp(
 #[test]
 fn usrsctp_bench_against_usctp_discard_server() {
     let Some(peer) = usrsctp_peer() else { return };
-    let (server, addr) = usctp_server(&[
-        "discard-server",
-        "--json",
-        "--max-assocs",
-        "1",
-        "--streams",
-        "8",
-    ]);
-    let client = peer_client(
+    let (client, server) = usrsctp_bench(
         peer,
-        &addr,
+        &["--streams", "8"],
         &[
-            "--service",
-            "bench",
             "--bytes",
             "20000000",
             "--msg-size",
@@ -492,9 +495,7 @@ fn usrsctp_bench_against_usctp_discard_server() {
             "--streams",
             "4",
         ],
-    )
-    .succeeded("usrsctp_peer bench client");
-    let server = server.succeeded("usctp discard-server");
+    );
     let sent = json_line(&client.stdout);
     let received = json_line(&server.stdout);
     assert_eq!(json(sent, "ok"), "true", "{sent}");
@@ -507,22 +508,11 @@ fn usrsctp_bench_against_usctp_discard_server() {
 #[test]
 fn usrsctp_bench_with_150000_byte_messages_against_usctp_discard_server() {
     let Some(peer) = usrsctp_peer() else { return };
-    let (server, addr) = usctp_server(&["discard-server", "--json", "--max-assocs", "1"]);
-    peer_client(
+    let (_, server) = usrsctp_bench(
         peer,
-        &addr,
-        &[
-            "--service",
-            "bench",
-            "--bytes",
-            "6000000",
-            "--msg-size",
-            "150000",
-            "--unordered",
-        ],
-    )
-    .succeeded("usrsctp_peer bench client");
-    let server = server.succeeded("usctp discard-server");
+        &[],
+        &["--bytes", "6000000", "--msg-size", "150000", "--unordered"],
+    );
     let received = json_line(&server.stdout);
     assert_eq!(json_u64(received, "bytes"), 6_000_000, "{received}");
     assert_eq!(json_u64(received, "messages"), 40, "{received}");

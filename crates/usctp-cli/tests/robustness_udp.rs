@@ -189,6 +189,19 @@ fn real_cookie(raw: &UdpSocket, server: SocketAddr) -> Bytes {
         .expect("a cookie")
 }
 
+/// An association from loopback, SCTP port `port` (0: any), to the echo
+/// server at `server`.
+async fn echo_client(server: SocketAddr, port: u16) -> SctpStream {
+    let options = ConnectOptions {
+        port,
+        local: "127.0.0.1:0".parse().unwrap(),
+        ..ConnectOptions::default()
+    };
+    SctpStream::connect(server, ECHO_PORT, options)
+        .await
+        .unwrap()
+}
+
 async fn echo_once(stream: &mut SctpStream, text: &'static str) {
     stream
         .send(1, 0, Bytes::from_static(text.as_bytes()))
@@ -214,14 +227,7 @@ async fn hostile_packets_leave_the_server_and_its_associations_working() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let victim_port = 45_678;
-    let options = ConnectOptions {
-        port: victim_port,
-        local: "127.0.0.1:0".parse().unwrap(),
-        ..ConnectOptions::default()
-    };
-    let mut live = SctpStream::connect(server_addr, ECHO_PORT, options)
-        .await
-        .unwrap();
+    let mut live = echo_client(server_addr, victim_port).await;
     echo_once(&mut live, "before").await;
 
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -239,13 +245,7 @@ async fn hostile_packets_leave_the_server_and_its_associations_working() {
         "the server died after {count} hostile datagrams"
     );
     echo_once(&mut live, "after").await;
-    let options = ConnectOptions {
-        local: "127.0.0.1:0".parse().unwrap(),
-        ..ConnectOptions::default()
-    };
-    let mut fresh = SctpStream::connect(server_addr, ECHO_PORT, options)
-        .await
-        .unwrap();
+    let mut fresh = echo_client(server_addr, 0).await;
     echo_once(&mut fresh, "fresh").await;
     println!("{count} hostile datagrams; both associations echo");
 }

@@ -93,6 +93,15 @@ fn up_at_both_addresses(t: &mut Tester, alternate: IpAddr, iut_tag: u32, peer_ta
     assert_alive(t, iut_tag, peer_tag);
 }
 
+/// Parameters with RTO.Max 4 s, so that retransmissions back off to it
+/// within a minute.
+fn rto_max_4s() -> Config {
+    Config {
+        rto_max: Duration::from_secs(4),
+        ..Config::default()
+    }
+}
+
 // ---- AS: association setup ----
 
 /// As client the IUT sends INIT, answers the INIT ACK with a COOKIE ECHO
@@ -130,10 +139,9 @@ fn sctp_as_v_1_1_1() {
 /// then the echoed cookie with COOKIE ACK, and is up (RFC 9260 §5.1).
 #[test]
 fn sctp_as_v_1_1_2() {
-    let mut t = Tester::server();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(0x1112_0001));
+    let (mut t, ack) = init_acked(0x1112_0001);
     assert_ne!(ack.initiate_tag, 0);
     assert!(ack.outbound_streams > 0 && ack.outbound_streams <= init(1).inbound_streams);
     assert!(ack.inbound_streams > 0);
@@ -202,11 +210,7 @@ fn sctp_as_i_1_2_2() {
 /// (RFC 9260 §5.1 (A), §6.3.3 E2).
 #[test]
 fn sctp_as_i_1_3_1() {
-    let config = Config {
-        rto_max: Duration::from_secs(4),
-        ..Config::default()
-    };
-    let (mut t, id) = client_with(config);
+    let (mut t, id) = client_with(rto_max_4s());
     // IUT -> INIT -> T (never answered)
     let first = sent_init(&mut t);
     let sent = run_for(&mut t, Duration::from_secs(60));
@@ -224,11 +228,7 @@ fn sctp_as_i_1_3_1() {
 /// ABORT on the wire is optional (RFC 9260 §5.1 (C), §6.3.3 E2).
 #[test]
 fn sctp_as_i_1_3_2() {
-    let config = Config {
-        rto_max: Duration::from_secs(4),
-        ..Config::default()
-    };
-    let (mut t, id) = client_with(config);
+    let (mut t, id) = client_with(rto_max_4s());
     // IUT -> INIT -> T
     // T -> INIT ACK -> IUT
     answer_init(&mut t, 0x1132_0001, vec![]);
@@ -568,10 +568,8 @@ fn sctp_as_o_1_9_1() {
     let ack = send_init(&mut t, again);
     assert_ne!(ack.initiate_tag, iut_tag, "§5.2.2: a new Initiate Tag");
     assert!(ack.state_cookie().is_some());
-    assert_established(&t, id, iut_tag, 0x1910_0001);
     assert!(t.events().is_empty());
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, iut_tag, 0x1910_0001);
+    assert_established_and_alive(&mut t, id, iut_tag, 0x1910_0001);
 }
 
 /// An INIT adding an address to an established association is refused with
@@ -597,20 +595,17 @@ fn sctp_as_o_1_9_2() {
             0, 5, 0, 8, 192, 0, 2, 9,
         ]))],
     );
-    assert_eq!(state(&t, id), Some(AssociationState::Established));
     assert!(t.events().is_empty());
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, iut_tag, 0x1920_0001);
+    assert_established_and_alive(&mut t, id, iut_tag, 0x1920_0001);
 }
 
 /// An INIT without address parameters makes its source the only peer
 /// address, and the reply goes there (RFC 9260 §5.1.2 (B)).
 #[test]
 fn sctp_as_v_1_10_1() {
-    let mut t = Tester::server();
     // T -> INIT (no addresses) -> IUT
     // IUT -> INIT ACK -> T (to the INIT's source)
-    let ack = send_init(&mut t, init(0x1a10_0001));
+    let (mut t, ack) = init_acked(0x1a10_0001);
     // T -> COOKIE ECHO -> IUT
     // IUT -> COOKIE ACK -> T
     let reply = echo_cookie(&mut t, &ack);
@@ -860,8 +855,7 @@ fn sctp_as_i_1_14_1() {
     // T -> INIT (Initiate Tag 0) -> IUT
     t.send(0, &[Chunk::Init(init(0))]);
     // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
     assert!(t.events().is_empty());
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T

@@ -39,6 +39,21 @@ fn resent_with_backoff(t: &mut Tester, resent: impl Fn(Duration, &Sent)) {
     assert_eq!(times(&sent), secs(&[1, 3, 7, 15, 31]));
 }
 
+/// An association in SHUTDOWN-RECEIVED: the IUT's DATA is outstanding and
+/// the tester's SHUTDOWN did not acknowledge it, so no SHUTDOWN ACK goes
+/// yet and the user is told the shutdown started. Returns the IUT's tag,
+/// the association and the DATA's TSN.
+#[track_caller]
+fn in_shutdown_received(peer: u32) -> (Tester, u32, AssocId, Tsn) {
+    let (mut t, iut_tag, id, tsn) = with_outstanding(peer, b"outstanding");
+    // T -> SHUTDOWN (not acknowledging the DATA) -> IUT
+    t.send(iut_tag, &[shutdown_chunk(tsn.prev())]);
+    // IUT: no SHUTDOWN ACK yet
+    t.sent_nothing();
+    assert_eq!(t.events(), [(id, Event::ShutdownStarted)]);
+    (t, iut_tag, id, tsn)
+}
+
 fn config_max_retrans(n: u32) -> Config {
     Config {
         association_max_retrans: n,
@@ -79,12 +94,8 @@ fn sctp_at_v_2_2() {
 #[test]
 fn sctp_at_i_2_3() {
     const PEER: u32 = 0x2300_0001;
-    let (mut t, iut_tag, id, tsn) = with_outstanding(PEER, b"wait for me");
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
-    // IUT: no SHUTDOWN while the DATA is outstanding
-    t.sent_nothing();
-    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
+    let (mut t, iut_tag, id, data) = in_shutdown_pending(PEER, b"wait for me");
+    let tsn = data.tsn;
     // IUT -> DATA -> T (T3-rtx), still no SHUTDOWN
     let sent = run_for(&mut t, Duration::from_secs(1));
     assert_eq!(sent.len(), 1, "{sent:#?}");
@@ -121,8 +132,7 @@ fn sctp_at_i_2_4() {
 fn sctp_at_i_2_5() {
     const PEER: u32 = 0x2500_0001;
     let (mut t, iut_tag, id, _) = established_with(config_max_retrans(3), PEER);
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
+    t.shutdown(id);
     // IUT -> SHUTDOWN -> T
     assert_eq!(
         t.sent_one().packet.chunks,
@@ -178,6 +188,13 @@ fn sctp_at_v_2_6() {
 /// DATA goes out (RFC 9260 §9.2).
 #[track_caller]
 fn send_refused(t: &mut Tester, id: AssocId, state_now: AssociationState) {
+    assert_send_refused(t, id, state_now);
+    assert_no_data_within(t, Duration::from_millis(500));
+}
+
+/// The user of an association in `state` tries to send and is refused.
+#[track_caller]
+fn assert_send_refused(t: &mut Tester, id: AssocId, state_now: AssociationState) {
     assert_eq!(state(t, id), Some(state_now));
     let result =
         t.iut
@@ -185,8 +202,6 @@ fn send_refused(t: &mut Tester, id: AssocId, state_now: AssociationState) {
             .unwrap()
             .send(0, 7, Bytes::from_static(b"too late"), false);
     assert!(result.is_err(), "send in {state_now:?} was accepted");
-    let sent = sent_within(t, Duration::from_millis(500));
-    assert!(data_in(&sent).is_empty(), "{sent:#?}");
 }
 
 /// In SHUTDOWN-SENT the user cannot send new data (RFC 9260 §9.2).
@@ -200,29 +215,15 @@ fn sctp_at_i_2_7_1() {
 #[test]
 fn sctp_at_i_2_7_2() {
     const PEER: u32 = 0x2720_0001;
-    let (mut t, iut_tag, id, tsn) = with_outstanding(PEER, b"outstanding");
-    // T -> SHUTDOWN (not acknowledging the DATA) -> IUT
-    t.send(iut_tag, &[shutdown_chunk(tsn.prev())]);
-    // IUT: no SHUTDOWN ACK yet
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownStarted)]);
+    let (mut t, _, id, _) = in_shutdown_received(PEER);
     send_refused(&mut t, id, AssociationState::ShutdownReceived);
 }
 
 /// In SHUTDOWN-PENDING the user cannot send new data (RFC 9260 §9.2).
 #[test]
 fn sctp_at_i_2_7_3() {
-    let (mut t, _, id, _) = with_outstanding(0x2730_0001, b"outstanding");
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
-    t.sent_nothing();
-    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
-    let result =
-        t.iut
-            .association_mut(id)
-            .unwrap()
-            .send(0, 7, Bytes::from_static(b"too late"), false);
-    assert!(result.is_err(), "send in SHUTDOWN-PENDING was accepted");
+    let (mut t, _, id, _) = in_shutdown_pending(0x2730_0001, b"outstanding");
+    assert_send_refused(&mut t, id, AssociationState::ShutdownPending);
     // Only the outstanding DATA is retransmitted, nothing new.
     let sent = sent_within(&mut t, Duration::from_millis(1500));
     let data = data_in(&sent);
@@ -264,7 +265,7 @@ fn sctp_at_i_2_8() {
     for sack in sacks_in(std::slice::from_ref(&sent)) {
         assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
     }
-    assert_eq!(delivered(&mut t, id), [Bytes::from_static(b"one more")]);
+    assert_delivered(&mut t, id, &[b"one more"]);
     // T2-shutdown restarted: no SHUTDOWN at 1 s after the first, one at 1 s
     // after the DATA.
     t.advance(Duration::from_millis(900));
@@ -285,11 +286,10 @@ fn sctp_at_i_2_8() {
             .any(|s| s.packet.chunks.contains(&shutdown_chunk(Tsn(TESTER_TSN)))),
         "{sent:#?}"
     );
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
     assert_eq!(
-        sacks[0].gap_blocks,
+        sack.gap_blocks,
         [usctp_proto::chunk::GapBlock { start: 2, end: 2 }]
     );
 }
@@ -300,11 +300,7 @@ fn sctp_at_i_2_8() {
 #[test]
 fn sctp_at_i_2_9() {
     const PEER: u32 = 0x2900_0001;
-    let (mut t, iut_tag, id, tsn) = with_outstanding(PEER, b"outstanding");
-    // T -> SHUTDOWN (not acknowledging the DATA) -> IUT
-    t.send(iut_tag, &[shutdown_chunk(tsn.prev())]);
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownStarted)]);
+    let (mut t, iut_tag, id, tsn) = in_shutdown_received(PEER);
     // T -> DATA -> IUT (after its own SHUTDOWN)
     t.send(iut_tag, &[tester_data(TESTER_TSN, 0, 0, b"after shutdown")]);
     let sent = t.sent();
@@ -330,12 +326,7 @@ fn sctp_at_i_2_9() {
 #[test]
 fn sctp_at_i_2_10() {
     const PEER: u32 = 0x2a00_0001;
-    let (mut t, iut_tag, id, tsn) = with_outstanding(PEER, b"outstanding");
-    // T -> SHUTDOWN (not acknowledging the DATA) -> IUT
-    t.send(iut_tag, &[shutdown_chunk(tsn.prev())]);
-    // IUT: no SHUTDOWN ACK
-    t.sent_nothing();
-    assert_eq!(t.events(), [(id, Event::ShutdownStarted)]);
+    let (mut t, iut_tag, id, tsn) = in_shutdown_received(PEER);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownReceived));
     // IUT -> DATA -> T (T3-rtx)
     let sent = run_for(&mut t, Duration::from_secs(1));
@@ -378,9 +369,7 @@ fn sctp_at_i_2_12() {
 #[test]
 fn sctp_at_i_2_13() {
     let (mut t, iut_tag, id) = in_shutdown_ack_sent(0x2d00_0001);
-    complete_shutdown(&mut t, iut_tag, id);
-    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
-    assert_gone(&mut t, iut_tag);
+    complete_shutdown_and_forget(&mut t, iut_tag, id);
 }
 
 /// A SHUTDOWN whose Cumulative TSN Ack covers all outstanding DATA
@@ -395,8 +384,7 @@ fn sctp_at_v_2_14() {
     assert_acks_the_shutdown(&mut t, id, PEER);
     assert_eq!(t.iut.association(id).unwrap().unacked(), 0);
     // Only SHUTDOWN ACKs follow, never the DATA.
-    let sent = sent_within(&mut t, Duration::from_secs(3));
-    assert!(data_in(&sent).is_empty(), "{sent:#?}");
+    assert_no_data_within(&mut t, Duration::from_secs(3));
 }
 
 // ---- BDC: bundling of DATA chunks with control chunks ----
@@ -475,9 +463,8 @@ fn sctp_bdc_i_7_3() {
 #[test]
 fn sctp_bdc_v_7_4() {
     const PEER: u32 = 0x7400_0001;
-    let mut t = Tester::server();
     // T -> INIT -> IUT; IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(PEER));
+    let (mut t, ack) = init_acked(PEER);
     let cookie = ack.state_cookie().unwrap().clone();
     // T -> COOKIE ECHO + DATA -> IUT
     t.send(
@@ -492,17 +479,13 @@ fn sctp_bdc_v_7_4() {
     assert!(!sent.is_empty());
     assert_eq!(sent[0].vtag(), PEER);
     assert_eq!(sent[0].packet.chunks[0], Chunk::CookieAck);
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
     let events = t.events();
     let Some((id, Event::Up(_))) = events.first().cloned() else {
         panic!("{events:?}")
     };
-    assert_eq!(
-        delivered(&mut t, id),
-        [Bytes::from_static(b"with the cookie")]
-    );
+    assert_delivered(&mut t, id, &[b"with the cookie"]);
 }
 
 /// A COOKIE ACK bundled with DATA sets the association up and the DATA is
@@ -523,9 +506,8 @@ fn sctp_bdc_v_7_5() {
     );
     // IUT -> SACK -> T
     let sent = sent_within(&mut t, SACK_DELAY);
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(77));
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(77));
     assert!(sent.iter().all(|s| s.vtag() == PEER));
     let events = t.events();
     assert!(
@@ -533,7 +515,7 @@ fn sctp_bdc_v_7_5() {
         "{events:?}"
     );
     assert_eq!(state(&t, id), Some(AssociationState::Established));
-    assert_eq!(delivered(&mut t, id), [Bytes::from_static(b"with the ack")]);
+    assert_delivered(&mut t, id, &[b"with the ack"]);
 }
 
 /// A SACK bundled with a SHUTDOWN: both are processed, the DATA counts as
@@ -564,15 +546,11 @@ fn sctp_bdc_v_7_7() {
     );
     // IUT -> SACK -> T
     let sent = sent_within(&mut t, SACK_DELAY);
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
     assert!(data_in(&sent).is_empty(), "{sent:#?}");
     assert_eq!(t.iut.association(id).unwrap().unacked(), 0);
-    assert_eq!(
-        delivered(&mut t, id),
-        [Bytes::from_static(b"and some data")]
-    );
+    assert_delivered(&mut t, id, &[b"and some data"]);
 }
 
 /// A SHUTDOWN ACK bundled with DATA in SHUTDOWN-SENT: the IUT sends

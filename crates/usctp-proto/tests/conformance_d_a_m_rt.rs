@@ -14,7 +14,7 @@ use bytes::Bytes;
 use support::etsi::assert_record;
 use support::*;
 use usctp_proto::association::{Event, PathChange};
-use usctp_proto::chunk::{Chunk, DataFlags, ErrorCause, Param};
+use usctp_proto::chunk::{Chunk, Data, DataFlags, ErrorCause, Param};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
@@ -26,6 +26,17 @@ const NOT_YET: &[(&str, &str)] = &[(
 
 fn tsn_plus(tsn: Tsn, n: u32) -> Tsn {
     Tsn(tsn.0.wrapping_add(n))
+}
+
+/// `data` is `message` cut in fragments, in order, with consecutive TSNs
+/// from `first`.
+#[track_caller]
+fn assert_fragments(data: &[Data], first: Tsn, message: &[u8]) {
+    for (i, d) in data.iter().enumerate() {
+        assert_eq!(d.tsn, tsn_plus(first, i as u32));
+    }
+    let whole: Vec<u8> = data.iter().flat_map(|d| d.payload.to_vec()).collect();
+    assert_eq!(&whole[..], message);
 }
 
 // ---- D: data ----
@@ -49,11 +60,8 @@ static BIG: [u8; 8192] = {
 #[test]
 fn sctp_d_v_8_1() {
     const PEER: u32 = 0x8100_0001;
-    let (mut t, _, id, iut_tsn) = established_with(Config::default(), PEER);
-    user_sends(&mut t, id, &BIG[..ONE_PACKET]);
     // IUT -> DATA (B, E) -> T
-    let data = only_data(&t.sent_one(), PEER);
-    assert_eq!(data.tsn, iut_tsn);
+    let (_, _, _, data) = with_outstanding_data(PEER, &BIG[..ONE_PACKET]);
     assert_eq!(data.flags, DataFlags::WHOLE);
     assert_eq!(&data.payload[..], &BIG[..ONE_PACKET]);
 }
@@ -72,15 +80,13 @@ fn sctp_d_v_8_2() {
     let data = data_in(&sent);
     assert_eq!(data.len(), 2, "{data:?}");
     for (i, d) in data.iter().enumerate() {
-        assert_eq!(d.tsn, tsn_plus(iut_tsn, i as u32));
         assert_eq!(d.stream, data[0].stream);
         assert_eq!(d.ssn, data[0].ssn);
         assert_eq!(d.flags.beginning, i == 0);
         assert_eq!(d.flags.end, i == data.len() - 1);
         assert!(!d.flags.unordered);
     }
-    let whole: Vec<u8> = data.iter().flat_map(|d| d.payload.to_vec()).collect();
-    assert_eq!(&whole[..], &BIG[..2000]);
+    assert_fragments(&data, iut_tsn, &BIG[..2000]);
 }
 
 /// First, middle and last fragments of a message are reassembled and
@@ -105,10 +111,7 @@ fn sctp_d_v_8_3() {
         Tsn(TESTER_TSN + 2)
     );
     assert!(t.events().contains(&(id, Event::Readable)));
-    assert_eq!(
-        delivered(&mut t, id),
-        [Bytes::from_static(b"first middle last")]
-    );
+    assert_delivered(&mut t, id, &[b"first middle last"]);
 }
 
 /// DATA covered by a SACK's Cumulative TSN Ack is acknowledged and never
@@ -121,8 +124,7 @@ fn sctp_d_v_8_4() {
     t.send(iut_tag, &[sack_chunk(tsn)]);
     assert_eq!(t.iut.association(id).unwrap().unacked(), 0);
     // IUT: no retransmission
-    let sent = sent_within(&mut t, Duration::from_secs(10));
-    assert!(data_in(&sent).is_empty(), "{sent:#?}");
+    assert_no_data_within(&mut t, Duration::from_secs(10));
 }
 
 /// DATA left unacknowledged is retransmitted when T3-rtx expires (RTO.Initial
@@ -150,16 +152,14 @@ fn sctp_d_o_8_6() {
     let data = tester_data(TESTER_TSN, 0, 0, b"twice");
     // T -> DATA -> IUT; IUT -> SACK -> T
     t.send(iut_tag, std::slice::from_ref(&data));
-    let sacks = sacks_in(&sent_within(&mut t, SACK_DELAY));
-    assert_eq!(sacks.len(), 1);
-    assert_eq!(delivered(&mut t, id), [Bytes::from_static(b"twice")]);
+    only_sack(&sent_within(&mut t, SACK_DELAY));
+    assert_delivered(&mut t, id, &[b"twice"]);
     // T -> DATA (duplicate) -> IUT
     t.send(iut_tag, &[data]);
     // IUT -> SACK (Duplicate TSN) -> T at once
-    let sacks = sacks_in(&t.sent());
-    assert_eq!(sacks.len(), 1, "{sacks:?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
-    assert_eq!(sacks[0].duplicate_tsns, [Tsn(TESTER_TSN)]);
+    let sack = only_sack(&t.sent());
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
+    assert_eq!(sack.duplicate_tsns, [Tsn(TESTER_TSN)]);
     assert!(delivered(&mut t, id).is_empty());
 }
 
@@ -274,8 +274,7 @@ fn sctp_d_v_8_10() {
     t.from = other;
     t.send(ack.initiate_tag, &[sack_chunk(data.tsn)]);
     assert_eq!(t.iut.association(id).unwrap().unacked(), 0);
-    let sent = sent_within(&mut t, Duration::from_secs(3));
-    assert!(data_in(&sent).is_empty(), "{sent:#?}");
+    assert_no_data_within(&mut t, Duration::from_secs(3));
 }
 
 /// A DATA chunk without user data aborts the association with the No User
@@ -392,11 +391,7 @@ fn sctp_d_v_8_14() {
     }
     assert!(data.len() >= 5, "{}", data.len());
     assert!(data[0].flags.beginning && data.last().unwrap().flags.end);
-    for (i, d) in data.iter().enumerate() {
-        assert_eq!(d.tsn, tsn_plus(iut_tsn, i as u32));
-    }
-    let whole: Vec<u8> = data.iter().flat_map(|d| d.payload.to_vec()).collect();
-    assert_eq!(&whole[..], &BIG[..5000]);
+    assert_fragments(&data, iut_tsn, &BIG[..5000]);
 }
 
 // ---- A: acknowledgement ----
@@ -414,10 +409,9 @@ fn sctp_a_v_9_1() {
     let sent = sent_within(&mut t, SACK_DELAY);
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0].vtag(), PEER);
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1);
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
-    assert!(sacks[0].gap_blocks.is_empty());
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
+    assert!(sack.gap_blocks.is_empty());
 }
 
 /// One packet with two DATA chunks gets a single SACK covering both
@@ -436,13 +430,9 @@ fn sctp_a_v_9_2() {
     );
     // IUT -> SACK -> T
     let sent = sent_within(&mut t, Duration::from_millis(500));
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN + 1));
-    assert_eq!(
-        delivered(&mut t, id),
-        [Bytes::from_static(b"one"), Bytes::from_static(b"two")]
-    );
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN + 1));
+    assert_delivered(&mut t, id, &[b"one", b"two"]);
 }
 
 /// DATA that leaves a gap is acknowledged at once with a Gap Ack Block;
@@ -455,25 +445,20 @@ fn sctp_a_o_9_3() {
     // T -> DATA (TSN+1, the first missing) -> IUT
     t.send(iut_tag, &[tester_data(TESTER_TSN + 1, 0, 1, b"second")]);
     // IUT -> SACK (gap block) -> T at once
-    let sacks = sacks_in(&t.sent());
-    assert_eq!(sacks.len(), 1, "{sacks:?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN - 1));
+    let sack = only_sack(&t.sent());
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN - 1));
     assert_eq!(
-        sacks[0].gap_blocks,
+        sack.gap_blocks,
         [usctp_proto::chunk::GapBlock { start: 2, end: 2 }]
     );
     // T -> DATA (the missing TSN) -> IUT
     t.send(iut_tag, &[tester_data(TESTER_TSN, 0, 0, b"first")]);
     // IUT -> SACK -> T
     let sent = sent_within(&mut t, SACK_DELAY);
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN + 1));
-    assert!(sacks[0].gap_blocks.is_empty());
-    assert_eq!(
-        delivered(&mut t, id),
-        [Bytes::from_static(b"first"), Bytes::from_static(b"second")]
-    );
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN + 1));
+    assert!(sack.gap_blocks.is_empty());
+    assert_delivered(&mut t, id, &[b"first", b"second"]);
 }
 
 // ---- M: unknown chunk types ----
@@ -508,9 +493,8 @@ fn sctp_m_i_10_1() {
     let (sent, delivered) = unknown_then_data(0xa100_0001, 0xf0);
     // IUT -> ERROR (Unrecognized Chunk Type) + SACK -> T
     assert_eq!(errors_in(&sent), [reported(0xf0)]);
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
     assert!(delivered);
 }
 
@@ -542,9 +526,8 @@ fn sctp_m_i_10_4() {
     let (sent, delivered) = unknown_then_data(0xa400_0001, 0xb0);
     // IUT -> SACK -> T
     assert!(errors_in(&sent).is_empty(), "{sent:#?}");
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
+    let sack = only_sack(&sent);
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
     assert!(delivered);
 }
 

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use support::*;
 use usctp_proto::association::{AssociationState, Event};
 use usctp_proto::chunk::{Chunk, Param, Shutdown, ShutdownComplete};
-use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
 // ---- DM: duplicate messages ----
@@ -45,10 +44,8 @@ fn sctp_dm_o_4_2_1() {
     let ack = send_init(&mut t, init(0x4210_0001));
     assert_ne!(ack.initiate_tag, iut_tag);
     assert!(ack.state_cookie().is_some());
-    assert_established(&t, id, iut_tag, 0x4210_0001);
     assert!(t.events().is_empty());
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, iut_tag, 0x4210_0001);
+    assert_established_and_alive(&mut t, id, iut_tag, 0x4210_0001);
 }
 
 /// In SHUTDOWN-ACK-SENT, an INIT from the peer is discarded and answered by
@@ -131,11 +128,8 @@ fn sctp_dm_o_4_4() {
     // T -> COOKIE ACK -> IUT (again)
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     // IUT: nothing
-    t.sent_nothing();
-    assert!(t.events().is_empty());
-    assert_eq!(state(&t, id), Some(AssociationState::Established));
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, ours.initiate_tag, 0x4400_0001);
+    t.silent();
+    assert_established_and_alive(&mut t, id, ours.initiate_tag, 0x4400_0001);
 }
 
 /// In SHUTDOWN-SENT, a SHUTDOWN from the peer (both ends closing at once) is
@@ -144,15 +138,8 @@ fn sctp_dm_o_4_4() {
 #[test]
 fn sctp_dm_o_4_5() {
     const PEER: u32 = 0x4500_0001;
-    let (mut t, iut_tag, id, _) = established_with(Config::default(), PEER);
-    user_sends(&mut t, id, b"last words");
     // IUT -> DATA -> T
-    let data = only_data(&t.sent_one(), PEER);
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
-    // IUT: no SHUTDOWN while the DATA is outstanding
-    t.sent_nothing();
-    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
+    let (mut t, iut_tag, id, data) = in_shutdown_pending(PEER, b"last words");
     // T -> SACK -> IUT
     t.send(iut_tag, &[sack_chunk(data.tsn)]);
     // IUT -> SHUTDOWN -> T
@@ -165,9 +152,7 @@ fn sctp_dm_o_4_5() {
     t.send(iut_tag, &[shutdown_chunk(data.tsn)]);
     assert_acks_the_shutdown(&mut t, id, PEER);
     assert_events_only(&mut t, |e| matches!(e, Event::ShutdownStarted));
-    complete_shutdown(&mut t, iut_tag, id);
-    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
-    assert_gone(&mut t, iut_tag);
+    complete_shutdown_and_forget(&mut t, iut_tag, id);
 }
 
 /// A SHUTDOWN in COOKIE-WAIT is discarded; INIT retransmission goes on and
@@ -225,9 +210,7 @@ fn sctp_dm_o_4_6_3() {
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
     assert_events_only(&mut t, |e| matches!(e, Event::ShutdownStarted));
-    complete_shutdown(&mut t, iut_tag, id);
-    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
-    assert_gone(&mut t, iut_tag);
+    complete_shutdown_and_forget(&mut t, iut_tag, id);
 }
 
 /// A SHUTDOWN ACK in COOKIE-WAIT is treated as out of the blue: SHUTDOWN
@@ -263,11 +246,8 @@ fn sctp_dm_o_4_7_2() {
     // T -> SHUTDOWN ACK -> IUT
     t.send(iut_tag, &[Chunk::ShutdownAck]);
     // IUT: nothing
-    t.sent_nothing();
-    assert!(t.events().is_empty());
-    assert_eq!(state(&t, id), Some(AssociationState::Established));
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, iut_tag, 0x4720_0001);
+    t.silent();
+    assert_established_and_alive(&mut t, id, iut_tag, 0x4720_0001);
 }
 
 /// In SHUTDOWN-ACK-SENT, a SHUTDOWN ACK (the peer shut down too) gets a
@@ -295,10 +275,9 @@ fn sctp_dm_o_4_7_3() {
 /// association is unaffected (RFC 9260 §5.1.5, §5.2.4).
 #[test]
 fn sctp_dm_o_4_8() {
-    let mut t = Tester::server();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(0x4800_0001));
+    let (mut t, ack) = init_acked(0x4800_0001);
     // T -> COOKIE ECHO -> IUT
     // IUT -> COOKIE ACK -> T
     assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
@@ -309,11 +288,8 @@ fn sctp_dm_o_4_8() {
     // T -> COOKIE ECHO (tampered cookie) -> IUT
     t.send(ack.initiate_tag, &[cookie_echo(&Bytes::from(tampered))]);
     // IUT: nothing
-    t.sent_nothing();
-    assert!(t.events().is_empty());
-    assert_established(&t, id, ack.initiate_tag, 0x4800_0001);
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, ack.initiate_tag, 0x4800_0001);
+    t.silent();
+    assert_established_and_alive(&mut t, id, ack.initiate_tag, 0x4800_0001);
 }
 
 /// A SHUTDOWN COMPLETE in COOKIE-WAIT is discarded; INIT retransmission goes

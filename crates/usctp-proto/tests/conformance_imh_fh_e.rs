@@ -80,10 +80,9 @@ fn sctp_imh_i_3_2() {
 /// §8.5.1 (D)).
 #[test]
 fn sctp_imh_i_3_3() {
-    let mut t = Tester::server();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(0x3300_0001));
+    let (mut t, ack) = init_acked(0x3300_0001);
     let cookie = ack.state_cookie().unwrap().clone();
     for wrong in [ack.initiate_tag.wrapping_add(1), 0, 0x3300_0001] {
         // T -> COOKIE ECHO (wrong Verification Tag) -> IUT
@@ -109,8 +108,7 @@ fn sctp_imh_i_3_4() {
     // T -> INIT (bad checksum) -> IUT
     t.send_raw(bad);
     // IUT: nothing
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
     // T -> INIT -> IUT
     t.send_raw(good);
     // IUT -> INIT ACK -> T
@@ -121,10 +119,9 @@ fn sctp_imh_i_3_4() {
 /// silently: no COOKIE ACK, no association (RFC 9260 §5.1.5 step 2).
 #[test]
 fn sctp_imh_i_3_5() {
-    let mut t = Tester::server();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(0x3500_0001));
+    let (mut t, ack) = init_acked(0x3500_0001);
     let cookie = ack.state_cookie().unwrap().clone();
     for at in [0, cookie.len() / 2, cookie.len() - 1] {
         let mut tampered = cookie.to_vec();
@@ -142,10 +139,9 @@ fn sctp_imh_i_3_5() {
 /// saying how late it is; no association (RFC 9260 §5.1.5, §3.3.10.3).
 #[test]
 fn sctp_imh_i_3_6() {
-    let mut t = Tester::server();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(0x3600_0001));
+    let (mut t, ack) = init_acked(0x3600_0001);
     t.advance(Duration::from_secs(61));
     // T -> COOKIE ECHO (cookie 1 s past its 60 s life) -> IUT
     // IUT -> ERROR (Stale Cookie) -> T
@@ -181,10 +177,8 @@ fn sctp_imh_i_3_7() {
         // IUT: nothing
         t.sent_nothing();
     }
-    assert_eq!(state(&t, id), Some(AssociationState::Established));
     assert!(t.events().is_empty());
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, iut_tag, 0x3700_0001);
+    assert_established_and_alive(&mut t, id, iut_tag, 0x3700_0001);
     // T -> ABORT -> IUT (right tag)
     t.send(iut_tag, &[Chunk::Abort(Abort::default())]);
     t.sent_nothing();
@@ -229,8 +223,7 @@ fn sctp_imh_i_3_9() {
         // T -> SHUTDOWN ACK (wrong Verification Tag) -> IUT
         t.send(wrong, &[Chunk::ShutdownAck]);
         // IUT: nothing
-        t.sent_nothing();
-        assert!(t.events().is_empty());
+        t.silent();
         assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
         // IUT -> SHUTDOWN -> T (T2-shutdown)
         t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
@@ -274,8 +267,7 @@ fn sctp_imh_i_3_10() {
         });
         t.send(vtag, &[complete]);
         // IUT: nothing
-        t.sent_nothing();
-        assert!(t.events().is_empty());
+        t.silent();
         assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
         // IUT -> SHUTDOWN ACK -> T (T2-shutdown)
         t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
@@ -283,9 +275,7 @@ fn sctp_imh_i_3_10() {
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
-    complete_shutdown(&mut t, iut_tag, id);
-    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
-    assert_gone(&mut t, iut_tag);
+    complete_shutdown_and_forget(&mut t, iut_tag, id);
 }
 
 // ---- FH: fault handling ----
@@ -297,19 +287,15 @@ fn sctp_imh_i_3_10() {
 #[test]
 fn sctp_fh_i_5_1_1() {
     const PEER: u32 = 0x5110_0001;
-    let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), PEER);
-    user_sends(&mut t, id, b"are you there?");
     // IUT -> DATA -> T (never acknowledged)
-    let data = only_data(&t.sent_one(), PEER);
-    assert_eq!(data.tsn, iut_tsn);
+    let (mut t, iut_tag, id, data) = with_outstanding_data(PEER, b"are you there?");
     // IUT -> DATA -> T (T3-rtx) at 1, 3, 7, 15, 31, 63, 123, ... 303 s
     let sent = run_for(&mut t, Duration::from_secs(362));
     for (at, s) in &sent {
         assert_eq!(only_data(s, PEER), data, "at {at:?}");
     }
-    let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
     assert_eq!(
-        times,
+        times(&sent),
         secs(&[1, 3, 7, 15, 31, 63, 123, 183, 243, 303]),
         "ten retransmissions"
     );
@@ -355,10 +341,8 @@ fn sctp_fh_i_5_1_1() {
 #[test]
 fn sctp_fh_i_5_1_2() {
     const PEER: u32 = 0x5120_0001;
-    let (mut t, iut_tag, id, _) = established_with(Config::default(), PEER);
-    user_sends(&mut t, id, b"first");
     // IUT -> DATA -> T
-    let first = only_data(&t.sent_one(), PEER);
+    let (mut t, iut_tag, id, first) = with_outstanding_data(PEER, b"first");
     // IUT -> DATA -> T (T3-rtx) at 1, 3 and 7 s: the error counter is 3
     let sent = run_for(&mut t, Duration::from_secs(7));
     assert_eq!(sent.len(), 3, "{sent:#?}");
@@ -433,18 +417,13 @@ fn sctp_fh_o_5_3_1() {
 /// An out-of-the-blue ABORT is discarded silently (RFC 9260 §8.4 (2)).
 #[test]
 fn sctp_fh_o_5_3_2() {
-    let mut t = Tester::server();
-    for t_bit in [false, true] {
-        // T -> ABORT -> IUT
-        let abort = Chunk::Abort(Abort {
-            reflected_tag: t_bit,
+    // T -> ABORT -> IUT
+    assert_ootb_discarded(0x5320_0001, |reflected_tag| {
+        Chunk::Abort(Abort {
+            reflected_tag,
             causes: vec![],
-        });
-        t.send(0x5320_0001, &[abort]);
-        // IUT: nothing
-        t.sent_nothing();
-    }
-    assert_eq!(t.iut.association_count(), 0);
+        })
+    });
 }
 
 /// An out-of-the-blue SHUTDOWN ACK gets a SHUTDOWN COMPLETE with the T bit
@@ -470,13 +449,19 @@ fn sctp_fh_o_5_3_3() {
 /// (RFC 9260 §8.4 (6)).
 #[test]
 fn sctp_fh_o_5_3_4() {
+    // T -> SHUTDOWN COMPLETE -> IUT
+    assert_ootb_discarded(0x5340_0001, |reflected_tag| {
+        Chunk::ShutdownComplete(ShutdownComplete { reflected_tag })
+    });
+}
+
+/// The out-of-the-blue chunk `with_t_bit` makes, with the T bit clear and
+/// set, is each time discarded silently, and nothing is set up.
+#[track_caller]
+fn assert_ootb_discarded(vtag: u32, with_t_bit: impl Fn(bool) -> Chunk) {
     let mut t = Tester::server();
     for t_bit in [false, true] {
-        // T -> SHUTDOWN COMPLETE -> IUT
-        let complete = Chunk::ShutdownComplete(ShutdownComplete {
-            reflected_tag: t_bit,
-        });
-        t.send(0x5340_0001, &[complete]);
+        t.send(vtag, &[with_t_bit(t_bit)]);
         // IUT: nothing
         t.sent_nothing();
     }
@@ -487,10 +472,9 @@ fn sctp_fh_o_5_3_4() {
 /// even with a valid cookie, which from unicast works (RFC 9260 §8.4 (1)).
 #[test]
 fn sctp_fh_o_5_3_5() {
-    let mut t = Tester::server();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(0x5350_0001));
+    let (mut t, ack) = init_acked(0x5350_0001);
     for source in ["224.0.0.1:9899", "255.255.255.255:9899", "[ff02::1]:9899"] {
         t.from = source.parse().unwrap();
         // T (non-unicast source) -> COOKIE ECHO -> IUT
@@ -591,9 +575,7 @@ fn sctp_e_o_6_2() {
     // IUT: nothing
     t.sent_nothing();
     assert_events_only(&mut t, |e| matches!(e, Event::RemoteError(_)));
-    assert_established(&t, id, iut_tag, 0x6200_0001);
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, iut_tag, 0x6200_0001);
+    assert_established_and_alive(&mut t, id, iut_tag, 0x6200_0001);
 
     // COOKIE-WAIT
     let (mut t, id) = client();
@@ -756,10 +738,9 @@ fn sctp_e_i_6_5() {
 /// (RFC 9260 §5.1 (D), §3.3.10.8).
 #[test]
 fn sctp_e_i_6_6() {
-    let mut t = Tester::server();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
-    let ack = send_init(&mut t, init(0x6600_0001));
+    let (mut t, ack) = init_acked(0x6600_0001);
     let report = ErrorChunk {
         causes: vec![ErrorCause::UnrecognizedParameters(Bytes::from_static(&[
             0xC0, 0x00, 0, 4,
@@ -787,9 +768,7 @@ fn sctp_e_i_6_6() {
             .all(|(_, e)| matches!(e, Event::RemoteError(_))),
         "{events:?}"
     );
-    assert_eq!(state(&t, *id), Some(AssociationState::Established));
-    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
-    assert_alive(&mut t, ack.initiate_tag, 0x6600_0001);
+    assert_established_and_alive(&mut t, *id, ack.initiate_tag, 0x6600_0001);
 }
 
 // ---- the record ----

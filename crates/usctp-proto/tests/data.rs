@@ -54,8 +54,7 @@ fn no_data_is_taken_or_sent_before_the_association_is_up() {
 fn data_bundled_with_cookie_echo_is_acknowledged_with_the_cookie_ack() {
     // §5.1 (D), §6.10: DATA may follow the COOKIE ECHO; its SACK rides with
     // the COOKIE ACK (ETSI sctp-bdc-v-7-4).
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0x4242));
+    let (mut t, ack) = init_acked(0x4242);
     let cookie = ack.state_cookie().unwrap().clone();
     t.send(
         ack.initiate_tag,
@@ -197,11 +196,10 @@ fn data_beyond_the_receive_window_is_dropped_left_out_of_the_sack_and_said_at_on
     assert_eq!(sacks[0].a_rwnd, 500);
     // No room for this one.
     t.send(iut_tag, &[in_sequence(TESTER_TSN + 2, [2; 1000])]);
-    let sacks = sacks_in(&t.sent());
-    assert_eq!(sacks.len(), 1, "a SACK at once");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN - 1));
-    assert_eq!(sacks[0].gap_blocks, [GapBlock { start: 2, end: 2 }]);
-    assert_eq!(sacks[0].a_rwnd, 500);
+    let sack = only_sack(&t.sent());
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN - 1));
+    assert_eq!(sack.gap_blocks, [GapBlock { start: 2, end: 2 }]);
+    assert_eq!(sack.a_rwnd, 500);
     // Filling the gap acknowledges TESTER_TSN and TESTER_TSN + 1, not the dropped TESTER_TSN + 2.
     t.send(iut_tag, &[in_sequence(TESTER_TSN, [0; 100])]);
     let sacks = sacks_in(&t.sent());
@@ -287,9 +285,7 @@ fn sack_after_gaps(t: &mut Tester, iut_tag: u32, count: u32, packet_size: usize)
         t.send(iut_tag, &[in_sequence(TESTER_TSN + 1 + 2 * i, b"x")]);
         let sent = t.sent();
         assert!(sent.iter().all(|s| s.size <= packet_size), "{sent:#?}");
-        let sacks = sacks_in(&sent);
-        assert_eq!(sacks.len(), 1, "one SACK for packet {i}");
-        last = sacks.into_iter().next();
+        last = Some(only_sack(&sent));
     }
     let last = last.unwrap();
     assert_eq!(last.cumulative_tsn_ack, Tsn(TESTER_TSN - 1));
@@ -408,10 +404,8 @@ fn a_small_peer_window_is_not_filled_with_part_of_a_chunk() {
 #[test]
 fn zero_window_allows_one_probe() {
     // §6.1 A: with a_rwnd 0 and nothing in flight, one DATA chunk probes.
-    let (mut t, tag, id) = established(PEER);
-    user_sends(&mut t, id, b"a");
-    let first = data_in(&t.sent());
-    t.send(tag, &[sack_with(first[0].tsn, 0, &[])]);
+    let (mut t, tag, id, first) = with_outstanding_data(PEER, b"a");
+    t.send(tag, &[sack_with(first.tsn, 0, &[])]);
     for _ in 0..3 {
         user_sends(&mut t, id, b"b");
     }
@@ -614,13 +608,13 @@ fn unordered_data_is_delivered_whatever_its_stream_sequence_number() {
             tester_data(TESTER_TSN + 1, 0, 0, b"ordered"),
         ],
     );
-    assert_eq!(delivered(&mut t, id), [&b"u"[..], b"ordered"]);
+    assert_delivered(&mut t, id, &[b"u", b"ordered"]);
     // T -> DATA (U, SSN 500) -> IUT, twice; T -> DATA (SSN 0) -> IUT
     let (mut t, iut_tag, id) = established(PEER);
     t.send(iut_tag, &[unordered(TESTER_TSN, 500, b"u1")]);
     t.send(iut_tag, &[unordered(TESTER_TSN + 1, 500, b"u2")]);
     t.send(iut_tag, &[tester_data(TESTER_TSN + 2, 0, 0, b"o0")]);
-    assert_eq!(delivered(&mut t, id), [&b"u1"[..], b"u2", b"o0"]);
+    assert_delivered(&mut t, id, &[b"u1", b"u2", b"o0"]);
 }
 
 // ---- §6.9: fragmentation ----

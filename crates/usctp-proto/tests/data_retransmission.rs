@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use support::*;
-use usctp_proto::association::Event;
+use usctp_proto::association::{AssocId, Event};
 use usctp_proto::chunk::{Chunk, Init};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
@@ -20,16 +20,13 @@ const PEER: u32 = 0x6900_0001;
 #[test]
 fn unacknowledged_data_is_retransmitted_with_backoff() {
     // §6.3.3: T3-rtx at RTO (RTO.Initial 1 s), doubling each time.
-    let (mut t, _, id) = established(PEER);
-    user_sends(&mut t, id, b"hi");
-    let first = data_in(&t.sent());
-    assert_eq!(first.len(), 1);
+    let (mut t, _, _, first) = with_outstanding_data(PEER, b"hi");
     let mut rto = Duration::from_secs(1);
     for _ in 0..3 {
         t.advance(rto - Duration::from_millis(1));
         assert!(data_in(&t.sent()).is_empty());
         t.advance(Duration::from_millis(1));
-        assert_eq!(data_in(&t.sent()), first);
+        assert_eq!(data_in(&t.sent()), std::slice::from_ref(&first));
         rto *= 2;
     }
 }
@@ -37,10 +34,8 @@ fn unacknowledged_data_is_retransmitted_with_backoff() {
 #[test]
 fn acknowledged_data_is_not_retransmitted() {
     // §6.3.2: T3-rtx stops when everything is acknowledged.
-    let (mut t, tag, id) = established(PEER);
-    user_sends(&mut t, id, b"hi");
-    let sent = data_in(&t.sent());
-    t.send(tag, &[sack_with(sent[0].tsn, 100_000, &[])]);
+    let (mut t, tag, id, sent) = with_outstanding_data(PEER, b"hi");
+    t.send(tag, &[sack_with(sent.tsn, 100_000, &[])]);
     assert!(
         t.events()
             .iter()
@@ -55,10 +50,7 @@ fn acknowledged_data_is_not_retransmitted() {
 fn sending_more_data_does_not_restart_a_running_t3() {
     // §6.1: T3-rtx starts with the first DATA and is not restarted by new
     // DATA while it runs.
-    let (mut t, _iut_tag, id) = established(PEER);
-    user_sends(&mut t, id, b"first");
-    let first = data_in(&t.sent());
-    assert_eq!(first.len(), 1);
+    let (mut t, _iut_tag, id, first) = with_outstanding_data(PEER, b"first");
     t.advance(Duration::from_millis(600));
     user_sends(&mut t, id, b"second");
     assert_eq!(data_in(&t.sent()).len(), 1);
@@ -67,7 +59,7 @@ fn sending_more_data_does_not_restart_a_running_t3() {
     // One RTO (1 s) after the first DATA, not after the second.
     t.advance(Duration::from_millis(1));
     let resent = data_in(&t.sent());
-    assert!(resent.iter().any(|d| d.tsn == first[0].tsn), "{resent:?}");
+    assert!(resent.iter().any(|d| d.tsn == first.tsn), "{resent:?}");
 }
 
 #[test]
@@ -76,25 +68,31 @@ fn rtt_is_measured_each_round_trip_but_never_from_a_retransmitted_chunk() {
     let (mut t, iut_tag, id) = established(PEER);
     let srtt = |t: &Tester| t.iut.association(id).unwrap().srtt();
     assert_eq!(srtt(&t), None);
-    user_sends(&mut t, id, b"a");
-    let a = data_in(&t.sent())[0].tsn;
-    t.advance(Duration::from_millis(100));
-    t.send(iut_tag, &[sack_with(a, 100_000, &[])]);
+    let a = send_one(&mut t, id, b"a");
+    ack_after(&mut t, iut_tag, Duration::from_millis(100), a);
     assert_eq!(srtt(&t), Some(Duration::from_millis(100)));
     // Retransmitted on T3-rtx, then acknowledged: no sample.
-    user_sends(&mut t, id, b"b");
-    let b = data_in(&t.sent())[0].tsn;
+    let b = send_one(&mut t, id, b"b");
     t.advance(Duration::from_secs(1));
     assert_eq!(data_in(&t.sent())[0].tsn, b);
-    t.advance(Duration::from_millis(50));
-    t.send(iut_tag, &[sack_with(b, 100_000, &[])]);
+    ack_after(&mut t, iut_tag, Duration::from_millis(50), b);
     assert_eq!(srtt(&t), Some(Duration::from_millis(100)));
     // The next round trip is measured again: SRTT = 7/8 100 + 1/8 300.
-    user_sends(&mut t, id, b"c");
-    let c = data_in(&t.sent())[0].tsn;
-    t.advance(Duration::from_millis(300));
-    t.send(iut_tag, &[sack_with(c, 100_000, &[])]);
+    let c = send_one(&mut t, id, b"c");
+    ack_after(&mut t, iut_tag, Duration::from_millis(300), c);
     assert_eq!(srtt(&t), Some(Duration::from_millis(125)));
+}
+
+/// The user of `id` sends `payload`; returns the TSN of the DATA that goes.
+fn send_one(t: &mut Tester, id: AssocId, payload: &'static [u8]) -> Tsn {
+    user_sends(t, id, payload);
+    data_in(&t.sent())[0].tsn
+}
+
+/// After `delay`, the tester acknowledges everything up to `tsn`.
+fn ack_after(t: &mut Tester, iut_tag: u32, delay: Duration, tsn: Tsn) {
+    t.advance(delay);
+    t.send(iut_tag, &[sack_with(tsn, 100_000, &[])]);
 }
 
 // ---- §7.2.4: fast retransmit ----

@@ -78,8 +78,7 @@ fn packets_from_or_to_sctp_port_0_are_dropped_unanswered() {
         0x4848_0003,
         &[tester_data(TESTER_TSN, 0, 0, b"x")],
     ));
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
     assert!(t.events().is_empty());
     // The same INIT from a real port is answered, there.
     t.send(0, &[Chunk::Init(init(0x4848_0004))]);

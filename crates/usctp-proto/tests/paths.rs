@@ -193,8 +193,7 @@ fn heartbeats_are_answered_from_cookie_echoed_through_shutdown_received() {
     answered(&mut t, b"established");
     user_sends(&mut t, id, b"outstanding");
     let mine = data_in(&t.sent());
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
+    t.shutdown(id);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
     answered(&mut t, b"shutdown-pending");
     t.send(ours.initiate_tag, &[shutdown_chunk(mine[0].tsn.prev())]);

@@ -54,6 +54,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The `i`th of many tester addresses, 10.x.y.z port 9899, one per `i`
+/// below 2^24.
+fn nth_source(i: u32) -> SocketAddr {
+    let octets = i.to_be_bytes();
+    SocketAddr::from(([10, octets[1], octets[2], octets[3]], 9899))
+}
+
 fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -103,8 +110,7 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
     drop(t.sent());
     let before = live();
     for i in 0..100_000u32 {
-        let octets = i.to_be_bytes();
-        t.from = SocketAddr::from(([10, octets[1], octets[2], octets[3]], 9899));
+        t.from = nth_source(i);
         t.send(0, &[Chunk::Init(init(i | 1))]);
         if i % 128 == 0 {
             drop(t.sent());
@@ -181,8 +187,7 @@ fn ten_thousand_idle_associations_fit_in_a_few_kib_each() {
     drop(t.sent());
     let before = live();
     for i in 0..COUNT {
-        let octets = i.to_be_bytes();
-        t.from = SocketAddr::from(([10, octets[1], octets[2], octets[3]], 9899));
+        t.from = nth_source(i);
         t.establish(0x1000 + i);
     }
     assert_eq!(t.iut.association_count(), COUNT as usize);

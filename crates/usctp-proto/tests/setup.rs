@@ -14,6 +14,13 @@ use usctp_proto::association::{AssociationError, AssociationState, Event};
 use usctp_proto::chunk::{Chunk, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
 
+/// An INIT ACK parameter of unknown type 0xC0DE (upper bits 11: skip and
+/// report) with the value "ab".
+const C0DE_AB: Param = Param::Unknown {
+    param_type: ParamType(0xC0DE),
+    value: Bytes::from_static(b"ab"),
+};
+
 // ---- server side ----
 
 #[test]
@@ -38,8 +45,7 @@ fn init_is_answered_with_init_ack_and_no_state_is_kept() {
 #[test]
 fn valid_cookie_echo_creates_the_association_and_gets_cookie_ack() {
     // §5.1 (D): A -> COOKIE ECHO -> Z; Z -> COOKIE ACK -> A; Z is up.
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0xb2b2));
+    let (mut t, ack) = init_acked(0xb2b2);
     let reply = echo_cookie(&mut t, &ack);
     assert_eq!(reply.vtag(), 0xb2b2);
     assert_eq!(reply.packet.chunks, [Chunk::CookieAck]);
@@ -60,8 +66,7 @@ fn valid_cookie_echo_creates_the_association_and_gets_cookie_ack() {
 fn chunks_bundled_after_cookie_echo_are_processed() {
     // §5.1 (D): DATA and control chunks may follow the COOKIE ECHO; here a
     // HEARTBEAT, whose ACK is bundled after the COOKIE ACK.
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0xc3c3));
+    let (mut t, ack) = init_acked(0xc3c3);
     let cookie = ack.state_cookie().unwrap();
     t.send(
         ack.initiate_tag,
@@ -85,21 +90,11 @@ fn init_with_initiate_tag_zero_is_discarded_silently() {
 #[test]
 fn init_with_zero_streams_gets_abort_invalid_mandatory_parameter() {
     // §3.3.2: OS or MIS of 0.
-    for (os, mis) in [(0, 5), (5, 0)] {
+    for bad in zero_stream_inits(0x1234) {
         let mut t = Tester::server();
-        let bad = Init {
-            outbound_streams: os,
-            inbound_streams: mis,
-            ..init(0x1234)
-        };
         t.send(0, &[Chunk::Init(bad)]);
-        let reply = t.sent_one();
-        assert_eq!(reply.vtag(), 0x1234);
-        let Chunk::Abort(abort) = reply.only() else {
-            panic!("expected ABORT")
-        };
-        assert!(!abort.reflected_tag);
-        assert_eq!(abort.causes, [ErrorCause::InvalidMandatoryParameter]);
+        let invalid = [ErrorCause::InvalidMandatoryParameter];
+        assert_abort(&t.sent_one(), 0x1234, false, &invalid);
     }
 }
 
@@ -366,8 +361,7 @@ fn a_flood_of_inits_leaves_no_state() {
 #[test]
 fn forged_or_truncated_cookie_is_discarded_silently() {
     // §5.1.5 step 2.
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0xd4d4));
+    let (mut t, ack) = init_acked(0xd4d4);
     let cookie = ack.state_cookie().unwrap().clone();
     for i in 0..cookie.len() {
         let mut forged = cookie.to_vec();
@@ -375,27 +369,23 @@ fn forged_or_truncated_cookie_is_discarded_silently() {
         t.send(ack.initiate_tag, &[cookie_echo(&Bytes::from(forged))]);
         t.send(ack.initiate_tag, &[cookie_echo(&cookie.slice(..i))]);
     }
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
 }
 
 #[test]
 fn cookie_echo_with_a_tag_other_than_the_cookies_is_discarded() {
     // §8.5.1 (D).
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0xe5e5));
+    let (mut t, ack) = init_acked(0xe5e5);
     let cookie = ack.state_cookie().unwrap().clone();
     t.send(ack.initiate_tag ^ 1, &[cookie_echo(&cookie)]);
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
 }
 
 #[test]
 fn stale_cookie_gets_error_with_staleness() {
     // §5.1.5 step 3 and §3.3.10.3: the measure is in microseconds, the
     // ERROR carries the peer's tag from the cookie.
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0xf6f6));
+    let (mut t, ack) = init_acked(0xf6f6);
     t.advance(Duration::from_millis(60_000 + 250));
     let reply = echo_cookie(&mut t, &ack);
     assert_eq!(reply.vtag(), 0xf6f6);
@@ -452,8 +442,7 @@ fn cookie_sealed_before_one_key_rotation_opens_but_not_after_two() {
         if opens {
             assert_eq!(t.sent_one().packet.chunks, [Chunk::CookieAck]);
         } else {
-            t.sent_nothing();
-            assert_eq!(t.iut.association_count(), 0);
+            assert_nothing_set_up(&mut t);
         }
     }
 }
@@ -464,8 +453,7 @@ fn cookie_sealed_before_one_key_rotation_opens_but_not_after_two() {
 /// association's tie-tags (the same for every such INIT, not the tags).
 #[test]
 fn cookie_holds_the_association_and_the_right_tie_tags() {
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0x3939_0001));
+    let (mut t, ack) = init_acked(0x3939_0001);
     let fresh = open_cookie(ack.state_cookie().unwrap());
     assert_eq!((fresh.local_tie_tag, fresh.peer_tie_tag), (0, 0));
     assert_eq!(
@@ -579,11 +567,7 @@ fn init_ack_leads_to_cookie_echo_and_cookie_ack_brings_the_association_up() {
 #[test]
 fn cookie_echo_goes_first_and_nothing_else_until_the_cookie_ack() {
     let (mut t, id) = client();
-    let unknown = Param::Unknown {
-        param_type: ParamType(0xC0DE),
-        value: Bytes::from_static(b"ab"),
-    };
-    let (ours, _) = answer_init(&mut t, 0x3636_0001, vec![unknown]);
+    let (ours, _) = answer_init(&mut t, 0x3636_0001, vec![C0DE_AB]);
     let first = t.sent_one();
     assert!(matches!(
         first.packet.chunks[..],
@@ -723,11 +707,7 @@ fn unrecognized_init_ack_parameters_are_reported_after_cookie_echo() {
     // §3.2.1: an ERROR with Unrecognized Parameters, bundled with (after)
     // the COOKIE ECHO.
     let (mut t, _) = client();
-    let unknown = Param::Unknown {
-        param_type: ParamType(0xC0DE),
-        value: Bytes::from_static(b"ab"),
-    };
-    answer_init(&mut t, 0x7777, vec![unknown]);
+    answer_init(&mut t, 0x7777, vec![C0DE_AB]);
     let sent = t.sent_one();
     let [Chunk::CookieEcho(_), Chunk::Error(e)] = &sent.packet.chunks[..] else {
         panic!("{:?}", sent.packet.chunks)

@@ -226,18 +226,10 @@ fn init_in_established_gets_a_new_tag_and_leaves_the_association_alone() {
 fn zero_stream_init_leaves_an_existing_association_alone() {
     let mut t = Tester::server();
     let (iut_tag, id) = t.establish(0x3333_0001);
-    for (os, mis) in [(0, 5), (5, 0)] {
-        let bad = Init {
-            outbound_streams: os,
-            inbound_streams: mis,
-            ..init(0x3333_0002)
-        };
+    for bad in zero_stream_inits(0x3333_0002) {
         t.send(0, &[Chunk::Init(bad)]);
-        let reply = t.sent_one();
-        assert_eq!(reply.vtag(), 0x3333_0002);
-        assert!(
-            matches!(reply.only(), Chunk::Abort(a) if a.causes == [ErrorCause::InvalidMandatoryParameter])
-        );
+        let invalid = [ErrorCause::InvalidMandatoryParameter];
+        assert_abort(&t.sent_one(), 0x3333_0002, false, &invalid);
         assert_established(&t, id, iut_tag, 0x3333_0001);
         assert!(t.events().is_empty());
     }
@@ -419,8 +411,7 @@ fn restart_cookie_in_shutdown_ack_sent_gets_the_shutdown_ack_again() {
 fn old_cookie_with_only_the_peer_tag_matching_is_discarded() {
     // §5.2.4 (C): an INIT ACK answered late; its cookie names another
     // local tag, the same peer tag, and no tie-tags.
-    let mut t = Tester::server();
-    let first = send_init(&mut t, init(0x9999));
+    let (mut t, first) = init_acked(0x9999);
     let second = send_init(&mut t, init(0x9999));
     assert_eq!(
         echo_cookie(&mut t, &second).packet.chunks,
@@ -431,8 +422,7 @@ fn old_cookie_with_only_the_peer_tag_matching_is_discarded() {
         first.initiate_tag,
         &[cookie_echo(first.state_cookie().unwrap())],
     );
-    t.sent_nothing();
-    assert!(t.events().is_empty());
+    t.silent();
     assert_eq!(t.iut.association_count(), 1);
 }
 
@@ -440,8 +430,7 @@ fn old_cookie_with_only_the_peer_tag_matching_is_discarded() {
 fn duplicate_cookie_echo_in_established_is_acknowledged_again() {
     // §5.2.4 (D): the COOKIE ACK was lost; the repeated COOKIE ECHO gets
     // another, and nothing else happens.
-    let mut t = Tester::server();
-    let ack = send_init(&mut t, init(0xaaaa));
+    let (mut t, ack) = init_acked(0xaaaa);
     let cookie = ack.state_cookie().unwrap().clone();
     t.send(ack.initiate_tag, &[cookie_echo(&cookie)]);
     t.sent_one();
@@ -484,8 +473,7 @@ fn cookie_ack_outside_cookie_echoed_is_discarded() {
     let mut t = Tester::server();
     let (iut_tag, _) = t.establish(0xcccc);
     t.send(iut_tag, &[Chunk::CookieAck]);
-    t.sent_nothing();
-    assert!(t.events().is_empty());
+    t.silent();
 
     let (mut t, id) = client();
     let ours = init_of(&t.sent_one());

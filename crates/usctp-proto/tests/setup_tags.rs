@@ -46,8 +46,7 @@ fn ootb_abort_is_discarded_silently() {
             })],
         );
     }
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
     assert!(t.events().is_empty());
     assert_eq!(
         t.iut.stats().replies_suppressed,
@@ -81,8 +80,7 @@ fn ootb_shutdown_complete_is_discarded_silently() {
         t.send(vtag, &[shutdown_complete(false)]);
         t.send(vtag, &[shutdown_complete(true)]);
     }
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
 }
 
 #[test]
@@ -104,8 +102,7 @@ fn ootb_cookie_ack_and_stale_cookie_error_are_discarded_silently() {
             })],
         );
     }
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
 }
 
 #[test]
@@ -204,8 +201,7 @@ fn tag_0_packets_other_than_a_lone_init_get_no_answer() {
     t.send(0, &[Chunk::ShutdownAck]);
     t.sent_nothing();
     t.send(0, &[Chunk::Init(init(PEER_TAG)), heartbeat(b"bundled")]);
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
 
     t.send(5, &[heartbeat(b"tag 5")]);
     let reply = t.sent_one();
@@ -281,8 +277,7 @@ const PEER_TAG: u32 = 0xa5a5_0001;
 
 #[track_caller]
 fn assert_undisturbed(t: &mut Tester, id: AssocId, iut_tag: u32, from: SocketAddr) {
-    t.sent_nothing();
-    assert!(t.events().is_empty());
+    t.silent();
     let assoc = t
         .iut
         .association(id)
@@ -463,8 +458,7 @@ fn abort_with_t_bit_and_the_peers_own_tag_ends_the_association() {
         t.events(),
         [(id, Event::Lost(AssociationError::PeerAborted(vec![])))]
     );
-    t.sent_nothing();
-    assert_eq!(t.iut.association_count(), 0);
+    assert_nothing_set_up(&mut t);
 }
 
 // ---- RFC 6951 §5.4: the UDP encapsulation port ----

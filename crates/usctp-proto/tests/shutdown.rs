@@ -35,14 +35,8 @@ fn assert_shut_down(t: &mut Tester) {
 fn graceful_shutdown_initiated_locally() {
     // §9.2: SHUTDOWN once data is acknowledged; SHUTDOWN ACK gets SHUTDOWN
     // COMPLETE; T2-shutdown retransmits the SHUTDOWN meanwhile.
-    let (mut t, tag, id) = established(PEER);
-    user_sends(&mut t, id, b"bye");
-    let sent = data_in(&t.sent());
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
-    t.sent_nothing();
-    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
-    t.send(tag, &[sack_with(sent[0].tsn, 100_000, &[])]);
+    let (mut t, tag, _, sent) = in_shutdown_pending(PEER, b"bye");
+    t.send(tag, &[sack_with(sent.tsn, 100_000, &[])]);
     let shutdown = t.sent_one();
     assert_eq!(shutdown.vtag(), PEER);
     assert_eq!(shutdown.only(), &shutdown_chunk(Tsn(TESTER_TSN - 1)));
@@ -80,14 +74,12 @@ fn data_is_received_and_acknowledged_in_shutdown_pending() {
     let (mut t, iut_tag, id) = established(PEER);
     user_sends(&mut t, id, b"mine");
     assert_eq!(data_in(&t.sent()).len(), 1);
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
+    t.shutdown(id);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
     t.send(iut_tag, &[in_sequence(TESTER_TSN, b"theirs")]);
     t.advance(Duration::from_millis(200));
-    let sacks = sacks_in(&t.sent());
-    assert_eq!(sacks.len(), 1, "{sacks:?}");
-    assert_eq!(sacks[0].cumulative_tsn_ack, Tsn(TESTER_TSN));
+    let sack = only_sack(&t.sent());
+    assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
     let message = t.iut.association_mut(id).unwrap().recv().unwrap();
     assert_eq!(&message.data[..], b"theirs");
 }
@@ -112,9 +104,8 @@ fn duplicates_in_shutdown_sent_get_a_sack_with_the_shutdown() {
     t.send(iut_tag, &[in_sequence(TESTER_TSN, b"once")]);
     let sent = t.sent();
     assert_eq!(shutdowns_in(&sent), [Tsn(TESTER_TSN)]);
-    let sacks = sacks_in(&sent);
-    assert_eq!(sacks.len(), 1, "{sent:#?}");
-    assert_eq!(sacks[0].duplicate_tsns, [Tsn(TESTER_TSN)]);
+    let sack = only_sack(&sent);
+    assert_eq!(sack.duplicate_tsns, [Tsn(TESTER_TSN)]);
 }
 
 #[test]
@@ -127,11 +118,9 @@ fn shutdown_received_ignores_the_users_shutdown() {
     t.send(iut_tag, &[shutdown_chunk(Tsn(TESTER_TSN - 1))]);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownReceived));
     t.events();
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
+    t.shutdown(id);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownReceived));
-    t.sent_nothing();
-    assert!(t.events().is_empty());
+    t.silent();
     t.send(iut_tag, &[sack_with(mine[0].tsn, 100_000, &[])]);
     assert_eq!(t.sent_one().only(), &Chunk::ShutdownAck);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
@@ -173,15 +162,12 @@ fn shutdown_complete_outside_shutdown_ack_sent_is_ignored() {
     let complete = shutdown_complete(false);
     let (mut t, iut_tag, id) = established(PEER);
     t.send(iut_tag, std::slice::from_ref(&complete));
-    t.sent_nothing();
-    assert!(t.events().is_empty());
+    t.silent();
     assert_eq!(state(&t, id), Some(AssociationState::Established));
-    let now = t.now;
-    t.iut.association_mut(id).unwrap().shutdown(now);
+    t.shutdown(id);
     assert!(matches!(t.sent_one().only(), Chunk::Shutdown(_)));
     t.send(iut_tag, &[complete]);
-    t.sent_nothing();
-    assert!(t.events().is_empty());
+    t.silent();
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
     t.advance(Duration::from_secs(1));
     assert!(matches!(t.sent_one().only(), Chunk::Shutdown(_)));

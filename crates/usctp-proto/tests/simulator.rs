@@ -216,18 +216,15 @@ fn loss_on_one_stream_does_not_delay_another() {
             arrivals.push((m.stream, now - start));
         }
     }
-    let last_stream1 = arrivals
-        .iter()
-        .filter(|(s, _)| *s == 1)
-        .map(|(_, t)| *t)
-        .max()
-        .unwrap();
-    let first_stream0 = arrivals
-        .iter()
-        .filter(|(s, _)| *s == 0)
-        .map(|(_, t)| *t)
-        .min()
-        .unwrap();
+    // When the messages of `stream` arrived.
+    let times_on = |stream: u16| {
+        arrivals
+            .iter()
+            .filter(move |(s, _)| *s == stream)
+            .map(|(_, t)| *t)
+    };
+    let last_stream1 = times_on(1).max().unwrap();
+    let first_stream0 = times_on(0).min().unwrap();
     assert!(
         last_stream1 < Duration::from_millis(100),
         "stream 1 delayed: {arrivals:?}"

@@ -10,9 +10,11 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{child, connected_with, from_loopback, loopback, resident_bytes, within};
+use support::{
+    child, connected_with, from_loopback, listener_on, loopback, resident_bytes, within,
+};
 use usctp::proto::config::Config;
-use usctp::socket::{ConnectOptions, ListenOptions, SctpListener, SctpSocket, SctpStream};
+use usctp::socket::{ConnectOptions, ListenOptions, SctpSocket, SctpStream};
 
 /// Message `i` of a sender: its index, then a byte that depends on it.
 fn message(i: usize, size: usize) -> Bytes {
@@ -61,9 +63,7 @@ async fn a_receiver_that_does_not_read_holds_its_peer_back() {
     const SIZE: usize = 30_000;
     const COUNT: usize = 10_000; // 300 MB
     let buffer = Config::default().receive_window as usize;
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
+    let listener = listener_on(7).await;
     let mut sender = child(
         "slow_reader_peer",
         &[
@@ -230,9 +230,7 @@ async fn exiting_sender() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_program_that_exits_after_its_last_send_has_delivered_it() {
     const COUNT: usize = 2_000;
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
+    let listener = listener_on(7).await;
     let mut sender = child(
         "exiting_sender",
         &[

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{connected, from_loopback, loopback, within};
+use support::{connected, from_loopback, listener_on, loopback, within};
 use usctp::proto::association::{AssocId, SendError};
 use usctp::proto::config::Config;
 use usctp::socket::{
@@ -66,11 +66,7 @@ async fn messages_cross_in_both_directions_and_the_association_closes() {
             .unwrap()
             .is_none()
     );
-    assert!(
-        server.close_reason().is_none(),
-        "graceful: {:?}",
-        server.close_reason()
-    );
+    assert_eq!(server.close_reason(), None, "graceful");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,11 +98,7 @@ async fn a_shutdown_right_after_sends_that_did_not_wait_delivers_them_all() {
         got += 1;
     }
     assert_eq!(got, N);
-    assert!(
-        server.close_reason().is_none(),
-        "{:?}",
-        server.close_reason()
-    );
+    assert_eq!(server.close_reason(), None, "graceful");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,9 +118,7 @@ async fn send_after_the_peer_aborted_is_refused() {
 #[tokio::test]
 async fn streams_carry_bytes_through_async_read_and_write() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = SctpListener::bind(loopback(), 9, Config::default())
-        .await
-        .unwrap();
+    let listener = listener_on(9).await;
     let addr = listener.local_addr();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let expected = data.clone();
@@ -146,9 +136,7 @@ async fn streams_carry_bytes_through_async_read_and_write() {
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "bytes differ");
 
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
+    let listener = listener_on(7).await;
     let addr = listener.local_addr();
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
@@ -176,9 +164,7 @@ async fn streams_carry_bytes_through_async_read_and_write() {
 async fn notifications_follow_the_subscription() {
     use usctp::socket::Notifications;
     for (events, announced) in [(Notifications::ALL, true), (Notifications::NONE, false)] {
-        let listener = SctpListener::bind(loopback(), 9, Config::default())
-            .await
-            .unwrap();
+        let listener = listener_on(9).await;
         let addr = listener.local_addr();
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();

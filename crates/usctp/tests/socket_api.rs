@@ -9,13 +9,27 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{connected, connected_with, from_loopback, loopback, within};
+use support::{connected, connected_with, from_loopback, listener_on, loopback, within};
 use usctp::proto::association::{AssociationError, AssociationState, SendError};
 use usctp::proto::config::Config;
 use usctp::socket::{
     ConnectOptions, ListenOptions, Notifications, SctpListener, SctpSocket, SctpStream, SendInfo,
     StreamEvent,
 };
+
+/// Sends `data` as one message with `info`; the send is accepted.
+async fn send(stream: &mut SctpStream, data: impl Into<Bytes>, info: SendInfo) {
+    stream.send_message(data.into(), info).await.unwrap();
+}
+
+/// Send information asking the peer to acknowledge at once
+/// (SCTP_SACK_IMMEDIATELY).
+fn ack_now() -> SendInfo {
+    SendInfo {
+        sack_immediately: true,
+        ..SendInfo::default()
+    }
+}
 
 /// Only the given kind of notification.
 fn only(set: impl FnOnce(&mut Notifications)) -> Notifications {
@@ -26,9 +40,7 @@ fn only(set: impl FnOnce(&mut Notifications)) -> Notifications {
 
 #[tokio::test]
 async fn accept_names_the_peer_and_each_end_knows_both_addresses() {
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
+    let listener = listener_on(7).await;
     let connect = SctpStream::connect(listener.local_addr(), 7, from_loopback(Config::default()));
     let (client, accepted) = tokio::join!(connect, listener.accept());
     let (client, (server, peer)) = (client.unwrap(), accepted.unwrap());
@@ -86,14 +98,7 @@ async fn the_accept_backlog_refuses_peers_until_accept_makes_room() {
 #[tokio::test]
 async fn a_subscription_changes_while_the_association_runs() {
     let (mut client, _server) = connected(Config::default()).await;
-    let ack_now = SendInfo {
-        sack_immediately: true,
-        ..SendInfo::default()
-    };
-    client
-        .send_message(Bytes::from_static(b"one"), ack_now)
-        .await
-        .unwrap();
+    send(&mut client, Bytes::from_static(b"one"), ack_now()).await;
     client.all_acknowledged().await;
     assert_eq!(
         client.try_next_event(),
@@ -102,17 +107,11 @@ async fn a_subscription_changes_while_the_association_runs() {
     );
     client.subscribe(only(|n| n.sender_dry = true));
     assert!(client.subscription().sender_dry);
-    client
-        .send_message(Bytes::from_static(b"two"), ack_now)
-        .await
-        .unwrap();
+    send(&mut client, Bytes::from_static(b"two"), ack_now()).await;
     let event = within("sender dry", client.next_event()).await;
     assert_eq!(event, Some(StreamEvent::SenderDry));
     client.subscribe(Notifications::NONE);
-    client
-        .send_message(Bytes::from_static(b"three"), ack_now)
-        .await
-        .unwrap();
+    send(&mut client, Bytes::from_static(b"three"), ack_now()).await;
     client.all_acknowledged().await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(client.try_next_event(), None);
@@ -125,15 +124,8 @@ async fn notifications_past_the_bound_are_dropped_and_counted() {
     const SENT: usize = 1_100;
     let (mut client, _server) = connected(Config::default()).await;
     client.subscribe(only(|n| n.sender_dry = true));
-    let ack_now = SendInfo {
-        sack_immediately: true,
-        ..SendInfo::default()
-    };
     for _ in 0..SENT {
-        client
-            .send_message(Bytes::from_static(b"x"), ack_now)
-            .await
-            .unwrap();
+        send(&mut client, Bytes::from_static(b"x"), ack_now()).await;
         client.all_acknowledged().await;
     }
     let mut dry = 0;
@@ -194,10 +186,7 @@ async fn send_information_shuts_down_aborts_and_returns_contexts() {
         eof: true,
         ..SendInfo::default()
     };
-    client
-        .send_message(Bytes::from_static(b"last"), eof)
-        .await
-        .unwrap();
+    send(&mut client, Bytes::from_static(b"last"), eof).await;
     let m = within("last", server.recv()).await.unwrap();
     assert_eq!((&m.data[..], m.stream, m.ppid), (&b"last"[..], 2, 5));
     assert!(within("end", server.recv()).await.is_none());
@@ -208,10 +197,7 @@ async fn send_information_shuts_down_aborts_and_returns_contexts() {
         abort: true,
         ..SendInfo::default()
     };
-    client
-        .send_message(Bytes::from_static(b"going away"), abort)
-        .await
-        .unwrap();
+    send(&mut client, Bytes::from_static(b"going away"), abort).await;
     assert!(within("abort", server.recv()).await.is_none());
     let Some(AssociationError::PeerAborted(causes)) = server.close_reason() else {
         panic!("{:?}", server.close_reason())
@@ -231,10 +217,7 @@ async fn send_information_shuts_down_aborts_and_returns_contexts() {
             context,
             ..SendInfo::default()
         };
-        client
-            .send_message(Bytes::from(vec![7; 1000]), info)
-            .await
-            .unwrap();
+        send(&mut client, vec![7; 1000], info).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     client.abort(b"enough");
@@ -317,6 +300,9 @@ async fn close_returns_when_the_association_has_ended() {
 
     let (client, mut server) = connected(Config::default()).await;
     server.abort(b"no");
+    // The abort has gone (else the client's SHUTDOWN could reach the
+    // server first and end the association gracefully).
+    while within("abort", server.next_event()).await.is_some() {}
     let closed = within("close", client.close()).await;
     assert!(
         matches!(closed, Err(AssociationError::PeerAborted(_))),
@@ -433,9 +419,7 @@ async fn misuse_is_refused_with_the_reason() {
 /// share the process's.
 #[tokio::test]
 async fn default_clients_share_an_endpoint_and_explicit_ones_do_not() {
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
+    let listener = listener_on(7).await;
     let addr = listener.local_addr();
     let shared1 = SctpStream::connect(addr, 7, ConnectOptions::default())
         .await

@@ -75,6 +75,16 @@ pub fn tester_init_ack(tag: u32, params: Vec<Param>) -> Chunk {
     Chunk::InitAck(init_with(tag, params))
 }
 
+/// The two INITs of tag `tag` that RFC 9260 §3.3.2 forbids: 0 outbound
+/// streams, and 0 inbound streams.
+pub fn zero_stream_inits(tag: u32) -> [Init; 2] {
+    [(0, 5), (5, 0)].map(|(outbound_streams, inbound_streams)| Init {
+        outbound_streams,
+        inbound_streams,
+        ..init(tag)
+    })
+}
+
 /// The tester's DATA chunk: a whole message with PPID 7.
 pub fn tester_data(tsn: u32, stream: u16, ssn: u16, payload: impl AsRef<[u8]>) -> Chunk {
     Chunk::Data(Data {
@@ -222,6 +232,15 @@ pub fn sack_of(sent: &Sent) -> Sack {
     match sacks_in(std::slice::from_ref(sent)).into_iter().next() {
         Some(s) => s,
         None => panic!("no SACK in {:?}", sent.packet.chunks),
+    }
+}
+
+/// The one SACK in some packets (checked to be the only one).
+#[track_caller]
+pub fn only_sack(sent: &[Sent]) -> Sack {
+    match &sacks_in(sent)[..] {
+        [sack] => sack.clone(),
+        _ => panic!("expected one SACK: {sent:#?}"),
     }
 }
 

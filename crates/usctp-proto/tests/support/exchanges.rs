@@ -14,7 +14,7 @@ use usctp_proto::endpoint::ConnectError;
 use usctp_proto::random::Random;
 use usctp_proto::serial::Tsn;
 
-use super::{INIT_ACK, IUT_SEED, Sent, Tester, cookie_echo, init, tester_addr};
+use super::{INIT_ACK, IUT_SEED, Sent, Tester, cookie_echo, data_in, init, tester_addr};
 
 /// The State Cookie the tester puts in its INIT ACKs.
 pub const COOKIE: &[u8] = b"tester's state cookie";
@@ -95,6 +95,15 @@ pub fn answer_init(t: &mut Tester, peer_tag: u32, extra: Vec<Param>) -> (Init, B
     };
     t.send(sent.initiate_tag, &[Chunk::InitAck(ack)]);
     (sent, cookie)
+}
+
+/// A listening IUT of default parameters that has answered the tester's
+/// INIT (Initiate Tag `peer_tag`); returns the IUT's INIT ACK.
+#[track_caller]
+pub fn init_acked(peer_tag: u32) -> (Tester, Init) {
+    let mut t = Tester::server();
+    let ack = send_init(&mut t, init(peer_tag));
+    (t, ack)
 }
 
 /// Sends the tester's INIT (tag 0) and returns the IUT's INIT ACK, checked
@@ -185,6 +194,12 @@ pub fn delivered(t: &mut Tester, id: AssocId) -> Vec<Bytes> {
     recv_all(t, id).into_iter().map(|(_, data)| data).collect()
 }
 
+/// The IUT's user reads exactly `messages` from `id` now, in order.
+#[track_caller]
+pub fn assert_delivered(t: &mut Tester, id: AssocId, messages: &[&[u8]]) {
+    assert_eq!(delivered(t, id), messages);
+}
+
 /// The messages the IUT's user can read from `id` now, with their streams.
 pub fn recv_all(t: &mut Tester, id: AssocId) -> Vec<(u16, Bytes)> {
     let mut assoc = t.iut.association_mut(id).unwrap();
@@ -225,6 +240,14 @@ pub fn sent_within(t: &mut Tester, span: Duration) -> Vec<Sent> {
     let mut out = t.sent();
     out.extend(run_for(t, span).into_iter().map(|(_, s)| s));
     out
+}
+
+/// The IUT sends no DATA within `span` (timers run): nothing is
+/// retransmitted.
+#[track_caller]
+pub fn assert_no_data_within(t: &mut Tester, span: Duration) {
+    let sent = sent_within(t, span);
+    assert!(data_in(&sent).is_empty(), "{sent:#?}");
 }
 
 /// When each packet of `run_for`'s was sent.
@@ -284,6 +307,22 @@ pub fn assert_established(t: &Tester, id: AssocId, local_tag: u32, peer_tag: u32
     let assoc = t.iut.association(id).expect("the association is there");
     assert_eq!(assoc.state(), AssociationState::Established);
     assert_eq!((assoc.local_tag(), assoc.peer_tag()), (local_tag, peer_tag));
+}
+
+/// The association is ESTABLISHED with these tags (this end's, the
+/// peer's) and alive: a HEARTBEAT under `local_tag` is answered.
+#[track_caller]
+pub fn assert_established_and_alive(t: &mut Tester, id: AssocId, local_tag: u32, peer_tag: u32) {
+    assert_established(t, id, local_tag, peer_tag);
+    // T -> HEARTBEAT -> IUT; IUT -> HEARTBEAT ACK -> T
+    assert_alive(t, local_tag, peer_tag);
+}
+
+/// The IUT sends nothing now and holds no association.
+#[track_caller]
+pub fn assert_nothing_set_up(t: &mut Tester) {
+    t.sent_nothing();
+    assert_eq!(t.iut.association_count(), 0);
 }
 
 /// The IUT refuses to connect with `config`, an invalid configuration.
@@ -436,11 +475,21 @@ pub const SACK_DELAY: Duration = Duration::from_millis(200);
 
 /// An established association whose user has one DATA chunk outstanding;
 /// returns the IUT's tag, the association and that DATA's TSN.
+#[track_caller]
 pub fn with_outstanding(peer: u32, payload: &'static [u8]) -> (Tester, u32, AssocId, Tsn) {
+    let (t, iut_tag, id, data) = with_outstanding_data(peer, payload);
+    (t, iut_tag, id, data.tsn)
+}
+
+/// An established association whose user has sent `payload`; returns the
+/// IUT's tag, the association and the one DATA chunk it went in (checked
+/// to carry the IUT's Initial TSN).
+#[track_caller]
+pub fn with_outstanding_data(peer: u32, payload: &'static [u8]) -> (Tester, u32, AssocId, Data) {
     let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), peer);
     user_sends(&mut t, id, payload);
     // IUT -> DATA -> T
     let data = only_data(&t.sent_one(), peer);
     assert_eq!(data.tsn, iut_tsn);
-    (t, iut_tag, id, data.tsn)
+    (t, iut_tag, id, data)
 }

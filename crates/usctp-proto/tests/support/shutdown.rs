@@ -3,13 +3,13 @@
 
 use bytes::Bytes;
 use usctp_proto::association::{AssocId, AssociationError, AssociationState, Event, PathChange};
-use usctp_proto::chunk::{Chunk, Heartbeat};
+use usctp_proto::chunk::{Chunk, Data, Heartbeat};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
 use super::{
     Sent, TESTER_TSN, Tester, assert_abort, established_with, shutdown_chunk, shutdown_complete,
-    state, tester_addr,
+    state, tester_addr, with_outstanding_data,
 };
 
 /// The user of an established IUT with nothing outstanding shuts down: the
@@ -46,6 +46,19 @@ pub fn in_shutdown_ack_sent(peer_tag: u32) -> (Tester, u32, AssocId) {
     (t, iut_tag, id)
 }
 
+/// An association in SHUTDOWN-PENDING: its user sent `payload`, still
+/// unacknowledged, and then shut down, so no SHUTDOWN goes yet. Returns the
+/// IUT's tag, the association and the DATA chunk outstanding.
+#[track_caller]
+pub fn in_shutdown_pending(peer_tag: u32, payload: &'static [u8]) -> (Tester, u32, AssocId, Data) {
+    let (mut t, iut_tag, id, data) = with_outstanding_data(peer_tag, payload);
+    t.shutdown(id);
+    // IUT: no SHUTDOWN while the DATA is outstanding
+    t.sent_nothing();
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownPending));
+    (t, iut_tag, id, data)
+}
+
 /// The tester completes the shutdown of an association in
 /// SHUTDOWN-ACK-SENT: it ends without a word, and the user is told.
 #[track_caller]
@@ -56,6 +69,15 @@ pub fn complete_shutdown(t: &mut Tester, iut_tag: u32, id: AssocId) {
     t.sent_nothing();
     assert_eq!(t.events(), [(id, Event::ShutdownComplete)]);
     assert_eq!(t.iut.association_count(), 0);
+}
+
+/// The tester completes the shutdown (as `complete_shutdown`) and the
+/// association is gone (as `assert_gone`).
+#[track_caller]
+pub fn complete_shutdown_and_forget(t: &mut Tester, iut_tag: u32, id: AssocId) {
+    complete_shutdown(t, iut_tag, id);
+    // T -> HEARTBEAT -> IUT; IUT -> ABORT (T bit) -> T
+    assert_gone(t, iut_tag);
 }
 
 /// The IUT answers with a SHUTDOWN ACK, to the tester under `peer_tag`,

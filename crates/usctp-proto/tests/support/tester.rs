@@ -124,6 +124,14 @@ impl Tester {
         assert!(sent.is_empty(), "{sent:#?}");
     }
 
+    /// The IUT sends nothing now and has no event for its user.
+    #[track_caller]
+    pub fn silent(&mut self) {
+        self.sent_nothing();
+        let events = self.events();
+        assert!(events.is_empty(), "{events:?}");
+    }
+
     pub fn events(&mut self) -> Vec<(AssocId, Event)> {
         std::iter::from_fn(|| self.iut.poll_event()).collect()
     }
@@ -131,6 +139,12 @@ impl Tester {
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         self.iut.handle_timeout(self.now);
+    }
+
+    /// The IUT's user shuts association `id` down (gracefully) now.
+    pub fn shutdown(&mut self, id: AssocId) {
+        let now = self.now;
+        self.iut.association_mut(id).unwrap().shutdown(now);
     }
 
     /// The IUT connects to the tester (the client side); its INIT waits

@@ -31,12 +31,17 @@ pub fn from_loopback(config: Config) -> ConnectOptions {
     }
 }
 
+/// A listener of default parameters on loopback, SCTP port `port`.
+pub async fn listener_on(port: u16) -> SctpListener {
+    SctpListener::bind(loopback(), port, Config::default())
+        .await
+        .unwrap()
+}
+
 /// A client with `config` connected over loopback to a listener on SCTP
 /// port 7: (client, server).
 pub async fn connected(config: Config) -> (SctpStream, SctpStream) {
-    let listener = SctpListener::bind(loopback(), 7, Config::default())
-        .await
-        .unwrap();
+    let listener = listener_on(7).await;
     let connect = SctpStream::connect(listener.local_addr(), 7, from_loopback(config));
     let (client, server) = tokio::join!(connect, listener.accept());
     (client.unwrap(), server.unwrap().0)
