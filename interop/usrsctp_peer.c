@@ -125,6 +125,15 @@ struct options {
 static struct options opt;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* One diagnostic line on stderr, prefixed with the program's name. */
+static void
+vsay(const char *fmt, va_list ap)
+{
+	fputs("usrsctp_peer: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void
 verbose(const char *fmt, ...)
 {
@@ -133,9 +142,7 @@ verbose(const char *fmt, ...)
 	if (!opt.verbose)
 		return;
 	va_start(ap, fmt);
-	fputs("usrsctp_peer: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsay(fmt, ap);
 	va_end(ap);
 }
 
@@ -145,9 +152,7 @@ warnx_(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("usrsctp_peer: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsay(fmt, ap);
 	va_end(ap);
 }
 
@@ -157,14 +162,13 @@ die_usage(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("usrsctp_peer: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs("\nusage: usrsctp_peer server --service daytime|echo|discard --udp-port U [options]\n"
+	vsay(fmt, ap);
+	va_end(ap);
+	fputs("usage: usrsctp_peer server --service daytime|echo|discard --udp-port U [options]\n"
 	      "       usrsctp_peer client --service daytime|echo|discard|bench|ping|handshake"
 	      " --connect IP:UDPPORT [options]\n"
 	      "(see the comment at the top of usrsctp_peer.c)\n",
 	      stderr);
-	va_end(ap);
 	exit(2);
 }
 

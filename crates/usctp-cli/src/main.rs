@@ -196,67 +196,60 @@ enum Command {
     },
 }
 
-/// Protocol parameters (RFC 9260 §16), on every subcommand.
+/// Protocol parameters (RFC 9260 §16), on every subcommand; the defaults
+/// are `Config::default()`'s.
 #[derive(Debug, Clone, clap::Args)]
 struct ProtocolArgs {
     /// RTO.Initial in ms.
-    #[arg(long, global = true)]
-    rto_initial: Option<u64>,
+    #[arg(long, global = true, default_value_t = millis(DEFAULTS.rto_initial))]
+    rto_initial: u64,
     /// RTO.Min in ms.
-    #[arg(long, global = true)]
-    rto_min: Option<u64>,
+    #[arg(long, global = true, default_value_t = millis(DEFAULTS.rto_min))]
+    rto_min: u64,
     /// RTO.Max in ms.
-    #[arg(long, global = true)]
-    rto_max: Option<u64>,
+    #[arg(long, global = true, default_value_t = millis(DEFAULTS.rto_max))]
+    rto_max: u64,
     /// Path.Max.Retrans.
-    #[arg(long, global = true)]
-    path_max_retrans: Option<u32>,
+    #[arg(long, global = true, default_value_t = DEFAULTS.path_max_retrans)]
+    path_max_retrans: u32,
     /// Association.Max.Retrans.
-    #[arg(long, global = true)]
-    assoc_max_retrans: Option<u32>,
+    #[arg(long, global = true, default_value_t = DEFAULTS.association_max_retrans)]
+    assoc_max_retrans: u32,
     /// HB.interval in ms.
-    #[arg(long, global = true)]
-    hb_interval: Option<u64>,
+    #[arg(long, global = true, default_value_t = millis(DEFAULTS.hb_interval))]
+    hb_interval: u64,
     /// Max.Init.Retransmits.
-    #[arg(long, global = true)]
-    max_init_retrans: Option<u32>,
+    #[arg(long, global = true, default_value_t = DEFAULTS.max_init_retransmits)]
+    max_init_retrans: u32,
     /// Outbound streams to ask for, and inbound streams to accept (`bench`
     /// spreads its messages over them).
     #[arg(long, global = true)]
     streams: Option<u16>,
 }
 
+static DEFAULTS: std::sync::LazyLock<Config> = std::sync::LazyLock::new(Config::default);
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
+}
+
 impl ProtocolArgs {
     /// The default parameters with the given options applied.
     fn config(&self) -> Config {
         let ms = Duration::from_millis;
-        let mut c = Config::default();
-        if let Some(v) = self.rto_initial {
-            c.rto_initial = ms(v);
+        let streams = self.streams;
+        Config {
+            rto_initial: ms(self.rto_initial),
+            rto_min: ms(self.rto_min),
+            rto_max: ms(self.rto_max),
+            path_max_retrans: self.path_max_retrans,
+            association_max_retrans: self.assoc_max_retrans,
+            hb_interval: ms(self.hb_interval),
+            max_init_retransmits: self.max_init_retrans,
+            outbound_streams: streams.unwrap_or(DEFAULTS.outbound_streams),
+            max_inbound_streams: streams.unwrap_or(DEFAULTS.max_inbound_streams),
+            ..Config::default()
         }
-        if let Some(v) = self.rto_min {
-            c.rto_min = ms(v);
-        }
-        if let Some(v) = self.rto_max {
-            c.rto_max = ms(v);
-        }
-        if let Some(v) = self.path_max_retrans {
-            c.path_max_retrans = v;
-        }
-        if let Some(v) = self.assoc_max_retrans {
-            c.association_max_retrans = v;
-        }
-        if let Some(v) = self.hb_interval {
-            c.hb_interval = ms(v);
-        }
-        if let Some(v) = self.max_init_retrans {
-            c.max_init_retransmits = v;
-        }
-        if let Some(v) = self.streams {
-            c.outbound_streams = v;
-            c.max_inbound_streams = v;
-        }
-        c
     }
 }
 

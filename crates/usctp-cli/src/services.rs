@@ -32,6 +32,34 @@ pub(crate) fn now() -> Instant {
     Instant::now()
 }
 
+/// Accepts `max` associations (forever when `None`) and runs `serve` on
+/// each in a task of its own; returns when all of them have ended.
+async fn serve_each<F>(
+    listener: SctpListener,
+    max: Option<usize>,
+    verbose: bool,
+    serve: impl Fn(SctpStream, Watch) -> F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut served = 0;
+    let mut tasks = Vec::new();
+    let start = now();
+    while max.is_none_or(|m| served < m) {
+        let (stream, peer) = listener.accept().await?;
+        served += 1;
+        if verbose {
+            eprintln!("association {} from {peer}", stream.assoc_id());
+        }
+        tasks.push(tokio::spawn(serve(stream, Watch::new(start, verbose))));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
 /// Echo: every message goes back on its stream, with its PPID and its
 /// unordered flag.
 pub async fn echo_server(
@@ -39,37 +67,23 @@ pub async fn echo_server(
     max: Option<usize>,
     verbose: bool,
 ) -> io::Result<()> {
-    let mut served = 0;
-    let mut tasks = Vec::new();
-    let start = now();
-    while max.is_none_or(|m| served < m) {
-        let (mut stream, peer) = listener.accept().await?;
-        served += 1;
-        let mut watch = Watch::new(start, verbose);
+    serve_each(listener, max, verbose, |mut stream, mut watch| async move {
         let id = stream.assoc_id();
-        if verbose {
-            eprintln!("association {id} from {peer}");
-        }
-        tasks.push(tokio::spawn(async move {
-            while let Some(event) = stream.next_event().await {
-                let StreamEvent::Message(m) = event else {
-                    watch.note(id, &event);
-                    continue;
-                };
-                if let Err(e) = stream
-                    .send_with(m.stream, m.ppid, m.data, m.unordered)
-                    .await
-                {
-                    eprintln!("association {id}: {e}");
-                    break;
-                }
+        while let Some(event) = stream.next_event().await {
+            let StreamEvent::Message(m) = event else {
+                watch.note(id, &event);
+                continue;
+            };
+            if let Err(e) = stream
+                .send_with(m.stream, m.ppid, m.data, m.unordered)
+                .await
+            {
+                eprintln!("association {id}: {e}");
+                break;
             }
-        }));
-    }
-    for task in tasks {
-        let _ = task.await;
-    }
-    Ok(())
+        }
+    })
+    .await
 }
 
 /// How a client reports.
@@ -113,18 +127,12 @@ pub async fn discard_server(
     json: bool,
     verbose: bool,
 ) -> io::Result<()> {
-    let mut served = 0;
-    let mut tasks = Vec::new();
-    let begun = now();
-    while max.is_none_or(|m| served < m) {
-        let (mut stream, peer) = listener.accept().await?;
-        served += 1;
-        let mut watch = Watch::new(begun, verbose);
-        let id = stream.assoc_id();
-        if verbose {
-            eprintln!("association {id} from {peer}");
-        }
-        tasks.push(tokio::spawn(async move {
+    serve_each(
+        listener,
+        max,
+        verbose,
+        move |mut stream, mut watch| async move {
+            let id = stream.assoc_id();
             let start = now();
             let (mut bytes, mut messages) = (0usize, 0usize);
             let mut last = start;
@@ -147,12 +155,9 @@ pub async fn discard_server(
                     ("MBps", format!("{:.3}", bytes as f64 / seconds / 1e6)),
                 ],
             );
-        }));
-    }
-    for task in tasks {
-        let _ = task.await;
-    }
-    Ok(())
+        },
+    )
+    .await
 }
 
 /// The endpoint a client subcommand runs on: bound to `--local` (any

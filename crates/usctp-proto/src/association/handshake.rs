@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::state::{self, Backoff, CookieEchoed, CookieWait, Phase, State};
 use super::{Association, AssociationError, Context, Event, MAX_STALE_RETRIES, Negotiated};
-use crate::chunk::codec::Writer;
+use crate::chunk::codec::{TlvItem, Writer};
 use crate::chunk::{Abort, Chunk, CookieEcho, ErrorCause, ErrorChunk, Init, Param, ParamType};
 use crate::cookie::{Capabilities, MAX_ADDRESSES, StateCookie};
 use crate::serial::Tsn;

@@ -19,8 +19,8 @@ use core::fmt;
 use bytes::Bytes;
 
 use super::Error;
-use super::codec::Reader;
-use super::error_cause::{self, ErrorCause};
+use super::codec::{self, Joined, Reader};
+use super::error_cause::ErrorCause;
 
 /// An ABORT chunk.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -37,7 +37,7 @@ impl Abort {
         let mut r = Reader::new(value, "ABORT");
         Ok(Self {
             reflected_tag: flags & 1 != 0,
-            causes: error_cause::parse_all(&mut r)?,
+            causes: codec::parse_all(&mut r)?,
         })
     }
 }
@@ -46,8 +46,7 @@ impl fmt::Display for Abort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "T={}", u8::from(self.reflected_tag))?;
         if !self.causes.is_empty() {
-            f.write_str(", ")?;
-            error_cause::fmt_list(&self.causes, f)?;
+            write!(f, ", {}", Joined(&self.causes, ", "))?;
         }
         Ok(())
     }
@@ -65,13 +64,13 @@ impl ErrorChunk {
     pub(crate) fn parse(value: Bytes) -> Result<Self, Error> {
         let mut r = Reader::new(value, "ERROR");
         Ok(Self {
-            causes: error_cause::parse_all(&mut r)?,
+            causes: codec::parse_all(&mut r)?,
         })
     }
 }
 
 impl fmt::Display for ErrorChunk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        error_cause::fmt_list(&self.causes, f)
+        write!(f, "{}", Joined(&self.causes, ", "))
     }
 }

@@ -20,8 +20,8 @@ use std::net::IpAddr;
 use bytes::Bytes;
 
 use super::Error;
-use super::codec::{Reader, Writer};
-use super::error_cause::{self, ErrorCause};
+use super::codec::{self, Joined, Reader, Writer};
+use super::error_cause::ErrorCause;
 use super::param::{self, Param};
 
 /// Add IP Address, Delete IP Address and Set Primary Address (RFC 5061
@@ -74,20 +74,20 @@ impl CorrelatedCauses {
     pub(crate) fn parse(r: &mut Reader) -> Result<Self, Error> {
         Ok(Self {
             correlation_id: r.u32()?,
-            causes: error_cause::parse_all(r)?,
+            causes: codec::parse_all(r)?,
         })
     }
 
     pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {
         w.u32(self.correlation_id);
-        error_cause::emit_all(&self.causes, w);
+        codec::emit_all(&self.causes, w);
     }
 }
 
 impl fmt::Display for CorrelatedCauses {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "correlation_id={}, ", self.correlation_id)?;
-        error_cause::fmt_list(&self.causes, f)
+        write!(f, "{}", Joined(&self.causes, ", "))
     }
 }
 
@@ -109,14 +109,14 @@ impl Asconf {
         Ok(Self {
             serial: r.u32()?,
             address: param::parse_address(&mut r)?,
-            params: param::parse_all(&mut r)?,
+            params: codec::parse_all(&mut r)?,
         })
     }
 
     pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {
         w.u32(self.serial);
         param::emit_address(self.address, w);
-        param::emit_all(&self.params, w);
+        codec::emit_all(&self.params, w);
     }
 }
 
@@ -124,8 +124,7 @@ impl fmt::Display for Asconf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "serial={}, address={}", self.serial, self.address)?;
         if !self.params.is_empty() {
-            f.write_str(", ")?;
-            param::fmt_list(&self.params, f)?;
+            write!(f, ", {}", Joined(&self.params, ", "))?;
         }
         Ok(())
     }
@@ -146,13 +145,13 @@ impl AsconfAck {
         let mut r = Reader::new(value, "ASCONF_ACK");
         Ok(Self {
             serial: r.u32()?,
-            params: param::parse_all(&mut r)?,
+            params: codec::parse_all(&mut r)?,
         })
     }
 
     pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {
         w.u32(self.serial);
-        param::emit_all(&self.params, w);
+        codec::emit_all(&self.params, w);
     }
 }
 
@@ -160,8 +159,7 @@ impl fmt::Display for AsconfAck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "serial={}", self.serial)?;
         if !self.params.is_empty() {
-            f.write_str(", ")?;
-            param::fmt_list(&self.params, f)?;
+            write!(f, ", {}", Joined(&self.params, ", "))?;
         }
         Ok(())
     }

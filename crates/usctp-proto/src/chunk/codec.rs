@@ -10,9 +10,46 @@
 //! never be larger than the datagram that carried it, so no length makes the
 //! parser allocate more than the input size.
 
+use core::fmt;
+
 use bytes::{Buf, Bytes};
 
 use super::Error;
+
+/// An item that a chunk carries as a run of TLVs to its end: parameters
+/// (RFC 9260 §3.2.1) and error causes (§3.3.10).
+pub(crate) trait TlvItem: Sized {
+    /// Names the item in parse errors.
+    const WHAT: &'static str;
+    fn from_tlv(tlv: Tlv) -> Result<Self, Error>;
+    fn emit(&self, w: &mut Writer<'_>);
+}
+
+/// Parses items until the reader is empty.
+pub(crate) fn parse_all<T: TlvItem>(r: &mut Reader) -> Result<Vec<T>, Error> {
+    let mut items = Vec::new();
+    while !r.is_empty() {
+        items.push(T::from_tlv(r.tlv(T::WHAT)?)?);
+    }
+    Ok(items)
+}
+
+pub(crate) fn emit_all<T: TlvItem>(items: &[T], w: &mut Writer<'_>) {
+    items.iter().for_each(|item| item.emit(w));
+}
+
+/// Shows a list's items with `separator` between them.
+pub(crate) struct Joined<'a, T>(pub &'a [T], pub &'static str);
+
+impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            f.write_str(if i > 0 { self.1 } else { "" })?;
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}
 
 /// Bytes of padding that bring `len` up to a multiple of four (RFC 9260 §3.2).
 pub(crate) const fn padding(len: usize) -> usize {

@@ -14,7 +14,7 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::codec::{Reader, Tlv, Writer};
+use super::codec::{Joined, Reader, Tlv, TlvItem, Writer};
 use super::macros::wire_enum;
 use super::param::u16_list;
 use super::{Error, ParamType};
@@ -121,8 +121,12 @@ impl ErrorCause {
             Self::Other { code, .. } => *code,
         }
     }
+}
 
-    pub(crate) fn from_tlv(tlv: Tlv) -> Result<Self, Error> {
+impl TlvItem for ErrorCause {
+    const WHAT: &'static str = "error cause";
+
+    fn from_tlv(tlv: Tlv) -> Result<Self, Error> {
         let code = CauseCode(tlv.type16());
         let what = code.name().unwrap_or("error cause");
         let v = tlv.value;
@@ -163,7 +167,7 @@ impl ErrorCause {
         Ok(cause)
     }
 
-    pub(crate) fn emit(&self, w: &mut Writer<'_>) {
+    fn emit(&self, w: &mut Writer<'_>) {
         // A nested overflow is sticky in the writer and fails the chunk.
         let _ = w.tlv(self.code().0.to_be_bytes(), |w| match self {
             Self::InvalidStreamIdentifier(stream) => {
@@ -196,12 +200,7 @@ impl fmt::Display for ErrorCause {
         match self {
             Self::InvalidStreamIdentifier(s) => write!(f, "{code}(stream={s})"),
             Self::MissingMandatoryParameter(types) => {
-                write!(f, "{code}(")?;
-                for (i, t) in types.iter().enumerate() {
-                    f.write_str(if i > 0 { " " } else { "" })?;
-                    write!(f, "{t}")?;
-                }
-                f.write_str(")")
+                write!(f, "{code}({})", Joined(types, " "))
             }
             Self::StaleCookie { staleness_us } => write!(f, "{code}(staleness={staleness_us}us)"),
             Self::NoUserData(tsn) => write!(f, "{code}(tsn={tsn})"),
@@ -219,27 +218,6 @@ impl fmt::Display for ErrorCause {
             | Self::CookieReceivedWhileShuttingDown => write!(f, "{code}"),
         }
     }
-}
-
-/// Parses causes until the reader is empty.
-pub(crate) fn parse_all(r: &mut Reader) -> Result<Vec<ErrorCause>, Error> {
-    let mut causes = Vec::new();
-    while !r.is_empty() {
-        causes.push(ErrorCause::from_tlv(r.tlv("error cause")?)?);
-    }
-    Ok(causes)
-}
-
-pub(crate) fn emit_all(causes: &[ErrorCause], w: &mut Writer<'_>) {
-    causes.iter().for_each(|c| c.emit(w));
-}
-
-pub(crate) fn fmt_list(causes: &[ErrorCause], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    for (i, c) in causes.iter().enumerate() {
-        f.write_str(if i > 0 { ", " } else { "" })?;
-        write!(f, "{c}")?;
-    }
-    Ok(())
 }
 
 /// Codes with a variant of their own, which `Other` must not carry.

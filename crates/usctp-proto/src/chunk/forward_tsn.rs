@@ -19,7 +19,7 @@ use core::fmt;
 use bytes::Bytes;
 
 use super::Error;
-use super::codec::{Reader, Writer};
+use super::codec::{Joined, Reader, Writer};
 use crate::serial::{Mid, Ssn, Tsn};
 
 /// One stream entry of a FORWARD TSN.
@@ -32,66 +32,23 @@ pub struct ForwardTsnStream {
     pub ssn: Ssn,
 }
 
-/// A FORWARD TSN chunk: the receiver moves its cumulative TSN forward past
-/// abandoned messages.
+/// A FORWARD TSN or I-FORWARD-TSN chunk: the receiver moves its cumulative
+/// TSN forward past abandoned messages. `E` is the chunk's stream entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct ForwardTsn {
+pub struct ForwardTsnOf<E> {
     /// The new cumulative TSN.
     pub new_cumulative_tsn: Tsn,
-    /// Ordered streams whose skipped messages affect delivery.
-    pub streams: Vec<ForwardTsnStream>,
+    /// Streams whose skipped messages affect delivery (for FORWARD TSN,
+    /// ordered streams only).
+    pub streams: Vec<E>,
 }
 
-/// Fails unless what is left splits into whole entries of `size` bytes.
-fn entries(what: &'static str, r: &Reader, size: usize) -> Result<usize, Error> {
-    if r.remaining() % size != 0 {
-        return Err(Error::BadLength {
-            what,
-            length: 8 + r.remaining(),
-        });
-    }
-    Ok(r.remaining() / size)
-}
+/// A FORWARD TSN chunk (RFC 3758 §3.2).
+pub type ForwardTsn = ForwardTsnOf<ForwardTsnStream>;
 
-impl ForwardTsn {
-    pub(crate) fn parse(value: Bytes) -> Result<Self, Error> {
-        let mut r = Reader::new(value, "FORWARD_TSN");
-        let new_cumulative_tsn = Tsn(r.u32()?);
-        let n = entries("FORWARD_TSN", &r, 4)?;
-        let streams = (0..n)
-            .map(|_| {
-                Ok(ForwardTsnStream {
-                    stream: r.u16()?,
-                    ssn: Ssn(r.u16()?),
-                })
-            })
-            .collect::<Result<_, Error>>()?;
-        Ok(Self {
-            new_cumulative_tsn,
-            streams,
-        })
-    }
-
-    pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {
-        w.u32(self.new_cumulative_tsn.0);
-        for s in &self.streams {
-            w.u16(s.stream);
-            w.u16(s.ssn.0);
-        }
-    }
-}
-
-impl fmt::Display for ForwardTsn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "new_cum_tsn={}, streams=[", self.new_cumulative_tsn)?;
-        for (i, s) in self.streams.iter().enumerate() {
-            f.write_str(if i > 0 { " " } else { "" })?;
-            write!(f, "{}:{}", s.stream, s.ssn)?;
-        }
-        f.write_str("]")
-    }
-}
+/// An I-FORWARD-TSN chunk (RFC 8260 §2.3.1).
+pub type IForwardTsn = ForwardTsnOf<IForwardTsnStream>;
 
 /// One stream entry of an I-FORWARD-TSN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,31 +62,83 @@ pub struct IForwardTsnStream {
     pub mid: Mid,
 }
 
-/// An I-FORWARD-TSN chunk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub struct IForwardTsn {
-    /// The new cumulative TSN.
-    pub new_cumulative_tsn: Tsn,
-    /// Streams whose skipped messages affect delivery.
-    pub streams: Vec<IForwardTsnStream>,
+/// A fixed-size stream entry after the new cumulative TSN.
+trait Entry: Sized + fmt::Display {
+    /// The chunk's name, for errors.
+    const CHUNK: &'static str;
+    const SIZE: usize;
+    fn read(r: &mut Reader) -> Result<Self, Error>;
+    fn write(&self, w: &mut Writer<'_>);
 }
 
-impl IForwardTsn {
+impl Entry for ForwardTsnStream {
+    const CHUNK: &'static str = "FORWARD_TSN";
+    const SIZE: usize = 4;
+
+    fn read(r: &mut Reader) -> Result<Self, Error> {
+        Ok(Self {
+            stream: r.u16()?,
+            ssn: Ssn(r.u16()?),
+        })
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
+        w.u16(self.stream);
+        w.u16(self.ssn.0);
+    }
+}
+
+impl fmt::Display for ForwardTsnStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.stream, self.ssn)
+    }
+}
+
+impl Entry for IForwardTsnStream {
+    const CHUNK: &'static str = "I_FORWARD_TSN";
+    const SIZE: usize = 8;
+
+    fn read(r: &mut Reader) -> Result<Self, Error> {
+        let stream = r.u16()?;
+        let flags = r.u16()?;
+        Ok(Self {
+            stream,
+            unordered: flags & 1 != 0,
+            mid: Mid(r.u32()?),
+        })
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
+        w.u16(self.stream);
+        w.u16(u16::from(self.unordered));
+        w.u32(self.mid.0);
+    }
+}
+
+impl fmt::Display for IForwardTsnStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let u = if self.unordered { "U" } else { "" };
+        write!(f, "{}:{}{u}", self.stream, self.mid)
+    }
+}
+
+// `Entry` is private: only the two entry types above implement it, and these
+// methods are the crate's.
+#[allow(private_bounds)]
+impl<E: Entry> ForwardTsnOf<E> {
+    /// Fails unless what follows the new cumulative TSN splits into whole
+    /// entries.
     pub(crate) fn parse(value: Bytes) -> Result<Self, Error> {
-        let mut r = Reader::new(value, "I_FORWARD_TSN");
+        let mut r = Reader::new(value, E::CHUNK);
         let new_cumulative_tsn = Tsn(r.u32()?);
-        let n = entries("I_FORWARD_TSN", &r, 8)?;
-        let streams = (0..n)
-            .map(|_| {
-                let stream = r.u16()?;
-                let flags = r.u16()?;
-                Ok(IForwardTsnStream {
-                    stream,
-                    unordered: flags & 1 != 0,
-                    mid: Mid(r.u32()?),
-                })
-            })
+        if r.remaining() % E::SIZE != 0 {
+            return Err(Error::BadLength {
+                what: E::CHUNK,
+                length: 8 + r.remaining(),
+            });
+        }
+        let streams = (0..r.remaining() / E::SIZE)
+            .map(|_| E::read(&mut r))
             .collect::<Result<_, Error>>()?;
         Ok(Self {
             new_cumulative_tsn,
@@ -139,22 +148,17 @@ impl IForwardTsn {
 
     pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {
         w.u32(self.new_cumulative_tsn.0);
-        for s in &self.streams {
-            w.u16(s.stream);
-            w.u16(u16::from(s.unordered));
-            w.u32(s.mid.0);
-        }
+        self.streams.iter().for_each(|e| e.write(w));
     }
 }
 
-impl fmt::Display for IForwardTsn {
+impl<E: fmt::Display> fmt::Display for ForwardTsnOf<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "new_cum_tsn={}, streams=[", self.new_cumulative_tsn)?;
-        for (i, s) in self.streams.iter().enumerate() {
-            f.write_str(if i > 0 { " " } else { "" })?;
-            let u = if s.unordered { "U" } else { "" };
-            write!(f, "{}:{}{u}", s.stream, s.mid)?;
-        }
-        f.write_str("]")
+        write!(
+            f,
+            "new_cum_tsn={}, streams=[{}]",
+            self.new_cumulative_tsn,
+            Joined(&self.streams, " ")
+        )
     }
 }

@@ -25,8 +25,8 @@ use core::fmt;
 use bytes::Bytes;
 
 use super::Error;
-use super::codec::{Reader, Writer};
-use super::param::{self, Param};
+use super::codec::{self, Joined, Reader, Writer};
+use super::param::Param;
 use crate::serial::Tsn;
 
 /// The body of an INIT or INIT ACK chunk.
@@ -56,7 +56,7 @@ impl Init {
             outbound_streams: r.u16()?,
             inbound_streams: r.u16()?,
             initial_tsn: Tsn(r.u32()?),
-            params: param::parse_all(&mut r)?,
+            params: codec::parse_all(&mut r)?,
         })
     }
 
@@ -66,7 +66,7 @@ impl Init {
         w.u16(self.outbound_streams);
         w.u16(self.inbound_streams);
         w.u32(self.initial_tsn.0);
-        param::emit_all(&self.params, w);
+        codec::emit_all(&self.params, w);
     }
 
     /// The State Cookie parameter of an INIT ACK, if present.
@@ -90,8 +90,7 @@ impl fmt::Display for Init {
             self.initial_tsn
         )?;
         if !self.params.is_empty() {
-            f.write_str(", ")?;
-            param::fmt_list(&self.params, f)?;
+            write!(f, ", {}", Joined(&self.params, ", "))?;
         }
         Ok(())
     }

@@ -49,7 +49,7 @@ pub use data::{Data, DataFlags, IData};
 pub use ecn::{Cwr, Ecne};
 pub use error::{BuildError, Error};
 pub use error_cause::{CauseCode, ErrorCause};
-pub use forward_tsn::{ForwardTsn, ForwardTsnStream, IForwardTsn, IForwardTsnStream};
+pub use forward_tsn::{ForwardTsn, ForwardTsnOf, ForwardTsnStream, IForwardTsn, IForwardTsnStream};
 pub use heartbeat::Heartbeat;
 pub use init::Init;
 pub use packet::{CommonHeader, Packet, PacketWriter};
@@ -61,7 +61,7 @@ pub use reconfig::{
 pub use sack::{GapBlock, NrSack, Sack};
 pub use shutdown::{Shutdown, ShutdownComplete};
 
-use codec::{Reader, Tlv, Writer};
+use codec::{Joined, Reader, Tlv, Writer};
 use macros::wire_enum;
 
 wire_enum! {
@@ -333,10 +333,10 @@ impl Chunk {
             Self::Init(i) | Self::InitAck(i) => i.emit_value(w),
             Self::Sack(s) => s.emit_value(w),
             Self::Heartbeat(h) | Self::HeartbeatAck(h) => h.emit_value(w),
-            Self::Abort(a) => error_cause::emit_all(&a.causes, w),
+            Self::Abort(a) => codec::emit_all(&a.causes, w),
             Self::Shutdown(s) => w.u32(s.cumulative_tsn_ack.0),
             Self::ShutdownAck | Self::CookieAck | Self::ShutdownComplete(_) => {}
-            Self::Error(e) => error_cause::emit_all(&e.causes, w),
+            Self::Error(e) => codec::emit_all(&e.causes, w),
             Self::CookieEcho(c) => w.bytes(&c.cookie),
             Self::Ecne(e) => w.u32(e.lowest_tsn.0),
             Self::Cwr(c) => w.u32(c.lowest_tsn.0),
@@ -344,7 +344,7 @@ impl Chunk {
             Self::NrSack(s) => s.emit_value(w),
             Self::IData(d) => d.emit_value(w),
             Self::AsconfAck(a) => a.emit_value(w),
-            Self::ReConfig(params) => param::emit_all(params, w),
+            Self::ReConfig(params) => codec::emit_all(params, w),
             Self::Pad(p) => w.bytes(&p.padding),
             Self::ForwardTsn(f) => f.emit_value(w),
             Self::Asconf(a) => a.emit_value(w),
@@ -388,9 +388,7 @@ impl fmt::Display for Chunk {
             Self::AsconfAck(a) => write!(f, "{name}({a})"),
             Self::Asconf(a) => write!(f, "{name}({a})"),
             Self::ReConfig(params) => {
-                write!(f, "{name}(")?;
-                param::fmt_list(params, f)?;
-                f.write_str(")")
+                write!(f, "{name}({})", Joined(params, ", "))
             }
             Self::Pad(p) => write!(f, "{name}(len={})", p.padding.len()),
             Self::ForwardTsn(x) => write!(f, "{name}({x})"),

@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use bytes::Bytes;
 
 use super::asconf::{AsconfParam, CorrelatedCauses};
-use super::codec::{Reader, Tlv, Writer};
+use super::codec::{Joined, Reader, Tlv, TlvItem, Writer};
 use super::macros::wire_enum;
 use super::reconfig::{AddStreams, IncomingSsnReset, OutgoingSsnReset, ReconfigResponse};
 use super::{ChunkType, Error, UnknownAction};
@@ -196,8 +196,12 @@ impl Param {
             IpAddr::V6(a) => Self::Ipv6Address(a),
         }
     }
+}
 
-    pub(crate) fn from_tlv(tlv: Tlv) -> Result<Self, Error> {
+impl TlvItem for Param {
+    const WHAT: &'static str = "parameter";
+
+    fn from_tlv(tlv: Tlv) -> Result<Self, Error> {
         let ty = ParamType(tlv.type16());
         let what = ty.name().unwrap_or("parameter");
         let v = tlv.value;
@@ -266,11 +270,13 @@ impl Param {
         Ok(param)
     }
 
-    pub(crate) fn emit(&self, w: &mut Writer<'_>) {
+    fn emit(&self, w: &mut Writer<'_>) {
         // A nested overflow is sticky in the writer and fails the chunk.
         let _ = w.tlv(self.param_type().0.to_be_bytes(), |w| self.emit_value(w));
     }
+}
 
+impl Param {
     fn emit_value(&self, w: &mut Writer<'_>) {
         match self {
             Self::HeartbeatInfo(b)
@@ -331,37 +337,6 @@ pub(crate) fn u16_list(what: &'static str, r: &mut Reader) -> Result<Vec<u16>, E
     Ok(out)
 }
 
-/// Parses parameters until the reader is empty.
-pub(crate) fn parse_all(r: &mut Reader) -> Result<Vec<Param>, Error> {
-    let mut params = Vec::new();
-    while !r.is_empty() {
-        params.push(Param::from_tlv(r.tlv("parameter")?)?);
-    }
-    Ok(params)
-}
-
-pub(crate) fn emit_all(params: &[Param], w: &mut Writer<'_>) {
-    params.iter().for_each(|p| p.emit(w));
-}
-
-pub(crate) fn fmt_list(params: &[Param], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    for (i, p) in params.iter().enumerate() {
-        if i > 0 {
-            f.write_str(", ")?;
-        }
-        write!(f, "{p}")?;
-    }
-    Ok(())
-}
-
-fn fmt_types(types: &[ChunkType], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    for (i, t) in types.iter().enumerate() {
-        f.write_str(if i > 0 { " " } else { "" })?;
-        write!(f, "{t}")?;
-    }
-    Ok(())
-}
-
 impl fmt::Display for Param {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ty = self.param_type();
@@ -376,12 +351,7 @@ impl fmt::Display for Param {
             | Self::Padding(b) => write!(f, "{ty}(len={})", b.len()),
             Self::CookiePreservative(ms) => write!(f, "{ty}={ms}ms"),
             Self::SupportedAddressTypes(types) => {
-                write!(f, "{ty}=[")?;
-                for (i, t) in types.iter().enumerate() {
-                    f.write_str(if i > 0 { " " } else { "" })?;
-                    write!(f, "{t}")?;
-                }
-                f.write_str("]")
+                write!(f, "{ty}=[{}]", Joined(types, " "))
             }
             Self::OutgoingSsnReset(x) => write!(f, "{ty}({x})"),
             Self::IncomingSsnReset(x) => write!(f, "{ty}({x})"),
@@ -391,9 +361,7 @@ impl fmt::Display for Param {
             Self::EcnCapable | Self::ForwardTsnSupported => write!(f, "{ty}"),
             Self::ZeroChecksumAcceptable(edmid) => write!(f, "{ty}(edmid={edmid})"),
             Self::ChunkList(types) | Self::SupportedExtensions(types) => {
-                write!(f, "{ty}=[")?;
-                fmt_types(types, f)?;
-                f.write_str("]")
+                write!(f, "{ty}=[{}]", Joined(types, " "))
             }
             Self::RequestedHmacAlgorithm(ids) => write!(f, "{ty}={ids:?}"),
             Self::AddIpAddress(x) | Self::DeleteIpAddress(x) | Self::SetPrimaryAddress(x) => {

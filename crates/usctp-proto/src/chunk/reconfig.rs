@@ -20,9 +20,9 @@ use core::fmt;
 use bytes::Bytes;
 
 use super::Error;
-use super::codec::{Reader, Writer};
+use super::codec::{self, Reader, Writer};
 use super::macros::wire_enum;
-use super::param::{self, Param, u16_list};
+use super::param::{Param, u16_list};
 use crate::serial::Tsn;
 
 wire_enum! {
@@ -203,5 +203,5 @@ impl fmt::Display for AddStreams {
 /// Parses the parameters of a RE-CONFIG chunk. RFC 6525 §3.1 allows one
 /// or two; judging the count is left to the receiver's state machine.
 pub(crate) fn parse(value: Bytes) -> Result<Vec<Param>, Error> {
-    param::parse_all(&mut Reader::new(value, "RE_CONFIG"))
+    codec::parse_all(&mut Reader::new(value, "RE_CONFIG"))
 }

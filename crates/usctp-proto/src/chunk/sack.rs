@@ -30,7 +30,7 @@ use core::fmt;
 use bytes::Bytes;
 
 use super::Error;
-use super::codec::{Reader, Writer};
+use super::codec::{Joined, Reader, Writer};
 use crate::serial::Tsn;
 
 /// A Gap Ack Block: TSNs `cumulative + start ..= cumulative + end` arrived.
@@ -116,24 +116,22 @@ fn emit_blocks(blocks: &[GapBlock], w: &mut Writer<'_>) {
     }
 }
 
-fn fmt_blocks(blocks: &[GapBlock], f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    f.write_str("[")?;
-    for (i, b) in blocks.iter().enumerate() {
-        f.write_str(if i > 0 { " " } else { "" })?;
-        write!(f, "{}-{}", b.start, b.end)?;
+impl fmt::Display for GapBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.start, self.end)
     }
-    f.write_str("]")
 }
 
 impl fmt::Display for Sack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "cum_tsn={}, a_rwnd={}, gaps=",
-            self.cumulative_tsn_ack, self.a_rwnd
-        )?;
-        fmt_blocks(&self.gap_blocks, f)?;
-        write!(f, ", dups={}", self.duplicate_tsns.len())
+            "cum_tsn={}, a_rwnd={}, gaps=[{}], dups={}",
+            self.cumulative_tsn_ack,
+            self.a_rwnd,
+            Joined(&self.gap_blocks, " "),
+            self.duplicate_tsns.len()
+        )
     }
 }
 
@@ -193,12 +191,12 @@ impl fmt::Display for NrSack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "cum_tsn={}, a_rwnd={}, gaps=",
-            self.cumulative_tsn_ack, self.a_rwnd
-        )?;
-        fmt_blocks(&self.gap_blocks, f)?;
-        f.write_str(", nr_gaps=")?;
-        fmt_blocks(&self.nr_gap_blocks, f)?;
-        write!(f, ", dups={}", self.duplicate_tsns.len())
+            "cum_tsn={}, a_rwnd={}, gaps=[{}], nr_gaps=[{}], dups={}",
+            self.cumulative_tsn_ack,
+            self.a_rwnd,
+            Joined(&self.gap_blocks, " "),
+            Joined(&self.nr_gap_blocks, " "),
+            self.duplicate_tsns.len()
+        )
     }
 }
