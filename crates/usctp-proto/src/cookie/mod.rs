@@ -215,22 +215,10 @@ impl StateCookie {
         let mut rest = &body[FIXED_LEN..];
         let mut peer_addresses = Vec::with_capacity(count);
         for _ in 0..count {
-            let (&family, tail) = rest.split_first().ok_or(CookieError::Malformed)?;
+            let [family] = take(&mut rest)?;
             let addr = match family {
-                4 => {
-                    let (a, tail) = tail
-                        .split_first_chunk::<4>()
-                        .ok_or(CookieError::Malformed)?;
-                    rest = tail;
-                    IpAddr::V4(Ipv4Addr::from(*a))
-                }
-                6 => {
-                    let (a, tail) = tail
-                        .split_first_chunk::<16>()
-                        .ok_or(CookieError::Malformed)?;
-                    rest = tail;
-                    IpAddr::V6(Ipv6Addr::from(*a))
-                }
+                4 => IpAddr::V4(Ipv4Addr::from(take::<4>(&mut rest)?)),
+                6 => IpAddr::V6(Ipv6Addr::from(take::<16>(&mut rest)?)),
                 _ => return Err(CookieError::Malformed),
             };
             peer_addresses.push(addr);
@@ -274,6 +262,15 @@ fn addr_len(a: &IpAddr) -> usize {
         IpAddr::V4(_) => 4,
         IpAddr::V6(_) => 16,
     }
+}
+
+/// The first `N` bytes of `rest`, which then starts after them.
+fn take<const N: usize>(rest: &mut &[u8]) -> Result<[u8; N], CookieError> {
+    let (bytes, tail) = rest
+        .split_first_chunk::<N>()
+        .ok_or(CookieError::Malformed)?;
+    *rest = tail;
+    Ok(*bytes)
 }
 
 #[cfg(test)]
