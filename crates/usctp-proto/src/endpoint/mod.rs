@@ -59,21 +59,30 @@ macro_rules! context {
 use context;
 
 /// Why `connect` refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectError {
     /// An association with that peer address and port exists already.
-    #[error("already associated with that peer ({0})")]
     AlreadyConnected(AssocId),
     /// The endpoint holds as many associations as it may.
-    #[error("association limit reached")]
     TooManyAssociations,
     /// The peer port 0 cannot be addressed.
-    #[error("peer port 0")]
     InvalidPort,
     /// The association's own parameters contradict each other.
-    #[error("invalid parameters: {0}")]
     InvalidConfig(String),
 }
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AlreadyConnected(id) => write!(f, "already associated with that peer ({id})"),
+            Self::TooManyAssociations => f.write_str("association limit reached"),
+            Self::InvalidPort => f.write_str("peer port 0"),
+            Self::InvalidConfig(why) => write!(f, "invalid parameters: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
 
 /// Counters of what the endpoint dropped, for diagnostics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
