@@ -1,15 +1,16 @@
 //! usctp-proto: the sans-IO core of usctp, SCTP (RFC 9260) over UDP
 //! encapsulation (RFC 6951).
 //!
-//! It does no I/O: it it consumes datagrams and time
-//! and produces datagrams, timer deadlines and application events, reading
-//! no clock and touching no socket:
+//! It does no I/O: it consumes datagrams and time and produces datagrams,
+//! timer deadlines and application events, reading no clock and touching no
+//! socket:
 //!
 //! - [`chunk`]: the wire codec (every chunk, parameter and error cause,
 //!   CRC32c, bundling);
 //! - [`serial`]: RFC 1982 serial numbers;
 //! - [`cookie`]: the HMAC-signed state cookie;
-//! - [`endpoint`]: one SCTP port, demultiplexing, stateless INIT handling;
+//! - [`endpoint`]: SCTP ports and their associations, demultiplexing,
+//!   stateless INIT handling;
 //! - [`association`]: the RFC 9260 state machine;
 //! - [`config`]: protocol parameters with RFC 9260 §16 defaults;
 //! - [`arena`]: shared buffers for received datagrams, for drivers;

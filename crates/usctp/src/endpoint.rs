@@ -1,5 +1,6 @@
 //! An endpoint: UDP sockets (one per local address) and every SCTP port
-//! and association on them, driven by a thread of its own.
+//! and association on them, driven by a thread of its own or, with
+//! [`EndpointOptions::on_current_runtime`], by a task on the caller's runtime.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

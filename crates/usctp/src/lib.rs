@@ -5,7 +5,8 @@
 //! socket API on top:
 //!
 //! - [`Endpoint`]: the UDP socket(s) every SCTP port and association of
-//!   an endpoint share, driven by a thread of its own;
+//!   an endpoint share, driven by a thread of its own or by a task on the
+//!   caller's runtime;
 //! - [`socket`]: one-to-one ([`socket::SctpListener`],
 //!   [`socket::SctpStream`]) and one-to-many ([`socket::SctpSocket`])
 //!   sockets, with notifications, send and receive information, and flow

@@ -9,9 +9,13 @@
 //! packets; the core keeps it per remote address once packets from there
 //! pass the verification-tag checks (§5.4).
 //!
-//! The driver runs on a thread of its own, so a user blocking in `Drop`
-//! (a stream lingering until its last message is delivered) never stalls
-//! it, and users on any runtime share it.
+//! By default the driver runs on a thread of its own, so a user blocking in
+//! `Drop` (a stream lingering until its last message is delivered) never
+//! stalls it, and users on any runtime share it. With
+//! `EndpointOptions::on_current_runtime` it is a task on the caller's
+//! runtime instead: no hand-off between threads per message, and drops do
+//! not linger (blocking there could stall the very task that finishes
+//! the shutdown).
 
 mod commands;
 mod events;

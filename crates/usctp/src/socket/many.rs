@@ -291,7 +291,8 @@ impl Drop for SctpSocket {
             .filter(|l| !l.is_zero() && !self.endpoint.handle.on_current_runtime)
         {
             // The endpoint finishes the inbox once the socket's last
-            // association has closed; it runs on a thread of its own.
+            // association has closed; it runs on a thread of its own (a
+            // driver on this runtime does not linger, above).
             self.inbox.wait_ended(linger);
         }
     }

@@ -587,8 +587,9 @@ impl Drop for SendHalf {
             return;
         };
         // The endpoint finishes the inbox once the association has closed
-        // (SHUTDOWN COMPLETE, or an ABORT); it runs on a thread of its own,
-        // so blocking here cannot stall it.
+        // (SHUTDOWN COMPLETE, or an ABORT); it runs on a thread of its own
+        // (a driver on this runtime does not linger, above), so blocking
+        // here cannot stall it.
         self.inbox.wait_ended(linger);
     }
 }
