@@ -411,9 +411,8 @@ fn sctp_bdc_i_7_1() {
 /// (RFC 9260 §6.10).
 #[test]
 fn sctp_bdc_i_7_2() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> INIT ACK + DATA -> IUT
     t.send(
         ours.initiate_tag,
@@ -493,12 +492,9 @@ fn sctp_bdc_v_7_4() {
 #[test]
 fn sctp_bdc_v_7_5() {
     const PEER: u32 = 0x7500_0001;
-    let (mut t, id) = client();
     // IUT -> INIT -> T; T -> INIT ACK -> IUT (Initial TSN 77)
-    let (ours, _) = answer_init(&mut t, PEER, vec![]);
     // IUT -> COOKIE ECHO -> T
-    let echo = t.sent_one();
-    assert!(matches!(echo.only(), Chunk::CookieEcho(_)));
+    let (mut t, id, ours, _) = cookie_echoed(PEER);
     // T -> COOKIE ACK + DATA -> IUT
     t.send(
         ours.initiate_tag,

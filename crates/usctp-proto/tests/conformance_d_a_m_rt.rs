@@ -333,11 +333,8 @@ fn sctp_d_o_8_12() {
 fn sctp_d_v_8_13() {
     const PEER: u32 = 0x8d00_0001;
     const WINDOW: usize = 8192;
-    let config = Config {
-        receive_window: WINDOW as u32,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, _) = established_with(config, PEER);
+    let (mut t, iut_tag, id, _) =
+        established_configured(PEER, |c| c.receive_window = WINDOW as u32);
     // T -> DATA (B) ... DATA (E) -> IUT: eight fragments of 1024 bytes
     let mut sacks = Vec::new();
     for i in 0..8u32 {
@@ -366,11 +363,7 @@ fn sctp_d_v_8_13() {
 #[test]
 fn sctp_d_v_8_14() {
     const PEER: u32 = 0x8e00_0001;
-    let config = Config {
-        max_message_size: 5000,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, iut_tsn) = established_with(config, PEER);
+    let (mut t, iut_tag, id, iut_tsn) = established_configured(PEER, |c| c.max_message_size = 5000);
     let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(
         assoc

@@ -45,9 +45,8 @@ fn sctp_imh_i_3_1() {
 /// (RFC 9260 §3.2, §3.3.3).
 #[test]
 fn sctp_imh_i_3_2() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     let whole = packet(
         TESTER_PORT,
         IUT_PORT,
@@ -165,8 +164,7 @@ fn sctp_imh_i_3_6() {
 /// (RFC 9260 §8.5.1 (B)).
 #[test]
 fn sctp_imh_i_3_7() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x3700_0001);
+    let (mut t, iut_tag, id) = established(0x3700_0001);
     for (vtag, t_bit) in [(iut_tag ^ 1, false), (0x3700_0002, true), (iut_tag, true)] {
         // T -> ABORT (wrong Verification Tag) -> IUT
         let abort = Chunk::Abort(Abort {
@@ -381,8 +379,7 @@ fn sctp_fh_i_5_1_2() {
 /// unchanged, to its source (RFC 9260 §8.3).
 #[test]
 fn sctp_fh_v_5_2() {
-    let mut t = Tester::server();
-    let (iut_tag, _) = t.establish(0x5200_0001);
+    let (mut t, iut_tag, _) = established(0x5200_0001);
     let info: Vec<u8> = (0..=255u8).rev().collect();
     let hb = Heartbeat {
         info: Bytes::from(info),
@@ -568,8 +565,7 @@ fn sctp_e_o_6_2() {
         })
     };
     // ESTABLISHED
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x6200_0001);
+    let (mut t, iut_tag, id) = established(0x6200_0001);
     // T -> ERROR (Stale Cookie) -> IUT
     t.send(iut_tag, &[stale()]);
     // IUT: nothing
@@ -578,9 +574,8 @@ fn sctp_e_o_6_2() {
     assert_established_and_alive(&mut t, id, iut_tag, 0x6200_0001);
 
     // COOKIE-WAIT
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> ERROR (Stale Cookie) -> IUT
     t.send(ours.initiate_tag, &[stale()]);
     // IUT: nothing
@@ -599,11 +594,7 @@ fn sctp_e_o_6_2() {
 #[test]
 fn sctp_e_i_6_3() {
     const PEER: u32 = 0x6300_0001;
-    let config = Config {
-        max_inbound_streams: 1,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, _) = established_with(config, PEER);
+    let (mut t, iut_tag, id, _) = established_configured(PEER, |c| c.max_inbound_streams = 1);
     assert_eq!(t.iut.association(id).unwrap().streams().1, 1);
     // T -> DATA (stream 1; only stream 0 exists) -> IUT
     t.send(iut_tag, &[tester_data(TESTER_TSN, 1, 0, b"nowhere")]);
@@ -684,16 +675,13 @@ fn sctp_e_i_6_3() {
 /// §3.3.10.2, §5.1).
 #[test]
 fn sctp_e_i_6_4() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> INIT ACK (no State Cookie) -> IUT
     t.send(ours.initiate_tag, &[tester_init_ack(0x6400_0001, vec![])]);
     // IUT -> ABORT (Missing Mandatory Parameter) -> T
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
-    assert_abort(
-        &reply,
+    assert_sends_abort(
+        &mut t,
         0x6400_0001,
         false,
         &[ErrorCause::MissingMandatoryParameter(vec![
