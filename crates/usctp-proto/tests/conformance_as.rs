@@ -164,8 +164,7 @@ fn sctp_as_v_1_1_2() {
 fn sctp_as_i_1_2_1() {
     // IUT -> INIT -> T (held back by T)
     let (mut t, id, first) = client_init();
-    t.advance(Duration::from_millis(999));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(999));
     // IUT -> INIT -> T (T1-init expired)
     // T -> INIT ACK -> IUT
     t.advance(Duration::from_millis(1));
@@ -189,8 +188,7 @@ fn sctp_as_i_1_2_2() {
     // T -> INIT ACK -> IUT
     // IUT -> COOKIE ECHO -> T (held back by T)
     let (mut t, id, ours, first) = cookie_echoed(0x1122_0001);
-    t.advance(Duration::from_millis(999));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(999));
     // IUT -> COOKIE ECHO -> T (T1-cookie expired)
     t.advance(Duration::from_millis(1));
     let again = t.sent_one();
@@ -704,8 +702,7 @@ fn sctp_as_i_1_15() {
         "each retransmission goes to the next address"
     );
     // Max.Init.Retransmits (8) spent: the next expiry gives up.
-    t.advance(Duration::from_secs(60));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_secs(60));
     let events = t.events();
     assert!(
         matches!(events[..], [(i, Event::CantStart(AssociationError::InitTimeout))] if i == id),

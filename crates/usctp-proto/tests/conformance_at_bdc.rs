@@ -12,7 +12,7 @@ use bytes::Bytes;
 use support::etsi::assert_record;
 use support::*;
 use usctp_proto::association::{AssocId, AssociationError, AssociationState, Event};
-use usctp_proto::chunk::{Abort, Chunk, ShutdownComplete};
+use usctp_proto::chunk::{Chunk, ShutdownComplete};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
@@ -70,15 +70,9 @@ fn config_max_retrans(n: u32) -> Config {
 #[test]
 fn sctp_at_v_2_2() {
     const PEER: u32 = 0x2200_0001;
-    let (mut t, iut_tag, id, _) = established_with(Config::default(), PEER);
+    let (mut t, iut_tag, id) = established(PEER);
     // T -> ABORT -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::Abort(Abort {
-            reflected_tag: false,
-            causes: vec![],
-        })],
-    );
+    t.send(iut_tag, &[abort(false)]);
     // IUT: nothing
     t.sent_nothing();
     assert_eq!(
@@ -248,8 +242,7 @@ fn sctp_at_i_2_7_4() {
 fn sctp_at_i_2_8() {
     const PEER: u32 = 0x2800_0001;
     let (mut t, iut_tag, id, _) = in_shutdown_sent(PEER);
-    t.advance(Duration::from_millis(500));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(500));
     // T -> DATA -> IUT
     t.send(iut_tag, &[tester_data(TESTER_TSN, 0, 0, b"one more")]);
     // IUT -> SHUTDOWN (+ SACK) -> T at once
@@ -268,8 +261,7 @@ fn sctp_at_i_2_8() {
     assert_delivered(&mut t, id, &[b"one more"]);
     // T2-shutdown restarted: no SHUTDOWN at 1 s after the first, one at 1 s
     // after the DATA.
-    t.advance(Duration::from_millis(900));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(900));
     t.advance(Duration::from_millis(100));
     let sent = t.sent_one();
     assert_eq!(sent.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN))]);

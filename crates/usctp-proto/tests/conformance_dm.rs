@@ -54,8 +54,7 @@ fn sctp_dm_o_4_2_2() {
     // T -> SHUTDOWN -> IUT
     // IUT -> SHUTDOWN ACK -> T
     let (mut t, iut_tag, id) = in_shutdown_ack_sent(PEER);
-    t.advance(Duration::from_millis(500));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(500));
     // The same INIT as before, and one with a new tag.
     for tag in [PEER, 0x4220_0002] {
         // T -> INIT -> IUT
@@ -185,19 +184,16 @@ fn sctp_dm_o_4_6_3() {
     const PEER: u32 = 0x4630_0001;
     // IUT -> SHUTDOWN -> T (T2-shutdown: 1 s)
     let (mut t, iut_tag, id, iut_tsn) = in_shutdown_sent(PEER);
-    t.advance(Duration::from_millis(600));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(600));
     // T -> SHUTDOWN -> IUT
     t.send(iut_tag, &[shutdown_chunk(iut_tsn.prev())]);
     assert_acks_the_shutdown(&mut t, id, PEER);
     // IUT: nothing when the first T2-shutdown would have run out
-    t.advance(Duration::from_millis(400));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(400));
     // IUT -> SHUTDOWN ACK -> T (T2-shutdown restarted: 1 s after the
     // SHUTDOWN ACK, then 2 s later)
     for wait in [Duration::from_millis(600), Duration::from_secs(2)] {
-        t.advance(wait - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(wait - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }

@@ -167,10 +167,7 @@ fn sctp_imh_i_3_7() {
     let (mut t, iut_tag, id) = established(0x3700_0001);
     for (vtag, t_bit) in [(iut_tag ^ 1, false), (0x3700_0002, true), (iut_tag, true)] {
         // T -> ABORT (wrong Verification Tag) -> IUT
-        let abort = Chunk::Abort(Abort {
-            reflected_tag: t_bit,
-            causes: vec![],
-        });
+        let abort = abort(t_bit);
         t.send(vtag, &[abort]);
         // IUT: nothing
         t.sent_nothing();
@@ -224,8 +221,7 @@ fn sctp_imh_i_3_9() {
         t.silent();
         assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
         // IUT -> SHUTDOWN -> T (T2-shutdown)
-        t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(Duration::from_secs(rto) - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         let again = t.sent_one();
         assert_eq!(again.vtag(), PEER);
@@ -268,8 +264,7 @@ fn sctp_imh_i_3_10() {
         t.silent();
         assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
         // IUT -> SHUTDOWN ACK -> T (T2-shutdown)
-        t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(Duration::from_secs(rto) - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
@@ -415,12 +410,7 @@ fn sctp_fh_o_5_3_1() {
 #[test]
 fn sctp_fh_o_5_3_2() {
     // T -> ABORT -> IUT
-    assert_ootb_discarded(0x5320_0001, |reflected_tag| {
-        Chunk::Abort(Abort {
-            reflected_tag,
-            causes: vec![],
-        })
-    });
+    assert_ootb_discarded(0x5320_0001, abort);
 }
 
 /// An out-of-the-blue SHUTDOWN ACK gets a SHUTDOWN COMPLETE with the T bit
@@ -509,8 +499,7 @@ fn sctp_e_o_6_1() {
     // IUT -> COOKIE ECHO -> T
     assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
     let rtt = Duration::from_secs(4);
-    t.advance(rtt);
-    t.sent_nothing();
+    t.quiet_for(rtt);
     // T -> ERROR (Stale Cookie: 3 s late, a 1 s cookie life) -> IUT
     t.send(ours.initiate_tag, &[stale_cookie(3_000_000)]);
     let sent = t.sent();
@@ -582,8 +571,7 @@ fn sctp_e_o_6_2() {
     t.sent_nothing();
     assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
     // IUT -> INIT -> T (T1-init, the same INIT)
-    t.advance(Duration::from_millis(999));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(999));
     t.advance(Duration::from_millis(1));
     assert_eq!(sent_init(&mut t), ours);
 }

@@ -120,8 +120,7 @@ fn single_packet_is_acknowledged_after_the_sack_delay() {
     assert_eq!(recv_all(&mut t, id), [(0, Bytes::from_static(b"one"))]);
     t.send(tag, &[tester_data(TESTER_TSN + 1, 0, 1, b"two")]);
     t.sent_nothing();
-    t.advance(Duration::from_millis(199));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(199));
     t.advance(Duration::from_millis(1));
     let sack = sack_of(&t.sent_one());
     assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN + 1));

@@ -491,14 +491,12 @@ fn connect_sends_init_and_retransmits_it_with_backoff() {
     assert_ne!(sent_init.initiate_tag, 0);
     let mut rto = Duration::from_secs(1);
     for _ in 0..8 {
-        t.advance(rto - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(rto - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         assert_eq!(t.sent_one().only(), &Chunk::Init(sent_init.clone()));
         rto = (rto * 2).min(Duration::from_secs(60));
     }
-    t.advance(rto);
-    t.sent_nothing();
+    t.quiet_for(rto);
     assert_cant_start(&mut t, id, AssociationError::InitTimeout);
 }
 
@@ -673,8 +671,7 @@ fn init_ack_with_a_window_below_1500_is_not_acted_on() {
     );
     assert!(matches!(t.events()[..], [(i, Event::CantStart(_))] if i == id));
     assert!(t.iut.association(id).is_none());
-    t.advance(Duration::from_secs(3));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_secs(3));
 
     // In COOKIE-ECHOED another such INIT ACK is ignored.
     let (mut t, id, ours, echo) = cookie_echoed(0x5050_0002);
@@ -800,8 +797,7 @@ fn parameters_can_be_set_per_association() {
         .connect_with_config(now, tester_addr(), &[], TESTER_PORT, own)
         .unwrap();
     assert!(matches!(t.sent_one().only(), Chunk::Init(_)));
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_secs(2));
     t.advance(Duration::from_secs(1));
     assert!(matches!(t.sent_one().only(), Chunk::Init(_)), "T1 at 3 s");
     let bad = Config {

@@ -454,12 +454,12 @@ pub fn assert_init_resent(t: &mut Tester, id: AssocId, ours: &Init) {
     assert_eq!(&sent_init(t), ours);
 }
 
-/// The IUT sends one packet now, to the tester: one ABORT with this tag,
-/// T bit and causes (see `assert_abort`).
+/// The IUT sends one packet now, to the tester's address (`t.from`): one
+/// ABORT with this tag, T bit and causes (see `assert_abort`).
 #[track_caller]
 pub fn assert_sends_abort(t: &mut Tester, vtag: u32, t_bit: bool, causes: &[ErrorCause]) {
     let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr(), "ABORT goes to the tester");
+    assert_eq!(reply.to, t.from, "ABORT goes to the tester");
     assert_abort(&reply, vtag, t_bit, causes);
 }
 
