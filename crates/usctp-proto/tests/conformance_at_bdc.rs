@@ -472,11 +472,7 @@ fn sctp_bdc_v_7_4() {
     assert_eq!(sent[0].packet.chunks[0], Chunk::CookieAck);
     let sack = only_sack(&sent);
     assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
-    let events = t.events();
-    let Some((id, Event::Up(_))) = events.first().cloned() else {
-        panic!("{events:?}")
-    };
-    assert_delivered(&mut t, id, &[b"with the cookie"]);
+    assert_up_and_delivered(&mut t, &[b"with the cookie"]);
 }
 
 /// A COOKIE ACK bundled with DATA sets the association up and the DATA is
@@ -497,13 +493,9 @@ fn sctp_bdc_v_7_5() {
     let sack = only_sack(&sent);
     assert_eq!(sack.cumulative_tsn_ack, Tsn(77));
     assert!(sent.iter().all(|s| s.vtag() == PEER));
-    let events = t.events();
-    assert!(
-        matches!(events.first(), Some((i, Event::Up(_))) if *i == id),
-        "{events:?}"
-    );
     assert_eq!(state(&t, id), Some(AssociationState::Established));
-    assert_delivered(&mut t, id, &[b"with the ack"]);
+    let up_id = assert_up_and_delivered(&mut t, &[b"with the ack"]);
+    assert_eq!(up_id, id);
 }
 
 /// A SACK bundled with a SHUTDOWN: both are processed, the DATA counts as

@@ -735,16 +735,14 @@ fn sctp_e_i_6_6() {
     assert_eq!(reply.vtag(), 0x6600_0001);
     assert_eq!(reply.packet.chunks, [Chunk::CookieAck]);
     let events = t.events();
-    let Some((id, Event::Up(_))) = events.first() else {
-        panic!("expected Up first: {events:?}")
-    };
+    let id = up_first(&events);
     assert!(
         events[1..]
             .iter()
             .all(|(_, e)| matches!(e, Event::RemoteError(_))),
         "{events:?}"
     );
-    assert_established_and_alive(&mut t, *id, ack.initiate_tag, 0x6600_0001);
+    assert_established_and_alive(&mut t, id, ack.initiate_tag, 0x6600_0001);
 }
 
 // ---- the record ----

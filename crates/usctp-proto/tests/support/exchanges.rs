@@ -188,6 +188,15 @@ pub fn up(t: &mut Tester) -> (AssocId, Established) {
     }
 }
 
+/// The first of `events` is Up; returns its association.
+#[track_caller]
+pub fn up_first(events: &[(AssocId, Event)]) -> AssocId {
+    match events.first() {
+        Some((id, Event::Up(_))) => *id,
+        _ => panic!("expected Up first: {events:?}"),
+    }
+}
+
 pub fn state(t: &Tester, id: AssocId) -> Option<AssociationState> {
     t.iut.association(id).map(|a| a.state())
 }
@@ -246,6 +255,15 @@ pub fn delivered(t: &mut Tester, id: AssocId) -> Vec<Bytes> {
 #[track_caller]
 pub fn assert_delivered(t: &mut Tester, id: AssocId, messages: &[&[u8]]) {
     assert_eq!(delivered(t, id), messages);
+}
+
+/// The first event pending is Up, and the user of that association reads
+/// exactly `messages` from it now, in order; returns the association.
+#[track_caller]
+pub fn assert_up_and_delivered(t: &mut Tester, messages: &[&[u8]]) -> AssocId {
+    let id = up_first(&t.events());
+    assert_delivered(t, id, messages);
+    id
 }
 
 /// The messages the IUT's user can read from `id` now, with their streams.
