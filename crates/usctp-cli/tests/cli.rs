@@ -9,7 +9,7 @@ use std::net::UdpSocket;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{USCTP, free_port, free_ports, json_f64};
+use support::{USCTP, free_loopback_addr, free_ports, json_f64};
 
 /// Spawns `command`, a server, and gives it 300 ms to bind its port.
 fn start(command: &mut Command) -> Child {
@@ -55,8 +55,7 @@ fn the_demo_prints_the_classic_output() {
 /// Runs a `usctp` server subcommand on a free loopback port, then a client
 /// subcommand against it; returns both outputs.
 fn serve_and_run(server: &[&str], client: &[&str]) -> (Output, Output) {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_loopback_addr();
     let server = start(
         Command::new(USCTP)
             .args(server)
@@ -130,8 +129,7 @@ fn protocol_options_reach_the_handshake() {
 /// value, no text), and the end of input closes the association.
 #[test]
 fn cat_carries_any_bytes_and_closes_gracefully_at_end_of_input() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_loopback_addr();
     let listener = start(
         Command::new(USCTP)
             .args(["cat", "--listen", &addr, "--port", "4242"])
@@ -173,8 +171,7 @@ fn cat_carries_any_bytes_and_closes_gracefully_at_end_of_input() {
 /// notifications.
 #[test]
 fn handshakes_are_counted_and_servers_print_notifications_with_v() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_loopback_addr();
     let server = start(
         Command::new(USCTP)
             .args([
@@ -300,8 +297,7 @@ fn errors_name_the_cause_and_fail_the_command() {
     drop(holder);
     // A stream the association did not negotiate, against a live echo
     // server.
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_loopback_addr();
     let mut server = start(
         Command::new(USCTP)
             .args(["echo-server", "--listen", &addr])

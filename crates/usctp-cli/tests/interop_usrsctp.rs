@@ -31,7 +31,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use support::{
-    USCTP, available, free_port, free_ports, json, json_f64, json_line, json_u64, now, usrsctp_peer,
+    USCTP, available, free_loopback_addr, free_port, free_ports, json, json_f64, json_line,
+    json_u64, now, usrsctp_peer,
 };
 
 /// How long any one process may run.
@@ -187,7 +188,7 @@ fn usctp(name: &str, args: &[&str]) -> Proc {
 /// A usctp server on a free loopback port, once it listens; returns it and
 /// its UDP address.
 fn usctp_server(args: &[&str]) -> (Proc, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = free_loopback_addr();
     let mut all = args.to_vec();
     all.extend(["--listen", &addr]);
     let mut server = usctp("usctp server", &all);

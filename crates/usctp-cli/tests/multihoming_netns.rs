@@ -194,8 +194,9 @@ fn command(ns: &str, program: &str, args: &[String]) -> Child {
         .expect("start a side")
 }
 
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
+/// The arguments of a command line, split at white space.
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
 }
 
 /// The timer options for one side: `--pf-threshold N` is the usrsctp
@@ -221,37 +222,20 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let bed = Testbed::new(tag).expect("testbed");
     let peer = || usrsctp_peer().and_then(Path::to_str).expect("usrsctp peer");
-    let bytes = BYTES.to_string();
     let progress_from_server = sender == Stack::Usrsctp && receiver == Stack::Usrsctp;
     let (program, mut args) = match receiver {
         Stack::Usctp => (
             USCTP,
-            strings(&[
-                "discard-server",
-                "--listen",
-                "10.201.1.2:9899",
-                "--listen",
-                "10.201.2.2:9899",
-                "--max-assocs",
-                "1",
-            ]),
+            words(
+                "discard-server --listen 10.201.1.2:9899 --listen 10.201.2.2:9899 --max-assocs 1",
+            ),
         ),
         Stack::Usrsctp => (
             peer(),
-            strings(&[
-                "server",
-                "--service",
-                "discard",
-                "--udp-port",
-                "9899",
-                "--bind",
-                "10.201.1.2",
-                "--bind",
-                "10.201.2.2",
-                "--once",
-                "--progress-ms",
-                "10",
-            ]),
+            words(
+                "server --service discard --udp-port 9899 --bind 10.201.1.2 --bind 10.201.2.2 \
+                 --once --progress-ms 10",
+            ),
         ),
     };
     args.extend(timers_for(receiver, timers));
@@ -262,46 +246,19 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
     let (program, mut args) = match sender {
         Stack::Usctp => (
             USCTP,
-            strings(&[
-                "-v",
-                "bench",
-                "10.201.1.2:9899",
-                "--peer-addr",
-                "10.201.2.2",
-                "--local",
-                "10.201.1.1:0",
-                "--local",
-                "10.201.2.1:0",
-                "--bytes",
-                &bytes,
-                "--msg-size",
-                "1200",
-                "--progress-ms",
-                "10",
-                "--json",
-            ]),
+            words(&format!(
+                "-v bench 10.201.1.2:9899 --peer-addr 10.201.2.2 \
+                 --local 10.201.1.1:0 --local 10.201.2.1:0 \
+                 --bytes {BYTES} --msg-size 1200 --progress-ms 10 --json"
+            )),
         ),
         Stack::Usrsctp => (
             peer(),
-            strings(&[
-                "client",
-                "--service",
-                "bench",
-                "--connect",
-                "10.201.1.2:9899",
-                "--peer-addr",
-                "10.201.2.2",
-                "--bind",
-                "10.201.1.1",
-                "--bind",
-                "10.201.2.1",
-                "--bytes",
-                &bytes,
-                "--msg-size",
-                "1200",
-                "--timeout",
-                "300",
-            ]),
+            words(&format!(
+                "client --service bench --connect 10.201.1.2:9899 --peer-addr 10.201.2.2 \
+                 --bind 10.201.1.1 --bind 10.201.2.1 \
+                 --bytes {BYTES} --msg-size 1200 --timeout 300"
+            )),
         ),
     };
     args.extend(timers_for(sender, timers));
@@ -458,35 +415,36 @@ fn assert_stall_at_most(stall: Option<f64>, bound: f64) {
     }
 }
 
+/// `stall` with usctp at both ends, checked by `assert_stall_at_most`.
+#[track_caller]
+fn assert_usctp_stall_at_most(what: &str, tag: &str, cut: Cut, timers: &[&str], bound: f64) {
+    let stall = stall(what, tag, cut, timers, Stack::Usctp, Stack::Usctp);
+    assert_stall_at_most(stall, bound);
+}
+
+/// `stall` with usrsctp at both ends, for comparison: nothing is asserted
+/// but that every byte arrives.
+fn usrsctp_stall(what: &str, tag: &str, cut: Cut, timers: &[&str]) -> Option<f64> {
+    stall(what, tag, cut, timers, Stack::Usrsctp, Stack::Usrsctp)
+}
+
 #[test]
 fn black_hole_with_default_timers() {
-    let what = "black hole, default timers";
-    assert_stall_at_most(
-        stall(what, "d", Cut::BlackHole, &[], Stack::Usctp, Stack::Usctp),
-        1.5,
-    );
+    assert_usctp_stall_at_most("black hole, default timers", "d", Cut::BlackHole, &[], 1.5);
 }
 
 #[test]
 fn black_hole_with_fast_timers() {
-    let what = "black hole, fast timers";
     // Target 0.2 s; room for a loaded machine as above.
-    assert_stall_at_most(
-        stall(what, "f", Cut::BlackHole, &FAST, Stack::Usctp, Stack::Usctp),
-        0.35,
-    );
+    assert_usctp_stall_at_most("black hole, fast timers", "f", Cut::BlackHole, &FAST, 0.35);
 }
 
 #[test]
 fn sender_link_down_with_default_timers() {
-    let what = "link down, default timers";
     // The target is 0.1 s (met in quiet release runs, docs/multihoming.md);
     // the bound leaves room for a loaded CI machine, and is still far
     // below any timer (RTO.Min is 1 s).
-    assert_stall_at_most(
-        stall(what, "l", Cut::LinkDown, &[], Stack::Usctp, Stack::Usctp),
-        0.3,
-    );
+    assert_usctp_stall_at_most("link down, default timers", "l", Cut::LinkDown, &[], 0.3);
 }
 
 /// usctp sending to the usrsctp peer, both multi-homed: the failover is
@@ -494,17 +452,9 @@ fn sender_link_down_with_default_timers() {
 #[test]
 fn usctp_to_usrsctp_black_hole_with_fast_timers() {
     let what = "usctp -> usrsctp, black hole, fast timers";
-    assert_stall_at_most(
-        stall(
-            what,
-            "u",
-            Cut::BlackHole,
-            &FAST,
-            Stack::Usctp,
-            Stack::Usrsctp,
-        ),
-        0.35,
-    );
+    let (sender, receiver) = (Stack::Usctp, Stack::Usrsctp);
+    let stall = stall(what, "u", Cut::BlackHole, &FAST, sender, receiver);
+    assert_stall_at_most(stall, 0.35);
 }
 
 /// The usrsctp peer sending to usctp, both multi-homed, with the fast
@@ -513,14 +463,8 @@ fn usctp_to_usrsctp_black_hole_with_fast_timers() {
 fn usrsctp_to_usctp_across_a_black_hole() {
     let timers = fast_with_pf();
     let what = "usrsctp -> usctp, black hole";
-    stall(
-        what,
-        "r",
-        Cut::BlackHole,
-        &timers,
-        Stack::Usrsctp,
-        Stack::Usctp,
-    );
+    let (sender, receiver) = (Stack::Usrsctp, Stack::Usctp);
+    stall(what, "r", Cut::BlackHole, &timers, sender, receiver);
 }
 
 /// usrsctp to usrsctp, for comparison (the figures in
@@ -528,42 +472,20 @@ fn usrsctp_to_usctp_across_a_black_hole() {
 /// defaults (ignored: the default failover takes about a minute).
 #[test]
 fn usrsctp_to_usrsctp_black_hole_with_fast_timers_and_pf() {
-    let timers = fast_with_pf();
     let what = "usrsctp -> usrsctp, black hole, fast timers and PF";
-    stall(
-        what,
-        "p",
-        Cut::BlackHole,
-        &timers,
-        Stack::Usrsctp,
-        Stack::Usrsctp,
-    );
+    usrsctp_stall(what, "p", Cut::BlackHole, &fast_with_pf());
 }
 
 #[test]
 #[ignore = "takes about a minute: usrsctp's default failover"]
 fn usrsctp_to_usrsctp_black_hole_with_default_timers() {
     let what = "usrsctp -> usrsctp, black hole, default timers";
-    stall(
-        what,
-        "q",
-        Cut::BlackHole,
-        &[],
-        Stack::Usrsctp,
-        Stack::Usrsctp,
-    );
+    usrsctp_stall(what, "q", Cut::BlackHole, &[]);
 }
 
 #[test]
 #[ignore = "usrsctp may never recover from its link going down"]
 fn usrsctp_to_usrsctp_sender_link_down() {
     let what = "usrsctp -> usrsctp, link down, default timers";
-    stall(
-        what,
-        "k",
-        Cut::LinkDown,
-        &[],
-        Stack::Usrsctp,
-        Stack::Usrsctp,
-    );
+    usrsctp_stall(what, "k", Cut::LinkDown, &[]);
 }

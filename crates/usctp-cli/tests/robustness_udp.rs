@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use support::{Reaper, USCTP, free_port};
+use support::{Reaper, USCTP, free_loopback_addr};
 use usctp::proto::chunk::{
     Abort, Chunk, ChunkType, CommonHeader, CookieEcho, Data, DataFlags, Heartbeat, Init, Packet,
     Param, ParamType, Sack, Shutdown, UnknownChunk,
@@ -216,8 +216,7 @@ async fn echo_once(stream: &mut SctpStream, text: &'static str) {
 
 #[tokio::test]
 async fn hostile_packets_leave_the_server_and_its_associations_working() {
-    let port = free_port();
-    let server_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server_addr: SocketAddr = free_loopback_addr().parse().unwrap();
     let child = Command::new(USCTP)
         .args(["echo-server", "--listen", &server_addr.to_string()])
         .stderr(Stdio::null())

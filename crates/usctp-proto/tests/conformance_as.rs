@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use support::*;
-use usctp_proto::association::{AssociationError, AssociationState, Event};
+use usctp_proto::association::{AssociationError, AssociationState, Established, Event};
 use usctp_proto::chunk::{Chunk, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
@@ -67,19 +67,21 @@ fn unknown_init_parameters(middle: u16, reported: &[u16], address_processed: boo
     );
 }
 
-/// The packet is an ABORT without the T bit under `vtag`, with an
-/// Unresolvable Address cause that holds the Host Name Address.
+/// The tester sets up an association with a listening IUT configured by
+/// the defaults as `change` changes them, starting with the INIT `init`.
+/// Returns the IUT's INIT ACK, its Up event, and the association's
+/// (outbound, inbound) streams.
 #[track_caller]
-fn assert_unresolvable_host_name(reply: &Sent, vtag: u32) {
-    assert_eq!(reply.vtag(), vtag);
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT, got {}", reply.only())
-    };
-    assert!(!abort.reflected_tag);
-    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
-        panic!("{:?}", abort.causes)
-    };
-    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
+fn set_up_as_server(
+    change: impl FnOnce(&mut Config),
+    init: Init,
+) -> (Init, Established, (u16, u16)) {
+    let mut t = Tester::with_config(configured(change), true);
+    let ack = send_init(&mut t, init);
+    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
+    let (id, up) = up(&mut t);
+    let streams = t.iut.association(id).unwrap().streams();
+    (ack, up, streams)
 }
 
 /// The association is up with both the tester's addresses, and the
@@ -108,9 +110,8 @@ fn rto_max_4s() -> Config {
 /// carrying the cookie, and is up after the COOKIE ACK (RFC 9260 §5.1).
 #[test]
 fn sctp_as_v_1_1_1() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     assert_ne!(ours.initiate_tag, 0);
     assert!(ours.outbound_streams > 0 && ours.inbound_streams > 0);
     assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
@@ -161,11 +162,9 @@ fn sctp_as_v_1_1_2() {
 /// completes once an INIT ACK arrives (RFC 9260 §5.1 (A)).
 #[test]
 fn sctp_as_i_1_2_1() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T (held back by T)
-    let first = sent_init(&mut t);
-    t.advance(Duration::from_millis(999));
-    t.sent_nothing();
+    let (mut t, id, first) = client_init();
+    t.quiet_for(Duration::from_millis(999));
     // IUT -> INIT -> T (T1-init expired)
     // T -> INIT ACK -> IUT
     t.advance(Duration::from_millis(1));
@@ -185,20 +184,16 @@ fn sctp_as_i_1_2_1() {
 /// (RFC 9260 §5.1 (C)).
 #[test]
 fn sctp_as_i_1_2_2() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
     // T -> INIT ACK -> IUT
-    let (ours, cookie) = answer_init(&mut t, 0x1122_0001, vec![]);
     // IUT -> COOKIE ECHO -> T (held back by T)
-    let first = t.sent_one();
-    t.advance(Duration::from_millis(999));
-    t.sent_nothing();
+    let (mut t, id, ours, first) = cookie_echoed(0x1122_0001);
+    t.quiet_for(Duration::from_millis(999));
     // IUT -> COOKIE ECHO -> T (T1-cookie expired)
     t.advance(Duration::from_millis(1));
     let again = t.sent_one();
     assert_eq!(again.vtag(), 0x1122_0001);
     assert_eq!(again.packet.chunks, first.packet.chunks);
-    assert_eq!(again.only(), &cookie_echo(&cookie));
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
@@ -390,25 +385,18 @@ fn sctp_as_v_1_6_2() {
 /// inbound stream the peer allows (RFC 9260 §3.3.3, §5.1.1).
 #[test]
 fn sctp_as_v_1_7_1() {
-    let config = Config {
-        outbound_streams: 2,
-        ..Config::default()
-    };
-    let mut t = Tester::with_config(config, true);
     let one_in = Init {
         inbound_streams: 1,
         ..init(0x1710_0001)
     };
     // T -> INIT (MIS 1) -> IUT
     // IUT -> INIT ACK (OS 1) -> T
-    let ack = send_init(&mut t, one_in);
-    assert_eq!(ack.outbound_streams, 1, "OS may not exceed the INIT's MIS");
     // T -> COOKIE ECHO -> IUT
     // IUT -> COOKIE ACK -> T
-    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
-    let (id, up) = up(&mut t);
+    let (ack, up, streams) = set_up_as_server(|c| c.outbound_streams = 2, one_in);
+    assert_eq!(ack.outbound_streams, 1, "OS may not exceed the INIT's MIS");
     assert_eq!(up.outbound_streams, 1);
-    assert_eq!(t.iut.association(id).unwrap().streams().0, 1);
+    assert_eq!(streams.0, 1);
 }
 
 /// An INIT with 0 outbound streams sets up nothing and is answered by an
@@ -424,10 +412,8 @@ fn sctp_as_i_1_7_2() {
     // T -> INIT (OS 0) -> IUT
     t.send(0, &[Chunk::Init(bad)]);
     // IUT -> ABORT (Invalid Mandatory Parameter) -> T
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
-    assert_abort(
-        &reply,
+    assert_sends_abort(
+        &mut t,
         0x1720_0001,
         false,
         &[ErrorCause::InvalidMandatoryParameter],
@@ -468,9 +454,8 @@ fn sctp_as_v_1_7_3() {
 /// tells the user (RFC 9260 §3.3.3, §3.3.10.7).
 #[test]
 fn sctp_as_i_1_7_4() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> INIT ACK (OS 0) -> IUT
     let ack = Init {
         outbound_streams: 0,
@@ -493,12 +478,6 @@ fn sctp_as_i_1_7_4() {
 /// direction to a peer asking for 2 and 2 (RFC 9260 §5.1.1).
 #[test]
 fn sctp_as_v_1_7_5() {
-    let config = Config {
-        outbound_streams: 2,
-        max_inbound_streams: 2,
-        ..Config::default()
-    };
-    let mut t = Tester::with_config(config, true);
     let two = Init {
         outbound_streams: 2,
         inbound_streams: 2,
@@ -506,14 +485,13 @@ fn sctp_as_v_1_7_5() {
     };
     // T -> INIT (OS 2, MIS 2) -> IUT
     // IUT -> INIT ACK (OS 2, MIS 2) -> T
-    let ack = send_init(&mut t, two);
-    assert_eq!((ack.outbound_streams, ack.inbound_streams), (2, 2));
     // T -> COOKIE ECHO -> IUT
     // IUT -> COOKIE ACK -> T
-    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
-    let (id, up) = up(&mut t);
+    let streams_2_2 = |c: &mut Config| (c.outbound_streams, c.max_inbound_streams) = (2, 2);
+    let (ack, up, streams) = set_up_as_server(streams_2_2, two);
+    assert_eq!((ack.outbound_streams, ack.inbound_streams), (2, 2));
     assert_eq!((up.outbound_streams, up.inbound_streams), (2, 2));
-    assert_eq!(t.iut.association(id).unwrap().streams(), (2, 2));
+    assert_eq!(streams, (2, 2));
 }
 
 /// Unknown INIT parameters of prefix 11 are skipped and each reported as
@@ -560,8 +538,7 @@ fn sctp_as_i_1_8_4() {
 /// ACK with a new tag and leaves the association as it was (RFC 9260 §5.2.2).
 #[test]
 fn sctp_as_o_1_9_1() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x1910_0001);
+    let (mut t, iut_tag, id) = established(0x1910_0001);
     let again = init_with(0x1910_0002, vec![Param::from_address(tester_addr().ip())]);
     // T -> INIT (new tag, same address) -> IUT
     // IUT -> INIT ACK -> T
@@ -577,8 +554,7 @@ fn sctp_as_o_1_9_1() {
 /// association stays up (RFC 9260 §5.2.2, §3.3.10.11).
 #[test]
 fn sctp_as_o_1_9_2() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x1920_0001);
+    let (mut t, iut_tag, id) = established(0x1920_0001);
     let params = vec![
         Param::from_address(tester_addr().ip()),
         Param::Ipv4Address([192, 0, 2, 9].into()),
@@ -586,9 +562,8 @@ fn sctp_as_o_1_9_2() {
     // T -> INIT (new address 192.0.2.9) -> IUT
     t.send(0, &[Chunk::Init(init_with(0x1920_0002, params))]);
     // IUT -> ABORT (Restart with New Addresses) -> T
-    let reply = t.sent_one();
-    assert_abort(
-        &reply,
+    assert_sends_abort(
+        &mut t,
         0x1920_0002,
         false,
         &[ErrorCause::RestartWithNewAddresses(Bytes::from_static(&[
@@ -679,12 +654,9 @@ fn sctp_as_v_1_11_2() {
 #[test]
 fn sctp_as_v_1_12_1() {
     let mut t = Tester::server();
-    let name = Param::HostNameAddress(Bytes::from_static(b"tester.example\0"));
     // T -> INIT (Host Name Address) -> IUT
-    t.send(0, &[Chunk::Init(init_with(0x1c10_0001, vec![name]))]);
+    let reply = send_init_with_host_name(&mut t, 0x1c10_0001, b"tester.example\0");
     // IUT -> ABORT (Unresolvable Address) -> T
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
     assert_unresolvable_host_name(&reply, 0x1c10_0001);
     assert_eq!(t.iut.association_count(), 0);
 }
@@ -730,8 +702,7 @@ fn sctp_as_i_1_15() {
         "each retransmission goes to the next address"
     );
     // Max.Init.Retransmits (8) spent: the next expiry gives up.
-    t.advance(Duration::from_secs(60));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_secs(60));
     let events = t.events();
     assert!(
         matches!(events[..], [(i, Event::CantStart(AssociationError::InitTimeout))] if i == id),
@@ -867,9 +838,8 @@ fn sctp_as_i_1_14_1() {
 /// (RFC 9260 §3.3.3).
 #[test]
 fn sctp_as_i_1_14_2() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> INIT ACK (Initiate Tag 0) -> IUT
     t.send(
         ours.initiate_tag,

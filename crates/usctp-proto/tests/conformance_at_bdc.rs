@@ -12,7 +12,7 @@ use bytes::Bytes;
 use support::etsi::assert_record;
 use support::*;
 use usctp_proto::association::{AssocId, AssociationError, AssociationState, Event};
-use usctp_proto::chunk::{Abort, Chunk, ShutdownComplete};
+use usctp_proto::chunk::{Chunk, ShutdownComplete};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
@@ -70,15 +70,9 @@ fn config_max_retrans(n: u32) -> Config {
 #[test]
 fn sctp_at_v_2_2() {
     const PEER: u32 = 0x2200_0001;
-    let (mut t, iut_tag, id, _) = established_with(Config::default(), PEER);
+    let (mut t, iut_tag, id) = established(PEER);
     // T -> ABORT -> IUT
-    t.send(
-        iut_tag,
-        &[Chunk::Abort(Abort {
-            reflected_tag: false,
-            causes: vec![],
-        })],
-    );
+    t.send(iut_tag, &[abort(false)]);
     // IUT: nothing
     t.sent_nothing();
     assert_eq!(
@@ -248,8 +242,7 @@ fn sctp_at_i_2_7_4() {
 fn sctp_at_i_2_8() {
     const PEER: u32 = 0x2800_0001;
     let (mut t, iut_tag, id, _) = in_shutdown_sent(PEER);
-    t.advance(Duration::from_millis(500));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(500));
     // T -> DATA -> IUT
     t.send(iut_tag, &[tester_data(TESTER_TSN, 0, 0, b"one more")]);
     // IUT -> SHUTDOWN (+ SACK) -> T at once
@@ -268,8 +261,7 @@ fn sctp_at_i_2_8() {
     assert_delivered(&mut t, id, &[b"one more"]);
     // T2-shutdown restarted: no SHUTDOWN at 1 s after the first, one at 1 s
     // after the DATA.
-    t.advance(Duration::from_millis(900));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(900));
     t.advance(Duration::from_millis(100));
     let sent = t.sent_one();
     assert_eq!(sent.packet.chunks, [shutdown_chunk(Tsn(TESTER_TSN))]);
@@ -411,9 +403,8 @@ fn sctp_bdc_i_7_1() {
 /// (RFC 9260 §6.10).
 #[test]
 fn sctp_bdc_i_7_2() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> INIT ACK + DATA -> IUT
     t.send(
         ours.initiate_tag,
@@ -481,11 +472,7 @@ fn sctp_bdc_v_7_4() {
     assert_eq!(sent[0].packet.chunks[0], Chunk::CookieAck);
     let sack = only_sack(&sent);
     assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN));
-    let events = t.events();
-    let Some((id, Event::Up(_))) = events.first().cloned() else {
-        panic!("{events:?}")
-    };
-    assert_delivered(&mut t, id, &[b"with the cookie"]);
+    assert_up_and_delivered(&mut t, &[b"with the cookie"]);
 }
 
 /// A COOKIE ACK bundled with DATA sets the association up and the DATA is
@@ -493,12 +480,9 @@ fn sctp_bdc_v_7_4() {
 #[test]
 fn sctp_bdc_v_7_5() {
     const PEER: u32 = 0x7500_0001;
-    let (mut t, id) = client();
     // IUT -> INIT -> T; T -> INIT ACK -> IUT (Initial TSN 77)
-    let (ours, _) = answer_init(&mut t, PEER, vec![]);
     // IUT -> COOKIE ECHO -> T
-    let echo = t.sent_one();
-    assert!(matches!(echo.only(), Chunk::CookieEcho(_)));
+    let (mut t, id, ours, _) = cookie_echoed(PEER);
     // T -> COOKIE ACK + DATA -> IUT
     t.send(
         ours.initiate_tag,
@@ -509,13 +493,9 @@ fn sctp_bdc_v_7_5() {
     let sack = only_sack(&sent);
     assert_eq!(sack.cumulative_tsn_ack, Tsn(77));
     assert!(sent.iter().all(|s| s.vtag() == PEER));
-    let events = t.events();
-    assert!(
-        matches!(events.first(), Some((i, Event::Up(_))) if *i == id),
-        "{events:?}"
-    );
     assert_eq!(state(&t, id), Some(AssociationState::Established));
-    assert_delivered(&mut t, id, &[b"with the ack"]);
+    let up_id = assert_up_and_delivered(&mut t, &[b"with the ack"]);
+    assert_eq!(up_id, id);
 }
 
 /// A SACK bundled with a SHUTDOWN: both are processed, the DATA counts as

@@ -13,8 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use support::etsi::assert_record;
 use support::*;
-use usctp_proto::association::{Event, PathChange};
-use usctp_proto::chunk::{Chunk, Data, DataFlags, ErrorCause, Param};
+use usctp_proto::association::{AssocId, Event, PathChange};
+use usctp_proto::chunk::{Chunk, Data, DataFlags, ErrorCause, Init, Param};
 use usctp_proto::config::Config;
 use usctp_proto::serial::Tsn;
 
@@ -133,8 +133,7 @@ fn sctp_d_v_8_4() {
 fn sctp_d_i_8_5() {
     const PEER: u32 = 0x8500_0001;
     let (mut t, _, _, tsn) = with_outstanding(PEER, b"lost");
-    t.advance(Duration::from_millis(900));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(900));
     t.advance(Duration::from_millis(100));
     // IUT -> DATA -> T (T3-rtx)
     let data = only_data(&t.sent_one(), PEER);
@@ -256,17 +255,9 @@ fn sctp_d_v_8_9() {
 #[test]
 fn sctp_d_v_8_10() {
     const PEER: u32 = 0x8a00_0001;
-    let other: SocketAddr = "10.0.1.2:9899".parse().unwrap();
+    let other = second_address();
     let mut t = Tester::server();
-    // T -> INIT (second address) -> IUT; IUT -> INIT ACK -> T
-    let ack = send_init(
-        &mut t,
-        init_with(PEER, vec![Param::from_address(other.ip())]),
-    );
-    // T -> COOKIE ECHO -> IUT; IUT -> COOKIE ACK -> T
-    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
-    let (id, up) = up(&mut t);
-    assert!(up.peer_addresses.contains(&other), "{up:?}");
+    let (ack, id) = dual_homed_up(&mut t, PEER);
     user_sends(&mut t, id, b"to the primary");
     // IUT -> DATA -> T (primary address)
     let data = only_data(&t.sent_one(), PEER);
@@ -333,11 +324,8 @@ fn sctp_d_o_8_12() {
 fn sctp_d_v_8_13() {
     const PEER: u32 = 0x8d00_0001;
     const WINDOW: usize = 8192;
-    let config = Config {
-        receive_window: WINDOW as u32,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, _) = established_with(config, PEER);
+    let (mut t, iut_tag, id, _) =
+        established_configured(PEER, |c| c.receive_window = WINDOW as u32);
     // T -> DATA (B) ... DATA (E) -> IUT: eight fragments of 1024 bytes
     let mut sacks = Vec::new();
     for i in 0..8u32 {
@@ -366,11 +354,7 @@ fn sctp_d_v_8_13() {
 #[test]
 fn sctp_d_v_8_14() {
     const PEER: u32 = 0x8e00_0001;
-    let config = Config {
-        max_message_size: 5000,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, iut_tsn) = established_with(config, PEER);
+    let (mut t, iut_tag, id, iut_tsn) = established_configured(PEER, |c| c.max_message_size = 5000);
     let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(
         assoc
@@ -580,6 +564,21 @@ fn second_address() -> SocketAddr {
     "10.0.1.2:9899".parse().unwrap()
 }
 
+/// The tester, listing its second address in its INIT, sets up an
+/// association with the IUT; returns the IUT's INIT ACK and the
+/// association, checked to know both addresses.
+#[track_caller]
+fn dual_homed_up(t: &mut Tester, peer: u32) -> (Init, AssocId) {
+    let other = second_address();
+    // T -> INIT (second address) -> IUT; IUT -> INIT ACK -> T
+    let ack = send_init(t, init_with(peer, vec![Param::from_address(other.ip())]));
+    // T -> COOKIE ECHO -> IUT; IUT -> COOKIE ACK -> T
+    assert_eq!(echo_cookie(t, &ack).packet.chunks, [Chunk::CookieAck]);
+    let (id, up) = up(t);
+    assert!(up.peer_addresses.contains(&other), "{up:?}");
+    (ack, id)
+}
+
 /// An association with a dual-homed tester (its second address confirmed
 /// by a HEARTBEAT, §5.4) whose user sent one DATA chunk that the tester
 /// never acknowledges. Returns when each DATA was sent (from the first
@@ -587,15 +586,7 @@ fn second_address() -> SocketAddr {
 fn dual_homed_retransmissions(config: Config, peer: u32) -> Vec<(Duration, SocketAddr)> {
     let other = second_address();
     let mut t = Tester::with_config(config, true);
-    // T -> INIT (second address) -> IUT; IUT -> INIT ACK -> T
-    let ack = send_init(
-        &mut t,
-        init_with(peer, vec![Param::from_address(other.ip())]),
-    );
-    // T -> COOKIE ECHO -> IUT; IUT -> COOKIE ACK -> T
-    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
-    let (id, up) = up(&mut t);
-    assert!(up.peer_addresses.contains(&other), "{up:?}");
+    let (ack, id) = dual_homed_up(&mut t, peer);
     // IUT -> HEARTBEAT -> T (second address, unconfirmed)
     t.advance(Duration::from_millis(1));
     let probe = t

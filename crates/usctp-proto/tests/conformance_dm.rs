@@ -21,9 +21,8 @@ use usctp_proto::serial::Tsn;
 /// (RFC 9260 §5.2.1).
 #[test]
 fn sctp_dm_o_4_1() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> INIT -> IUT
     // IUT -> INIT ACK -> T
     let ack = send_init(&mut t, init(0x4100_0001));
@@ -37,8 +36,7 @@ fn sctp_dm_o_4_1() {
 /// association is unaffected (RFC 9260 §5.2.2).
 #[test]
 fn sctp_dm_o_4_2_1() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x4210_0001);
+    let (mut t, iut_tag, id) = established(0x4210_0001);
     // T -> INIT (the same INIT again) -> IUT
     // IUT -> INIT ACK -> T
     let ack = send_init(&mut t, init(0x4210_0001));
@@ -56,8 +54,7 @@ fn sctp_dm_o_4_2_2() {
     // T -> SHUTDOWN -> IUT
     // IUT -> SHUTDOWN ACK -> T
     let (mut t, iut_tag, id) = in_shutdown_ack_sent(PEER);
-    t.advance(Duration::from_millis(500));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(500));
     // The same INIT as before, and one with a new tag.
     for tag in [PEER, 0x4220_0002] {
         // T -> INIT -> IUT
@@ -85,12 +82,10 @@ fn sctp_dm_o_4_2_2() {
 /// is resent on T1-cookie and completes setup (RFC 9260 §5.2.3).
 #[test]
 fn sctp_dm_o_4_3() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
     // T -> INIT ACK -> IUT
-    let (ours, cookie) = answer_init(&mut t, 0x4300_0001, vec![]);
     // IUT -> COOKIE ECHO -> T
-    let first = t.sent_one();
+    let (mut t, id, ours, first) = cookie_echoed(0x4300_0001);
     // T -> INIT ACK (another tag and cookie) -> IUT
     let other = init_with(
         0x4300_0002,
@@ -105,7 +100,6 @@ fn sctp_dm_o_4_3() {
     let again = t.sent_one();
     assert_eq!(again.vtag(), 0x4300_0001);
     assert_eq!(again.packet.chunks, first.packet.chunks);
-    assert_eq!(again.only(), &cookie_echo(&cookie));
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     up(&mut t);
@@ -116,12 +110,10 @@ fn sctp_dm_o_4_3() {
 /// unaffected (RFC 9260 §5.2.5).
 #[test]
 fn sctp_dm_o_4_4() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
     // T -> INIT ACK -> IUT
-    let (ours, _) = answer_init(&mut t, 0x4400_0001, vec![]);
     // IUT -> COOKIE ECHO -> T
-    t.sent_one();
+    let (mut t, id, ours, _) = cookie_echoed(0x4400_0001);
     // T -> COOKIE ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::CookieAck]);
     up(&mut t);
@@ -159,9 +151,8 @@ fn sctp_dm_o_4_5() {
 /// setup completes (RFC 9260 §9.2).
 #[test]
 fn sctp_dm_o_4_6_1() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> SHUTDOWN -> IUT
     let shutdown = Chunk::Shutdown(Shutdown {
         cumulative_tsn_ack: Tsn(0),
@@ -193,19 +184,16 @@ fn sctp_dm_o_4_6_3() {
     const PEER: u32 = 0x4630_0001;
     // IUT -> SHUTDOWN -> T (T2-shutdown: 1 s)
     let (mut t, iut_tag, id, iut_tsn) = in_shutdown_sent(PEER);
-    t.advance(Duration::from_millis(600));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(600));
     // T -> SHUTDOWN -> IUT
     t.send(iut_tag, &[shutdown_chunk(iut_tsn.prev())]);
     assert_acks_the_shutdown(&mut t, id, PEER);
     // IUT: nothing when the first T2-shutdown would have run out
-    t.advance(Duration::from_millis(400));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(400));
     // IUT -> SHUTDOWN ACK -> T (T2-shutdown restarted: 1 s after the
     // SHUTDOWN ACK, then 2 s later)
     for wait in [Duration::from_millis(600), Duration::from_secs(2)] {
-        t.advance(wait - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(wait - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
@@ -218,9 +206,8 @@ fn sctp_dm_o_4_6_3() {
 /// (RFC 9260 §8.5.1 (E), §8.4 (5)).
 #[test]
 fn sctp_dm_o_4_7_1() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> SHUTDOWN ACK -> IUT
     t.send(ours.initiate_tag, &[Chunk::ShutdownAck]);
     // IUT -> SHUTDOWN COMPLETE (T bit) -> T
@@ -241,8 +228,7 @@ fn sctp_dm_o_4_7_1() {
 /// on (RFC 9260 §9.2, §8.5.1 (E)).
 #[test]
 fn sctp_dm_o_4_7_2() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x4720_0001);
+    let (mut t, iut_tag, id) = established(0x4720_0001);
     // T -> SHUTDOWN ACK -> IUT
     t.send(iut_tag, &[Chunk::ShutdownAck]);
     // IUT: nothing
@@ -296,9 +282,8 @@ fn sctp_dm_o_4_8() {
 /// on and setup completes (RFC 9260 §8.5.1 (C)).
 #[test]
 fn sctp_dm_o_4_9() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     for t_bit in [false, true] {
         // T -> SHUTDOWN COMPLETE -> IUT
         let complete = Chunk::ShutdownComplete(ShutdownComplete {

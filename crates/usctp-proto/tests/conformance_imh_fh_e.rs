@@ -45,9 +45,8 @@ fn sctp_imh_i_3_1() {
 /// (RFC 9260 §3.2, §3.3.3).
 #[test]
 fn sctp_imh_i_3_2() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     let whole = packet(
         TESTER_PORT,
         IUT_PORT,
@@ -165,14 +164,10 @@ fn sctp_imh_i_3_6() {
 /// (RFC 9260 §8.5.1 (B)).
 #[test]
 fn sctp_imh_i_3_7() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x3700_0001);
+    let (mut t, iut_tag, id) = established(0x3700_0001);
     for (vtag, t_bit) in [(iut_tag ^ 1, false), (0x3700_0002, true), (iut_tag, true)] {
         // T -> ABORT (wrong Verification Tag) -> IUT
-        let abort = Chunk::Abort(Abort {
-            reflected_tag: t_bit,
-            causes: vec![],
-        });
+        let abort = abort(t_bit);
         t.send(vtag, &[abort]);
         // IUT: nothing
         t.sent_nothing();
@@ -226,8 +221,7 @@ fn sctp_imh_i_3_9() {
         t.silent();
         assert_eq!(state(&t, id), Some(AssociationState::ShutdownSent));
         // IUT -> SHUTDOWN -> T (T2-shutdown)
-        t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(Duration::from_secs(rto) - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         let again = t.sent_one();
         assert_eq!(again.vtag(), PEER);
@@ -270,8 +264,7 @@ fn sctp_imh_i_3_10() {
         t.silent();
         assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
         // IUT -> SHUTDOWN ACK -> T (T2-shutdown)
-        t.advance(Duration::from_secs(rto) - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(Duration::from_secs(rto) - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         assert_shutdown_ack(&t.sent_one(), PEER);
     }
@@ -381,8 +374,7 @@ fn sctp_fh_i_5_1_2() {
 /// unchanged, to its source (RFC 9260 §8.3).
 #[test]
 fn sctp_fh_v_5_2() {
-    let mut t = Tester::server();
-    let (iut_tag, _) = t.establish(0x5200_0001);
+    let (mut t, iut_tag, _) = established(0x5200_0001);
     let info: Vec<u8> = (0..=255u8).rev().collect();
     let hb = Heartbeat {
         info: Bytes::from(info),
@@ -418,12 +410,7 @@ fn sctp_fh_o_5_3_1() {
 #[test]
 fn sctp_fh_o_5_3_2() {
     // T -> ABORT -> IUT
-    assert_ootb_discarded(0x5320_0001, |reflected_tag| {
-        Chunk::Abort(Abort {
-            reflected_tag,
-            causes: vec![],
-        })
-    });
+    assert_ootb_discarded(0x5320_0001, abort);
 }
 
 /// An out-of-the-blue SHUTDOWN ACK gets a SHUTDOWN COMPLETE with the T bit
@@ -512,8 +499,7 @@ fn sctp_e_o_6_1() {
     // IUT -> COOKIE ECHO -> T
     assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
     let rtt = Duration::from_secs(4);
-    t.advance(rtt);
-    t.sent_nothing();
+    t.quiet_for(rtt);
     // T -> ERROR (Stale Cookie: 3 s late, a 1 s cookie life) -> IUT
     t.send(ours.initiate_tag, &[stale_cookie(3_000_000)]);
     let sent = t.sent();
@@ -568,8 +554,7 @@ fn sctp_e_o_6_2() {
         })
     };
     // ESTABLISHED
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x6200_0001);
+    let (mut t, iut_tag, id) = established(0x6200_0001);
     // T -> ERROR (Stale Cookie) -> IUT
     t.send(iut_tag, &[stale()]);
     // IUT: nothing
@@ -578,17 +563,15 @@ fn sctp_e_o_6_2() {
     assert_established_and_alive(&mut t, id, iut_tag, 0x6200_0001);
 
     // COOKIE-WAIT
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> ERROR (Stale Cookie) -> IUT
     t.send(ours.initiate_tag, &[stale()]);
     // IUT: nothing
     t.sent_nothing();
     assert_eq!(state(&t, id), Some(AssociationState::CookieWait));
     // IUT -> INIT -> T (T1-init, the same INIT)
-    t.advance(Duration::from_millis(999));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(999));
     t.advance(Duration::from_millis(1));
     assert_eq!(sent_init(&mut t), ours);
 }
@@ -599,11 +582,7 @@ fn sctp_e_o_6_2() {
 #[test]
 fn sctp_e_i_6_3() {
     const PEER: u32 = 0x6300_0001;
-    let config = Config {
-        max_inbound_streams: 1,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, _) = established_with(config, PEER);
+    let (mut t, iut_tag, id, _) = established_configured(PEER, |c| c.max_inbound_streams = 1);
     assert_eq!(t.iut.association(id).unwrap().streams().1, 1);
     // T -> DATA (stream 1; only stream 0 exists) -> IUT
     t.send(iut_tag, &[tester_data(TESTER_TSN, 1, 0, b"nowhere")]);
@@ -684,16 +663,13 @@ fn sctp_e_i_6_3() {
 /// §3.3.10.2, §5.1).
 #[test]
 fn sctp_e_i_6_4() {
-    let (mut t, id) = client();
     // IUT -> INIT -> T
-    let ours = sent_init(&mut t);
+    let (mut t, id, ours) = client_init();
     // T -> INIT ACK (no State Cookie) -> IUT
     t.send(ours.initiate_tag, &[tester_init_ack(0x6400_0001, vec![])]);
     // IUT -> ABORT (Missing Mandatory Parameter) -> T
-    let reply = t.sent_one();
-    assert_eq!(reply.to, tester_addr());
-    assert_abort(
-        &reply,
+    assert_sends_abort(
+        &mut t,
         0x6400_0001,
         false,
         &[ErrorCause::MissingMandatoryParameter(vec![
@@ -759,16 +735,14 @@ fn sctp_e_i_6_6() {
     assert_eq!(reply.vtag(), 0x6600_0001);
     assert_eq!(reply.packet.chunks, [Chunk::CookieAck]);
     let events = t.events();
-    let Some((id, Event::Up(_))) = events.first() else {
-        panic!("expected Up first: {events:?}")
-    };
+    let id = up_first(&events);
     assert!(
         events[1..]
             .iter()
             .all(|(_, e)| matches!(e, Event::RemoteError(_))),
         "{events:?}"
     );
-    assert_established_and_alive(&mut t, *id, ack.initiate_tag, 0x6600_0001);
+    assert_established_and_alive(&mut t, id, ack.initiate_tag, 0x6600_0001);
 }
 
 // ---- the record ----

@@ -75,9 +75,7 @@ fn data_bundled_with_cookie_echo_is_acknowledged_with_the_cookie_ack() {
 #[test]
 fn data_bundled_with_cookie_ack_is_acknowledged_at_once() {
     // §5.1 (E): the client side (ETSI sctp-bdc-v-7-5).
-    let (mut t, id) = client();
-    let (ours, _) = answer_init(&mut t, 0x4343, vec![]);
-    t.sent_one();
+    let (mut t, id, ours, _) = cookie_echoed(0x4343);
     t.send(
         ours.initiate_tag,
         &[Chunk::CookieAck, tester_data(77, 0, 0, b"hello")],
@@ -122,8 +120,7 @@ fn single_packet_is_acknowledged_after_the_sack_delay() {
     assert_eq!(recv_all(&mut t, id), [(0, Bytes::from_static(b"one"))]);
     t.send(tag, &[tester_data(TESTER_TSN + 1, 0, 1, b"two")]);
     t.sent_nothing();
-    t.advance(Duration::from_millis(199));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(199));
     t.advance(Duration::from_millis(1));
     let sack = sack_of(&t.sent_one());
     assert_eq!(sack.cumulative_tsn_ack, Tsn(TESTER_TSN + 1));
@@ -185,11 +182,7 @@ fn duplicates_are_reported_and_delivered_once() {
 fn data_beyond_the_receive_window_is_dropped_left_out_of_the_sack_and_said_at_once() {
     // §6.2: a dropped DATA chunk gets an immediate SACK that does not
     // acknowledge it.
-    let config = Config {
-        receive_window: 1500,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, _) = established_with(config, PEER);
+    let (mut t, iut_tag, id, _) = established_configured(PEER, |c| c.receive_window = 1500);
     t.send(iut_tag, &[in_sequence(TESTER_TSN + 1, [1; 1000])]);
     let sacks = sacks_in(&t.sent());
     assert_eq!(sacks[0].gap_blocks, [GapBlock { start: 2, end: 2 }]);
@@ -216,11 +209,7 @@ fn data_beyond_the_receive_window_is_dropped_left_out_of_the_sack_and_said_at_on
 fn window_updates_wait_until_the_window_has_grown_by_a_packet() {
     // §6.2: receiver silly window avoidance, and no burst of window
     // updates: reading three messages announces the window once.
-    let config = Config {
-        receive_window: 4000,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, id, _) = established_with(config, PEER);
+    let (mut t, iut_tag, id, _) = established_configured(PEER, |c| c.receive_window = 4000);
     for i in 0..3 {
         t.send(iut_tag, &[in_sequence(TESTER_TSN + i, [9; 1000])]);
     }
@@ -320,11 +309,7 @@ fn sacks_fit_small_packets_whatever_the_gaps() {
     // §6.2, §6.7: with 400-byte packets and hundreds of gaps, every packet
     // of DATA still draws one SACK, cut to the gap blocks that fit (the
     // lowest), and no packet exceeds the size.
-    let config = Config {
-        max_packet_size: 400,
-        ..Config::default()
-    };
-    let (mut t, iut_tag, _id, _) = established_with(config, PEER);
+    let (mut t, iut_tag, _id, _) = established_configured(PEER, |c| c.max_packet_size = 400);
     let last = sack_after_gaps(&mut t, iut_tag, 300, 400);
     assert_eq!(last.gap_blocks, lowest_gap_blocks((400 - 12 - 16) / 4));
 }

@@ -170,11 +170,7 @@ fn initial_cwnd_is_counted_in_pmdcs() {
     // §7.2.1: the initial cwnd is min(4 PMDCS, max(2 PMDCS, 4404)) toward
     // an IPv4 peer, PMDCS being the packet size less 28 bytes of headers.
     for (size, expected) in [(1200, 4404), (600, 4 * pmdcs(600)), (4000, 2 * pmdcs(4000))] {
-        let config = Config {
-            max_packet_size: size,
-            ..Config::default()
-        };
-        let (t, _iut_tag, id, _) = established_with(config, PEER);
+        let (t, _iut_tag, id, _) = established_configured(PEER, |c| c.max_packet_size = size);
         assert_eq!(t.iut.association(id).unwrap().cwnd(), expected, "{size}");
     }
 }

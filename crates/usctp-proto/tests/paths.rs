@@ -177,9 +177,7 @@ fn heartbeat_with_the_right_tag_is_answered_with_the_same_info() {
 fn heartbeats_are_answered_from_cookie_echoed_through_shutdown_received() {
     // §8.3: the INIT's sender answers from COOKIE-ECHOED on, and both ends
     // until SHUTDOWN-SENT or SHUTDOWN-ACK-SENT.
-    let (mut t, id) = client();
-    let (ours, _) = answer_init(&mut t, PEER, vec![]);
-    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
+    let (mut t, id, ours, _) = cookie_echoed(PEER);
     let answered = |t: &mut Tester, info: &'static [u8]| {
         t.send(ours.initiate_tag, &[heartbeat(info)]);
         let reply = t.sent_one();

@@ -142,15 +142,8 @@ fn init_with_a_window_below_1500_is_refused() {
 fn init_with_host_name_address_gets_unresolvable_address() {
     // §5.1.2: host names are not resolved; the ABORT names the parameter.
     let mut t = Tester::server();
-    let name = Param::HostNameAddress(Bytes::from_static(b"example.org\0"));
-    t.send(0, &[Chunk::Init(init_with(0x2345, vec![name]))]);
-    let reply = t.sent_one();
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT")
-    };
-    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
-        panic!("{:?}", abort.causes)
-    };
+    let reply = send_init_with_host_name(&mut t, 0x2345, b"example.org\0");
+    let p = assert_unresolvable_host_name(&reply, 0x2345);
     assert_eq!(&p[..4], &[0, 11, 0, 16]);
     assert_eq!(&p[4..], b"example.org\0");
 }
@@ -498,14 +491,12 @@ fn connect_sends_init_and_retransmits_it_with_backoff() {
     assert_ne!(sent_init.initiate_tag, 0);
     let mut rto = Duration::from_secs(1);
     for _ in 0..8 {
-        t.advance(rto - Duration::from_millis(1));
-        t.sent_nothing();
+        t.quiet_for(rto - Duration::from_millis(1));
         t.advance(Duration::from_millis(1));
         assert_eq!(t.sent_one().only(), &Chunk::Init(sent_init.clone()));
         rto = (rto * 2).min(Duration::from_secs(60));
     }
-    t.advance(rto);
-    t.sent_nothing();
+    t.quiet_for(rto);
     assert_cant_start(&mut t, id, AssociationError::InitTimeout);
 }
 
@@ -546,11 +537,7 @@ fn init_repeats_no_parameter() {
 #[test]
 fn init_ack_leads_to_cookie_echo_and_cookie_ack_brings_the_association_up() {
     // §5.1 (C) and (E).
-    let (mut t, id) = client();
-    let (sent, cookie) = answer_init(&mut t, 0x9999, vec![]);
-    let echo = t.sent_one();
-    assert_eq!(echo.vtag(), 0x9999);
-    assert_eq!(echo.only(), &cookie_echo(&cookie));
+    let (mut t, id, sent, _) = cookie_echoed(0x9999);
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     t.send(sent.initiate_tag, &[Chunk::CookieAck]);
     let events = t.events();
@@ -604,9 +591,7 @@ fn cookie_echo_goes_first_and_nothing_else_until_the_cookie_ack() {
 
 #[test]
 fn cookie_echo_is_retransmitted_then_the_attempt_fails() {
-    let (mut t, id) = client();
-    answer_init(&mut t, 0x9999, vec![]);
-    let echo = t.sent_one();
+    let (mut t, id, _, echo) = cookie_echoed(0x9999);
     let mut rto = Duration::from_secs(1);
     for _ in 0..8 {
         t.advance(rto);
@@ -686,20 +671,17 @@ fn init_ack_with_a_window_below_1500_is_not_acted_on() {
     );
     assert!(matches!(t.events()[..], [(i, Event::CantStart(_))] if i == id));
     assert!(t.iut.association(id).is_none());
-    t.advance(Duration::from_secs(3));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_secs(3));
 
     // In COOKIE-ECHOED another such INIT ACK is ignored.
-    let (mut t, id) = client();
-    let (ours, cookie) = answer_init(&mut t, 0x5050_0002, vec![]);
-    assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
+    let (mut t, id, ours, echo) = cookie_echoed(0x5050_0002);
     t.send(ours.initiate_tag, &[Chunk::InitAck(small(0x5050_0003))]);
     t.sent_nothing();
     let assoc = t.iut.association(id).unwrap();
     assert_eq!(assoc.state(), AssociationState::CookieEchoed);
     assert_eq!(assoc.peer_tag(), 0x5050_0002);
     t.advance(Duration::from_secs(1));
-    assert_eq!(t.sent_one().packet.chunks, [cookie_echo(&cookie)]);
+    assert_eq!(t.sent_one().packet.chunks, echo.packet.chunks);
 }
 
 #[test]
@@ -771,9 +753,7 @@ fn a_cookie_larger_than_a_packet_is_echoed_whole() {
 fn stale_cookie_error_restarts_with_a_cookie_preservative() {
     // §5.2.6: back to COOKIE-WAIT with a new INIT asking for more time;
     // bounded retries.
-    let (mut t, id) = client();
-    let (sent, _) = answer_init(&mut t, 0x6666, vec![]);
-    t.sent_one();
+    let (mut t, id, sent, _) = cookie_echoed(0x6666);
     for attempt in 0..3 {
         t.send(sent.initiate_tag, &[stale_cookie(3_000_000)]);
         let Chunk::Init(again) = t.sent_one().only().clone() else {
@@ -817,8 +797,7 @@ fn parameters_can_be_set_per_association() {
         .connect_with_config(now, tester_addr(), &[], TESTER_PORT, own)
         .unwrap();
     assert!(matches!(t.sent_one().only(), Chunk::Init(_)));
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_secs(2));
     t.advance(Duration::from_secs(1));
     assert!(matches!(t.sent_one().only(), Chunk::Init(_)), "T1 at 3 s");
     let bad = Config {
@@ -833,8 +812,7 @@ fn parameters_can_be_set_per_association() {
     let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(assoc.set_config(bad).is_err());
 
-    let mut t = Tester::server();
-    let (_, id) = t.establish(0x7070);
+    let (mut t, _, id) = established(0x7070);
     let small = Config {
         send_buffer: 3000,
         ..Config::default()

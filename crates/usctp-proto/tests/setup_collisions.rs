@@ -67,9 +67,7 @@ fn init_in_cookie_echoed_is_answered_and_its_cookie_resolves_the_collision() {
     // §5.2.1 in COOKIE-ECHOED, then §5.2.4: (D) when the peer kept its
     // tag, (B) when it changed it.
     for new_tag in [0x3333, 0x3334] {
-        let (mut t, id) = client();
-        let (ours, _) = answer_init(&mut t, 0x3333, vec![]);
-        assert!(matches!(t.sent_one().only(), Chunk::CookieEcho(_)));
+        let (mut t, id, ours, _) = cookie_echoed(0x3333);
         t.send(0, &[Chunk::Init(init(new_tag))]);
         let reply = t.sent_one();
         assert_eq!(reply.vtag(), new_tag);
@@ -95,9 +93,7 @@ fn init_in_cookie_echoed_is_answered_and_its_cookie_resolves_the_collision() {
 /// running and the association is not destroyed.
 #[test]
 fn init_in_cookie_echoed_keeps_the_state_and_timer_and_fills_the_tie_tags() {
-    let (mut t, id) = client();
-    let (ours, _) = answer_init(&mut t, 0x4040_0001, vec![]);
-    let echo = t.sent_one();
+    let (mut t, id, ours, echo) = cookie_echoed(0x4040_0001);
     t.advance(Duration::from_millis(500));
     let ack = send_init(&mut t, init(0x4040_0002));
     assert_eq!(ack.initiate_tag, ours.initiate_tag);
@@ -106,8 +102,7 @@ fn init_in_cookie_echoed_keeps_the_state_and_timer_and_fills_the_tie_tags() {
     assert_ne!(c.peer_tie_tag, 0);
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
     // T1-cookie was started 500 ms before the INIT and still fires at 1 s.
-    t.advance(Duration::from_millis(499));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_millis(499));
     t.advance(Duration::from_millis(1));
     assert_eq!(t.sent_one().packet.chunks, echo.packet.chunks);
     assert!(t.events().is_empty());
@@ -181,22 +176,14 @@ fn a_colliding_init_is_answered_where_the_user_and_the_init_agree() {
 fn init_adding_an_address_in_cookie_echoed_is_aborted() {
     // §5.2.1: a new address in the INIT gets an ABORT with Restart of an
     // Association with New Addresses; the forming association goes on.
-    let (mut t, id) = client();
-    answer_init(&mut t, 0x4444, vec![]);
-    t.sent_one();
+    let (mut t, id, _, _) = cookie_echoed(0x4444);
     let extra = Param::Ipv4Address([192, 0, 2, 77].into());
     t.send(0, &[Chunk::Init(init_with(0x4444, vec![extra]))]);
-    let reply = t.sent_one();
-    assert_eq!(reply.vtag(), 0x4444);
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT")
-    };
-    assert_eq!(
-        abort.causes,
-        [ErrorCause::RestartWithNewAddresses(Bytes::from_static(&[
-            0, 5, 0, 8, 192, 0, 2, 77
-        ]))]
-    );
+    let new_address = [0, 5, 0, 8, 192, 0, 2, 77];
+    let causes = [ErrorCause::RestartWithNewAddresses(Bytes::copy_from_slice(
+        &new_address,
+    ))];
+    assert_sends_abort(&mut t, 0x4444, false, &causes);
     assert_eq!(state(&t, id), Some(AssociationState::CookieEchoed));
 }
 
@@ -206,8 +193,7 @@ fn init_adding_an_address_in_cookie_echoed_is_aborted() {
 fn init_in_established_gets_a_new_tag_and_leaves_the_association_alone() {
     // §5.2.2: INIT ACK with a fresh Initiate Tag; the association keeps
     // its tags and state; nothing is reported.
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x5555);
+    let (mut t, iut_tag, id) = established(0x5555);
     t.send(0, &[Chunk::Init(init(0x5656))]);
     let reply = t.sent_one();
     assert_eq!(reply.vtag(), 0x5656);
@@ -224,14 +210,12 @@ fn init_in_established_gets_a_new_tag_and_leaves_the_association_alone() {
 /// association as it was.
 #[test]
 fn zero_stream_init_leaves_an_existing_association_alone() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x3333_0001);
+    let (mut t, iut_tag, id) = established(0x3333_0001);
     for bad in zero_stream_inits(0x3333_0002) {
         t.send(0, &[Chunk::Init(bad)]);
         let invalid = [ErrorCause::InvalidMandatoryParameter];
         assert_abort(&t.sent_one(), 0x3333_0002, false, &invalid);
-        assert_established(&t, id, iut_tag, 0x3333_0001);
-        assert!(t.events().is_empty());
+        assert_unchanged(&mut t, id, iut_tag, 0x3333_0001);
     }
     t.send(iut_tag, &[heartbeat(b"still there")]);
     assert_eq!(t.sent_one().packet.chunks, [heartbeat_ack(b"still there")]);
@@ -240,8 +224,7 @@ fn zero_stream_init_leaves_an_existing_association_alone() {
 #[test]
 fn init_adding_an_address_in_established_is_aborted_and_changes_nothing() {
     // §5.2.2: a restart may not bring new addresses.
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x8888);
+    let (mut t, iut_tag, id) = established(0x8888);
     let extra = Param::Ipv6Address("2001:db8::9".parse().unwrap());
     t.send(0, &[Chunk::Init(init_with(0x8989, vec![extra]))]);
     let reply = t.sent_one();
@@ -249,8 +232,7 @@ fn init_adding_an_address_in_established_is_aborted_and_changes_nothing() {
     assert!(
         matches!(reply.only(), Chunk::Abort(a) if matches!(a.causes[..], [ErrorCause::RestartWithNewAddresses(_)]))
     );
-    assert_eq!(t.iut.association(id).unwrap().local_tag(), iut_tag);
-    assert!(t.events().is_empty());
+    assert_unchanged(&mut t, id, iut_tag, 0x8888);
 }
 
 /// RFC 9260 §5.1.2 (D): an INIT from an unknown source that lists an
@@ -259,8 +241,7 @@ fn init_adding_an_address_in_established_is_aborted_and_changes_nothing() {
 /// the new source), not answered as a new association.
 #[test]
 fn init_listing_an_address_of_an_existing_association_is_routed_to_it() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x3737_0001);
+    let (mut t, iut_tag, id) = established(0x3737_0001);
     let known = tester_addr().ip();
     t.from = "10.0.9.9:9899".parse().unwrap();
     t.send(
@@ -270,17 +251,11 @@ fn init_listing_an_address_of_an_existing_association_is_routed_to_it() {
             vec![Param::from_address(known)],
         ))],
     );
-    let reply = t.sent_one();
-    assert_eq!(reply.vtag(), 0x3737_0002);
-    let Chunk::Abort(abort) = reply.only() else {
-        panic!("expected ABORT, got {reply:?}")
-    };
-    assert_eq!(
-        abort.causes,
-        [ErrorCause::RestartWithNewAddresses(Bytes::from_static(&[
-            0, 5, 0, 8, 10, 0, 9, 9
-        ]))]
-    );
+    let new_address = [0, 5, 0, 8, 10, 0, 9, 9];
+    let causes = [ErrorCause::RestartWithNewAddresses(Bytes::copy_from_slice(
+        &new_address,
+    ))];
+    assert_sends_abort(&mut t, 0x3737_0002, false, &causes);
     let assoc = t.iut.association(id).unwrap();
     assert_eq!(
         (assoc.local_tag(), assoc.state()),
@@ -293,8 +268,7 @@ fn init_listing_an_address_of_an_existing_association_is_routed_to_it() {
 fn peer_restart_is_detected_through_the_tie_tags() {
     // §5.2.4 (A): after the §5.2.2 exchange, the COOKIE ECHO carries both
     // new tags and the association's tie-tags: a restart.
-    let mut t = Tester::server();
-    let (old_tag, id) = t.establish(0x6666);
+    let (mut t, old_tag, id) = established(0x6666);
     let ack = send_init(&mut t, init(0x6767));
     let reply = echo_cookie(&mut t, &ack);
     assert_eq!(reply.vtag(), 0x6767);
@@ -324,8 +298,7 @@ fn restart_resets_the_congestion_state() {
     let (_, fresh_id) = fresh.establish(0x4646_0009);
     let initial_cwnd = fresh.iut.association(fresh_id).unwrap().paths()[0].cwnd;
 
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x4646_0001);
+    let (mut t, iut_tag, id) = established(0x4646_0001);
     for _ in 0..8 {
         user_sends(&mut t, id, vec![9u8; 1000]);
     }
@@ -355,8 +328,7 @@ fn restart_resets_the_congestion_state() {
 #[test]
 fn restart_with_a_stale_cookie_gets_a_stale_cookie_error() {
     // §5.2.4 with §5.1.5: only an agreeing (D) cookie may be late.
-    let mut t = Tester::server();
-    let (old_tag, id) = t.establish(0x7777);
+    let (mut t, old_tag, id) = established(0x7777);
     let ack = send_init(&mut t, init(0x7878));
     t.advance(Duration::from_secs(61));
     only_heartbeats(&t.sent());
@@ -365,8 +337,7 @@ fn restart_with_a_stale_cookie_gets_a_stale_cookie_error() {
     assert!(
         matches!(reply.only(), Chunk::Error(e) if matches!(e.causes[..], [ErrorCause::StaleCookie { .. }]))
     );
-    assert_eq!(t.iut.association(id).unwrap().local_tag(), old_tag);
-    assert!(t.events().is_empty());
+    assert_unchanged(&mut t, id, old_tag, 0x7777);
 }
 
 /// RFC 9260 §5.2.4 (A): in SHUTDOWN-ACK-SENT a restarting peer's COOKIE
@@ -374,8 +345,7 @@ fn restart_with_a_stale_cookie_gets_a_stale_cookie_error() {
 /// (Cookie Received While Shutting Down).
 #[test]
 fn restart_cookie_in_shutdown_ack_sent_gets_the_shutdown_ack_again() {
-    let mut t = Tester::server();
-    let (iut_tag, id) = t.establish(0x4747_0001);
+    let (mut t, iut_tag, id) = established(0x4747_0001);
     // The restarting peer's INIT, answered while still ESTABLISHED.
     let ack = send_init(&mut t, init(0x4747_0002));
     t.send(iut_tag, &[shutdown_chunk(Tsn(999))]);
@@ -449,9 +419,7 @@ fn duplicate_cookie_echo_in_established_is_acknowledged_again() {
 #[test]
 fn init_ack_outside_cookie_wait_is_discarded() {
     // §5.2.3, in COOKIE-ECHOED and in ESTABLISHED.
-    let (mut t, id) = client();
-    let (ours, _) = answer_init(&mut t, 0xbbbb, vec![]);
-    t.sent_one();
+    let (mut t, id, ours, _) = cookie_echoed(0xbbbb);
     let stray = Init {
         params: vec![Param::StateCookie(Bytes::from_static(b"other"))],
         ..init(0xbcbc)
@@ -470,8 +438,7 @@ fn init_ack_outside_cookie_wait_is_discarded() {
 #[test]
 fn cookie_ack_outside_cookie_echoed_is_discarded() {
     // §5.2.5: in ESTABLISHED, and in COOKIE-WAIT.
-    let mut t = Tester::server();
-    let (iut_tag, _) = t.establish(0xcccc);
+    let (mut t, iut_tag, _) = established(0xcccc);
     t.send(iut_tag, &[Chunk::CookieAck]);
     t.silent();
 

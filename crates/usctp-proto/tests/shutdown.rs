@@ -216,8 +216,7 @@ fn an_abort_goes_without_data() {
         "{:?}",
         sent[0].packet.chunks
     );
-    t.advance(Duration::from_secs(2));
-    t.sent_nothing();
+    t.quiet_for(Duration::from_secs(2));
 }
 
 /// When the association ends, each undelivered message comes back to the

@@ -8,6 +8,16 @@ use usctp::capture::{self, Datagram};
 use usctp::proto::chunk::{Chunk, CommonHeader, DataFlags, Packet, Param, ParamType};
 use usctp::proto::serial::{Ssn, Tsn};
 
+/// The single chunk of the packet `$packet`, checked to be a `$variant`.
+macro_rules! only {
+    ($packet:expr, $variant:path) => {
+        match &$packet.chunks[..] {
+            [$variant(chunk)] => chunk,
+            other => panic!("expected one {}, got {other:?}", stringify!($variant)),
+        }
+    };
+}
+
 #[track_caller]
 fn fixture(name: &str) -> Vec<Datagram> {
     let path = format!("{}/../../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -79,9 +89,7 @@ fn usrsctp_init_fields() {
             checksum: packet.header.checksum,
         }
     );
-    let [Chunk::Init(init)] = &packet.chunks[..] else {
-        panic!("not an INIT: {:?}", packet.chunks)
-    };
+    let init = only!(packet, Chunk::Init);
     assert_eq!(init.initiate_tag, 0x5112_ddd8);
     assert_eq!(init.a_rwnd, 131_072);
     assert_eq!((init.outbound_streams, init.inbound_streams), (10, 2048));
@@ -115,9 +123,7 @@ fn usrsctp_init_fields() {
 fn usrsctp_init_ack_carries_a_cookie_echoed_verbatim() {
     let datagrams = fixture("daytime.pcap");
     let init_ack = parse(&datagrams[1]);
-    let [Chunk::InitAck(ack)] = &init_ack.chunks[..] else {
-        panic!("not an INIT ACK")
-    };
+    let ack = only!(init_ack, Chunk::InitAck);
     assert_eq!(init_ack.header.verification_tag, 0x5112_ddd8);
     assert_eq!(ack.initiate_tag, 0xde26_7235);
     let cookie = ack.state_cookie().expect("INIT ACK without cookie");
@@ -132,18 +138,14 @@ fn usrsctp_data_and_sack_fields() {
     let datagrams = fixture("echo.pcap");
     // Frame 16: the client's first message, "hello\n".
     let data = parse(&datagrams[15]);
-    let [Chunk::Data(d)] = &data.chunks[..] else {
-        panic!("not DATA")
-    };
+    let d = only!(data, Chunk::Data);
     assert_eq!(d.tsn, Tsn(100_692_956));
     assert_eq!((d.stream, d.ssn, d.ppid), (0, Ssn(0), 0));
     assert_eq!(d.flags, DataFlags::WHOLE);
     assert_eq!(&d.payload[..], b"hello\n");
     // Frame 18: its SACK.
     let sack = parse(&datagrams[17]);
-    let [Chunk::Sack(s)] = &sack.chunks[..] else {
-        panic!("not SACK")
-    };
+    let s = only!(sack, Chunk::Sack);
     assert_eq!(s.cumulative_tsn_ack, Tsn(100_692_956));
     assert_eq!(s.a_rwnd, 130_402);
     assert!(s.gap_blocks.is_empty() && s.duplicate_tsns.is_empty());

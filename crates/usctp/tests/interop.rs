@@ -1,6 +1,8 @@
 //! Interop with the other Rust SCTP stacks, over UDP on loopback:
 //! dcSCTP and webrtc-sctp, each as client and as server of usctp.
 
+mod support;
+
 /// Interop with dcSCTP (the `dcsctp` crate, the Rust port of WebRTC's
 /// sans-IO SCTP), carried over a tokio UDP socket by this test: handshake,
 /// echo on several streams (ordered and unordered, up to 200 KB), and
@@ -17,6 +19,8 @@ mod dcsctp_peer {
     use tokio::net::UdpSocket;
     use usctp::proto::config::Config;
     use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
+
+    use super::support::within;
 
     /// A dcSCTP socket and the UDP socket that carries its packets to `peer`.
     struct Dc {
@@ -172,10 +176,7 @@ mod dcsctp_peer {
         // dcSCTP shuts down; usctp sees a graceful close.
         dc.socket.shutdown();
         dc.run_until(|dc| dc.closed).await;
-        let reason = tokio::time::timeout(Duration::from_secs(10), server)
-            .await
-            .unwrap()
-            .unwrap();
+        let reason = within("the server's end", server).await.unwrap();
         assert_eq!(reason, None, "closed gracefully");
     }
 
@@ -224,10 +225,7 @@ mod dcsctp_peer {
         })
         .await;
         assert_eq!(echoed, messages().len());
-        let reason = tokio::time::timeout(Duration::from_secs(10), client)
-            .await
-            .unwrap()
-            .unwrap();
+        let reason = within("the client's end", client).await.unwrap();
         assert_eq!(reason, None, "closed gracefully");
     }
 }
@@ -243,6 +241,8 @@ mod webrtc_peer {
     use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
     use webrtc_sctp::association::{Association, Config};
     use webrtc_sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier;
+
+    use super::support::within;
 
     /// webrtc-sctp uses SCTP port 5000 at both ends (as WebRTC does).
     const PORT: u16 = 5000;
@@ -278,12 +278,11 @@ mod webrtc_peer {
         });
         let conn = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         conn.connect(addr).await.unwrap();
-        let a = tokio::time::timeout(
-            Duration::from_secs(10),
+        let a = within(
+            "handshake",
             Association::client(webrtc_config(conn, "client")),
         )
         .await
-        .expect("handshake in time")
         .unwrap();
         let stream = a
             .open_stream(3, PayloadProtocolIdentifier::Binary)
@@ -296,19 +295,13 @@ mod webrtc_peer {
                 .write_sctp(&body, PayloadProtocolIdentifier::Binary)
                 .await
                 .unwrap();
-            let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
-                .await
-                .expect("echo in time")
-                .unwrap();
+            let n = within("echo", stream.read(&mut buf)).await.unwrap();
             assert_eq!(&buf[..n], &body[..], "message of {size} bytes");
         }
         // A graceful shutdown (webrtc-sctp's `close` just stops, without a
         // word to the peer).
         a.shutdown().await.unwrap();
-        let echoed = tokio::time::timeout(Duration::from_secs(10), server)
-            .await
-            .expect("server ends")
-            .unwrap();
+        let echoed = within("the server's end", server).await.unwrap();
         assert_eq!(echoed, 5);
     }
 
@@ -344,21 +337,14 @@ mod webrtc_peer {
             port: PORT,
             ..ConnectOptions::default()
         };
-        let mut client = tokio::time::timeout(
-            Duration::from_secs(10),
-            SctpStream::connect(server_addr, PORT, options),
-        )
-        .await
-        .expect("handshake in time")
-        .unwrap();
+        let mut client = within("handshake", SctpStream::connect(server_addr, PORT, options))
+            .await
+            .unwrap();
         client
             .send(1, 51, Bytes::from_static(b"hello webrtc"))
             .await
             .unwrap();
-        let reply = tokio::time::timeout(Duration::from_secs(10), client.recv())
-            .await
-            .expect("reply in time")
-            .expect("a message");
+        let reply = within("reply", client.recv()).await.expect("a message");
         assert_eq!(&reply.data[..], b"hello webrtc");
         assert_eq!(reply.stream, 1);
         server.await.unwrap();

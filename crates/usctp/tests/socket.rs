@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{connected, from_loopback, listener_on, loopback, within};
+use support::{connected, from_loopback, giving_up_soon, listener_on, loopback, within};
 use usctp::proto::association::{AssocId, SendError};
 use usctp::proto::config::Config;
 use usctp::socket::{
@@ -320,15 +320,8 @@ async fn peeloff_moves_an_association_to_its_own_stream() {
 
 #[tokio::test]
 async fn send_to_an_unreachable_peer_fails_with_the_reason() {
-    let config = Config {
-        rto_initial: Duration::from_millis(20),
-        rto_min: Duration::from_millis(20),
-        rto_max: Duration::from_millis(40),
-        max_init_retransmits: 2,
-        ..Config::default()
-    };
     let options = ListenOptions {
-        config,
+        config: giving_up_soon(Duration::from_millis(20), 2),
         ..ListenOptions::default()
     };
     let client = SctpSocket::bind(loopback(), 5001, options).await.unwrap();

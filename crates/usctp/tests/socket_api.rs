@@ -9,7 +9,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{connected, connected_with, from_loopback, listener_on, loopback, within};
+use support::{
+    assert_carried, connected, connected_with, from_loopback, giving_up_soon, listener_on,
+    loopback, within,
+};
 use usctp::proto::association::{AssociationError, AssociationState, SendError};
 use usctp::proto::config::Config;
 use usctp::socket::{
@@ -65,13 +68,7 @@ async fn the_accept_backlog_refuses_peers_until_accept_makes_room() {
         .await
         .unwrap();
     let addr = listener.local_addr();
-    let quick = Config {
-        rto_initial: Duration::from_millis(50),
-        rto_min: Duration::from_millis(50),
-        rto_max: Duration::from_millis(100),
-        max_init_retransmits: 1,
-        ..Config::default()
-    };
+    let quick = giving_up_soon(Duration::from_millis(50), 1);
     let first = within(
         "first",
         SctpStream::connect(addr, 7, from_loopback(quick.clone())),
@@ -396,14 +393,7 @@ async fn misuse_is_refused_with_the_reason() {
         Err(SendError::EmptyMessage)
     );
     // The association still works.
-    client
-        .send(0, 0, Bytes::from_static(b"fine"))
-        .await
-        .unwrap();
-    assert_eq!(
-        &within("fine", server.recv()).await.unwrap().data[..],
-        b"fine"
-    );
+    assert_carried(&client, &mut server, 0, b"fine").await;
     server.abort(b"bye");
     while within("end", server.next_event()).await.is_some() {}
     let mut client = client;
@@ -537,14 +527,7 @@ async fn endpoints_can_run_on_the_callers_runtime() {
     let connect = client.connect(server.local_addr(), 7, ConnectOptions::default());
     let (stream, accepted) = tokio::join!(connect, listener.accept());
     let (stream, (mut peer, _)) = (stream.unwrap(), accepted.unwrap());
-    stream
-        .send(0, 1, Bytes::from_static(b"same thread"))
-        .await
-        .unwrap();
-    assert_eq!(
-        &within("message", peer.recv()).await.unwrap().data[..],
-        b"same thread"
-    );
+    assert_carried(&stream, &mut peer, 1, b"same thread").await;
     let (closed, _) = tokio::join!(within("close", stream.close()), async {
         while peer.next_event().await.is_some() {}
     });

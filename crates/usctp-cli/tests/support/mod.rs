@@ -27,6 +27,11 @@ pub fn free_port() -> u16 {
     free_ports().0
 }
 
+/// The loopback address at a free UDP port, as `127.0.0.1:PORT`.
+pub fn free_loopback_addr() -> String {
+    format!("127.0.0.1:{}", free_port())
+}
+
 /// Two distinct free UDP ports.
 pub fn free_ports() -> (u16, u16) {
     let a = UdpSocket::bind("0.0.0.0:0").unwrap();

@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use usctp_proto::association::{AssocId, AssociationError, AssociationState, Established, Event};
-use usctp_proto::chunk::{Abort, Chunk, Data, ErrorCause, Heartbeat, Init, Param};
+use usctp_proto::chunk::{Abort, Chunk, Data, ErrorCause, Heartbeat, Init, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::cookie::{CookieKeys, KEY_LEN, StateCookie};
 use usctp_proto::endpoint::ConnectError;
 use usctp_proto::random::Random;
 use usctp_proto::serial::Tsn;
 
-use super::{INIT_ACK, IUT_SEED, Sent, Tester, cookie_echo, data_in, init, tester_addr};
+use super::{
+    INIT_ACK, IUT_SEED, Sent, Tester, client, cookie_echo, data_in, init, init_with, tester_addr,
+    tlv_types,
+};
 
 /// The State Cookie the tester puts in its INIT ACKs.
 pub const COOKIE: &[u8] = b"tester's state cookie";
@@ -65,6 +68,24 @@ pub fn established_with(config: Config, peer_tag: u32) -> (Tester, u32, AssocId,
     (t, ack.initiate_tag, id, ack.initial_tsn)
 }
 
+/// An association the tester set up with the IUT (a server configured by
+/// the defaults as `change` changes them); returns what `established_with`
+/// does.
+#[track_caller]
+pub fn established_configured(
+    peer_tag: u32,
+    change: impl FnOnce(&mut Config),
+) -> (Tester, u32, AssocId, Tsn) {
+    established_with(configured(change), peer_tag)
+}
+
+/// The default configuration as `change` changes it.
+pub fn configured(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config::default();
+    change(&mut config);
+    config
+}
+
 /// Reads the IUT's INIT: alone, tag 0, to the tester's address.
 #[track_caller]
 pub fn sent_init(t: &mut Tester) -> Init {
@@ -75,6 +96,33 @@ pub fn sent_init(t: &mut Tester) -> Init {
         Chunk::Init(init) => init.clone(),
         other => panic!("expected INIT, got {other}"),
     }
+}
+
+/// An IUT that has just sent its INIT to the tester (the client side);
+/// returns the association and that INIT, read by `sent_init`.
+#[track_caller]
+pub fn client_init() -> (Tester, AssocId, Init) {
+    let (mut t, id) = client();
+    // IUT -> INIT -> T
+    let ours = sent_init(&mut t);
+    (t, id, ours)
+}
+
+/// A client IUT whose INIT the tester answered (tag `peer_tag`, see
+/// `answer_init`) and that has sent its COOKIE ECHO, checked to go alone
+/// under `peer_tag` with the tester's cookie. Returns the association, the
+/// IUT's INIT and the COOKIE ECHO packet.
+#[track_caller]
+pub fn cookie_echoed(peer_tag: u32) -> (Tester, AssocId, Init, Sent) {
+    let (mut t, id) = client();
+    // IUT -> INIT -> T
+    // T -> INIT ACK -> IUT
+    let (ours, cookie) = answer_init(&mut t, peer_tag, vec![]);
+    // IUT -> COOKIE ECHO -> T
+    let echo = t.sent_one();
+    assert_eq!(echo.vtag(), peer_tag, "COOKIE ECHO's Verification Tag");
+    assert_eq!(echo.only(), &cookie_echo(&cookie));
+    (t, id, ours, echo)
 }
 
 /// Reads the IUT's INIT and answers it with an INIT ACK (the `INIT_ACK`
@@ -140,6 +188,15 @@ pub fn up(t: &mut Tester) -> (AssocId, Established) {
     }
 }
 
+/// The first of `events` is Up; returns its association.
+#[track_caller]
+pub fn up_first(events: &[(AssocId, Event)]) -> AssocId {
+    match events.first() {
+        Some((id, Event::Up(_))) => *id,
+        _ => panic!("expected Up first: {events:?}"),
+    }
+}
+
 pub fn state(t: &Tester, id: AssocId) -> Option<AssociationState> {
     t.iut.association(id).map(|a| a.state())
 }
@@ -198,6 +255,15 @@ pub fn delivered(t: &mut Tester, id: AssocId) -> Vec<Bytes> {
 #[track_caller]
 pub fn assert_delivered(t: &mut Tester, id: AssocId, messages: &[&[u8]]) {
     assert_eq!(delivered(t, id), messages);
+}
+
+/// The first event pending is Up, and the user of that association reads
+/// exactly `messages` from it now, in order; returns the association.
+#[track_caller]
+pub fn assert_up_and_delivered(t: &mut Tester, messages: &[&[u8]]) -> AssocId {
+    let id = up_first(&t.events());
+    assert_delivered(t, id, messages);
+    id
 }
 
 /// The messages the IUT's user can read from `id` now, with their streams.
@@ -309,6 +375,15 @@ pub fn assert_established(t: &Tester, id: AssocId, local_tag: u32, peer_tag: u32
     assert_eq!((assoc.local_tag(), assoc.peer_tag()), (local_tag, peer_tag));
 }
 
+/// The association is still ESTABLISHED with these tags (this end's, the
+/// peer's), and the user has been told nothing.
+#[track_caller]
+pub fn assert_unchanged(t: &mut Tester, id: AssocId, local_tag: u32, peer_tag: u32) {
+    assert_established(t, id, local_tag, peer_tag);
+    let events = t.events();
+    assert!(events.is_empty(), "{events:?}");
+}
+
 /// The association is ESTABLISHED with these tags (this end's, the
 /// peer's) and alive: a HEARTBEAT under `local_tag` is answered.
 #[track_caller]
@@ -397,16 +472,52 @@ pub fn assert_init_resent(t: &mut Tester, id: AssocId, ours: &Init) {
     assert_eq!(&sent_init(t), ours);
 }
 
+/// The IUT sends one packet now, to the tester's address (`t.from`): one
+/// ABORT with this tag, T bit and causes (see `assert_abort`).
+#[track_caller]
+pub fn assert_sends_abort(t: &mut Tester, vtag: u32, t_bit: bool, causes: &[ErrorCause]) {
+    let reply = t.sent_one();
+    assert_eq!(reply.to, t.from, "ABORT goes to the tester");
+    assert_abort(&reply, vtag, t_bit, causes);
+}
+
 /// An out-of-the-blue packet from the tester under `vtag` drew an ABORT
 /// with the T bit and that tag reflected, to the packet's source; nothing
 /// was set up.
 #[track_caller]
 pub fn assert_ootb_abort(t: &mut Tester, vtag: u32) {
     // IUT -> ABORT (T bit) -> T
+    assert_sends_abort(t, vtag, true, &[]);
+    assert_eq!(t.iut.association_count(), 0);
+}
+
+/// The tester sends an INIT (tag `peer_tag`) listing the Host Name Address
+/// `name`; returns the IUT's single reply, checked to go to the tester.
+#[track_caller]
+pub fn send_init_with_host_name(t: &mut Tester, peer_tag: u32, name: &'static [u8]) -> Sent {
+    let name = Param::HostNameAddress(Bytes::from_static(name));
+    // T -> INIT (Host Name Address) -> IUT
+    t.send(0, &[Chunk::Init(init_with(peer_tag, vec![name]))]);
     let reply = t.sent_one();
     assert_eq!(reply.to, tester_addr());
-    assert_abort(&reply, vtag, true, &[]);
-    assert_eq!(t.iut.association_count(), 0);
+    reply
+}
+
+/// The packet is one ABORT under `vtag`, without the T bit, carrying only
+/// an Unresolvable Address cause for a Host Name Address; returns that
+/// cause's parameter (TLV).
+#[track_caller]
+pub fn assert_unresolvable_host_name(reply: &Sent, vtag: u32) -> Bytes {
+    assert_eq!(reply.vtag(), vtag);
+    let Chunk::Abort(abort) = reply.only() else {
+        panic!("expected ABORT, got {}", reply.only())
+    };
+    assert!(!abort.reflected_tag);
+    let [ErrorCause::UnresolvableAddress(p)] = &abort.causes[..] else {
+        panic!("{:?}", abort.causes)
+    };
+    assert_eq!(tlv_types(p), [ParamType::HOST_NAME_ADDRESS.0]);
+    p.clone()
 }
 
 /// The IUT, its INIT `ours` unanswered, is still in COOKIE-WAIT and has

@@ -124,6 +124,13 @@ impl Tester {
         assert!(sent.is_empty(), "{sent:#?}");
     }
 
+    /// Lets `by` pass (timers run); the IUT sends nothing meanwhile.
+    #[track_caller]
+    pub fn quiet_for(&mut self, by: Duration) {
+        self.advance(by);
+        self.sent_nothing();
+    }
+
     /// The IUT sends nothing now and has no event for its user.
     #[track_caller]
     pub fn silent(&mut self) {

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use usctp::proto::config::Config;
 use usctp::socket::{ConnectOptions, SctpListener, SctpStream};
 
@@ -20,6 +21,33 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), f)
         .await
         .unwrap_or_else(|_| panic!("{what}: no answer within 10 s"))
+}
+
+/// The default configuration, but giving up soon on a peer that does not
+/// answer: every RTO `rto` (twice that at most) and at most
+/// `max_init_retransmits` retransmissions of the INIT.
+pub fn giving_up_soon(rto: Duration, max_init_retransmits: u32) -> Config {
+    Config {
+        rto_initial: rto,
+        rto_min: rto,
+        rto_max: rto * 2,
+        max_init_retransmits,
+        ..Config::default()
+    }
+}
+
+/// `from` sends `text` on stream 0 with PPID `ppid`, and `to` receives it
+/// within 10 s, whole, on that stream with that PPID.
+pub async fn assert_carried(
+    from: &SctpStream,
+    to: &mut SctpStream,
+    ppid: u32,
+    text: &'static [u8],
+) {
+    from.send(0, ppid, Bytes::from_static(text)).await.unwrap();
+    let m = within("the message", to.recv()).await.expect("a message");
+    assert_eq!(&m.data[..], text);
+    assert_eq!((m.stream, m.ppid), (0, ppid));
 }
 
 /// Connect options from a loopback address, with `config`.

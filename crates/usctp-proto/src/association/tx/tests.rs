@@ -106,22 +106,18 @@ fn bad_messages_are_refused_and_a_full_buffer_says_wait() {
         ..Config::default()
     };
     let mut tx = Tx::new(FIRST, 2, 1 << 20, MTU, &config);
-    assert_eq!(
-        tx.send(5, 0, Bytes::from_static(b"x"), ORDERED),
-        Err(SendError::InvalidStream(5))
-    );
-    assert_eq!(
-        tx.send(0, 0, Bytes::new(), ORDERED),
-        Err(SendError::EmptyMessage)
-    );
-    let big = Bytes::from(vec![0; 1501]);
-    assert_eq!(
-        tx.send(0, 0, big, ORDERED),
-        Err(SendError::TooLarge {
-            size: 1501,
-            max: 1500
-        })
-    );
+    let too_large = SendError::TooLarge {
+        size: 1501,
+        max: 1500,
+    };
+    let refused = [
+        (5, Bytes::from_static(b"x"), SendError::InvalidStream(5)),
+        (0, Bytes::new(), SendError::EmptyMessage),
+        (0, Bytes::from(vec![0; 1501]), too_large),
+    ];
+    for (stream, message, error) in refused {
+        assert_eq!(tx.send(stream, 0, message, ORDERED), Err(error));
+    }
     tx.send(0, 0, Bytes::from(vec![0; 1500]), ORDERED).unwrap();
     assert_eq!(
         tx.send(0, 0, Bytes::from(vec![0; 600]), ORDERED),
