@@ -501,6 +501,18 @@ shut_down(struct assoc *a)
  * Waits for the association to end; returns 0 when it ended gracefully.
  * Data that still arrives is counted in *extra (NULL: it is an error).
  */
+/* --close-after N: after the Nth message, shut down (a failure sets *rc
+ * to -1). Returns whether the count was reached. */
+static int
+closed_after(struct assoc *a, long count, int *rc)
+{
+	if (opt.close_after <= 0 || count != opt.close_after)
+		return 0;
+	if (shut_down(a) != 0)
+		*rc = -1;
+	return 1;
+}
+
 static int
 wait_end(struct assoc *a, long *extra)
 {
@@ -742,12 +754,8 @@ serve(struct socket *s)
 				rc = -1;
 				break;
 			}
-			echoed++;
-			if (opt.close_after > 0 && echoed == opt.close_after) {
-				if (shut_down(&a) != 0)
-					rc = -1;
+			if (closed_after(&a, ++echoed, &rc))
 				break;
-			}
 		}
 		if (n < 0)
 			rc = -1;
@@ -773,11 +781,8 @@ serve(struct socket *s)
 				fprintf(stderr, "t=%.3fs received=%llu\n", last - start,
 				    (unsigned long long)bytes);
 			}
-			if (opt.close_after > 0 && messages == opt.close_after) {
-				if (shut_down(&a) != 0)
-					rc = -1;
+			if (closed_after(&a, messages, &rc))
 				break;
-			}
 		}
 		if (n < 0)
 			rc = -1;
@@ -1540,19 +1545,22 @@ main(int argc, char *argv[])
 
 	usrsctp_init(opt.udp_port, NULL, NULL);
 	usrsctp_sysctl_set_sctp_debug_on(0);
-	/* Protocol timers, like usctp's options of the same names. */
-	if (opt.rto_min >= 0)
-		usrsctp_sysctl_set_sctp_rto_min_default((uint32_t)opt.rto_min);
-	if (opt.rto_max >= 0)
-		usrsctp_sysctl_set_sctp_rto_max_default((uint32_t)opt.rto_max);
-	if (opt.rto_initial >= 0)
-		usrsctp_sysctl_set_sctp_rto_initial_default((uint32_t)opt.rto_initial);
-	if (opt.hb_interval >= 0)
-		usrsctp_sysctl_set_sctp_heartbeat_interval_default((uint32_t)opt.hb_interval);
-	if (opt.path_max_retrans >= 0)
-		usrsctp_sysctl_set_sctp_path_rtx_max_default((uint32_t)opt.path_max_retrans);
-	if (opt.pf_threshold >= 0)
-		usrsctp_sysctl_set_sctp_path_pf_threshold((uint32_t)opt.pf_threshold);
+	/* Protocol timers, like usctp's options of the same names; -1 keeps
+	 * usrsctp's default. */
+	const struct {
+		long value;
+		int (*set)(uint32_t);
+	} sysctls[] = {
+		{ opt.rto_min, usrsctp_sysctl_set_sctp_rto_min_default },
+		{ opt.rto_max, usrsctp_sysctl_set_sctp_rto_max_default },
+		{ opt.rto_initial, usrsctp_sysctl_set_sctp_rto_initial_default },
+		{ opt.hb_interval, usrsctp_sysctl_set_sctp_heartbeat_interval_default },
+		{ opt.path_max_retrans, usrsctp_sysctl_set_sctp_path_rtx_max_default },
+		{ opt.pf_threshold, usrsctp_sysctl_set_sctp_path_pf_threshold },
+	};
+	for (size_t i = 0; i < sizeof(sysctls) / sizeof(sysctls[0]); i++)
+		if (sysctls[i].value >= 0)
+			sysctls[i].set((uint32_t)sysctls[i].value);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = opt.is_server ? run_server() : run_client();

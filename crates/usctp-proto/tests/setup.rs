@@ -13,6 +13,7 @@ use support::*;
 use usctp_proto::association::{AssociationError, AssociationState, Event};
 use usctp_proto::chunk::{Chunk, ErrorCause, Init, Param, ParamType};
 use usctp_proto::config::Config;
+use usctp_proto::endpoint::ConnectOptions;
 
 /// An INIT ACK parameter of unknown type 0xC0DE (upper bits 11: skip and
 /// report) with the value "ab".
@@ -794,7 +795,7 @@ fn parameters_can_be_set_per_association() {
     let now = t.now;
     let id = t
         .iut
-        .connect_with_config(now, tester_addr(), &[], TESTER_PORT, own)
+        .connect_with(now, tester_addr(), TESTER_PORT, own_config(own))
         .unwrap();
     assert!(matches!(t.sent_one().only(), Chunk::Init(_)));
     t.quiet_for(Duration::from_secs(2));
@@ -805,9 +806,8 @@ fn parameters_can_be_set_per_association() {
         rto_max: Duration::from_secs(2),
         ..Config::default()
     };
-    let refused =
-        t.iut
-            .connect_with_config(now, "10.9.9.9:9899".parse().unwrap(), &[], 1, bad.clone());
+    let remote = "10.9.9.9:9899".parse().unwrap();
+    let refused = t.iut.connect_with(now, remote, 1, own_config(bad.clone()));
     assert!(refused.is_err());
     let mut assoc = t.iut.association_mut(id).unwrap();
     assert!(assoc.set_config(bad).is_err());
@@ -863,4 +863,12 @@ fn an_endpoint_with_a_window_below_1500_is_refused() {
         ..Config::default()
     };
     Tester::with_config(config, true);
+}
+
+/// Connect options that give the association `config` of its own.
+fn own_config(config: Config) -> ConnectOptions {
+    ConnectOptions {
+        config: Some(config),
+        ..ConnectOptions::default()
+    }
 }

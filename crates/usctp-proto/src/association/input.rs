@@ -237,14 +237,12 @@ impl Association {
         else {
             return;
         };
-        let was_blocked = tcb.blocked;
         let outcome = tcb.tx.on_sack(now, sack, &mut tcb.paths.list);
         if outcome.advanced {
             if tcb.tx.is_idle() {
                 out.event(Event::SenderDry);
             }
-            if was_blocked && tcb.tx.buffered() < config.send_buffer {
-                tcb.blocked = false;
+            if tcb.tx.take_writable() {
                 out.event(Event::Writable);
             }
         }

@@ -451,7 +451,6 @@ impl Association {
             ),
             acks: ack::AckScheduler::new(paths.primary_remote(), config.sack_frequency),
             paths,
-            blocked: false,
             last_data: now,
             autoclose: config.autoclose,
             peer_adaptation: n.peer_adaptation,
@@ -712,23 +711,13 @@ impl Association {
         }
     }
 
-    /// Queues a message on `stream` (§6.1). Messages sent before the
-    /// association is up, or after shutdown began, are refused.
-    pub(crate) fn send(
-        &mut self,
-        stream: u16,
-        ppid: u32,
-        data: Bytes,
-        options: SendOptions,
-    ) -> Result<(), SendError> {
-        let State::Open(tcb, Phase::Established) = &mut self.state else {
-            return Err(SendError::NotOpen);
-        };
-        let result = tcb.tx.send(stream, ppid, data, options);
-        if result == Err(SendError::WouldBlock) {
-            tcb.blocked = true;
+    /// The send buffer, while messages may be queued (§6.1): not before
+    /// the association is up, nor after shutdown began.
+    pub(crate) fn send_buffer(&mut self) -> Result<&mut tx::Tx, SendError> {
+        match &mut self.state {
+            State::Open(tcb, Phase::Established) => Ok(&mut tcb.tx),
+            _ => Err(SendError::NotOpen),
         }
-        result
     }
 
     /// The next received message, if one is ready; its bytes leave the

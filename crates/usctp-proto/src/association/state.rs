@@ -124,8 +124,6 @@ pub(super) struct Tcb {
     pub rx: Rx,
     pub tx: Tx,
     pub acks: AckScheduler,
-    /// `send` said `WouldBlock`; say `Writable` when room opens.
-    pub blocked: bool,
     /// When DATA last arrived (for SCTP_AUTOCLOSE; DATA sent is each
     /// path's `last_data`).
     pub last_data: Instant,

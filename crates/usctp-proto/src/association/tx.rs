@@ -215,6 +215,8 @@ pub(crate) struct Tx {
     max_message: usize,
     max_fragment: Option<usize>,
     fragmentation: bool,
+    /// `send` said `WouldBlock`; `take_writable` says when room opens.
+    blocked: bool,
     pub(crate) stats: TxStats,
 }
 
@@ -258,6 +260,7 @@ impl Tx {
             max_message: 0,
             max_fragment: None,
             fragmentation: true,
+            blocked: false,
             stats: TxStats::default(),
         };
         tx.set_limits(config);
@@ -320,6 +323,7 @@ impl Tx {
         if self.buffered >= self.send_buffer
             || (self.buffered > 0 && self.buffered + data.len() > self.send_buffer)
         {
+            self.blocked = true;
             return Err(SendError::WouldBlock);
         }
         let ssn = if unordered {
@@ -366,6 +370,16 @@ impl Tx {
 
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
+    }
+
+    /// Whether room has opened since `send` last said `WouldBlock` (true
+    /// once per refusal: the moment to say `Writable`).
+    pub(crate) fn take_writable(&mut self) -> bool {
+        let writable = self.blocked && self.buffered < self.send_buffer;
+        if writable {
+            self.blocked = false;
+        }
+        writable
     }
 
     pub(crate) fn outstanding_count(&self) -> usize {

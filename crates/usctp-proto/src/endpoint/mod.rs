@@ -334,24 +334,6 @@ impl Endpoint {
         self.connect_with(now, remote, peer_port, options)
     }
 
-    /// As `connect_multihomed`, with protocol parameters of its own for this
-    /// association instead of the endpoint's.
-    pub fn connect_with_config(
-        &mut self,
-        now: Instant,
-        remote: SocketAddr,
-        also: &[IpAddr],
-        peer_port: u16,
-        config: Config,
-    ) -> Result<AssocId, ConnectError> {
-        let options = ConnectOptions {
-            peer_addresses: also.to_vec(),
-            config: Some(config),
-            ..ConnectOptions::default()
-        };
-        self.connect_with(now, remote, peer_port, options)
-    }
-
     /// Starts an association with the peer at UDP address `remote`, SCTP
     /// port `peer_port`, with every option.
     pub fn connect_with(
@@ -664,7 +646,7 @@ impl AssociationMut<'_> {
         data: Bytes,
         options: SendOptions,
     ) -> Result<(), SendError> {
-        self.act(|a| a.send(stream, ppid, data, options))
+        self.act(|a| a.send_buffer()?.send(stream, ppid, data, options))
     }
 
     /// The next received message, if one is ready; its bytes leave the

@@ -10,7 +10,7 @@ use usctp_proto::association::{AssocId, AssociationError, AssociationState, Esta
 use usctp_proto::chunk::{Abort, Chunk, Data, ErrorCause, Heartbeat, Init, Param, ParamType};
 use usctp_proto::config::Config;
 use usctp_proto::cookie::{CookieKeys, KEY_LEN, StateCookie};
-use usctp_proto::endpoint::ConnectError;
+use usctp_proto::endpoint::{ConnectError, ConnectOptions};
 use usctp_proto::random::Random;
 use usctp_proto::serial::Tsn;
 
@@ -404,12 +404,15 @@ pub fn assert_nothing_set_up(t: &mut Tester) {
 #[track_caller]
 pub fn assert_connect_refused(t: &mut Tester, config: Config) {
     let now = t.now;
-    let refused = t.iut.connect_with_config(
+    let options = ConnectOptions {
+        config: Some(config),
+        ..ConnectOptions::default()
+    };
+    let refused = t.iut.connect_with(
         now,
         "10.0.0.3:9899".parse().unwrap(),
-        &[],
         super::TESTER_PORT,
-        config,
+        options,
     );
     assert!(matches!(refused, Err(ConnectError::InvalidConfig(_))));
 }
