@@ -644,6 +644,39 @@ fn large_messages_are_fragmented_with_consecutive_tsns() {
     assert_eq!(joined, big);
 }
 
+/// RFC 9260 §6.9: with fragmentation turned off (SCTP_DISABLE_FRAGMENTS,
+/// `Config::fragmentation`), a message that needs more than one DATA chunk
+/// is refused with an error and nothing of it is sent; one that fits in a
+/// single chunk still goes, whole and unfragmented.
+#[test]
+fn with_fragmentation_off_a_message_too_large_for_one_packet_is_refused_and_not_sent() {
+    let (mut t, _, id, _) = established_configured(PEER, |c| c.fragmentation = false);
+    // 1200-byte packets: 12 bytes of common header, 16 of DATA header.
+    let fits = 1200 - 12 - 16;
+    let refused =
+        t.iut
+            .association_mut(id)
+            .unwrap()
+            .send(0, 5, Bytes::from(vec![1u8; fits + 1]), false);
+    assert_eq!(
+        refused,
+        Err(SendError::TooLarge {
+            size: fits + 1,
+            max: fits
+        })
+    );
+    t.quiet_for(Duration::from_secs(1));
+    t.iut
+        .association_mut(id)
+        .unwrap()
+        .send(0, 5, Bytes::from(vec![2u8; fits]), false)
+        .unwrap();
+    let chunks = data_in(&t.sent());
+    assert_eq!(chunks.len(), 1);
+    assert!(chunks[0].flags.beginning && chunks[0].flags.end);
+    assert_eq!(chunks[0].payload, vec![2u8; fits]);
+}
+
 /// RFC 9260 §3.3.1, §6.9: every fragment of an unordered message has the
 /// U bit, and the message leaves its stream's SSN untouched; on stream 0
 /// and on another stream.
