@@ -4,7 +4,7 @@
 //! One-to-one style: [`SctpListener`] accepts associations that peers
 //! start, [`SctpStream::connect`] starts one. One-to-many style:
 //! [`SctpSocket`] holds any number of associations, named by their
-//! [`AssocId`]. All of them run on an [`Endpoint`](crate::Endpoint): one
+//! [`AssocId`](crate::proto::association::AssocId). All of them run on an [`Endpoint`](crate::Endpoint): one
 //! UDP socket per local address for every SCTP port and association on it
 //! (the simple constructors make one, or share a default one).
 //!
