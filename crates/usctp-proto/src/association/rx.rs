@@ -335,20 +335,43 @@ impl Rx {
     /// deliverable and reach the partial delivery point. Fragments of one
     /// message carry consecutive TSNs (§6.9).
     fn reassemble(&mut self, at: u64) {
-        let mut first = at;
-        while !self.fragments[&first].flags.beginning {
-            match first.checked_sub(1) {
-                Some(prev) if self.fragments.contains_key(&prev) => first = prev,
-                _ => return,
-            }
-        }
-        let mut last = at;
-        while !self.fragments[&last].flags.end {
-            if !self.fragments.contains_key(&(last + 1)) {
-                self.maybe_start_partial(first, last);
+        // Back over consecutive TSNs to the message's first fragment, then
+        // forward to its last, counting what is held on the way.
+        let mut held = 0;
+        let mut first = None;
+        let mut expect = at;
+        for (&tsn, d) in self.fragments.range(..=at).rev() {
+            if tsn != expect {
                 return;
             }
-            last += 1;
+            held += d.payload.len();
+            if d.flags.beginning {
+                first = Some(tsn);
+                break;
+            }
+            expect = tsn.wrapping_sub(1);
+        }
+        let Some(first) = first else {
+            return;
+        };
+        let mut last = at;
+        if !self.fragments[&at].flags.end {
+            let mut whole = false;
+            for (&tsn, d) in self.fragments.range(at + 1..) {
+                if tsn != last + 1 {
+                    break;
+                }
+                held += d.payload.len();
+                last = tsn;
+                if d.flags.end {
+                    whole = true;
+                    break;
+                }
+            }
+            if !whole {
+                self.maybe_start_partial(first, last, held);
+                return;
+            }
         }
         let (head, data) = self.take_fragments(first, last);
         let message = self.message(&head, data, true);
@@ -385,8 +408,8 @@ impl Rx {
     /// RFC 6458 §8.1.21: the first fragments `first..=last` of a message
     /// that is next in line (unordered, or its SSN is the stream's next)
     /// are delivered as a part once they reach the partial delivery point;
-    /// the rest follows as it comes.
-    fn maybe_start_partial(&mut self, first: u64, last: u64) {
+    /// the rest follows as it comes. `held` counts their payload bytes.
+    fn maybe_start_partial(&mut self, first: u64, last: u64, held: usize) {
         if self.partial.is_some() {
             return;
         }
@@ -395,11 +418,6 @@ impl Rx {
         if !head.flags.unordered && head.ssn != stream.next_ssn {
             return;
         }
-        let held: usize = self
-            .fragments
-            .range(first..=last)
-            .map(|(_, d)| d.payload.len())
-            .sum();
         if held < self.partial_delivery_point {
             return;
         }
@@ -471,11 +489,16 @@ impl Rx {
                 return;
             }
             let mut last = first;
-            while !self.fragments[&last].flags.end && self.fragments.contains_key(&(last + 1)) {
+            let mut held = self.fragments[&first].payload.len();
+            while !self.fragments[&last].flags.end {
+                let Some(next) = self.fragments.get(&(last + 1)) else {
+                    break;
+                };
+                held += next.payload.len();
                 last += 1;
             }
             if !self.fragments[&last].flags.end {
-                self.maybe_start_partial(first, last);
+                self.maybe_start_partial(first, last, held);
             }
         }
     }
