@@ -173,7 +173,7 @@ fn thirty_percent_loss() {
 }
 
 #[test]
-#[ignore = "long: 100,000 seeds; run with --ignored --release"]
+#[ignore = "long: 100,000 seeds (11 s); run with --ignored, without --release so that the liveness invariant is checked"]
 fn one_hundred_thousand_seeds() {
     let link = lossy(20, 15, 0.3, 0.1, 0.02);
     for seed in seeds(100_000) {
