@@ -313,6 +313,11 @@ impl ClientArgs {
         };
         Ok((resolve(&self.server).await?, addrs))
     }
+
+    /// An error of the run against the server, saying which server.
+    fn failed(&self, e: std::io::Error) -> String {
+        format!("{}: {e}", self.server)
+    }
 }
 
 fn main() -> ExitCode {
@@ -422,11 +427,11 @@ fn run_async(
                 let out = services::Output {
                     json,
                     verbose,
-                    progress: None,
+                    ..Default::default()
                 };
                 services::ping(remote, port, &addrs, config, pcap, count, msg_size, out)
                     .await
-                    .map_err(|e| format!("{}: {e}", client.server))
+                    .map_err(|e| client.failed(e))
             }
             Command::Bench {
                 client,
@@ -459,7 +464,7 @@ fn run_async(
                 let (remote, addrs) = client.endpoints().await?;
                 services::bench(remote, port, &addrs, config, pcap, job, out)
                     .await
-                    .map_err(|e| format!("{}: {e}", client.server))
+                    .map_err(|e| client.failed(e))
             }
             Command::Handshakes {
                 client,
@@ -476,7 +481,7 @@ fn run_async(
                 };
                 handshakes::run(remote, port, &addrs, config, pcap, job)
                     .await
-                    .map_err(|e| format!("{}: {e}", client.server))
+                    .map_err(|e| client.failed(e))
             }
             Command::Cat {
                 server,

@@ -226,8 +226,7 @@ mod tests {
 
     #[test]
     fn in_order_data_is_acknowledged_every_second_packet_or_after_the_delay() {
-        #[allow(clippy::disallowed_methods)] // a fixed starting point
-        let t0 = Instant::now();
+        let t0 = crate::test_start();
         let delay = Duration::from_millis(200);
         let mut acks = AckScheduler::new(peer(), 2);
         // The first DATA is acknowledged at once.
@@ -256,8 +255,7 @@ mod tests {
 
     #[test]
     fn the_sack_goes_to_the_last_data_source_and_takes_followers() {
-        #[allow(clippy::disallowed_methods)]
-        let t0 = Instant::now();
+        let t0 = crate::test_start();
         let other: SocketAddr = "10.1.0.2:9899".parse().unwrap();
         let mut acks = AckScheduler::new(peer(), 2);
         acks.on_data(t0, other, Duration::ZERO, NEW);

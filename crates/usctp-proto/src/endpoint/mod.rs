@@ -709,10 +709,7 @@ mod tests {
     const A: &str = "10.0.0.1:9899";
     const B: &str = "10.0.0.2:9899";
 
-    fn start() -> Instant {
-        #[allow(clippy::disallowed_methods)] // a fixed starting point
-        Instant::now()
-    }
+    use crate::test_start as start;
 
     /// Moves packets both ways until neither endpoint has any.
     fn shuttle(a: &mut Endpoint, b: &mut Endpoint, now: Instant) {

@@ -453,8 +453,7 @@ mod tests {
 
     #[test]
     fn the_reply_rate_is_limited_and_refills() {
-        #[allow(clippy::disallowed_methods)] // a fixed starting point
-        let t0 = Instant::now();
+        let t0 = crate::test_start();
         let mut limit = RateLimit::new(10, t0);
         assert_eq!((0..20).filter(|_| limit.allow(t0)).count(), 10);
         let later = t0 + std::time::Duration::from_millis(500);

@@ -8,10 +8,7 @@ use crate::chunk::{CommonHeader, GapBlock, Packet};
 const MTU: usize = 1200;
 const FIRST: Tsn = Tsn(1000);
 
-fn start() -> Instant {
-    #[allow(clippy::disallowed_methods)] // a fixed starting point
-    Instant::now()
-}
+use crate::test_start as start;
 
 fn paths() -> Vec<Path> {
     let s = Duration::from_secs(1);
