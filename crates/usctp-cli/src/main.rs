@@ -12,9 +12,11 @@ macro_rules! say {
 }
 
 mod cat;
+mod daemon;
 mod daytime;
 mod decode;
 mod handshakes;
+mod run;
 mod services;
 mod watch;
 
@@ -163,6 +165,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run an unmodified Linux SCTP program (lksctp API, libsctp) with its
+    /// SCTP sockets on usctp: `usctp run -- ./sctpsrvr`. Its associations
+    /// are SCTP over UDP, served by the user's `usctp daemon` for the UDP
+    /// port (started if none answers).
+    Run {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        program: Vec<std::ffi::OsString>,
+    },
+    /// Serve the SCTP sockets of programs run under the preload shim
+    /// (`usctp run` starts one when needed).
+    Daemon {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        /// Exit after this many seconds without sockets.
+        #[arg(long)]
+        idle_exit: Option<u64>,
+        /// Start in the background and return at once.
+        #[arg(long)]
+        detach: bool,
+    },
     /// Like `ncat --sctp`: standard input out as messages, messages in to
     /// standard output (binary-safe).
     Cat {
@@ -253,6 +278,41 @@ impl ProtocolArgs {
     }
 }
 
+/// Where the daemon for preloaded programs listens and sends.
+#[derive(Debug, Clone, clap::Args)]
+struct DaemonArgs {
+    /// The local UDP port (RFC 6951's encapsulation port).
+    #[arg(long, default_value_t = 9899)]
+    udp_port: u16,
+    /// The peers' UDP port for associations the programs start.
+    #[arg(long, default_value_t = 9899)]
+    remote_udp_port: u16,
+    /// The daemon's UNIX-domain socket: an abstract name, or a path
+    /// starting with `/` [default: $USCTP_DAEMON, else usctp-UID-UDPPORT].
+    #[arg(long)]
+    socket: Option<String>,
+}
+
+impl ProtocolArgs {
+    /// The options as command-line arguments (for a daemon started by
+    /// `usctp run`).
+    fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            format!("--rto-initial={}", self.rto_initial),
+            format!("--rto-min={}", self.rto_min),
+            format!("--rto-max={}", self.rto_max),
+            format!("--path-max-retrans={}", self.path_max_retrans),
+            format!("--assoc-max-retrans={}", self.assoc_max_retrans),
+            format!("--hb-interval={}", self.hb_interval),
+            format!("--max-init-retrans={}", self.max_init_retrans),
+        ];
+        if let Some(streams) = self.streams {
+            args.push(format!("--streams={streams}"));
+        }
+        args
+    }
+}
+
 /// Options every server takes.
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
@@ -334,6 +394,17 @@ fn main() -> ExitCode {
     services::DRIVER_THREAD.store(cli.driver_thread, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         Command::Decode { file, udp_port } => decode::run(&file, udp_port),
+        Command::Run { daemon, program } => run::run(run::Run {
+            udp_port: daemon.udp_port,
+            remote_udp_port: daemon.remote_udp_port,
+            socket: daemon.socket,
+            verbose: cli.verbose,
+            protocol: cli.protocol.to_args(),
+            program,
+        }),
+        Command::Daemon { detach: true, .. } => {
+            run::detach(std::env::args_os().skip(1), cli.verbose)
+        }
         command => run_async(command, &cli.protocol, cli.verbose, cli.pcap.as_deref()),
     };
     match result {
@@ -512,7 +583,26 @@ fn run_async(
                 };
                 cat::run(mode, settings).await.map_err(|e| e.to_string())
             }
-            Command::Decode { .. } => unreachable!("decode runs without a runtime"),
+            Command::Daemon {
+                daemon: args,
+                idle_exit,
+                ..
+            } => {
+                let settings = daemon::Settings {
+                    name: args
+                        .socket
+                        .unwrap_or_else(|| daemon::default_name(args.udp_port)),
+                    udp_port: args.udp_port,
+                    remote_udp_port: args.remote_udp_port,
+                    config,
+                    verbose,
+                    idle_exit: idle_exit.map(Duration::from_secs),
+                };
+                daemon::serve(settings).await
+            }
+            Command::Decode { .. } | Command::Run { .. } => {
+                unreachable!("decode and run need no runtime")
+            }
         }
     });
     // `cat` reads standard input on a blocking thread; waiting for that

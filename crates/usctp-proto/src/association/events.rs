@@ -23,6 +23,10 @@ pub struct Established {
     pub inbound_streams: u16,
     /// The peer's transport addresses (UDP address of each IP address).
     pub peer_addresses: Vec<SocketAddr>,
+    /// This end's SCTP port.
+    pub local_port: u16,
+    /// The peer's SCTP port.
+    pub peer_port: u16,
 }
 
 /// What happened to a peer address (after RFC 6458 §6.1.2's

@@ -506,6 +506,8 @@ impl Association {
             peer_addresses: self.state.tcb().map_or_else(Vec::new, |tcb| {
                 tcb.paths.list.iter().map(|p| p.remote).collect()
             }),
+            local_port: self.local_port,
+            peer_port: self.peer_port,
         }
     }
 

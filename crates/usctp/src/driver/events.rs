@@ -334,6 +334,8 @@ impl Driver {
             outbound_streams,
             inbound_streams,
             peer_addresses: assoc.peer_addresses(),
+            local_port: assoc.local_port(),
+            peer_port: assoc.peer_port(),
         };
         let inbox = Arc::new(Inbox::new(spec.notifications, usize::MAX));
         entry.inbox.move_items(id, &inbox);

@@ -1,0 +1,588 @@
+//! Moving messages between a socket's pair and its associations: one task
+//! per one-to-one association, one per one-to-many socket, one per
+//! listener, and a watcher for sockets that have none yet.
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice, Read as _};
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot};
+
+use usctp::proto::association::{AssocId, Established};
+use usctp::socket::{Monitor, SctpListener, SctpSocket, SctpStream, SendInfo, StreamEvent};
+use usctp_lksctp::abi::{self, SendParams, errno};
+use usctp_lksctp::ipc::{self, HEADER_LEN, Header, kind};
+
+use super::{Daemon, Phase, Sock, abi as linux};
+
+/// The largest message part in one record, either way.
+pub(super) const MAX_PAYLOAD: usize = 64 * 1024;
+/// The largest record.
+pub(super) const MAX_RECORD: usize = HEADER_LEN + MAX_PAYLOAD;
+
+/// MSG_NOSIGNAL: a program that closed its end does not kill the daemon.
+const MSG_NOSIGNAL: i32 = 0x4000;
+
+/// A one-to-one socket's association.
+pub(super) struct Conn {
+    pub(super) id: AssocId,
+    pub(super) monitor: Monitor,
+    pub(super) established: Established,
+    /// The peer's address and SCTP port.
+    pub(super) peer: SocketAddr,
+    /// The local address towards the peer and the SCTP port.
+    pub(super) local: SocketAddr,
+}
+
+impl Conn {
+    pub(super) fn of(stream: &SctpStream) -> Self {
+        let established = stream.established().clone();
+        let udp = stream.peer_addr();
+        let peer = SocketAddr::new(udp.ip().to_canonical(), established.peer_port);
+        let local = SocketAddr::new(
+            local_ip_towards(stream.local_addr(), udp),
+            established.local_port,
+        );
+        Self {
+            id: stream.assoc_id(),
+            monitor: stream.monitor(),
+            established,
+            peer,
+            local,
+        }
+    }
+}
+
+/// The local address packets to `peer` leave from.
+fn local_ip_towards(local: SocketAddr, peer: SocketAddr) -> std::net::IpAddr {
+    if !local.ip().is_unspecified() {
+        return local.ip().to_canonical();
+    }
+    let unspecified = if peer.is_ipv4() || peer.ip().to_canonical().is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port().max(1));
+    std::net::UdpSocket::bind(unspecified)
+        .and_then(|s| s.connect(peer).and_then(|()| s.local_addr()))
+        .map_or(local.ip(), |a| a.ip())
+}
+
+/// The next record from the program; 0 once its end is gone or shut down
+/// for writing.
+async fn recv_record(pair: &AsyncFd<socket2::Socket>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let mut guard = pair.readable().await?;
+        if let Ok(result) = guard.try_io(|s| s.get_ref().read(buf)) {
+            return result;
+        }
+    }
+}
+
+/// Writes a record to the program, waiting while its end is full; `fd` is
+/// attached with SCM_RIGHTS.
+async fn send_record(
+    pair: &AsyncFd<socket2::Socket>,
+    header: &Header,
+    payload: &[u8],
+    fd: Option<&OwnedFd>,
+) -> io::Result<()> {
+    let head = header.encode();
+    let control: Vec<u8> = fd.map_or_else(Vec::new, |fd| {
+        // struct cmsghdr { size_t len; int level; int type; } and one int.
+        let mut c = Vec::with_capacity(24);
+        c.extend_from_slice(&20usize.to_ne_bytes());
+        c.extend_from_slice(&1i32.to_ne_bytes());
+        c.extend_from_slice(&1i32.to_ne_bytes());
+        c.extend_from_slice(&fd.as_raw_fd().to_ne_bytes());
+        c.extend_from_slice(&[0; 4]);
+        c
+    });
+    loop {
+        let mut guard = pair.writable().await?;
+        let sent = guard.try_io(|s| {
+            let buffers = [IoSlice::new(&head), IoSlice::new(payload)];
+            let mut message = socket2::MsgHdr::new().with_buffers(&buffers);
+            if !control.is_empty() {
+                message = message.with_control(&control);
+            }
+            s.get_ref().sendmsg(&message, MSG_NOSIGNAL)
+        });
+        if let Ok(result) = sent {
+            return result.map(drop);
+        }
+    }
+}
+
+/// What waits on a socket's pair.
+enum Waiting {
+    /// The program's end is gone (or shut down for writing).
+    Gone,
+    /// Records to read.
+    Records,
+}
+
+/// Waits for the program's end to go or to write, taking nothing.
+async fn waiting(pair: &AsyncFd<socket2::Socket>) -> Waiting {
+    loop {
+        let Ok(mut guard) = pair.readable().await else {
+            return Waiting::Gone;
+        };
+        let mut byte = [MaybeUninit::uninit(); 1];
+        match guard.try_io(|s| s.get_ref().peek(&mut byte)) {
+            Ok(Ok(0) | Err(_)) => return Waiting::Gone,
+            Ok(Ok(_)) => return Waiting::Records,
+            Err(_would_block) => {}
+        }
+    }
+}
+
+/// Returns once the program's end is gone; never, while records wait to
+/// be read (whoever reads them sees the end).
+async fn closed(pair: &AsyncFd<socket2::Socket>) {
+    if let Waiting::Records = waiting(pair).await {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Watches a socket that has no task of its own yet (fresh, connecting,
+/// failed): forgets it once the program's end is gone, and starts a
+/// one-to-many socket whose program sends before binding or listening
+/// (its first message sets up an association, RFC 6458 §3.1.4).
+pub(super) async fn watch(daemon: Arc<Daemon>, sock: Arc<Sock>) {
+    loop {
+        let changed = sock.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let idle = |sock: &Sock| {
+            matches!(
+                sock.state().phase,
+                Phase::Fresh | Phase::Failed(_) | Phase::Ended
+            )
+        };
+        let connecting = match sock.state().phase {
+            Phase::Fresh | Phase::Failed(_) | Phase::Ended => false,
+            Phase::Connecting => true,
+            Phase::Listening | Phase::Connected(_) | Phase::Many(_) => return,
+        };
+        if connecting {
+            changed.await;
+            continue;
+        }
+        tokio::select! {
+            w = waiting(&sock.pair) => match w {
+                Waiting::Gone if idle(&sock) => {
+                    daemon.remove(&sock);
+                    return;
+                }
+                Waiting::Records if sock.one_to_many && idle(&sock) => {
+                    if daemon.many(&sock).await.is_err() {
+                        changed.await;
+                    }
+                }
+                _ => changed.await,
+            },
+            () = &mut changed => {}
+        }
+    }
+}
+
+/// Message records from the program, reassembled (a message larger than
+/// one record comes in several, the last with `eor`).
+struct Incoming {
+    buf: Vec<u8>,
+    partial: Option<(Header, BytesMut)>,
+}
+
+impl Incoming {
+    fn new() -> Self {
+        Self {
+            buf: vec![0; MAX_RECORD],
+            partial: None,
+        }
+    }
+
+    /// The next whole message; `None` once the program's end is gone or
+    /// shut down for writing.
+    async fn next(
+        &mut self,
+        pair: &AsyncFd<socket2::Socket>,
+        limit: usize,
+    ) -> Option<(Header, Bytes)> {
+        loop {
+            let n = recv_record(pair, &mut self.buf)
+                .await
+                .ok()
+                .filter(|&n| n > 0)?;
+            if n < HEADER_LEN {
+                continue;
+            }
+            let header = Header::decode(self.buf[..HEADER_LEN].try_into().unwrap());
+            let part = &self.buf[HEADER_LEN..n];
+            match (&mut self.partial, header.eor) {
+                (None, true) => return Some((header, Bytes::copy_from_slice(part))),
+                (None, false) => self.partial = Some((header, BytesMut::from(part))),
+                (Some((_, data)), _) => {
+                    // A message past the limit is cut there; the
+                    // association refuses it as too large.
+                    let room = limit.saturating_add(1).saturating_sub(data.len());
+                    data.extend_from_slice(&part[..part.len().min(room)]);
+                }
+            }
+            if header.eor
+                && let Some((first, data)) = self.partial.take()
+            {
+                return Some((first, data.freeze()));
+            }
+        }
+    }
+}
+
+/// The PPID as usctp holds it (a number sent big-endian) from the bytes
+/// the program stored, and back.
+fn ppid_from_program(ppid: u32) -> u32 {
+    u32::from_be_bytes(ppid.to_ne_bytes())
+}
+
+fn ppid_to_program(ppid: u32) -> u32 {
+    u32::from_ne_bytes(ppid.to_be_bytes())
+}
+
+/// How a message from the program is sent: its own parameters or the
+/// socket's defaults (SCTP_DEFAULT_SEND_PARAM).
+fn send_info(header: &Header, defaults: &SendParams) -> SendInfo {
+    let p = if header.errno & ipc::SEND_WITH_PARAMS != 0 {
+        header.params
+    } else {
+        *defaults
+    };
+    let f = p.flags;
+    SendInfo {
+        stream: p.stream,
+        ppid: ppid_from_program(p.ppid),
+        unordered: f & abi::flags::UNORDERED != 0,
+        sack_immediately: f & abi::flags::SACK_IMMEDIATELY != 0,
+        eof: f & abi::flags::EOF != 0,
+        abort: f & abi::flags::ABORT != 0,
+        context: p.context,
+    }
+}
+
+/// Writes a message to the program in records of at most MAX_PAYLOAD.
+async fn deliver(
+    sock: &Sock,
+    m: &usctp::proto::association::Message,
+    assoc_id: i32,
+    peer: SocketAddr,
+) -> io::Result<()> {
+    let mut header = Header {
+        kind: kind::DATA,
+        params: SendParams {
+            stream: m.stream,
+            flags: if m.unordered {
+                abi::flags::UNORDERED
+            } else {
+                0
+            },
+            ppid: ppid_to_program(m.ppid),
+            context: 0,
+            assoc_id,
+        },
+        ssn: m.ssn,
+        tsn: m.tsn.0,
+        cumtsn: m.cumulative_tsn.0,
+        ..Header::default()
+    }
+    .with_addr(peer, sock.family);
+    let mut parts = m.data.chunks(MAX_PAYLOAD).peekable();
+    while let Some(part) = parts.next() {
+        header.eor = parts.peek().is_none() && m.end_of_record;
+        send_record(&sock.pair, &header, part, None).await?;
+    }
+    Ok(())
+}
+
+/// Writes the Linux notification for `event` if the socket subscribes to it.
+async fn notify(
+    sock: &Sock,
+    event: &StreamEvent,
+    assoc_id: i32,
+    peer: SocketAddr,
+) -> io::Result<()> {
+    let events = sock.state().options.events;
+    let Some(body) = linux::notification(event, &events, assoc_id, peer.port(), sock.family) else {
+        return Ok(());
+    };
+    let header = Header {
+        kind: kind::NOTIFICATION,
+        params: SendParams {
+            assoc_id,
+            ..SendParams::default()
+        },
+        ..Header::default()
+    };
+    send_record(&sock.pair, &header, &body, None).await
+}
+
+/// The association id a program sees.
+pub(super) fn program_id(id: AssocId) -> i32 {
+    id.0 as i32
+}
+
+/// Runs a one-to-one socket's association until it has ended and the
+/// program has seen everything; then the pair is closed.
+pub(super) async fn run_stream(daemon: Arc<Daemon>, sock: Arc<Sock>, stream: SctpStream) {
+    let (peer, id) = {
+        let state = sock.state();
+        match &state.phase {
+            Phase::Connected(c) => (c.peer, program_id(c.id)),
+            _ => (SocketAddr::from(([0, 0, 0, 0], 0)), 0),
+        }
+    };
+    let limit = daemon.settings.config.max_message_size;
+    let (mut rx, mut tx) = stream.into_split();
+    let writer = async {
+        let mut open = true;
+        while let Some(event) = rx.next_event().await {
+            let written = match &event {
+                StreamEvent::Message(m) => !open || deliver(&sock, m, id, peer).await.is_ok(),
+                StreamEvent::Closed(reason) => {
+                    if open {
+                        let _ = notify(&sock, &event, id, peer).await;
+                        if let Some(reason) = reason {
+                            let header = Header {
+                                kind: kind::ERROR,
+                                errno: linux::errno_of_end(reason),
+                                ..Header::default()
+                            };
+                            let _ = send_record(&sock.pair, &header, &[], None).await;
+                        }
+                    }
+                    daemon.log(format_args!(
+                        "socket {}: association {id} ended: {reason:?}",
+                        sock.ino
+                    ));
+                    break;
+                }
+                _ => !open || notify(&sock, &event, id, peer).await.is_ok(),
+            };
+            // The program's end is gone: the rest is dropped, the
+            // association still finishes.
+            open &= written;
+        }
+    };
+    let reader = async {
+        let mut incoming = Incoming::new();
+        while let Some((header, data)) = incoming.next(&sock.pair, limit).await {
+            let info = send_info(&header, &sock.state().options.default_send);
+            if info.abort {
+                tx.abort(&data);
+                return;
+            }
+            if !data.is_empty()
+                && let Err(e) = tx.send_message(data, info).await
+            {
+                daemon.log(format_args!("socket {}: send failed: {e}", sock.ino));
+            }
+            if info.eof {
+                tx.shutdown();
+            }
+        }
+        // The program closed the socket (or shut it down for writing).
+        if sock.state().options.abortive_close() {
+            tx.abort(&[]);
+        } else {
+            tx.shutdown();
+        }
+    };
+    tokio::pin!(writer);
+    tokio::select! {
+        () = &mut writer => {}
+        () = reader => writer.await,
+    }
+    sock.set_phase(Phase::Ended);
+    daemon.remove(&sock);
+}
+
+/// Accepts associations for a listening one-to-one socket: each becomes a
+/// socket of its own, its fd passed on the listener's pair.
+pub(super) async fn accept_loop(daemon: Arc<Daemon>, sock: Arc<Sock>, listener: SctpListener) {
+    loop {
+        tokio::select! {
+            () = closed(&sock.pair) => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { break };
+                let Ok((child, theirs)) = daemon.new_socket(false, sock.family, Some(&sock)) else {
+                    continue;
+                };
+                let conn = Conn::of(&stream);
+                let header = Header {
+                    kind: kind::ACCEPTED,
+                    ino: child.ino,
+                    ..Header::default()
+                }
+                .with_addr(conn.peer, sock.family);
+                daemon.log(format_args!("socket {}: accepted {} as socket {}", sock.ino, conn.peer, child.ino));
+                child.set_phase(Phase::Connected(conn));
+                let passed = send_record(&sock.pair, &header, &[], Some(&theirs)).await;
+                drop(theirs);
+                tokio::spawn(run_stream(daemon.clone(), child, stream));
+                if passed.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(listener);
+    daemon.remove(&sock);
+}
+
+/// What the control side asks of a one-to-many socket's task.
+pub(super) enum ManyCommand {
+    /// Set up an association (connect, sctp_connectx).
+    Connect {
+        to: SocketAddr,
+        port: u16,
+        more: Vec<std::net::IpAddr>,
+        reply: oneshot::Sender<Result<AssocId, i32>>,
+    },
+    /// sctp_peeloff: the new socket's inode and the program's end.
+    Peeloff {
+        id: i32,
+        reply: oneshot::Sender<Result<(u64, OwnedFd), i32>>,
+    },
+}
+
+/// An association of a one-to-many socket.
+pub(super) struct ManyAssoc {
+    pub(super) monitor: Monitor,
+    pub(super) established: Established,
+    /// The peer's address and SCTP port.
+    pub(super) peer: SocketAddr,
+}
+
+/// A one-to-many socket's state shared with the control side.
+pub(super) struct Many {
+    pub(super) commands: mpsc::Sender<ManyCommand>,
+    pub(super) assocs: HashMap<i32, ManyAssoc>,
+}
+
+/// Runs a one-to-many socket until the program's end is gone.
+pub(super) async fn run_many(
+    daemon: Arc<Daemon>,
+    sock: Arc<Sock>,
+    mut many: SctpSocket,
+    mut commands: mpsc::Receiver<ManyCommand>,
+) {
+    let limit = daemon.settings.config.max_message_size;
+    let remote_udp_port = daemon.settings.remote_udp_port;
+    let mut incoming = Incoming::new();
+    loop {
+        tokio::select! {
+            event = many.next_event() => {
+                let Some((id, event)) = event else { break };
+                let pid = program_id(id);
+                if let StreamEvent::Up(e) | StreamEvent::Restart(e) = &event {
+                    let peer = e.peer_addresses.first().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |a| {
+                        SocketAddr::new(a.ip().to_canonical(), e.peer_port)
+                    });
+                    let assoc = ManyAssoc { monitor: many.monitor(id), established: e.clone(), peer };
+                    with_many(&sock, |m| { m.assocs.insert(pid, assoc); });
+                }
+                let peer = with_many(&sock, |m| m.assocs.get(&pid).map(|a| a.peer)).flatten()
+                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                let written = match &event {
+                    StreamEvent::Message(m) => deliver(&sock, m, pid, peer).await,
+                    _ => notify(&sock, &event, pid, peer).await,
+                };
+                if let StreamEvent::Closed(_) = &event {
+                    with_many(&sock, |m| { m.assocs.remove(&pid); });
+                }
+                if written.is_err() {
+                    break;
+                }
+            }
+            message = incoming.next(&sock.pair, limit) => {
+                let Some((header, data)) = message else { break };
+                let info = send_info(&header, &sock.state().options.default_send);
+                let id = match header.address() {
+                    Some(to) => {
+                        let to = SocketAddr::new(to.ip().to_canonical(), to.port());
+                        let known = with_many(&sock, |m| {
+                            m.assocs.iter().find(|(_, a)| a.peer == to).map(|(&id, _)| id)
+                        }).flatten();
+                        match known {
+                            Some(id) => Some(id),
+                            None => {
+                                let udp = SocketAddr::new(to.ip(), remote_udp_port);
+                                let sent = many.send_message_to(udp, to.port(), data.clone(), info).await;
+                                if let Err(e) = sent {
+                                    daemon.log(format_args!("socket {}: send to {to} failed: {e}", sock.ino));
+                                }
+                                None
+                            }
+                        }
+                    }
+                    None => Some(header.params.assoc_id),
+                };
+                if let Some(id) = id {
+                    let id = AssocId(u64::from(id as u32));
+                    if let Err(e) = many.send_message(id, data, info).await {
+                        daemon.log(format_args!("socket {}: send on {id} failed: {e}", sock.ino));
+                    }
+                }
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { continue };
+                match command {
+                    ManyCommand::Connect { to, port, more, reply } => {
+                        let result = many.connect_with(to, port, more).await;
+                        let _ = reply.send(result.map_err(|e| linux::errno_of(&e)));
+                    }
+                    ManyCommand::Peeloff { id, reply } => {
+                        let result = peel(&daemon, &sock, &many, id).await;
+                        let _ = reply.send(result);
+                    }
+                }
+            }
+        }
+    }
+    drop(many);
+    daemon.remove(&sock);
+}
+
+/// Runs `f` on the socket's one-to-many state.
+fn with_many<T>(sock: &Sock, f: impl FnOnce(&mut Many) -> T) -> Option<T> {
+    match &mut sock.state().phase {
+        Phase::Many(m) => Some(f(m)),
+        _ => None,
+    }
+}
+
+/// sctp_peeloff: association `id` becomes a one-to-one socket.
+async fn peel(
+    daemon: &Arc<Daemon>,
+    sock: &Arc<Sock>,
+    many: &SctpSocket,
+    id: i32,
+) -> Result<(u64, OwnedFd), i32> {
+    let stream = many
+        .peeloff(AssocId(u64::from(id as u32)))
+        .await
+        .map_err(|_| errno::EINVAL)?;
+    with_many(sock, |m| {
+        m.assocs.remove(&id);
+    });
+    let (child, theirs) = daemon
+        .new_socket(false, sock.family, Some(sock))
+        .map_err(|e| linux::errno_of(&e))?;
+    child.set_phase(Phase::Connected(Conn::of(&stream)));
+    tokio::spawn(run_stream(daemon.clone(), child.clone(), stream));
+    Ok((child.ino, theirs))
+}

@@ -1,0 +1,130 @@
+//! `usctp run -- PROGRAM`: runs an unmodified Linux SCTP program with the
+//! preload shim, its SCTP sockets served by the user's `usctp daemon` for
+//! the UDP port (started here if none answers).
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::daemon;
+
+/// What `usctp run` was asked.
+pub struct Run {
+    pub udp_port: u16,
+    pub remote_udp_port: u16,
+    pub socket: Option<String>,
+    pub verbose: bool,
+    /// Protocol options for a daemon started here.
+    pub protocol: Vec<String>,
+    pub program: Vec<OsString>,
+}
+
+/// How long a daemon started by `usctp run` stays without sockets.
+const IDLE_EXIT_SECS: u64 = 10;
+
+/// Starts the daemon if needed, then becomes the program; returns only on
+/// failure.
+pub fn run(run: Run) -> Result<(), String> {
+    let name = run
+        .socket
+        .clone()
+        .unwrap_or_else(|| daemon::default_name(run.udp_port));
+    let preload = preload_path()?;
+    if !daemon::running(&name) {
+        start_daemon(&run, &name)?;
+    }
+    let (program, args) = run.program.split_first().ok_or("no program to run")?;
+    let mut ld_preload = OsString::from(&preload);
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
+        ld_preload.push(":");
+        ld_preload.push(old);
+    }
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env("LD_PRELOAD", ld_preload)
+        .env(usctp_lksctp::ipc::DAEMON_ENV, &name);
+    if run.verbose {
+        command.env("USCTP_VERBOSE", "1");
+    }
+    let e = command.exec();
+    Err(format!("{}: {e}", program.to_string_lossy()))
+}
+
+/// The shim: `$USCTP_PRELOAD`, or `libusctp_preload.so` beside this
+/// program (where cargo builds both).
+fn preload_path() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("USCTP_PRELOAD") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().ok_or("usctp has no directory")?;
+    // Tests run `usctp` from target/debug; the shim is built there too.
+    let beside = [
+        dir.join("libusctp_preload.so"),
+        dir.join("../libusctp_preload.so"),
+    ];
+    beside.into_iter().find(|p| p.exists()).ok_or_else(|| {
+        format!(
+            "libusctp_preload.so is not beside {} (cargo build -p usctp-preload builds it; \
+                 USCTP_PRELOAD names another)",
+            exe.display()
+        )
+    })
+}
+
+/// Starts `usctp daemon` (detached: not a child of the program, which
+/// could otherwise reap it or wait for it) and waits until it answers.
+fn start_daemon(run: &Run, name: &str) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut command = Command::new(exe);
+    command
+        .arg("daemon")
+        .arg("--detach")
+        .args(["--udp-port", &run.udp_port.to_string()])
+        .args(["--remote-udp-port", &run.remote_udp_port.to_string()])
+        .args(["--socket", name])
+        .args(["--idle-exit", &IDLE_EXIT_SECS.to_string()])
+        .args(&run.protocol);
+    if run.verbose {
+        command.arg("--verbose");
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start usctp daemon: {e}"))?;
+    if !status.success() {
+        return Err(format!("usctp daemon could not start ({status})"));
+    }
+    // Up to 10 s.
+    for _ in 0..1000 {
+        if daemon::running(name) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(format!(
+        "usctp daemon did not answer within 10 s; run `usctp daemon --udp-port {}` to see why",
+        run.udp_port
+    ))
+}
+
+/// `usctp daemon --detach`: starts the daemon in a process group of its
+/// own (the program's terminal signals do not reach it) and returns.
+pub fn detach(args: impl Iterator<Item = OsString>, verbose: bool) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    Command::new(exe)
+        .args(args.filter(|a| a != "--detach"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if verbose {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .process_group(0)
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("cannot start usctp daemon: {e}"))
+}

@@ -1,0 +1,4 @@
+#define MAX_BUFFER 1024
+#define MY_PORT_NUM 19000
+#define LOCALTIME_STREAM 0
+#define GMT_STREAM 1
