@@ -45,7 +45,11 @@ pub fn run(run: Run) -> Result<(), String> {
     command
         .args(args)
         .env("LD_PRELOAD", ld_preload)
-        .env(usctp_lksctp::ipc::DAEMON_ENV, &name);
+        .env(usctp_lksctp::ipc::DAEMON_ENV, &name)
+        .env(
+            usctp_lksctp::ipc::REMOTE_UDP_PORT_ENV,
+            run.remote_udp_port.to_string(),
+        );
     if run.verbose {
         command.env("USCTP_VERBOSE", "1");
     }

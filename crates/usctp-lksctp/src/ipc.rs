@@ -20,6 +20,10 @@ use std::net::SocketAddr;
 use crate::abi::SendParams;
 use crate::addr;
 
+/// The environment variable with the peers' UDP port for associations the
+/// program starts (RFC 6951's destination port), if not the daemon's.
+pub const REMOTE_UDP_PORT_ENV: &str = "USCTP_REMOTE_UDP_PORT";
+
 /// The environment variable naming the daemon's socket: an abstract
 /// UNIX-domain name, or a path if it starts with `/`.
 pub const DAEMON_ENV: &str = "USCTP_DAEMON";
@@ -33,8 +37,10 @@ pub fn default_daemon_name(uid: u32, udp_port: u16) -> String {
 /// Control operations.
 #[allow(missing_docs)]
 pub mod op {
-    /// `a`: domain, `b`: type (SOCK_STREAM or SOCK_SEQPACKET). Replies with
-    /// the new socket's inode in `value` and its fd attached.
+    /// `a`: domain, `b`: type (SOCK_STREAM or SOCK_SEQPACKET), `c`: the
+    /// peers' UDP port for associations it starts (0: the daemon's
+    /// default). Replies with the new socket's inode in `value` and its fd
+    /// attached.
     pub const SOCKET: u32 = 1;
     /// `data`: the packed addresses (bind, or sctp_bindx with `a` = 1 to
     /// add, 2 to remove).

@@ -236,6 +236,18 @@ fn log(what: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The peers' UDP port for associations this program starts (0: the
+/// daemon's).
+fn remote_udp_port() -> i32 {
+    static PORT: OnceLock<i32> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        std::env::var(ipc::REMOTE_UDP_PORT_ENV)
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok())
+            .map_or(0, i32::from)
+    })
+}
+
 /// The daemon's `sockaddr_un` and its length.
 fn daemon_address() -> &'static (libc::sockaddr_un, socklen_t) {
     static ADDRESS: OnceLock<(libc::sockaddr_un, socklen_t)> = OnceLock::new();
@@ -397,6 +409,27 @@ fn recv_with_fd(s: c_int, buf: &mut [u8], cloexec: bool) -> (isize, Option<c_int
     }
 }
 
+/// Moves `fd` (received while the request's own socket held a lower
+/// number) to the lowest free number, the one the kernel would have given
+/// a new socket: programs such as iperf3 rely on it.
+fn lowest_fd(fd: c_int, cloexec: bool) -> c_int {
+    let cmd = if cloexec {
+        libc::F_DUPFD_CLOEXEC
+    } else {
+        libc::F_DUPFD
+    };
+    // SAFETY: fcntl F_DUPFD on an fd this library owns; no pointers.
+    let low = unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, 0) } as c_int;
+    if low < 0 || low > fd {
+        if low > fd {
+            sys_close(low);
+        }
+        return fd;
+    }
+    sys_close(fd);
+    low
+}
+
 /// A control request about SCTP socket `fd`.
 fn control(fd: c_int, op: u32, a: i32, b: i32, c: i32, data: &[u8]) -> Result<Reply, c_int> {
     let request = Request {
@@ -467,6 +500,7 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         op: op::SOCKET,
         a: domain,
         b: base,
+        c: remote_udp_port(),
         ..Request::default()
     };
     let (reply, fd) = match ask(&request, ty & libc::SOCK_CLOEXEC != 0) {
@@ -480,6 +514,7 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
             errno::EIO
         });
     };
+    let fd = lowest_fd(fd, ty & libc::SOCK_CLOEXEC != 0);
     if fd as usize >= MAX_FDS {
         sys_close(fd);
         return fail(libc::EMFILE);
@@ -805,6 +840,7 @@ unsafe fn peeloff(fd: c_int, name: c_int, value: *mut c_void, room: usize) -> c_
         Ok(answer) => answer,
         Err(e) => return fail(e),
     };
+    let new = new.map(|n| lowest_fd(n, flags & libc::SOCK_CLOEXEC != 0));
     let new = match new {
         Some(new) if reply.errno == 0 && (new as usize) < MAX_FDS => new,
         Some(new) => {

@@ -57,13 +57,15 @@ pub(super) struct Options {
     pub(super) default_send: SendParams,
     /// SO_LINGER: on, seconds.
     linger: (i32, i32),
+    /// The peers' UDP port for associations the socket starts.
+    pub(super) remote_udp_port: u16,
     init_timeout: u16,
     /// Plain int options stored and read back (level, name).
     ints: HashMap<(i32, i32), i32>,
 }
 
 impl Options {
-    pub(super) fn new(config: Config) -> Self {
+    pub(super) fn new(config: Config, remote_udp_port: u16) -> Self {
         let mut ints = HashMap::new();
         // Linux's defaults: v4-mapped addresses on AF_INET6 sockets.
         ints.insert((abi::SOL_SCTP, opt::I_WANT_MAPPED_V4_ADDR), 1);
@@ -72,6 +74,7 @@ impl Options {
             events: [0; 14],
             default_send: SendParams::default(),
             linger: (0, 0),
+            remote_udp_port,
             init_timeout: 0,
             ints,
         }
@@ -173,7 +176,7 @@ impl Daemon {
     /// Answers a request.
     pub(super) async fn handle(self: &Arc<Self>, r: Request) -> (Reply, Option<OwnedFd>) {
         if r.op == op::SOCKET {
-            return match self.socket(r.a, r.b) {
+            return match self.socket(r.a, r.b, r.c) {
                 Ok((reply, fd)) => (reply, Some(fd)),
                 Err(e) => (Reply::error(e), None),
             };
@@ -229,7 +232,12 @@ impl Daemon {
         (result.unwrap_or_else(Reply::error), fd)
     }
 
-    fn socket(self: &Arc<Self>, family: i32, ty: i32) -> Result<(Reply, OwnedFd), i32> {
+    fn socket(
+        self: &Arc<Self>,
+        family: i32,
+        ty: i32,
+        remote_udp_port: i32,
+    ) -> Result<(Reply, OwnedFd), i32> {
         if family != AF_INET && family != AF_INET6 {
             return Err(errno::EAFNOSUPPORT);
         }
@@ -239,6 +247,11 @@ impl Daemon {
         let (sock, theirs) = self
             .new_socket(ty == SOCK_SEQPACKET, family, None)
             .map_err(|e| errno_of(&e))?;
+        if let Ok(port) = u16::try_from(remote_udp_port)
+            && port != 0
+        {
+            sock.state().options.remote_udp_port = port;
+        }
         tokio::spawn(pump::watch(self.clone(), sock.clone()));
         self.log(format_args!("socket {} made", sock.ino));
         let reply = Reply {
@@ -405,7 +418,7 @@ impl Daemon {
         if to.port() == 0 || to.ip().is_unspecified() {
             return Err(errno::EINVAL);
         }
-        let udp = SocketAddr::new(to.ip().to_canonical(), self.settings.remote_udp_port);
+        let udp = SocketAddr::new(to.ip().to_canonical(), sock.state().options.remote_udp_port);
         let more: Vec<IpAddr> = addrs[1..].iter().map(|a| a.ip().to_canonical()).collect();
         if sock.one_to_many {
             let commands = self.many(sock).await?;
@@ -459,6 +472,9 @@ impl Daemon {
                 Err(e) => {
                     let e = errno_of(&e);
                     sock.set_phase(Phase::Failed(e));
+                    // As on Linux, reads fail now (once: a later connect
+                    // may succeed) rather than wait for nothing.
+                    pump::fail_reads(&sock, errno::ENOTCONN).await;
                     Err(e)
                 }
             }

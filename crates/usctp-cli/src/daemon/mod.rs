@@ -224,7 +224,7 @@ impl Daemon {
         let ino = file.metadata()?.ino();
         let theirs = OwnedFd::from(file);
         let options = inherit.map_or_else(
-            || control::Options::new(self.settings.config.clone()),
+            || control::Options::new(self.settings.config.clone(), self.settings.remote_udp_port),
             |s| s.state().options.clone(),
         );
         let sock = Arc::new(Sock {

@@ -151,6 +151,16 @@ async fn closed(pair: &AsyncFd<socket2::Socket>) {
     }
 }
 
+/// Makes the program's next read fail with `errno`.
+pub(super) async fn fail_reads(sock: &Sock, errno: i32) {
+    let header = Header {
+        kind: kind::ERROR,
+        errno,
+        ..Header::default()
+    };
+    let _ = send_record(&sock.pair, &header, &[], None).await;
+}
+
 /// Watches a socket that has no task of its own yet (fresh, connecting,
 /// failed): forgets it once the program's end is gone, and starts a
 /// one-to-many socket whose program sends before binding or listening
@@ -216,10 +226,15 @@ impl Incoming {
         limit: usize,
     ) -> Option<(Header, Bytes)> {
         loop {
-            let n = recv_record(pair, &mut self.buf)
-                .await
-                .ok()
-                .filter(|&n| n > 0)?;
+            let n = match recv_record(pair, &mut self.buf).await {
+                Ok(0) => return None,
+                Ok(n) => n,
+                // A program that closes its end with notifications unread
+                // leaves this error for the first read (AF_UNIX's
+                // ECONNRESET); the records it wrote before are still there.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+                Err(_) => return None,
+            };
             if n < HEADER_LEN {
                 continue;
             }
@@ -395,6 +410,10 @@ pub(super) async fn run_stream(daemon: Arc<Daemon>, sock: Arc<Sock>, stream: Sct
             }
         }
         // The program closed the socket (or shut it down for writing).
+        daemon.log(format_args!(
+            "socket {}: the program closed it or shut it down",
+            sock.ino
+        ));
         if sock.state().options.abortive_close() {
             tx.abort(&[]);
         } else {
@@ -417,7 +436,13 @@ pub(super) async fn accept_loop(daemon: Arc<Daemon>, sock: Arc<Sock>, listener: 
         tokio::select! {
             () = closed(&sock.pair) => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { break };
+                let (stream, _) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        daemon.log(format_args!("socket {}: accept failed: {e}", sock.ino));
+                        break;
+                    }
+                };
                 let Ok((child, theirs)) = daemon.new_socket(false, sock.family, Some(&sock)) else {
                     continue;
                 };
@@ -481,12 +506,13 @@ pub(super) async fn run_many(
     mut commands: mpsc::Receiver<ManyCommand>,
 ) {
     let limit = daemon.settings.config.max_message_size;
-    let remote_udp_port = daemon.settings.remote_udp_port;
     let mut incoming = Incoming::new();
+    let mut open = true;
     loop {
         tokio::select! {
             event = many.next_event() => {
                 let Some((id, event)) = event else { break };
+                daemon.log(format_args!("socket {}: association {id}: {}", sock.ino, event_name(&event)));
                 let pid = program_id(id);
                 if let StreamEvent::Up(e) | StreamEvent::Restart(e) = &event {
                     let peer = e.peer_addresses.first().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |a| {
@@ -497,19 +523,24 @@ pub(super) async fn run_many(
                 }
                 let peer = with_many(&sock, |m| m.assocs.get(&pid).map(|a| a.peer)).flatten()
                     .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-                let written = match &event {
-                    StreamEvent::Message(m) => deliver(&sock, m, pid, peer).await,
-                    _ => notify(&sock, &event, pid, peer).await,
-                };
+                // Once the program's end is gone nothing more is written,
+                // but its last records are still sent.
+                if open {
+                    let written = match &event {
+                        StreamEvent::Message(m) => deliver(&sock, m, pid, peer).await,
+                        _ => notify(&sock, &event, pid, peer).await,
+                    };
+                    open = written.is_ok();
+                }
                 if let StreamEvent::Closed(_) = &event {
                     with_many(&sock, |m| { m.assocs.remove(&pid); });
                 }
-                if written.is_err() {
-                    break;
-                }
             }
             message = incoming.next(&sock.pair, limit) => {
-                let Some((header, data)) = message else { break };
+                let Some((header, data)) = message else {
+                    daemon.log(format_args!("socket {}: the program closed it", sock.ino));
+                    break;
+                };
                 let info = send_info(&header, &sock.state().options.default_send);
                 let id = match header.address() {
                     Some(to) => {
@@ -520,6 +551,7 @@ pub(super) async fn run_many(
                         match known {
                             Some(id) => Some(id),
                             None => {
+                                let remote_udp_port = sock.state().options.remote_udp_port;
                                 let udp = SocketAddr::new(to.ip(), remote_udp_port);
                                 let sent = many.send_message_to(udp, to.port(), data.clone(), info).await;
                                 if let Err(e) = sent {
@@ -585,4 +617,14 @@ async fn peel(
     child.set_phase(Phase::Connected(Conn::of(&stream)));
     tokio::spawn(run_stream(daemon.clone(), child.clone(), stream));
     Ok((child.ino, theirs))
+}
+
+/// An event's name, for the log.
+fn event_name(event: &StreamEvent) -> String {
+    match event {
+        StreamEvent::Message(m) => {
+            format!("message of {} bytes on stream {}", m.data.len(), m.stream)
+        }
+        other => format!("{other:?}").chars().take(80).collect(),
+    }
 }
