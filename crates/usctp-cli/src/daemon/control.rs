@@ -439,8 +439,12 @@ impl Daemon {
         match sock.state().phase {
             Phase::Connected(_) => return Err(errno::EISCONN),
             Phase::Connecting => return Err(errno::EALREADY),
-            Phase::Listening | Phase::Many(_) => return Err(errno::EINVAL),
-            Phase::Fresh | Phase::Failed(_) | Phase::Ended => {}
+            // A socket whose connect failed has its reads ended (see
+            // fail_reads): it cannot carry another association.
+            Phase::Listening | Phase::Many(_) | Phase::Failed(_) | Phase::Ended => {
+                return Err(errno::EINVAL);
+            }
+            Phase::Fresh => {}
         }
         let port = sock.state().bound.as_ref().map_or(0, |b| b.1);
         let options = ConnectOptions {
@@ -548,7 +552,8 @@ impl Daemon {
                         match state.phase {
                             Phase::Connecting => {}
                             Phase::Failed(e) => {
-                                state.phase = Phase::Fresh;
+                                // Read once, as Linux clears it.
+                                state.phase = Phase::Failed(0);
                                 return int_reply(e);
                             }
                             _ => return int_reply(0),

@@ -151,7 +151,9 @@ async fn closed(pair: &AsyncFd<socket2::Socket>) {
     }
 }
 
-/// Makes the program's next read fail with `errno`.
+/// Makes the program's next read fail with `errno` and later ones see the
+/// end (a one-to-one socket whose connect failed has nothing to read; a
+/// later connect on it can still send, not receive).
 pub(super) async fn fail_reads(sock: &Sock, errno: i32) {
     let header = Header {
         kind: kind::ERROR,
@@ -159,6 +161,7 @@ pub(super) async fn fail_reads(sock: &Sock, errno: i32) {
         ..Header::default()
     };
     let _ = send_record(&sock.pair, &header, &[], None).await;
+    let _ = sock.pair.get_ref().shutdown(std::net::Shutdown::Write);
 }
 
 /// Watches a socket that has no task of its own yet (fresh, connecting,
@@ -353,13 +356,19 @@ pub(super) fn program_id(id: AssocId) -> i32 {
 /// Runs a one-to-one socket's association until it has ended and the
 /// program has seen everything; then the pair is closed.
 pub(super) async fn run_stream(daemon: Arc<Daemon>, sock: Arc<Sock>, stream: SctpStream) {
-    let (peer, id) = {
+    let (peer, id, up) = {
         let state = sock.state();
         match &state.phase {
-            Phase::Connected(c) => (c.peer, program_id(c.id)),
-            _ => (SocketAddr::from(([0, 0, 0, 0], 0)), 0),
+            Phase::Connected(c) => (c.peer, program_id(c.id), Some(c.established.clone())),
+            _ => (SocketAddr::from(([0, 0, 0, 0], 0)), 0, None),
         }
     };
+    // Linux tells a one-to-one socket that subscribes to association
+    // changes that its association came up (SCTP_COMM_UP), before any
+    // message.
+    if let Some(up) = up {
+        let _ = notify(&sock, &StreamEvent::Up(up), id, peer).await;
+    }
     let limit = daemon.settings.config.max_message_size;
     let (mut rx, mut tx) = stream.into_split();
     let writer = async {

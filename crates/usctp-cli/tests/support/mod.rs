@@ -5,11 +5,14 @@
 //! tools print.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const USCTP: &str = env!("CARGO_BIN_EXE_usctp");
@@ -40,6 +43,156 @@ pub fn free_ports() -> (u16, u16) {
         a.local_addr().unwrap().port(),
         b.local_addr().unwrap().port(),
     )
+}
+
+/// How long any one process may run.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// A child process that is killed when dropped (a failed assertion kills
+/// everything the test started). Its output is read as it comes.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<String>>,
+    stderr_lines: mpsc::Receiver<String>,
+}
+
+/// What a finished process left.
+pub struct Done {
+    pub status: ExitStatus,
+    pub stdout: String,
+    /// Standard output as bytes (binary-safe).
+    pub bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Done {
+    pub fn assert_success(&self, name: &str) {
+        assert!(
+            self.status.success(),
+            "{name} exited with {}\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+impl Proc {
+    pub fn spawn(name: &str, program: &Path, args: &[&str]) -> Proc {
+        Self::spawn_with_stdin(name, program, args, false)
+    }
+
+    pub fn spawn_with_stdin(name: &str, program: &Path, args: &[&str], stdin: bool) -> Proc {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name}: {}: {e}", program.display()));
+        let mut out = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = out.read_to_end(&mut bytes);
+            bytes
+        });
+        let err = child.stderr.take().unwrap();
+        let (tx, stderr_lines) = mpsc::channel();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        Proc {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            stderr_lines,
+        }
+    }
+
+    /// Waits for a line on standard error containing `text` (a server
+    /// saying that it listens).
+    pub fn wait_for(&mut self, text: &str) {
+        let deadline = now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = self.child.kill();
+                    let done = self.collect();
+                    panic!(
+                        "{}: no \"{text}\" on standard error ({})\nstderr:\n{}",
+                        self.name, done.status, done.stderr
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn collect(&mut self) -> Done {
+        let status = self.child.wait().unwrap();
+        let bytes = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default();
+        Done {
+            status,
+            stdout: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+            stderr: self
+                .stderr
+                .take()
+                .map(|h| h.join().unwrap())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Waits for the process to exit by itself within `LIMIT`, and checks
+    /// that it succeeded (`what` names it in the failure).
+    pub fn succeeded(self, what: &str) -> Done {
+        let done = self.finish();
+        done.assert_success(what);
+        done
+    }
+
+    /// Waits for the process to exit by itself within `LIMIT`.
+    pub fn finish(mut self) -> Done {
+        let deadline = now() + LIMIT;
+        while self.child.try_wait().unwrap().is_none() {
+            if now() > deadline {
+                let _ = self.child.kill();
+                let done = self.collect();
+                panic!(
+                    "{} did not exit within {LIMIT:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.name, done.stdout, done.stderr
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.collect()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// A child process killed when dropped: a failed assertion must not leave
