@@ -694,3 +694,57 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
     });
     assert_time_lines(&out);
 }
+
+#[test]
+fn the_shim_exports_the_libc_functions_it_hooks_and_nothing_else() {
+    if !tools() {
+        return;
+    }
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(shim())
+        .output()
+        .expect("run nm");
+    assert!(
+        nm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nm.stderr)
+    );
+    let mut exported: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .collect();
+    exported.sort();
+    let expected = [
+        "__read_chk",
+        "__recv_chk",
+        "__recvfrom_chk",
+        "accept",
+        "accept4",
+        "bind",
+        "close",
+        "close_range",
+        "connect",
+        "dup",
+        "dup2",
+        "dup3",
+        "getpeername",
+        "getsockname",
+        "getsockopt",
+        "listen",
+        "read",
+        "readv",
+        "recv",
+        "recvfrom",
+        "recvmsg",
+        "send",
+        "sendmsg",
+        "sendto",
+        "setsockopt",
+        "shutdown",
+        "socket",
+        "write",
+        "writev",
+    ];
+    assert_eq!(exported, expected);
+}

@@ -1698,3 +1698,74 @@ pub unsafe extern "C" fn __recvfrom_chk(
     // SAFETY: the caller's buffers.
     unsafe { recv_simple(fd, buf, len, flags, address, address_len) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_messages_are_walked_with_their_alignment_and_a_bad_length_stops_the_walk() {
+        let mut control = Vec::new();
+        // SCTP_SNDRCV (32 bytes of data: 48 in all), then SCTP_SNDINFO.
+        for (ty, len) in [(abi::cmsg::SNDRCV, 32usize), (abi::cmsg::SNDINFO, 16)] {
+            control.extend_from_slice(&(16 + len).to_ne_bytes());
+            control.extend_from_slice(&abi::SOL_SCTP.to_ne_bytes());
+            control.extend_from_slice(&ty.to_ne_bytes());
+            control.extend((0..len).map(|i| i as u8));
+        }
+        let found: Vec<(c_int, c_int, usize)> =
+            cmsgs(&control).map(|(l, t, d)| (l, t, d.len())).collect();
+        assert_eq!(
+            found,
+            [
+                (abi::SOL_SCTP, abi::cmsg::SNDRCV, 32),
+                (abi::SOL_SCTP, abi::cmsg::SNDINFO, 16)
+            ]
+        );
+        // A length past the buffer ends the walk instead of reading past it.
+        control[48..56].copy_from_slice(&1000usize.to_ne_bytes());
+        assert_eq!(cmsgs(&control).count(), 1);
+        assert_eq!(cmsgs(&control[..10]).count(), 0);
+    }
+
+    #[test]
+    fn a_message_is_cut_into_parts_across_the_callers_buffers() {
+        let (a, b) = ([1u8; 10], [2u8; 5]);
+        let user = [
+            iovec {
+                iov_base: a.as_ptr() as *mut c_void,
+                iov_len: a.len(),
+            },
+            iovec {
+                iov_base: b.as_ptr() as *mut c_void,
+                iov_len: b.len(),
+            },
+        ];
+        let part = slice_iovecs(&user, 8, 5);
+        assert_eq!(part.len(), 2);
+        assert_eq!((part[0].iov_len, part[1].iov_len), (2, 3));
+        assert_eq!(part[0].iov_base as usize, a.as_ptr() as usize + 8);
+        assert_eq!(part[1].iov_base as usize, b.as_ptr() as usize);
+        assert!(slice_iovecs(&user, 15, 0).is_empty());
+    }
+
+    #[test]
+    fn fds_are_remembered_copied_and_forgotten() {
+        let fd = 4000;
+        assert!(!ours(fd));
+        remember(fd, SEQPACKET | DATA_IO, 77);
+        assert!(ours(fd));
+        assert_eq!(inode(fd), 77);
+        copy_entry(fd, fd + 1);
+        assert_eq!(state(fd + 1), state(fd));
+        set_bits(fd, DATA_IO, false);
+        assert_eq!(state(fd) & DATA_IO, 0);
+        forget(fd);
+        forget(fd + 1);
+        assert!(!ours(fd) && !ours(fd + 1));
+        // Out of range: never ours, and remembering is a no-op.
+        remember(-1, 0, 1);
+        remember(MAX_FDS as c_int, 0, 1);
+        assert!(!ours(-1) && !ours(MAX_FDS as c_int));
+    }
+}
