@@ -237,6 +237,12 @@ impl Header {
         self
     }
 
+    /// The address's bytes (at most [`addr::MAX_LEN`], whatever
+    /// `addr_len` says).
+    pub fn addr_bytes(&self) -> &[u8] {
+        &self.addr[..(self.addr_len as usize).min(addr::MAX_LEN)]
+    }
+
     /// The address, if any.
     pub fn address(&self) -> Option<SocketAddr> {
         let len = (self.addr_len as usize).min(addr::MAX_LEN);

@@ -46,8 +46,9 @@ const LISTENING: u32 = 8;
 const DATA_IO: u32 = 16;
 /// SCTP_RECVRCVINFO: receives carry SCTP_RCVINFO.
 const RCVINFO: u32 = 32;
-/// Part of a message read short waits in `REMAINDERS`.
-const REMAINDER: u32 = 64;
+/// The program has read part of the record at the head of the queue
+/// (how much: `OFFSETS`).
+const PARTIAL: u32 = 64;
 /// Bits an accepted or peeled-off socket inherits.
 const INHERITED: u32 = INET6 | DATA_IO | RCVINFO;
 
@@ -80,10 +81,9 @@ fn remember(fd: c_int, bits: u32, ino: u64) {
 fn forget(fd: c_int) {
     if let Ok(i) = usize::try_from(fd)
         && i < MAX_FDS
-        && STATE[i].swap(0, Relaxed) & REMAINDER != 0
+        && STATE[i].swap(0, Relaxed) & PARTIAL != 0
     {
-        let mut parts = lock_remainders();
-        parts.retain(|p| p.fd != fd);
+        set_offset(INODE[i].load(Relaxed), None);
     }
 }
 
@@ -108,7 +108,7 @@ fn inode(fd: c_int) -> u64 {
 
 /// Copies `from`'s entry to `to` (dup).
 fn copy_entry(from: c_int, to: c_int) {
-    let bits = state(from) & !REMAINDER;
+    let bits = state(from);
     if bits & OURS != 0 {
         remember(to, bits, inode(from));
     }
@@ -232,7 +232,11 @@ fn verbose() -> bool {
 
 fn log(what: std::fmt::Arguments<'_>) {
     if verbose() {
-        let _ = std::io::stderr().write_fmt(format_args!("usctp: {what}\n"));
+        // Straight to fd 2, not through the hooked write (fd 2 could be
+        // an SCTP socket).
+        let line = format!("usctp: {what}\n");
+        // SAFETY: write(2) of a buffer that lives across the call.
+        unsafe { libc::syscall(libc::SYS_write, 2, line.as_ptr(), line.len()) };
     }
 }
 
@@ -312,6 +316,25 @@ fn ask(request: &Request, cloexec: bool) -> Result<(Reply, Option<c_int>), c_int
                 // As on a host without SCTP.
                 return Err(errno::EPROTONOSUPPORT);
             }
+            // An abstract name can be taken by anyone: only a daemon of
+            // this user is trusted with the program's sockets.
+            let mut cred: libc::ucred = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::ucred>() as socklen_t;
+            if libc::syscall(
+                libc::SYS_getsockopt,
+                s,
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                &mut cred as *mut libc::ucred,
+                &mut len as *mut socklen_t,
+            ) < 0
+                || cred.uid != libc::getuid()
+            {
+                log(format_args!(
+                    "the usctp daemon's socket belongs to another user"
+                ));
+                return Err(errno::EPROTONOSUPPORT);
+            }
             let message = request.encode();
             let mut sent = 0;
             while sent < message.len() {
@@ -350,8 +373,10 @@ fn ask(request: &Request, cloexec: bool) -> Result<(Reply, Option<c_int>), c_int
                 let (n, got) = recv_with_fd(s, &mut chunk, cloexec);
                 if n < 0 {
                     let e = get_errno();
-                    if e == errno::EINTR && reply.is_empty() {
-                        // The caller sees EINTR, as from a blocking call.
+                    // A blocking connect is interrupted as the kernel's is
+                    // (it goes on in the daemon); every other request has
+                    // taken effect once sent, so its answer is awaited.
+                    if e == errno::EINTR && request.op == op::CONNECT && reply.is_empty() {
                         return Err(e);
                     }
                     if e == errno::EINTR {
@@ -643,8 +668,9 @@ unsafe fn sctp_accept(
         return -1;
     }
     let Some(new) = new else {
-        // The daemon closed the listener (its endpoint stopped).
-        return fail(errno::ECONNABORTED);
+        // The daemon let the listener go: as for a socket that is not
+        // listening (ECONNABORTED would have programs retry forever).
+        return fail(errno::EINVAL);
     };
     let header = Header::decode(&head);
     if n as usize != HEADER_LEN || header.kind != kind::ACCEPTED || new as usize >= MAX_FDS {
@@ -656,13 +682,7 @@ unsafe fn sctp_accept(
     }
     remember(new, listener & INHERITED, header.ino);
     // SAFETY: the caller's address buffer.
-    unsafe {
-        copy_out(
-            &header.addr[..header.addr_len as usize],
-            address.cast(),
-            len,
-        )
-    };
+    unsafe { copy_out(header.addr_bytes(), address.cast(), len) };
     log(format_args!("fd {fd}: accepted fd {new}"));
     new
 }
@@ -925,6 +945,11 @@ pub unsafe extern "C" fn setsockopt(
     if result.is_ok() && level == abi::SOL_SCTP {
         match name {
             opt::EVENTS => set_bits(fd, DATA_IO, data.first().is_some_and(|&b| b != 0)),
+            // SCTP_EVENT with SCTP_DATA_IO_EVENT (struct sctp_event:
+            // assoc_id, se_type, se_on).
+            opt::EVENT if data.len() >= 7 && u16::from_ne_bytes([data[4], data[5]]) == 0x8000 => {
+                set_bits(fd, DATA_IO, data[6] != 0)
+            }
             opt::RECVRCVINFO if data.len() >= 4 => set_bits(
                 fd,
                 RCVINFO,
@@ -1265,28 +1290,35 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, count: c_int) -> s
 // ---------------------------------------------------------------------------
 // Receiving
 
-/// A message the program read only part of: the rest, returned by the
-/// next reads (Linux's partial delivery), the last with MSG_EOR if the
-/// record had it.
-struct Remainder {
-    fd: c_int,
-    header: Header,
-    bytes: Vec<u8>,
+/// How far into the record at the head of a socket's queue the program
+/// has read, by the socket's inode: a message longer than the program's
+/// buffer is returned in parts, the last with MSG_EOR (Linux's partial
+/// delivery). The record stays queued until its last part is read, so the
+/// fd stays readable for poll and epoll, as Linux's does.
+static OFFSETS: Mutex<Vec<(u64, usize)>> = Mutex::new(Vec::new());
+
+fn offsets() -> std::sync::MutexGuard<'static, Vec<(u64, usize)>> {
+    OFFSETS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-static REMAINDERS: Mutex<Vec<Remainder>> = Mutex::new(Vec::new());
+fn offset_of(ino: u64) -> usize {
+    offsets().iter().find(|e| e.0 == ino).map_or(0, |e| e.1)
+}
 
-fn lock_remainders() -> std::sync::MutexGuard<'static, Vec<Remainder>> {
-    REMAINDERS.lock().unwrap_or_else(|e| e.into_inner())
+fn set_offset(ino: u64, offset: Option<usize>) {
+    let mut all = offsets();
+    all.retain(|e| e.0 != ino);
+    if let Some(offset) = offset {
+        all.push((ino, offset));
+    }
 }
 
 /// The largest payload of a record from the daemon.
 const MAX_PAYLOAD: usize = 64 * 1024;
 
 thread_local! {
-    /// Where the part of a record that does not fit the caller's buffers
-    /// lands.
-    static OVERFLOW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Where a record that may not fit the caller's buffers is looked at.
+    static PEEKED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What a receive returns besides the bytes.
@@ -1314,6 +1346,32 @@ unsafe fn scatter(from: &[u8], iov: &[iovec]) -> usize {
     done
 }
 
+/// One `recvmsg` of a record into the header buffer and `iov`.
+///
+/// # Safety
+/// The iovecs point to writable memory of their lengths.
+unsafe fn recv_record(
+    fd: c_int,
+    head: &mut [u8; HEADER_LEN],
+    iov: &[iovec],
+    flags: c_int,
+) -> ssize_t {
+    let mut vecs = Vec::with_capacity(iov.len() + 1);
+    vecs.push(iovec {
+        iov_base: head.as_mut_ptr().cast(),
+        iov_len: HEADER_LEN,
+    });
+    vecs.extend_from_slice(iov);
+    // SAFETY: msghdr is plain data; its iovecs are the header buffer and
+    // the caller's, alive for the call.
+    unsafe {
+        let mut m: msghdr = std::mem::zeroed();
+        m.msg_iov = vecs.as_mut_ptr();
+        m.msg_iovlen = vecs.len();
+        libc::syscall(libc::SYS_recvmsg, fd, &mut m, flags) as ssize_t
+    }
+}
+
 /// Receives the next message (or its next part) into `iov`; returns the
 /// byte count, 0 at the end, or -1 with errno set.
 ///
@@ -1325,86 +1383,88 @@ unsafe fn sctp_recv(fd: c_int, iov: &[iovec], flags: c_int) -> (ssize_t, Option<
         return (fail(errno::ENOTCONN), None);
     }
     let peek = flags & libc::MSG_PEEK != 0;
-    if bits & REMAINDER != 0 {
-        let mut parts = lock_remainders();
-        if let Some(i) = parts.iter().position(|p| p.fd == fd) {
-            let part = &mut parts[i];
-            // SAFETY: the caller's iovecs.
-            let n = unsafe { scatter(&part.bytes, iov) };
-            let header = part.header;
-            let complete = n == part.bytes.len();
-            if !peek {
-                if complete {
-                    parts.swap_remove(i);
-                    set_bits(fd, REMAINDER, false);
-                } else {
-                    part.bytes.drain(..n);
+    let pass = flags & (libc::MSG_DONTWAIT | libc::MSG_PEEK);
+    let room: usize = iov.iter().map(|v| v.iov_len).sum();
+    let mut head = [0u8; HEADER_LEN];
+    if room >= MAX_PAYLOAD && bits & PARTIAL == 0 {
+        // Any record fits: one read, straight into the caller's buffers.
+        // SAFETY: the caller's iovecs.
+        let n = unsafe { recv_record(fd, &mut head, iov, pass) };
+        return match usize::try_from(n) {
+            Err(_) | Ok(0) => (n, None),
+            Ok(n) if n < HEADER_LEN => (fail(errno::EIO), None),
+            Ok(n) => {
+                let header = Header::decode(&head);
+                if header.kind == kind::ERROR {
+                    return (fail(header.errno), None);
                 }
+                let received = Received {
+                    header,
+                    complete: true,
+                };
+                ((n - HEADER_LEN) as ssize_t, Some(received))
             }
-            return (n as ssize_t, Some(Received { header, complete }));
-        }
-        set_bits(fd, REMAINDER, false);
-    }
-    OVERFLOW.with_borrow_mut(|overflow| {
-        overflow.resize(MAX_PAYLOAD, 0);
-        let mut head = [0u8; HEADER_LEN];
-        let mut vecs = Vec::with_capacity(iov.len() + 2);
-        vecs.push(iovec {
-            iov_base: head.as_mut_ptr().cast(),
-            iov_len: HEADER_LEN,
-        });
-        vecs.extend_from_slice(iov);
-        vecs.push(iovec {
-            iov_base: overflow.as_mut_ptr().cast(),
-            iov_len: overflow.len(),
-        });
-        // SAFETY: msghdr is plain data; its iovecs are the header and
-        // overflow buffers above and the caller's, all alive for the call.
-        let n = unsafe {
-            let mut m: msghdr = std::mem::zeroed();
-            m.msg_iov = vecs.as_mut_ptr();
-            m.msg_iovlen = vecs.len();
-            let pass = flags & (libc::MSG_DONTWAIT | libc::MSG_PEEK);
-            libc::syscall(libc::SYS_recvmsg, fd, &mut m, pass) as ssize_t
         };
-        if n <= 0 {
-            return (n, None);
-        }
-        let n = n as usize;
-        if n < HEADER_LEN {
-            return (fail(errno::EIO), None);
-        }
+    }
+    // The record may not fit: look at it whole, give the caller what fits
+    // from where it left off, and take it from the queue once all of it
+    // has been given.
+    PEEKED.with_borrow_mut(|buf| {
+        buf.resize(MAX_PAYLOAD, 0);
+        let whole = iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: one iovec over this thread's buffer.
+        let n = unsafe {
+            recv_record(
+                fd,
+                &mut head,
+                std::slice::from_ref(&whole),
+                pass | libc::MSG_PEEK,
+            )
+        };
+        let n = match usize::try_from(n) {
+            Err(_) | Ok(0) => return (n, None),
+            Ok(n) if n < HEADER_LEN => return (fail(errno::EIO), None),
+            Ok(n) => n,
+        };
         let header = Header::decode(&head);
+        let ino = inode(fd);
+        let consume = |fd| {
+            let mut discard = [0u8; HEADER_LEN];
+            // SAFETY: no caller buffer: the record is cut to its header.
+            unsafe { recv_record(fd, &mut discard, &[], libc::MSG_DONTWAIT) };
+        };
         if header.kind == kind::ERROR {
+            if !peek {
+                consume(fd);
+            }
             return (fail(header.errno), None);
         }
         let payload = n - HEADER_LEN;
-        let room: usize = iov.iter().map(|v| v.iov_len).sum();
-        if payload <= room {
-            return (
-                payload as ssize_t,
-                Some(Received {
-                    header,
-                    complete: true,
-                }),
-            );
-        }
+        let offset = if bits & PARTIAL != 0 {
+            offset_of(ino).min(payload)
+        } else {
+            0
+        };
+        let rest = &buf[offset..payload];
+        // SAFETY: the caller's iovecs.
+        let copied = unsafe { scatter(rest, iov) };
+        let complete = copied == rest.len();
         if !peek {
-            let rest = overflow[..payload - room].to_vec();
-            lock_remainders().push(Remainder {
-                fd,
-                header,
-                bytes: rest,
-            });
-            set_bits(fd, REMAINDER, true);
+            if complete {
+                consume(fd);
+                if bits & PARTIAL != 0 {
+                    set_offset(ino, None);
+                    set_bits(fd, PARTIAL, false);
+                }
+            } else {
+                set_offset(ino, Some(offset + copied));
+                set_bits(fd, PARTIAL, true);
+            }
         }
-        (
-            room as ssize_t,
-            Some(Received {
-                header,
-                complete: false,
-            }),
-        )
+        (copied as ssize_t, Some(Received { header, complete }))
     })
 }
 
@@ -1419,11 +1479,7 @@ unsafe fn finish_msghdr(fd: c_int, m: &mut msghdr, received: &Received) {
     unsafe {
         if !m.msg_name.is_null() {
             let mut len = m.msg_namelen;
-            copy_out(
-                &header.addr[..header.addr_len as usize],
-                m.msg_name,
-                &mut len,
-            );
+            copy_out(header.addr_bytes(), m.msg_name, &mut len);
             m.msg_namelen = len;
         }
     }
@@ -1500,13 +1556,7 @@ unsafe fn recv_simple(
     {
         let header = &received.header;
         // SAFETY: the caller's address buffer.
-        unsafe {
-            copy_out(
-                &header.addr[..header.addr_len as usize],
-                address.cast(),
-                address_len,
-            )
-        };
+        unsafe { copy_out(header.addr_bytes(), address.cast(), address_len) };
     }
     n
 }

@@ -143,7 +143,62 @@ pub(super) fn errno_of_end(reason: &AssociationError) -> i32 {
 
 /// A notification's header: type, flags, length (filled in by `finish`).
 fn head(kind: u16) -> Out {
-    Out::default().u16(kind).u16(0).u32(0)
+    head_with(kind, 0)
+}
+
+fn head_with(kind: u16, flags: u16) -> Out {
+    Out::default().u16(kind).u16(flags).u32(0)
+}
+
+/// One notification per message that was not delivered: SCTP_SEND_FAILED_EVENT
+/// (`struct sctp_send_failed_event`) if subscribed, else the older
+/// SCTP_SEND_FAILED (`struct sctp_send_failed`), as Linux; each with the
+/// message's bytes (as many as a record carries).
+pub(super) fn send_failed(
+    unsent: &[usctp::proto::association::Unsent],
+    subscribed: &[u8; 14],
+    assoc_id: i32,
+    room: usize,
+) -> Vec<Vec<u8>> {
+    // SCTP_DATA_UNSENT, SCTP_DATA_SENT (some fragments were).
+    let flags = |m: &usctp::proto::association::Unsent| u16::from(m.partly_sent);
+    let ppid = |m: &usctp::proto::association::Unsent| u32::from_ne_bytes(m.ppid.to_be_bytes());
+    let unordered = |m: &usctp::proto::association::Unsent| if m.unordered { 1u16 } else { 0 };
+    unsent
+        .iter()
+        .filter_map(|m| {
+            let out = if subscribed[13] != 0 {
+                head_with(n::SEND_FAILED_EVENT, flags(m))
+                    .u32(0)
+                    .u16(m.stream)
+                    .u16(unordered(m))
+                    .u32(ppid(m))
+                    .u32(m.context)
+                    .i32(assoc_id)
+                    .i32(assoc_id)
+            } else if subscribed[3] != 0 {
+                head_with(n::SEND_FAILED, flags(m))
+                    .u32(0)
+                    .u16(m.stream)
+                    .u16(0)
+                    .u16(unordered(m))
+                    .u16(0)
+                    .u32(ppid(m))
+                    .u32(m.context)
+                    .u32(0)
+                    .u32(0)
+                    .u32(0)
+                    .i32(assoc_id)
+                    .i32(assoc_id)
+            } else {
+                return None;
+            };
+            let mut out = out.0;
+            let take = m.data.len().min(room.saturating_sub(out.len()));
+            out.extend_from_slice(&m.data[..take]);
+            Some(finish(Out(out)))
+        })
+        .collect()
 }
 
 fn finish(mut out: Out) -> Vec<u8> {
@@ -211,21 +266,7 @@ pub(super) fn notification(
             let code = causes.first().map_or(0, |c| c.code().0);
             finish(head(n::REMOTE_ERROR).u16(code.to_be()).u16(0).i32(assoc_id))
         }
-        StreamEvent::SendFailed(unsent) if on(13) || on(3) => {
-            // One notification for the first message; Linux sends one per
-            // message, and so does the loop in the caller for the rest.
-            let first = unsent.first()?;
-            finish(
-                head(n::SEND_FAILED_EVENT)
-                    .u32(0)
-                    .u16(first.stream)
-                    .u16(0)
-                    .u32(u32::from_ne_bytes(first.ppid.to_be_bytes()))
-                    .u32(first.context)
-                    .i32(assoc_id)
-                    .i32(assoc_id),
-            )
-        }
+        StreamEvent::SendFailed(_) => return None,
         StreamEvent::ShutdownStarted if on(5) => finish(head(n::SHUTDOWN_EVENT).i32(assoc_id)),
         StreamEvent::PartialDeliveryAborted { stream, ssn } if on(6) => finish(
             head(n::PARTIAL_DELIVERY_EVENT)
@@ -285,6 +326,41 @@ mod tests {
         subscribed[5] = 1;
         let b = notification(&StreamEvent::ShutdownStarted, &subscribed, 3, 2, 2).unwrap();
         assert_eq!((b.len(), In(&b).u16(0)), (12, n::SHUTDOWN_EVENT));
+    }
+
+    #[test]
+    fn each_unsent_message_is_its_own_send_failed_notification() {
+        use bytes::Bytes;
+        use usctp::proto::association::Unsent;
+        let options = usctp::proto::association::SendOptions {
+            unordered: false,
+            sack_immediately: false,
+            context: 9,
+        };
+        let unsent = |data: &'static [u8], partly_sent| {
+            let mut m = Unsent::never_queued(2, 7, options, Bytes::from_static(data));
+            m.partly_sent = partly_sent;
+            m
+        };
+        let messages = [unsent(b"abc", false), unsent(b"defgh", true)];
+        let mut subscribed = [0u8; 14];
+        assert!(send_failed(&messages, &subscribed, 1, 1000).is_empty());
+        subscribed[3] = 1;
+        let old = send_failed(&messages, &subscribed, 1, 1000);
+        // struct sctp_send_failed: 48 bytes and the message.
+        assert_eq!(old.len(), 2);
+        assert_eq!((In(&old[0]).u16(0), old[0].len()), (n::SEND_FAILED, 48 + 3));
+        assert_eq!(In(&old[1]).u16(2), 1, "SCTP_DATA_SENT");
+        assert_eq!(&old[1][48..], b"defgh");
+        subscribed[13] = 1;
+        let new = send_failed(&messages, &subscribed, 1, 34);
+        // struct sctp_send_failed_event: 32 bytes; the bytes cut to the room.
+        assert_eq!(
+            (In(&new[0]).u16(0), new[0].len()),
+            (n::SEND_FAILED_EVENT, 34)
+        );
+        assert_eq!(In(&new[0]).u16(12), 2);
+        assert_eq!(In(&new[0]).u32(20), 9);
     }
 
     #[test]

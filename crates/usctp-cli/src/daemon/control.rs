@@ -467,7 +467,7 @@ impl Daemon {
                         sock.state().bound = Some((vec![conn.local.ip()], conn.local.port()));
                     }
                     sock.set_phase(Phase::Connected(conn));
-                    tokio::spawn(pump::run_stream(daemon.clone(), sock, stream));
+                    tokio::spawn(pump::run_stream(daemon.clone(), sock, stream, true));
                     Ok(Reply {
                         value: i64::from(id),
                         ..Reply::default()
@@ -888,8 +888,10 @@ impl Daemon {
         // An int, or a struct sctp_assoc_value's value.
         let value = if data.len() >= 8 { v.u32(4) } else { v.u32(0) };
         {
-            let mut state = sock.state();
-            let o = &mut state.options;
+            // Changed on a copy, kept only if valid: a refused option
+            // leaves the socket as it was.
+            let mut options = sock.state().options.clone();
+            let o = &mut options;
             let c = &mut o.config;
             match (level, name) {
                 (SOL_SOCKET, SO_RCVBUF) => {
@@ -1028,6 +1030,7 @@ impl Daemon {
             if c.validate().is_err() {
                 return Err(errno::EINVAL);
             }
+            sock.state().options = options;
         }
         if level == abi::SOL_SCTP && name == opt::PRIMARY_ADDR {
             need(4 + addr::SOCKADDR_IN_LEN)?;

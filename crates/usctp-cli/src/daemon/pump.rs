@@ -134,12 +134,31 @@ async fn waiting(pair: &AsyncFd<socket2::Socket>) -> Waiting {
         let Ok(mut guard) = pair.readable().await else {
             return Waiting::Gone;
         };
+        // The program's end closed (or shut down for writing), records
+        // or not.
+        if guard.ready().is_read_closed() {
+            return Waiting::Gone;
+        }
         let mut byte = [MaybeUninit::uninit(); 1];
         match guard.try_io(|s| s.get_ref().peek(&mut byte)) {
             Ok(Ok(0) | Err(_)) => return Waiting::Gone,
             Ok(Ok(_)) => return Waiting::Records,
             Err(_would_block) => {}
         }
+    }
+}
+
+/// Returns once the program's end is closed, records waiting or not.
+async fn gone(pair: &AsyncFd<socket2::Socket>) {
+    loop {
+        let Ok(mut guard) = pair.readable().await else {
+            return;
+        };
+        if guard.ready().is_read_closed() {
+            return;
+        }
+        // Records: wait for the next change (more, or the end).
+        guard.clear_ready();
     }
 }
 
@@ -199,7 +218,17 @@ pub(super) async fn watch(daemon: Arc<Daemon>, sock: Arc<Sock>) {
                         changed.await;
                     }
                 }
-                _ => changed.await,
+                // Records written before a connect wait for it; the
+                // program may also close the socket meanwhile.
+                _ => tokio::select! {
+                    () = gone(&sock.pair) => {
+                        if idle(&sock) {
+                            daemon.remove(&sock);
+                            return;
+                        }
+                    }
+                    () = &mut changed => {}
+                },
             },
             () = &mut changed => {}
         }
@@ -326,7 +355,8 @@ async fn deliver(
     Ok(())
 }
 
-/// Writes the Linux notification for `event` if the socket subscribes to it.
+/// Writes the Linux notifications for `event` if the socket subscribes to
+/// them.
 async fn notify(
     sock: &Sock,
     event: &StreamEvent,
@@ -334,8 +364,13 @@ async fn notify(
     peer: SocketAddr,
 ) -> io::Result<()> {
     let events = sock.state().options.events;
-    let Some(body) = linux::notification(event, &events, assoc_id, peer.port(), sock.family) else {
-        return Ok(());
+    let bodies = match event {
+        StreamEvent::SendFailed(unsent) => {
+            linux::send_failed(unsent, &events, assoc_id, MAX_PAYLOAD)
+        }
+        _ => linux::notification(event, &events, assoc_id, peer.port(), sock.family)
+            .into_iter()
+            .collect(),
     };
     let header = Header {
         kind: kind::NOTIFICATION,
@@ -345,7 +380,10 @@ async fn notify(
         },
         ..Header::default()
     };
-    send_record(&sock.pair, &header, &body, None).await
+    for body in bodies {
+        send_record(&sock.pair, &header, &body, None).await?;
+    }
+    Ok(())
 }
 
 /// The association id a program sees.
@@ -355,7 +393,12 @@ pub(super) fn program_id(id: AssocId) -> i32 {
 
 /// Runs a one-to-one socket's association until it has ended and the
 /// program has seen everything; then the pair is closed.
-pub(super) async fn run_stream(daemon: Arc<Daemon>, sock: Arc<Sock>, stream: SctpStream) {
+pub(super) async fn run_stream(
+    daemon: Arc<Daemon>,
+    sock: Arc<Sock>,
+    stream: SctpStream,
+    announce: bool,
+) {
     let (peer, id, up) = {
         let state = sock.state();
         match &state.phase {
@@ -366,7 +409,7 @@ pub(super) async fn run_stream(daemon: Arc<Daemon>, sock: Arc<Sock>, stream: Sct
     // Linux tells a one-to-one socket that subscribes to association
     // changes that its association came up (SCTP_COMM_UP), before any
     // message.
-    if let Some(up) = up {
+    if let Some(up) = up.filter(|_| announce) {
         let _ = notify(&sock, &StreamEvent::Up(up), id, peer).await;
     }
     let limit = daemon.settings.config.max_message_size;
@@ -466,7 +509,7 @@ pub(super) async fn accept_loop(daemon: Arc<Daemon>, sock: Arc<Sock>, listener: 
                 child.set_phase(Phase::Connected(conn));
                 let passed = send_record(&sock.pair, &header, &[], Some(&theirs)).await;
                 drop(theirs);
-                tokio::spawn(run_stream(daemon.clone(), child, stream));
+                tokio::spawn(run_stream(daemon.clone(), child, stream, true));
                 if passed.is_err() {
                     break;
                 }
@@ -624,7 +667,8 @@ async fn peel(
         .new_socket(false, sock.family, Some(sock))
         .map_err(|e| linux::errno_of(&e))?;
     child.set_phase(Phase::Connected(Conn::of(&stream)));
-    tokio::spawn(run_stream(daemon.clone(), child.clone(), stream));
+    // A peeled-off association's COMM_UP came on the one-to-many socket.
+    tokio::spawn(run_stream(daemon.clone(), child.clone(), stream, false));
     Ok((child.ino, theirs))
 }
 
