@@ -44,6 +44,14 @@ fn shim() -> &'static Path {
     })
 }
 
+/// The tests here run one at a time: each starts several processes and a
+/// daemon, and the tutorial's client races its own server (see below),
+/// which a machine busy with the other tests makes it lose.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Whether the programs these tests run are installed.
 fn tools() -> bool {
     let missing = [
@@ -196,6 +204,7 @@ fn assert_time_lines(out: &str) {
 
 #[test]
 fn the_tutorials_client_and_server_exchange_the_time_under_the_shim() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -217,6 +226,7 @@ fn the_tutorials_client_and_server_exchange_the_time_under_the_shim() {
         if out.contains("state     = 4") {
             break;
         }
+        eprintln!("the status came too late:\n{out}");
     }
     let out = &out;
     let id: i64 = out
@@ -238,6 +248,7 @@ fn the_tutorials_client_and_server_exchange_the_time_under_the_shim() {
 
 #[test]
 fn the_tutorials_programs_get_and_give_the_time_with_native_usctp() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -286,6 +297,7 @@ fn the_tutorials_programs_get_and_give_the_time_with_native_usctp() {
 
 #[test]
 fn without_the_shim_the_same_programs_find_no_sctp() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -324,6 +336,7 @@ fn without_the_shim_the_same_programs_find_no_sctp() {
 
 #[test]
 fn checksctp_finds_sctp_under_the_shim() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -369,6 +382,7 @@ fn sctp_test(one_to_one: bool) {
 
 #[test]
 fn sctp_test_exchanges_messages_one_to_many() {
+    let _serial = one_at_a_time();
     if tools() {
         sctp_test(false);
     }
@@ -376,6 +390,7 @@ fn sctp_test_exchanges_messages_one_to_many() {
 
 #[test]
 fn sctp_test_exchanges_messages_one_to_one() {
+    let _serial = one_at_a_time();
     if tools() {
         sctp_test(true);
     }
@@ -383,6 +398,7 @@ fn sctp_test_exchanges_messages_one_to_one() {
 
 #[test]
 fn sctp_darn_sends_a_message_with_notifications() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -467,6 +483,7 @@ fn binary(len: usize) -> Vec<u8> {
 
 #[test]
 fn ncat_carries_binary_data_both_ways_and_two_servers_share_the_udp_port() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -519,6 +536,7 @@ fn ncat_carries_binary_data_both_ways_and_two_servers_share_the_udp_port() {
 
 #[test]
 fn ncat_exec_forks_and_the_forked_child_serves_the_association() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -555,6 +573,7 @@ fn ncat_exec_forks_and_the_forked_child_serves_the_association() {
 
 #[test]
 fn a_program_killed_with_sigkill_leaves_its_association_closed_and_nothing_behind() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -602,6 +621,7 @@ fn a_program_killed_with_sigkill_leaves_its_association_closed_and_nothing_behin
 
 #[test]
 fn iperf3_measures_sctp_throughput() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -646,6 +666,7 @@ fn iperf3_measures_sctp_throughput() {
 
 #[test]
 fn usctp_run_starts_a_daemon_when_none_answers() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }
@@ -697,6 +718,7 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
 
 #[test]
 fn the_shim_exports_the_libc_functions_it_hooks_and_nothing_else() {
+    let _serial = one_at_a_time();
     if !tools() {
         return;
     }

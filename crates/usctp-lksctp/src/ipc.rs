@@ -85,11 +85,21 @@ pub struct Request {
     pub b: i32,
     /// Arguments, as the op says.
     pub c: i32,
+    /// [`flags`] bits.
+    pub flags: u32,
     /// Bytes, as the op says.
     pub data: Vec<u8>,
 }
 
-const REQUEST_FIXED: usize = 24;
+/// Bits of [`Request::flags`].
+pub mod flags {
+    /// The program has records it has not read yet on this socket: what it
+    /// sees of the association lags behind it (an association that ended
+    /// behind those records still shows as it was).
+    pub const UNREAD: u32 = 1;
+}
+
+const REQUEST_FIXED: usize = 28;
 const REPLY_FIXED: usize = 12;
 
 impl Request {
@@ -103,6 +113,7 @@ impl Request {
         b.extend_from_slice(&self.a.to_ne_bytes());
         b.extend_from_slice(&self.b.to_ne_bytes());
         b.extend_from_slice(&self.c.to_ne_bytes());
+        b.extend_from_slice(&self.flags.to_ne_bytes());
         b.extend_from_slice(&self.data);
         b
     }
@@ -119,6 +130,7 @@ impl Request {
             a: i32_at(12),
             b: i32_at(16),
             c: i32_at(20),
+            flags: u32::from_ne_bytes(b[24..28].try_into().unwrap()),
             data: b[REQUEST_FIXED..].to_vec(),
         })
     }
@@ -331,6 +343,7 @@ mod tests {
             a: 132,
             b: 14,
             c: 176,
+            flags: flags::UNREAD,
             data: vec![7; 176],
         };
         let b = request.encode();

@@ -463,9 +463,16 @@ fn control(fd: c_int, op: u32, a: i32, b: i32, c: i32, data: &[u8]) -> Result<Re
         a,
         b,
         c,
+        flags: 0,
         data: data.to_vec(),
     };
-    let (reply, stray) = ask(&request, true)?;
+    ask_about(fd, &request)
+}
+
+/// Sends `request` about SCTP socket `fd`; its errno as an error.
+fn ask_about(fd: c_int, request: &Request) -> Result<Reply, c_int> {
+    let (op, a, b) = (request.op, request.a, request.b);
+    let (reply, stray) = ask(request, true)?;
     if let Some(stray) = stray {
         sys_close(stray);
     }
@@ -788,7 +795,35 @@ pub unsafe extern "C" fn getsockopt(
         // SAFETY: the caller's sctp_peeloff_arg_t.
         return unsafe { peeloff(fd, name, value, room) };
     }
-    match control(fd, op::GETSOCKOPT, level, name, room as i32, input) {
+    let result = if level == abi::SOL_SCTP && name == opt::STATUS {
+        // Records the program has not read yet may end with the
+        // association's end: until it reads them, it sees the association
+        // as it was (ESTABLISHED), as a kernel whose socket still held
+        // that data would.
+        let mut unread: c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                fd,
+                libc::FIONREAD,
+                &mut unread as *mut c_int,
+            )
+        };
+        let request = Request {
+            op: op::GETSOCKOPT,
+            ino: inode(fd),
+            a: level,
+            b: name,
+            c: room as i32,
+            flags: if unread > 0 { ipc::flags::UNREAD } else { 0 },
+            data: input.to_vec(),
+        };
+        ask_about(fd, &request)
+    } else {
+        control(fd, op::GETSOCKOPT, level, name, room as i32, input)
+    };
+    match result {
         Ok(reply) => {
             // SAFETY: the caller's buffer; the daemon never answers with
             // more than it holds.
@@ -854,6 +889,7 @@ unsafe fn peeloff(fd: c_int, name: c_int, value: *mut c_void, room: usize) -> c_
         a: abi::SOL_SCTP,
         b: opt::PEELOFF,
         c: room as i32,
+        flags: 0,
         data: input.to_vec(),
     };
     let (reply, new) = match ask(&request, flags & libc::SOCK_CLOEXEC != 0) {

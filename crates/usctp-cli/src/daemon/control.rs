@@ -15,7 +15,7 @@ use usctp::proto::config::Config;
 use usctp::socket::{ConnectOptions, ListenOptions, Monitor, Notifications};
 use usctp_lksctp::abi::{self, SendParams, errno, opt};
 use usctp_lksctp::addr::{self, AF_INET, AF_INET6};
-use usctp_lksctp::ipc::{Reply, Request, op};
+use usctp_lksctp::ipc::{self, Reply, Request, op};
 
 use super::abi::{In, Out, errno_of, paddrinfo, state_number};
 use super::pump::{self, Many, ManyCommand};
@@ -134,6 +134,8 @@ struct Assoc {
     established: Established,
     peer: SocketAddr,
     local: Option<SocketAddr>,
+    /// A one-to-one association's status when it came up.
+    started: Option<usctp::socket::Status>,
 }
 
 impl Sock {
@@ -147,6 +149,7 @@ impl Sock {
                 established: c.established.clone(),
                 peer: c.peer,
                 local: Some(c.local),
+                started: c.started.clone(),
             }),
             Phase::Many(m) => m
                 .assocs
@@ -157,6 +160,7 @@ impl Sock {
                     established: a.established.clone(),
                     peer: a.peer,
                     local: None,
+                    started: None,
                 })
                 .ok_or(errno::EINVAL),
             _ => Err(errno::ENOTCONN),
@@ -182,7 +186,10 @@ impl Daemon {
             };
         }
         let Some(sock) = self.sockets().get(&r.ino).cloned() else {
-            // The association ended and the daemon let the socket go.
+            if let Some(reply) = self.ended_answer(&r) {
+                return (reply, None);
+            }
+            // Not a socket of the daemon's (or one long gone).
             let e = if r.op == op::PEERNAME {
                 errno::ENOTCONN
             } else {
@@ -208,7 +215,8 @@ impl Daemon {
                 }
             }
             op::GETSOCKOPT => {
-                self.getsockopt(&sock, r.a, r.b, r.c.max(0) as usize, &r.data)
+                let unread = r.flags & ipc::flags::UNREAD != 0;
+                self.getsockopt(&sock, r.a, r.b, r.c.max(0) as usize, &r.data, unread)
                     .await
             }
             op::SETSOCKOPT => self.setsockopt(&sock, r.a, r.b, &r.data).await,
@@ -466,7 +474,7 @@ impl Daemon {
                     if sock.state().bound.is_none() {
                         sock.state().bound = Some((vec![conn.local.ip()], conn.local.port()));
                     }
-                    sock.set_phase(Phase::Connected(conn));
+                    sock.set_phase(Phase::Connected(Box::new(conn)));
                     tokio::spawn(pump::run_stream(daemon.clone(), sock, stream, true));
                     Ok(Reply {
                         value: i64::from(id),
@@ -529,6 +537,7 @@ impl Daemon {
         name: i32,
         room: usize,
         input: &[u8],
+        unread: bool,
     ) -> Result<Reply, i32> {
         let id = In(input).i32(0);
         let need = |n: usize| if room < n { Err(errno::EINVAL) } else { Ok(()) };
@@ -632,20 +641,41 @@ impl Daemon {
             }
             (abi::SOL_SCTP, opt::STATUS) => {
                 need(176)?;
-                let a = sock.assoc(id).map_err(|_| errno::EINVAL)?;
-                let s = a.monitor.status().await.ok_or(errno::EINVAL)?;
-                let primary = paddrinfo(a.id, s.primary.as_ref(), a.peer.port(), sock.family);
-                let mut out = Out::default()
-                    .i32(a.id)
-                    .i32(state_number(s.state))
-                    .u32(s.peer_rwnd)
-                    .u16(s.unacked.min(u16::MAX as usize) as u16)
-                    .u16(s.pending_receipt.min(u16::MAX as usize) as u16)
-                    .u16(s.inbound_streams)
-                    .u16(s.outbound_streams)
-                    .u32(s.fragmentation_point.min(u32::MAX as usize) as u32);
-                out.0.extend_from_slice(&primary);
-                data_reply(out.0)
+                let a = match sock.assoc(id) {
+                    Ok(a) => a,
+                    Err(_) if unread => {
+                        let request = Request {
+                            op: op::GETSOCKOPT,
+                            ino: sock.ino,
+                            a: level,
+                            b: name,
+                            c: room as i32,
+                            flags: ipc::flags::UNREAD,
+                            data: Vec::new(),
+                        };
+                        return self.ended_answer(&request).ok_or(errno::EINVAL);
+                    }
+                    Err(_) => return Err(errno::EINVAL),
+                };
+                let live = a.monitor.status().await;
+                // Until the program has read up to the association's end
+                // (the pair's end comes after everything), it sees the
+                // association as it came up, not shutting down or gone.
+                let behind = |s: &usctp::socket::Status| {
+                    !matches!(
+                        s.state,
+                        usctp::proto::association::AssociationState::Established
+                    )
+                };
+                let s = match (live, a.started) {
+                    // Its end has not reached the program (that comes
+                    // after every message before it).
+                    (Some(live), Some(started)) if behind(&live) => started,
+                    // Gone, and its end has not reached the program yet.
+                    (None, Some(started)) => started,
+                    (live, _) => live.ok_or(errno::EINVAL)?,
+                };
+                data_reply(status_bytes(a.id, &s, a.peer.port(), sock.family))
             }
             (abi::SOL_SCTP, opt::GET_PEER_ADDR_INFO) => {
                 need(152)?;
@@ -1060,6 +1090,27 @@ impl Daemon {
         }
         Ok(Reply::default())
     }
+}
+
+/// `struct sctp_status` (176 bytes).
+pub(super) fn status_bytes(
+    id: i32,
+    s: &usctp::socket::Status,
+    peer_port: u16,
+    family: i32,
+) -> Vec<u8> {
+    let primary = paddrinfo(id, s.primary.as_ref(), peer_port, family);
+    let mut out = Out::default()
+        .i32(id)
+        .i32(state_number(s.state))
+        .u32(s.peer_rwnd)
+        .u16(s.unacked.min(u16::MAX as usize) as u16)
+        .u16(s.pending_receipt.min(u16::MAX as usize) as u16)
+        .u16(s.inbound_streams)
+        .u16(s.outbound_streams)
+        .u32(s.fragmentation_point.min(u32::MAX as usize) as u32);
+    out.0.extend_from_slice(&primary);
+    out.0
 }
 
 fn addr_reply(address: SocketAddr, family: i32) -> Reply {

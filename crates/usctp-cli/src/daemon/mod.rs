@@ -28,7 +28,7 @@ use usctp::Endpoint;
 use usctp::proto::config::Config;
 use usctp::socket::EndpointOptions;
 use usctp_lksctp::abi::errno;
-use usctp_lksctp::ipc::{self, Reply, Request};
+use usctp_lksctp::ipc::{self, Reply, Request, op};
 
 /// How the daemon runs.
 #[derive(Debug, Clone)]
@@ -58,7 +58,23 @@ struct Daemon {
     ports: Mutex<HashMap<u16, u64>>,
     /// Wakes the idle check when the last socket goes.
     emptied: Notify,
+    /// The last one-to-one associations that ended, their status when they
+    /// came up (see `ipc::flags::UNREAD`); at most `ENDED`.
+    ended: Mutex<std::collections::VecDeque<Ended>>,
 }
+
+/// An association that ended, as its program may still see it.
+struct Ended {
+    ino: u64,
+    id: i32,
+    status: usctp::socket::Status,
+    peer_port: u16,
+    local: SocketAddr,
+    family: i32,
+}
+
+/// How many ended associations are remembered.
+const ENDED: usize = 256;
 
 /// Binds the daemon's socket and serves until idle (or forever).
 pub async fn serve(settings: Settings) -> Result<(), String> {
@@ -83,6 +99,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         sockets: Mutex::default(),
         ports: Mutex::default(),
         emptied: Notify::new(),
+        ended: Mutex::default(),
     });
     let uid = own_uid();
     loop {
@@ -264,6 +281,49 @@ impl Daemon {
         }
     }
 
+    /// Remembers an ended one-to-one association (bounded: the oldest go).
+    fn remember_ended(&self, ended: Ended) {
+        let mut all = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        if all.len() == ENDED {
+            all.pop_front();
+        }
+        all.push_back(ended);
+    }
+
+    /// The answer for a socket whose association ended and which the
+    /// daemon let go while the program still holds it: socket options are
+    /// accepted (there is nothing left to apply them to), SCTP_STATUS
+    /// shows the association as it came up while the program has not read
+    /// up to its end, the local address stays known.
+    fn ended_answer(&self, r: &Request) -> Option<Reply> {
+        let all = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        let e = all.iter().rev().find(|e| e.ino == r.ino)?;
+        let ok = |data: Vec<u8>| Reply {
+            data,
+            ..Reply::default()
+        };
+        Some(match (r.op, r.a, r.b) {
+            (op::GETSOCKOPT, usctp_lksctp::abi::SOL_SCTP, usctp_lksctp::abi::opt::STATUS)
+                if r.flags & ipc::flags::UNREAD != 0 && r.c >= 176 =>
+            {
+                ok(control::status_bytes(
+                    e.id,
+                    &e.status,
+                    e.peer_port,
+                    e.family,
+                ))
+            }
+            (op::GETSOCKOPT, 1, 4) => ok(0i32.to_ne_bytes().to_vec()), // SO_ERROR
+            (op::SETSOCKOPT, _, _) => Reply::default(),
+            (op::SOCKNAME, _, _) => {
+                let (b, len) = usctp_lksctp::addr::encode(e.local, e.family);
+                ok(b[..len].to_vec())
+            }
+            (op::PEERNAME, _, _) => Reply::error(errno::ENOTCONN),
+            _ => Reply::error(errno::EINVAL),
+        })
+    }
+
     /// A free SCTP port for a socket that did not bind one.
     fn ephemeral_port(&self, ino: u64) -> Option<u16> {
         let mut ports = self.ports();
@@ -344,7 +404,7 @@ enum Phase {
     /// connect in progress.
     Connecting,
     /// A one-to-one socket with its association.
-    Connected(pump::Conn),
+    Connected(Box<pump::Conn>),
     /// The last connect failed with this errno (SO_ERROR reads it once).
     Failed(i32),
     /// A one-to-many socket, its commands.

@@ -14,7 +14,9 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
 
 use usctp::proto::association::{AssocId, Established};
-use usctp::socket::{Monitor, SctpListener, SctpSocket, SctpStream, SendInfo, StreamEvent};
+use usctp::socket::{
+    Monitor, SctpListener, SctpSocket, SctpStream, SendInfo, SocketSender, StreamEvent,
+};
 use usctp_lksctp::abi::{self, SendParams, errno};
 use usctp_lksctp::ipc::{self, HEADER_LEN, Header, kind};
 
@@ -37,6 +39,8 @@ pub(super) struct Conn {
     pub(super) peer: SocketAddr,
     /// The local address towards the peer and the SCTP port.
     pub(super) local: SocketAddr,
+    /// Its status when it came up.
+    pub(super) started: Option<usctp::socket::Status>,
 }
 
 impl Conn {
@@ -54,6 +58,7 @@ impl Conn {
             established,
             peer,
             local,
+            started: stream.status_at_start().cloned(),
         }
     }
 }
@@ -477,6 +482,20 @@ pub(super) async fn run_stream(
         () = &mut writer => {}
         () = reader => writer.await,
     }
+    // What the program may still ask about while it reads what came
+    // before the end.
+    if let Phase::Connected(c) = &sock.state().phase
+        && let Some(started) = &c.started
+    {
+        daemon.remember_ended(super::Ended {
+            ino: sock.ino,
+            id,
+            status: started.clone(),
+            peer_port: c.peer.port(),
+            local: c.local,
+            family: sock.family,
+        });
+    }
     sock.set_phase(Phase::Ended);
     daemon.remove(&sock);
 }
@@ -506,7 +525,7 @@ pub(super) async fn accept_loop(daemon: Arc<Daemon>, sock: Arc<Sock>, listener: 
                 }
                 .with_addr(conn.peer, sock.family);
                 daemon.log(format_args!("socket {}: accepted {} as socket {}", sock.ino, conn.peer, child.ino));
-                child.set_phase(Phase::Connected(conn));
+                child.set_phase(Phase::Connected(Box::new(conn)));
                 let passed = send_record(&sock.pair, &header, &[], Some(&theirs)).await;
                 drop(theirs);
                 tokio::spawn(run_stream(daemon.clone(), child, stream, true));
@@ -558,86 +577,132 @@ pub(super) async fn run_many(
     mut commands: mpsc::Receiver<ManyCommand>,
 ) {
     let limit = daemon.settings.config.max_message_size;
-    let mut incoming = Incoming::new();
-    let mut open = true;
-    loop {
-        tokio::select! {
-            event = many.next_event() => {
-                let Some((id, event)) = event else { break };
-                daemon.log(format_args!("socket {}: association {id}: {}", sock.ino, event_name(&event)));
-                let pid = program_id(id);
-                if let StreamEvent::Up(e) | StreamEvent::Restart(e) = &event {
-                    let peer = e.peer_addresses.first().map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |a| {
+    let sender = many.sender();
+    let (ended, mut end) = oneshot::channel::<()>();
+    // Three parts, so that none waits for another (as Linux's socket calls
+    // do not): what arrives goes to the program, which may be slow to read;
+    // what the program sends goes to the associations, which may have no
+    // room; set-ups and peel-offs are answered meanwhile.
+    let arriving = async {
+        let mut open = true;
+        loop {
+            let event = tokio::select! {
+                event = many.next_event() => event,
+                _ = &mut end => None,
+            };
+            let Some((id, event)) = event else { break };
+            daemon.log(format_args!(
+                "socket {}: association {id}: {}",
+                sock.ino,
+                event_name(&event)
+            ));
+            let pid = program_id(id);
+            if let StreamEvent::Up(e) | StreamEvent::Restart(e) = &event {
+                let peer = e
+                    .peer_addresses
+                    .first()
+                    .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |a| {
                         SocketAddr::new(a.ip().to_canonical(), e.peer_port)
                     });
-                    let assoc = ManyAssoc { monitor: many.monitor(id), established: e.clone(), peer };
-                    with_many(&sock, |m| { m.assocs.insert(pid, assoc); });
-                }
-                let peer = with_many(&sock, |m| m.assocs.get(&pid).map(|a| a.peer)).flatten()
-                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-                // Once the program's end is gone nothing more is written,
-                // but its last records are still sent.
-                if open {
-                    let written = match &event {
-                        StreamEvent::Message(m) => deliver(&sock, m, pid, peer).await,
-                        _ => notify(&sock, &event, pid, peer).await,
-                    };
-                    open = written.is_ok();
-                }
-                if let StreamEvent::Closed(_) = &event {
-                    with_many(&sock, |m| { m.assocs.remove(&pid); });
-                }
-            }
-            message = incoming.next(&sock.pair, limit) => {
-                let Some((header, data)) = message else {
-                    daemon.log(format_args!("socket {}: the program closed it", sock.ino));
-                    break;
+                let assoc = ManyAssoc {
+                    monitor: many.monitor(id),
+                    established: e.clone(),
+                    peer,
                 };
-                let info = send_info(&header, &sock.state().options.default_send);
-                let id = match header.address() {
-                    Some(to) => {
-                        let to = SocketAddr::new(to.ip().to_canonical(), to.port());
-                        let known = with_many(&sock, |m| {
-                            m.assocs.iter().find(|(_, a)| a.peer == to).map(|(&id, _)| id)
-                        }).flatten();
-                        match known {
-                            Some(id) => Some(id),
-                            None => {
-                                let remote_udp_port = sock.state().options.remote_udp_port;
-                                let udp = SocketAddr::new(to.ip(), remote_udp_port);
-                                let sent = many.send_message_to(udp, to.port(), data.clone(), info).await;
-                                if let Err(e) = sent {
-                                    daemon.log(format_args!("socket {}: send to {to} failed: {e}", sock.ino));
-                                }
-                                None
+                with_many(&sock, |m| {
+                    m.assocs.insert(pid, assoc);
+                });
+            }
+            let peer = with_many(&sock, |m| m.assocs.get(&pid).map(|a| a.peer))
+                .flatten()
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+            // Once the program's end is gone nothing more is written.
+            if open {
+                let written = match &event {
+                    StreamEvent::Message(m) => deliver(&sock, m, pid, peer).await,
+                    _ => notify(&sock, &event, pid, peer).await,
+                };
+                open = written.is_ok();
+            }
+            if let StreamEvent::Closed(_) = &event {
+                with_many(&sock, |m| {
+                    m.assocs.remove(&pid);
+                });
+            }
+        }
+        // Dropping the socket shuts its associations down, after what was
+        // queued.
+        drop(many);
+    };
+    let sending = async {
+        let mut incoming = Incoming::new();
+        while let Some((header, data)) = incoming.next(&sock.pair, limit).await {
+            let info = send_info(&header, &sock.state().options.default_send);
+            let id = match header.address() {
+                Some(to) => {
+                    let to = SocketAddr::new(to.ip().to_canonical(), to.port());
+                    let known = with_many(&sock, |m| {
+                        m.assocs
+                            .iter()
+                            .find(|(_, a)| a.peer == to)
+                            .map(|(&id, _)| id)
+                    })
+                    .flatten();
+                    match known {
+                        Some(id) => Some(id),
+                        None => {
+                            let remote_udp_port = sock.state().options.remote_udp_port;
+                            let udp = SocketAddr::new(to.ip(), remote_udp_port);
+                            let sent = sender
+                                .send_message_to(udp, to.port(), data.clone(), info)
+                                .await;
+                            if let Err(e) = sent {
+                                daemon.log(format_args!(
+                                    "socket {}: send to {to} failed: {e}",
+                                    sock.ino
+                                ));
                             }
+                            None
                         }
                     }
-                    None => Some(header.params.assoc_id),
-                };
-                if let Some(id) = id {
-                    let id = AssocId(u64::from(id as u32));
-                    if let Err(e) = many.send_message(id, data, info).await {
-                        daemon.log(format_args!("socket {}: send on {id} failed: {e}", sock.ino));
-                    }
                 }
-            }
-            command = commands.recv() => {
-                let Some(command) = command else { continue };
-                match command {
-                    ManyCommand::Connect { to, port, more, reply } => {
-                        let result = many.connect_with(to, port, more).await;
-                        let _ = reply.send(result.map_err(|e| linux::errno_of(&e)));
-                    }
-                    ManyCommand::Peeloff { id, reply } => {
-                        let result = peel(&daemon, &sock, &many, id).await;
-                        let _ = reply.send(result);
-                    }
+                None => Some(header.params.assoc_id),
+            };
+            if let Some(id) = id {
+                let id = AssocId(u64::from(id as u32));
+                if let Err(e) = sender.send_message(id, data, info).await {
+                    daemon.log(format_args!(
+                        "socket {}: send on {id} failed: {e}",
+                        sock.ino
+                    ));
                 }
             }
         }
+        daemon.log(format_args!("socket {}: the program closed it", sock.ino));
+        let _ = ended.send(());
+    };
+    let answering = async {
+        while let Some(command) = commands.recv().await {
+            match command {
+                ManyCommand::Connect {
+                    to,
+                    port,
+                    more,
+                    reply,
+                } => {
+                    let result = sender.connect_with(to, port, more).await;
+                    let _ = reply.send(result.map_err(|e| linux::errno_of(&e)));
+                }
+                ManyCommand::Peeloff { id, reply } => {
+                    let _ = reply.send(peel(&daemon, &sock, &sender, id).await);
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = async { tokio::join!(arriving, sending) } => {}
+        () = answering => {}
     }
-    drop(many);
     daemon.remove(&sock);
 }
 
@@ -653,7 +718,7 @@ fn with_many<T>(sock: &Sock, f: impl FnOnce(&mut Many) -> T) -> Option<T> {
 async fn peel(
     daemon: &Arc<Daemon>,
     sock: &Arc<Sock>,
-    many: &SctpSocket,
+    many: &SocketSender,
     id: i32,
 ) -> Result<(u64, OwnedFd), i32> {
     let stream = many
@@ -666,7 +731,7 @@ async fn peel(
     let (child, theirs) = daemon
         .new_socket(false, sock.family, Some(sock))
         .map_err(|e| linux::errno_of(&e))?;
-    child.set_phase(Phase::Connected(Conn::of(&stream)));
+    child.set_phase(Phase::Connected(Box::new(Conn::of(&stream))));
     // A peeled-off association's COMM_UP came on the one-to-many socket.
     tokio::spawn(run_stream(daemon.clone(), child.clone(), stream, false));
     Ok((child.ino, theirs))

@@ -71,6 +71,178 @@ impl SctpSocket {
         &self.endpoint
     }
 
+    /// The sending side, for another task while this one receives
+    /// ([`next_event`](Self::next_event) needs `&mut self`): sends, sets
+    /// up, shuts down, aborts and peels off associations.
+    pub fn sender(&self) -> SocketSender {
+        SocketSender {
+            endpoint: self.endpoint.clone(),
+            port: self.port,
+            inbox: self.inbox.clone(),
+            linger: self.linger,
+        }
+    }
+
+    /// [`SocketSender::send_to`].
+    pub async fn send_to(
+        &self,
+        to: SocketAddr,
+        port: u16,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<AssocId, SendError> {
+        let info = SendInfo::new(stream, ppid, unordered);
+        self.sender().send_message_to(to, port, data, info).await
+    }
+
+    /// [`SocketSender::send_message_to`].
+    pub async fn send_message_to(
+        &self,
+        to: SocketAddr,
+        port: u16,
+        data: Bytes,
+        info: SendInfo,
+    ) -> Result<AssocId, SendError> {
+        self.sender().send_message_to(to, port, data, info).await
+    }
+
+    /// [`SocketSender::send`].
+    pub async fn send(
+        &self,
+        id: AssocId,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        unordered: bool,
+    ) -> Result<(), SendError> {
+        let info = SendInfo::new(stream, ppid, unordered);
+        self.sender().send_message(id, data, info).await
+    }
+
+    /// [`SocketSender::send_message`].
+    pub async fn send_message(
+        &self,
+        id: AssocId,
+        data: Bytes,
+        info: SendInfo,
+    ) -> Result<(), SendError> {
+        self.sender().send_message(id, data, info).await
+    }
+
+    /// [`SocketSender::connect_with`].
+    pub async fn connect_with(
+        &self,
+        to: SocketAddr,
+        port: u16,
+        peer_addresses: Vec<IpAddr>,
+    ) -> io::Result<AssocId> {
+        self.sender().connect_with(to, port, peer_addresses).await
+    }
+
+    /// [`SocketSender::connect`].
+    pub async fn connect(&self, to: SocketAddr, port: u16) -> io::Result<AssocId> {
+        self.sender().connect_with(to, port, Vec::new()).await
+    }
+
+    /// The next message of any association, skipping notifications;
+    /// `None` once the socket's endpoint has stopped.
+    pub async fn recv_from(&mut self) -> Option<(AssocId, Message)> {
+        loop {
+            if let (id, StreamEvent::Message(m)) = self.next_event().await? {
+                return Some((id, m));
+            }
+        }
+    }
+
+    /// The next message or subscribed notification of any association.
+    /// Cancel-safe.
+    pub async fn next_event(&mut self) -> Option<(AssocId, StreamEvent)> {
+        let taken = self.inbox.take().await?;
+        self.taken(taken)
+    }
+
+    /// The next message or notification if one is waiting.
+    pub fn try_next_event(&mut self) -> Option<(AssocId, StreamEvent)> {
+        let taken = self.inbox.try_take();
+        self.taken(taken)
+    }
+
+    fn taken(&self, taken: Taken) -> Option<(AssocId, StreamEvent)> {
+        if taken.release {
+            let inbox = self.inbox.clone();
+            self.endpoint.handle.send(Command::Release { inbox });
+        }
+        taken.item
+    }
+
+    /// Which notifications are delivered from now on (SCTP_EVENT).
+    pub fn subscribe(&self, events: Notifications) {
+        self.inbox.subscribe(events);
+    }
+
+    /// [`SocketSender::peeloff`].
+    pub async fn peeloff(&self, id: AssocId) -> io::Result<SctpStream> {
+        self.sender().peeloff(id).await
+    }
+
+    /// [`SocketSender::shutdown`].
+    pub fn shutdown(&self, id: AssocId) {
+        self.sender().shutdown(id);
+    }
+
+    /// [`SocketSender::abort`].
+    pub fn abort(&self, id: AssocId, reason: &[u8]) {
+        self.sender().abort(id, reason);
+    }
+
+    /// [`SocketSender::monitor`].
+    pub fn monitor(&self, id: AssocId) -> Monitor {
+        self.sender().monitor(id)
+    }
+
+    /// How long dropping the socket waits for its associations to close.
+    pub fn set_linger(&mut self, linger: Option<Duration>) {
+        self.linger = linger;
+    }
+}
+
+impl Drop for SctpSocket {
+    fn drop(&mut self) {
+        self.endpoint
+            .handle
+            .send(Command::Unlisten { port: self.port });
+        if let Some(linger) = self
+            .linger
+            .filter(|l| !l.is_zero() && !self.endpoint.handle.on_current_runtime)
+        {
+            // The endpoint finishes the inbox once the socket's last
+            // association has closed; it runs on a thread of its own (a
+            // driver on this runtime does not linger, above).
+            self.inbox.wait_ended(linger);
+        }
+    }
+}
+
+/// Whether a send queues a message: not an abort, nor an empty SCTP_EOF.
+fn carries_message(data: &Bytes, info: &SendInfo) -> bool {
+    let only_eof = info.eof && data.is_empty();
+    !info.abort && !only_eof
+}
+
+/// The sending side of a one-to-many socket ([`SctpSocket::sender`]),
+/// cheap to clone: usable from other tasks while one receives. It does not
+/// keep the socket open: once the socket is dropped, sends fail.
+#[derive(Debug, Clone)]
+pub struct SocketSender {
+    endpoint: Endpoint,
+    port: u16,
+    inbox: Arc<Inbox>,
+    linger: Option<Duration>,
+}
+
+impl SocketSender {
     /// Sends a message to the peer at UDP address `to`, SCTP port `port`,
     /// setting up an association first if there is none; returns the
     /// association it went on. Waits while the send buffer is full.
@@ -191,42 +363,6 @@ impl SctpSocket {
         self.connect_with(to, port, Vec::new()).await
     }
 
-    /// The next message of any association, skipping notifications;
-    /// `None` once the socket's endpoint has stopped.
-    pub async fn recv_from(&mut self) -> Option<(AssocId, Message)> {
-        loop {
-            if let (id, StreamEvent::Message(m)) = self.next_event().await? {
-                return Some((id, m));
-            }
-        }
-    }
-
-    /// The next message or subscribed notification of any association.
-    /// Cancel-safe.
-    pub async fn next_event(&mut self) -> Option<(AssocId, StreamEvent)> {
-        let taken = self.inbox.take().await?;
-        self.taken(taken)
-    }
-
-    /// The next message or notification if one is waiting.
-    pub fn try_next_event(&mut self) -> Option<(AssocId, StreamEvent)> {
-        let taken = self.inbox.try_take();
-        self.taken(taken)
-    }
-
-    fn taken(&self, taken: Taken) -> Option<(AssocId, StreamEvent)> {
-        if taken.release {
-            let inbox = self.inbox.clone();
-            self.endpoint.handle.send(Command::Release { inbox });
-        }
-        taken.item
-    }
-
-    /// Which notifications are delivered from now on (SCTP_EVENT).
-    pub fn subscribe(&self, events: Notifications) {
-        self.inbox.subscribe(events);
-    }
-
     /// Gives association `id` a stream of its own (sctp_peeloff), with
     /// the messages and notifications the socket held for it, in order.
     /// The stream starts with this socket's subscription. Fails if the
@@ -274,32 +410,4 @@ impl SctpSocket {
             id,
         }
     }
-
-    /// How long dropping the socket waits for its associations to close.
-    pub fn set_linger(&mut self, linger: Option<Duration>) {
-        self.linger = linger;
-    }
-}
-
-impl Drop for SctpSocket {
-    fn drop(&mut self) {
-        self.endpoint
-            .handle
-            .send(Command::Unlisten { port: self.port });
-        if let Some(linger) = self
-            .linger
-            .filter(|l| !l.is_zero() && !self.endpoint.handle.on_current_runtime)
-        {
-            // The endpoint finishes the inbox once the socket's last
-            // association has closed; it runs on a thread of its own (a
-            // driver on this runtime does not linger, above).
-            self.inbox.wait_ended(linger);
-        }
-    }
-}
-
-/// Whether a send queues a message: not an abort, nor an empty SCTP_EOF.
-fn carries_message(data: &Bytes, info: &SendInfo) -> bool {
-    let only_eof = info.eof && data.is_empty();
-    !info.abort && !only_eof
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use listener::SctpListener;
-pub use many::SctpSocket;
+pub use many::{SctpSocket, SocketSender};
 pub use stream::{Monitor, RecvHalf, SctpStream, SendHalf};
 
 use crate::driver::Recorder;
