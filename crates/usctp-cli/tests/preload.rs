@@ -770,3 +770,39 @@ fn the_shim_exports_the_libc_functions_it_hooks_and_nothing_else() {
     ];
     assert_eq!(exported, expected);
 }
+
+#[test]
+fn the_seed_programs_are_the_tutorials_text_restored() {
+    let _serial = one_at_a_time();
+    // The tutorial's text lives beside the repository on the developers'
+    // machines (`../shared/seed/`), not in it; where it is, restore.py
+    // must give back exactly the programs committed in interop/seed/.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let seed = root.join("../shared/seed/000_36e0cf67570aeaff.txt");
+    if !seed.exists() {
+        eprintln!(
+            "{} is not here: the restoration is not checked",
+            seed.display()
+        );
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("usctp-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let python = Command::new("python3")
+        .arg(root.join("interop/seed/restore.py"))
+        .arg(&seed)
+        .arg(&out)
+        .output()
+        .expect("run python3");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    for file in ["sctpclnt.c", "sctpsrvr.c", "common.h"] {
+        let restored = std::fs::read_to_string(out.join(file)).unwrap();
+        let committed = std::fs::read_to_string(root.join("interop/seed").join(file)).unwrap();
+        assert_eq!(restored, committed, "{file}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
