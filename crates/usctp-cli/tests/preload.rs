@@ -750,9 +750,12 @@ fn the_shim_exports_the_libc_functions_it_hooks_and_nothing_else() {
         "dup",
         "dup2",
         "dup3",
+        "fcntl",
+        "fcntl64",
         "getpeername",
         "getsockname",
         "getsockopt",
+        "ioctl",
         "listen",
         "read",
         "readv",
@@ -805,4 +808,49 @@ fn the_seed_programs_are_the_tutorials_text_restored() {
         assert_eq!(restored, committed, "{file}");
     }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A Python program whose SCTP socket goes through libc: the socket
+/// module's connect, send and recv, select, `ioctl(FIONREAD)` and an
+/// `fcntl(F_DUPFD)` copy, against a native usctp echo server.
+const PYTHON_CLIENT: &str = r#"
+import fcntl, os, select, socket, struct, sys, termios
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)
+s.connect(("127.0.0.1", 7))
+s.send(b"hello")
+select.select([s], [], [], 5)
+waiting = struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+assert waiting == 5, waiting
+assert s.recv(100) == b"hello"
+copy = fcntl.fcntl(s.fileno(), fcntl.F_DUPFD, 0)
+os.write(copy, b"through a copy")
+select.select([copy], [], [], 5)
+assert os.read(copy, 100) == b"through a copy"
+print("ok", s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))
+"#;
+
+#[test]
+fn a_python_program_gets_sctp_through_libc() {
+    let _serial = one_at_a_time();
+    if !tools() {
+        return;
+    }
+    let stack = Stack::new();
+    let native_port = free_port();
+    let listen = format!("127.0.0.1:{native_port}");
+    let mut echo = Proc::spawn(
+        "usctp echo-server",
+        Path::new(USCTP),
+        &["echo-server", "--listen", &listen, "--port", "7"],
+    );
+    echo.wait_for("on udp");
+    let done = stack
+        .spawn_with(
+            "python3",
+            Some(native_port),
+            &["python3", "-c", PYTHON_CLIENT],
+            false,
+        )
+        .succeeded("python3");
+    assert_eq!(done.stdout, "ok 132\n", "{}", done.stderr);
 }

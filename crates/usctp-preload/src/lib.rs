@@ -1070,6 +1070,75 @@ pub unsafe extern "C" fn dup3(fd: c_int, to: c_int, flags: c_int) -> c_int {
     new
 }
 
+/// `fcntl(fd, cmd, ...)`: copies made with F_DUPFD and F_DUPFD_CLOEXEC are
+/// SCTP sockets too; everything else is libc's. The variadic argument is
+/// taken as one machine word, which is how the x86-64 and AArch64 Linux
+/// ABIs pass every `fcntl` argument (an int, a pointer, nothing).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
+    // SAFETY: libc's fcntl with the caller's arguments.
+    let r = unsafe { real!(fcntl: fn(c_int, c_int, usize) -> c_int)(fd, cmd, arg) };
+    duplicated(fd, cmd, r)
+}
+
+/// glibc's name for `fcntl` in programs built with 64-bit file offsets.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: usize) -> c_int {
+    // SAFETY: libc's fcntl64 with the caller's arguments.
+    let r = unsafe { real!(fcntl64: fn(c_int, c_int, usize) -> c_int)(fd, cmd, arg) };
+    duplicated(fd, cmd, r)
+}
+
+/// After `fcntl(fd, cmd)` returned `r`: a new fd from F_DUPFD is a copy.
+fn duplicated(fd: c_int, cmd: c_int, r: c_int) -> c_int {
+    if (cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC) && r >= 0 {
+        forget(r);
+        copy_entry(fd, r);
+    }
+    r
+}
+
+/// `ioctl(fd, request, ...)`: FIONREAD (SIOCINQ) on an SCTP socket says
+/// how many bytes of the next message are left to read, as Linux's does,
+/// not counting the record header; everything else is libc's. The
+/// variadic argument is one machine word, as for `fcntl`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ioctl(fd: c_int, request: libc::c_ulong, arg: usize) -> c_int {
+    if ours(fd) && request == libc::FIONREAD {
+        if arg == 0 {
+            return fail(errno::EFAULT);
+        }
+        let mut head = [0u8; HEADER_LEN];
+        // SAFETY: a peek of the next record's header; MSG_TRUNC returns
+        // its whole length.
+        let n = unsafe {
+            recv_record(
+                fd,
+                &mut head,
+                &[],
+                libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+            )
+        };
+        let left = match usize::try_from(n) {
+            Ok(n) if n >= HEADER_LEN && Header::decode(&head).kind != kind::ERROR => {
+                let payload = n - HEADER_LEN;
+                let read = if state(fd) & PARTIAL != 0 {
+                    offset_of(inode(fd)).min(payload)
+                } else {
+                    0
+                };
+                payload - read
+            }
+            _ => 0,
+        };
+        // SAFETY: FIONREAD's argument is the caller's int.
+        unsafe { (arg as *mut c_int).write_unaligned(left.min(c_int::MAX as usize) as c_int) };
+        return 0;
+    }
+    // SAFETY: libc's ioctl with the caller's arguments.
+    unsafe { real!(ioctl: fn(c_int, libc::c_ulong, usize) -> c_int)(fd, request, arg) }
+}
+
 // ---------------------------------------------------------------------------
 // Sending
 
