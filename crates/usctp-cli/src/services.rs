@@ -363,7 +363,7 @@ pub async fn bench(
     }
     let payload = Bytes::from(vec![b'x'; job.size.max(1)]);
     let start = now();
-    let (sent, messages, failovers) = if count == 1 {
+    let total = if count == 1 {
         let stream = streams.pop().expect("one stream");
         send_bulk(stream, payload, job.bytes, job, start, out).await?
     } else {
@@ -377,10 +377,9 @@ pub async fn bench(
             };
             tasks.spawn(send_bulk(stream, payload.clone(), share, job, start, quiet));
         }
-        let mut total = (0, 0, 0);
+        let mut total = Bulk::default();
         while let Some(result) = tasks.join_next().await {
-            let (sent, messages, failovers) = result.map_err(io::Error::other)??;
-            total = (total.0 + sent, total.1 + messages, total.2 + failovers);
+            total.add(&result.map_err(io::Error::other)??);
         }
         total
     };
@@ -388,20 +387,50 @@ pub async fn bench(
     report(
         out.json,
         &[
-            ("bytes", sent.to_string()),
-            ("messages", messages.to_string()),
+            ("bytes", total.bytes.to_string()),
+            ("messages", total.messages.to_string()),
             ("seconds", format!("{seconds:.6}")),
-            ("MBps", format!("{:.3}", sent as f64 / seconds / 1e6)),
-            ("failovers", failovers.to_string()),
+            ("MBps", format!("{:.3}", total.bytes as f64 / seconds / 1e6)),
+            ("failovers", total.failovers.to_string()),
             ("associations", count.to_string()),
+            // How losses were recovered (summed over the associations).
+            ("retransmitted_chunks", total.retransmitted.to_string()),
+            ("fast_retransmits", total.fast_retransmits.to_string()),
+            ("t3_expiries", total.t3_expiries.to_string()),
+            ("gap_blocks_received", total.gap_blocks.to_string()),
         ],
     );
     Ok(())
 }
 
+/// What bulk sending did on one association or several.
+#[derive(Debug, Default)]
+struct Bulk {
+    bytes: usize,
+    messages: usize,
+    failovers: usize,
+    retransmitted: u64,
+    fast_retransmits: u64,
+    t3_expiries: u64,
+    gap_blocks: u64,
+}
+
+impl Bulk {
+    fn add(&mut self, other: &Bulk) {
+        self.bytes += other.bytes;
+        self.messages += other.messages;
+        self.failovers += other.failovers;
+        self.retransmitted += other.retransmitted;
+        self.fast_retransmits += other.fast_retransmits;
+        self.t3_expiries += other.t3_expiries;
+        self.gap_blocks += other.gap_blocks;
+    }
+}
+
 /// Sends `bytes` in messages of `payload`'s size over one association,
 /// waits until the peer has acknowledged them and shuts it down. Returns
-/// the bytes and messages sent and the failovers seen.
+/// the bytes and messages sent, the failovers seen and the association's
+/// retransmission counters.
 async fn send_bulk(
     mut stream: SctpStream,
     payload: Bytes,
@@ -409,7 +438,7 @@ async fn send_bulk(
     job: BenchJob,
     start: Instant,
     out: Output,
-) -> io::Result<(usize, usize, usize)> {
+) -> io::Result<Bulk> {
     let size = payload.len();
     let usable = stream.established().outbound_streams.max(1);
     let mut watch = Watch::new(start, out.verbose);
@@ -439,6 +468,7 @@ async fn send_bulk(
     // Timed until the peer has acknowledged everything.
     stream.all_acknowledged().await;
     drain(&mut watch, &mut stream);
+    let counters = stream.counters().await.unwrap_or_default();
     if let Some(task) = progress {
         task.abort();
         eprintln!();
@@ -447,7 +477,15 @@ async fn send_bulk(
     while let Some(event) = stream.next_event().await {
         watch.note(id, &event);
     }
-    Ok((sent, messages, watch.failovers))
+    Ok(Bulk {
+        bytes: sent,
+        messages,
+        failovers: watch.failovers,
+        retransmitted: counters.retransmitted_chunks,
+        fast_retransmits: counters.fast_retransmits,
+        t3_expiries: counters.t3_expiries,
+        gap_blocks: counters.gap_blocks_received,
+    })
 }
 
 /// Prints, every `every`, the time, the bytes the peer has acknowledged,
