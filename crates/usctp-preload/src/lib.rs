@@ -46,9 +46,6 @@ const LISTENING: u32 = 8;
 const DATA_IO: u32 = 16;
 /// SCTP_RECVRCVINFO: receives carry SCTP_RCVINFO.
 const RCVINFO: u32 = 32;
-/// The program has read part of the record at the head of the queue
-/// (how much: `OFFSETS`).
-const PARTIAL: u32 = 64;
 /// Bits an accepted or peeled-off socket inherits.
 const INHERITED: u32 = INET6 | DATA_IO | RCVINFO;
 
@@ -81,9 +78,11 @@ fn remember(fd: c_int, bits: u32, ino: u64) {
 fn forget(fd: c_int) {
     if let Ok(i) = usize::try_from(fd)
         && i < MAX_FDS
-        && STATE[i].swap(0, Relaxed) & PARTIAL != 0
+        && STATE[i].swap(0, Relaxed) & OURS != 0
+        && PARTIALS.load(Relaxed) > 0
     {
-        set_offset(INODE[i].load(Relaxed), None);
+        offsets().retain(|e| e.0 != INODE[i].load(Relaxed));
+        PARTIALS.store(offsets().len(), Relaxed);
     }
 }
 
@@ -1122,12 +1121,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: libc::c_ulong, arg: usize) ->
         let left = match usize::try_from(n) {
             Ok(n) if n >= HEADER_LEN && Header::decode(&head).kind != kind::ERROR => {
                 let payload = n - HEADER_LEN;
-                let read = if state(fd) & PARTIAL != 0 {
-                    offset_of(inode(fd)).min(payload)
-                } else {
-                    0
-                };
-                payload - read
+                payload - partial(inode(fd)).unwrap_or(0).min(payload)
             }
             _ => 0,
         };
@@ -1400,22 +1394,31 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, count: c_int) -> s
 /// buffer is returned in parts, the last with MSG_EOR (Linux's partial
 /// delivery). The record stays queued until its last part is read, so the
 /// fd stays readable for poll and epoll, as Linux's does.
+/// The offset is the socket's (its inode's), shared by `dup`ed fds; the
+/// lock is held from looking at the record to taking it, so that two
+/// readers never take one record twice or skip one.
 static OFFSETS: Mutex<Vec<(u64, usize)>> = Mutex::new(Vec::new());
+/// How many entries `OFFSETS` has: reads skip the lock while it is 0.
+static PARTIALS: AtomicUsize = AtomicUsize::new(0);
 
 fn offsets() -> std::sync::MutexGuard<'static, Vec<(u64, usize)>> {
     OFFSETS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn offset_of(ino: u64) -> usize {
-    offsets().iter().find(|e| e.0 == ino).map_or(0, |e| e.1)
+/// How far into the head record of socket `ino` the program has read.
+fn partial(ino: u64) -> Option<usize> {
+    if PARTIALS.load(Relaxed) == 0 {
+        return None;
+    }
+    offsets().iter().find(|e| e.0 == ino).map(|e| e.1)
 }
 
-fn set_offset(ino: u64, offset: Option<usize>) {
-    let mut all = offsets();
+fn set_offset(all: &mut Vec<(u64, usize)>, ino: u64, offset: Option<usize>) {
     all.retain(|e| e.0 != ino);
     if let Some(offset) = offset {
         all.push((ino, offset));
     }
+    PARTIALS.store(all.len(), Relaxed);
 }
 
 /// The largest payload of a record from the daemon.
@@ -1487,11 +1490,13 @@ unsafe fn sctp_recv(fd: c_int, iov: &[iovec], flags: c_int) -> (ssize_t, Option<
     if bits & LISTENING != 0 {
         return (fail(errno::ENOTCONN), None);
     }
-    let peek = flags & libc::MSG_PEEK != 0;
     let pass = flags & (libc::MSG_DONTWAIT | libc::MSG_PEEK);
-    let room: usize = iov.iter().map(|v| v.iov_len).sum();
+    let room = iov
+        .iter()
+        .fold(0usize, |sum, v| sum.saturating_add(v.iov_len));
+    let ino = inode(fd);
     let mut head = [0u8; HEADER_LEN];
-    if room >= MAX_PAYLOAD && bits & PARTIAL == 0 {
+    if room >= MAX_PAYLOAD && partial(ino).is_none() {
         // Any record fits: one read, straight into the caller's buffers.
         // SAFETY: the caller's iovecs.
         let n = unsafe { recv_record(fd, &mut head, iov, pass) };
@@ -1513,29 +1518,67 @@ unsafe fn sctp_recv(fd: c_int, iov: &[iovec], flags: c_int) -> (ssize_t, Option<
     }
     // The record may not fit: look at it whole, give the caller what fits
     // from where it left off, and take it from the queue once all of it
-    // has been given.
-    PEEKED.with_borrow_mut(|buf| {
-        buf.resize(MAX_PAYLOAD, 0);
+    // has been given. A blocking socket waits for a record first, without
+    // the lock; the look and the take are then made under it.
+    PEEKED.with(|cell| match cell.try_borrow_mut() {
+        // SAFETY: the caller's iovecs.
+        Ok(mut buf) => unsafe { recv_in_parts(fd, iov, flags, ino, &mut buf) },
+        // This thread is inside a read already (a signal handler reads):
+        // a buffer of its own.
+        Err(_) => unsafe { recv_in_parts(fd, iov, flags, ino, &mut Vec::new()) },
+    })
+}
+
+/// The receive of a record that may not fit the caller's buffers, looked at
+/// whole in `buf`.
+///
+/// # Safety
+/// The iovecs point to writable memory of their lengths.
+unsafe fn recv_in_parts(
+    fd: c_int,
+    iov: &[iovec],
+    flags: c_int,
+    ino: u64,
+    buf: &mut Vec<u8>,
+) -> (ssize_t, Option<Received>) {
+    let peek = flags & libc::MSG_PEEK != 0;
+    let waits = flags & libc::MSG_DONTWAIT == 0 && !is_nonblocking(fd);
+    let mut head = [0u8; HEADER_LEN];
+    buf.resize(MAX_PAYLOAD, 0);
+    loop {
+        if waits {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one pollfd that lives across the call.
+            if unsafe { libc::syscall(libc::SYS_poll, &mut p, 1, -1) } < 0 {
+                return (-1, None);
+            }
+        }
+        let mut all = offsets();
         let whole = iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
         };
-        // SAFETY: one iovec over this thread's buffer.
+        // SAFETY: one iovec over this call's buffer.
         let n = unsafe {
             recv_record(
                 fd,
                 &mut head,
                 std::slice::from_ref(&whole),
-                pass | libc::MSG_PEEK,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
             )
         };
         let n = match usize::try_from(n) {
+            // Another reader took it first: wait again.
+            Err(_) if waits && get_errno() == errno::EAGAIN => continue,
             Err(_) | Ok(0) => return (n, None),
             Ok(n) if n < HEADER_LEN => return (fail(errno::EIO), None),
             Ok(n) => n,
         };
         let header = Header::decode(&head);
-        let ino = inode(fd);
         let consume = |fd| {
             let mut discard = [0u8; HEADER_LEN];
             // SAFETY: no caller buffer: the record is cut to its header.
@@ -1548,11 +1591,10 @@ unsafe fn sctp_recv(fd: c_int, iov: &[iovec], flags: c_int) -> (ssize_t, Option<
             return (fail(header.errno), None);
         }
         let payload = n - HEADER_LEN;
-        let offset = if bits & PARTIAL != 0 {
-            offset_of(ino).min(payload)
-        } else {
-            0
-        };
+        let offset = all
+            .iter()
+            .find(|e| e.0 == ino)
+            .map_or(0, |e| e.1.min(payload));
         let rest = &buf[offset..payload];
         // SAFETY: the caller's iovecs.
         let copied = unsafe { scatter(rest, iov) };
@@ -1560,17 +1602,15 @@ unsafe fn sctp_recv(fd: c_int, iov: &[iovec], flags: c_int) -> (ssize_t, Option<
         if !peek {
             if complete {
                 consume(fd);
-                if bits & PARTIAL != 0 {
-                    set_offset(ino, None);
-                    set_bits(fd, PARTIAL, false);
+                if offset > 0 {
+                    set_offset(&mut all, ino, None);
                 }
             } else {
-                set_offset(ino, Some(offset + copied));
-                set_bits(fd, PARTIAL, true);
+                set_offset(&mut all, ino, Some(offset + copied));
             }
         }
-        (copied as ssize_t, Some(Received { header, complete }))
-    })
+        return (copied as ssize_t, Some(Received { header, complete }));
+    }
 }
 
 /// Completes a recvmsg: address, control messages and flags as Linux

@@ -82,6 +82,12 @@ fn local_ip_towards(local: SocketAddr, peer: SocketAddr) -> std::net::IpAddr {
 /// The next record from the program; 0 once its end is gone or shut down
 /// for writing.
 async fn recv_record(pair: &AsyncFd<socket2::Socket>, buf: &mut [u8]) -> io::Result<usize> {
+    // A read first: the readiness may have been cleared by a watcher
+    // while records were waiting (`gone`), and no new edge would come.
+    match pair.get_ref().read(buf) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        result => return result,
+    }
     loop {
         let mut guard = pair.readable().await?;
         if let Ok(result) = guard.try_io(|s| s.get_ref().read(buf)) {
@@ -139,18 +145,22 @@ async fn waiting(pair: &AsyncFd<socket2::Socket>) -> Waiting {
         let Ok(mut guard) = pair.readable().await else {
             return Waiting::Gone;
         };
-        // The program's end closed (or shut down for writing), records
-        // or not.
-        if guard.ready().is_read_closed() {
-            return Waiting::Gone;
-        }
+        // Records first: a program may send and close at once (its
+        // records are still sent); its end is gone once none are left.
         let mut byte = [MaybeUninit::uninit(); 1];
         match guard.try_io(|s| s.get_ref().peek(&mut byte)) {
             Ok(Ok(0) | Err(_)) => return Waiting::Gone,
             Ok(Ok(_)) => return Waiting::Records,
+            Err(_would_block) if guard_closed(pair) => return Waiting::Gone,
             Err(_would_block) => {}
         }
     }
+}
+
+/// Whether the program's end has closed (or shut down for writing).
+fn guard_closed(pair: &AsyncFd<socket2::Socket>) -> bool {
+    let mut byte = [MaybeUninit::uninit(); 1];
+    matches!(pair.get_ref().peek(&mut byte), Ok(0))
 }
 
 /// Returns once the program's end is closed, records waiting or not.
@@ -419,6 +429,7 @@ pub(super) async fn run_stream(
     }
     let limit = daemon.settings.config.max_message_size;
     let (mut rx, mut tx) = stream.into_split();
+    // Whether the association ended gracefully.
     let writer = async {
         let mut open = true;
         while let Some(event) = rx.next_event().await {
@@ -440,7 +451,7 @@ pub(super) async fn run_stream(
                         "socket {}: association {id} ended: {reason:?}",
                         sock.ino
                     ));
-                    break;
+                    return reason.is_none();
                 }
                 _ => !open || notify(&sock, &event, id, peer).await.is_ok(),
             };
@@ -448,6 +459,7 @@ pub(super) async fn run_stream(
             // association still finishes.
             open &= written;
         }
+        false
     };
     let reader = async {
         let mut incoming = Incoming::new();
@@ -478,13 +490,14 @@ pub(super) async fn run_stream(
         }
     };
     tokio::pin!(writer);
-    tokio::select! {
-        () = &mut writer => {}
+    let ended_gracefully = tokio::select! {
+        graceful = &mut writer => graceful,
         () = reader => writer.await,
-    }
+    };
     // What the program may still ask about while it reads what came
     // before the end.
-    if let Phase::Connected(c) = &sock.state().phase
+    if ended_gracefully
+        && let Phase::Connected(c) = &sock.state().phase
         && let Some(started) = &c.started
     {
         daemon.remember_ended(super::Ended {
