@@ -3,6 +3,7 @@
 //! them), associations that came up to their connect, listener or
 //! one-to-many socket, notifications, and the end of an association.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -40,14 +41,11 @@ impl Driver {
             return false;
         }
         if assoc.readable() == 0 {
-            entry.deferred = None;
+            undefer(&mut self.waiting, entry);
             return false;
         }
         if !entry.inbox.has_room() {
-            if entry.deferred.is_none() {
-                self.deferrals += 1;
-                entry.deferred = Some(self.deferrals);
-            }
+            defer(&mut self.waiting, &mut self.deferrals, entry, id);
             return false;
         }
         let Some(message) = assoc.recv_held() else {
@@ -67,33 +65,27 @@ impl Driver {
                 assoc.release(bytes);
             }
         }
-        let mut waiting: Vec<(u64, AssocId)> = self
-            .assocs
-            .iter()
-            .filter(|(_, a)| Arc::ptr_eq(&a.inbox, inbox))
-            .filter_map(|(&id, a)| Some((a.deferred?, id)))
-            .collect();
-        waiting.sort_unstable();
-        let mut turn: std::collections::VecDeque<AssocId> =
-            waiting.into_iter().map(|(_, id)| id).collect();
+        let mut turn: VecDeque<AssocId> = self
+            .waiting
+            .get(&inbox_key(inbox))
+            .map(|queue| queue.values().copied().collect())
+            .unwrap_or_default();
         while inbox.has_room() {
             let Some(id) = turn.pop_front() else {
                 break;
             };
             if let Some(entry) = self.assocs.get_mut(&id) {
-                entry.deferred = None;
+                undefer(&mut self.waiting, entry);
             }
             if self.deliver_one(id) {
                 turn.push_back(id);
             }
         }
-        // Those still waiting keep their place.
+        // Those still waiting keep their place (or take a new turn, if
+        // served and still with more).
         for id in turn {
             if let Some(entry) = self.assocs.get_mut(&id) {
-                if entry.deferred.is_none() {
-                    self.deferrals += 1;
-                    entry.deferred = Some(self.deferrals);
-                }
+                defer(&mut self.waiting, &mut self.deferrals, entry, id);
             }
         }
     }
@@ -246,6 +238,7 @@ impl Driver {
         let Some(mut entry) = self.assocs.remove(&id) else {
             return;
         };
+        undefer(&mut self.waiting, &mut entry);
         entry.unanswered.end();
         if let Some(Connecting {
             remote,
@@ -299,6 +292,7 @@ impl Driver {
         let Some(mut entry) = self.assocs.remove(&id) else {
             return;
         };
+        undefer(&mut self.waiting, &mut entry);
         // From now on every `send` of its stream waits for its answer
         // (which says the association is gone).
         entry.unanswered.end();
@@ -339,11 +333,48 @@ impl Driver {
         };
         let inbox = Arc::new(Inbox::new(spec.notifications, usize::MAX));
         entry.inbox.move_items(id, &inbox);
+        // It waits on its new inbox from now on, if at all.
+        undefer(&mut self.waiting, entry);
         let old = std::mem::replace(&mut entry.inbox, inbox);
         entry.shared = false;
         // Bytes it consumed from the socket's inbox are released now.
         self.release(&old);
         self.deliver(id);
         self.accepted(id, established)
+    }
+}
+
+/// Associations waiting for room, by inbox ([`inbox_key`]), by turn.
+pub(super) type Waiting = HashMap<usize, BTreeMap<u64, AssocId>>;
+
+/// An inbox's key in [`Waiting`]: its address, which stays the same while
+/// any association refers to it.
+fn inbox_key(inbox: &Arc<Inbox>) -> usize {
+    Arc::as_ptr(inbox) as usize
+}
+
+/// Association `id` (`entry`) waits for room in its inbox: from a new turn,
+/// unless it already waits.
+fn defer(waiting: &mut Waiting, deferrals: &mut u64, entry: &mut Assoc, id: AssocId) {
+    if entry.deferred.is_none() {
+        *deferrals += 1;
+        entry.deferred = Some(*deferrals);
+        waiting
+            .entry(inbox_key(&entry.inbox))
+            .or_default()
+            .insert(*deferrals, id);
+    }
+}
+
+/// `entry` waits no more.
+fn undefer(waiting: &mut Waiting, entry: &mut Assoc) {
+    if let Some(turn) = entry.deferred.take() {
+        let key = inbox_key(&entry.inbox);
+        if let Some(queue) = waiting.get_mut(&key) {
+            queue.remove(&turn);
+            if queue.is_empty() {
+                waiting.remove(&key);
+            }
+        }
     }
 }

@@ -368,6 +368,10 @@ struct Driver {
     /// Turns counted for associations that wait for room in an inbox (the
     /// order they are served in).
     deferrals: u64,
+    /// The associations that wait, by inbox, in turn order: taking from an
+    /// inbox serves its waiting associations without looking at the
+    /// others.
+    waiting: events::Waiting,
     /// Packets on their way out together (GSO).
     batch: Batch,
     recv: RecvBuffers,
@@ -410,6 +414,7 @@ impl Driver {
             listeners: HashMap::new(),
             readable: Vec::new(),
             deferrals: 0,
+            waiting: events::Waiting::default(),
             batch: Batch::default(),
             recv: RecvBuffers::new(),
             inbox: Vec::new(),
