@@ -663,6 +663,16 @@ pub(super) async fn run_many(
                     .flatten();
                     match known {
                         Some(id) => Some(id),
+                        // SCTP_ABORT, or SCTP_EOF with no message, to a peer
+                        // without an association: nothing to end, nothing
+                        // sent (Linux fails the call with EINVAL).
+                        None if info.abort || (info.eof && data.is_empty()) => {
+                            daemon.log(format_args!(
+                                "socket {}: nothing to end with {to}",
+                                sock.ino
+                            ));
+                            None
+                        }
                         None => {
                             let remote_udp_port = sock.state().options.remote_udp_port;
                             let udp = SocketAddr::new(to.ip(), remote_udp_port);
