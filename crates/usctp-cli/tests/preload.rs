@@ -166,6 +166,19 @@ impl Stack {
     }
 }
 
+/// A native usctp server (`usctp SUBCOMMAND ARGS --listen 127.0.0.1:PORT`)
+/// on a free UDP port, once it listens; with that port.
+fn native(subcommand: &str, args: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut all = vec![subcommand];
+    all.extend(args);
+    all.extend(["--listen", &listen]);
+    let mut server = Proc::spawn(&format!("usctp {subcommand}"), Path::new(USCTP), &all);
+    server.wait_for("on udp");
+    (server, port)
+}
+
 /// Waits until `check` holds (a server is up, a file has its lines).
 #[track_caller]
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
@@ -254,22 +267,7 @@ fn the_tutorials_programs_get_and_give_the_time_with_native_usctp() {
     }
     let stack = Stack::new();
     // usctp daytime-server, the tutorial's client under the shim.
-    let native_port = free_port();
-    let listen = format!("127.0.0.1:{native_port}");
-    let mut native = Proc::spawn(
-        "usctp daytime-server",
-        Path::new(USCTP),
-        &[
-            "daytime-server",
-            "--listen",
-            &listen,
-            "--port",
-            "19000",
-            "--max-assocs",
-            "1",
-        ],
-    );
-    native.wait_for("on udp");
+    let (native, native_port) = native("daytime-server", &["--port", "19000", "--max-assocs", "1"]);
     let client = seed("sctpclnt");
     let done = stack
         .spawn_with(
@@ -578,23 +576,10 @@ fn a_program_killed_with_sigkill_leaves_its_association_closed_and_nothing_behin
         return;
     }
     let stack = Stack::with(&["--idle-exit", "1"]);
-    let native_port = free_port();
-    let listen = format!("127.0.0.1:{native_port}");
-    let mut discard = Proc::spawn(
-        "usctp discard-server",
-        Path::new(USCTP),
-        &[
-            "discard-server",
-            "--listen",
-            &listen,
-            "--port",
-            "9",
-            "--json",
-            "--max-assocs",
-            "1",
-        ],
+    let (discard, native_port) = native(
+        "discard-server",
+        &["--port", "9", "--json", "--max-assocs", "1"],
     );
-    discard.wait_for("on udp");
     let mut client = stack.spawn_with(
         "ncat",
         Some(native_port),
@@ -836,14 +821,7 @@ fn a_python_program_gets_sctp_through_libc() {
         return;
     }
     let stack = Stack::new();
-    let native_port = free_port();
-    let listen = format!("127.0.0.1:{native_port}");
-    let mut echo = Proc::spawn(
-        "usctp echo-server",
-        Path::new(USCTP),
-        &["echo-server", "--listen", &listen, "--port", "7"],
-    );
-    echo.wait_for("on udp");
+    let (_echo, native_port) = native("echo-server", &["--port", "7"]);
     let done = stack
         .spawn_with(
             "python3",

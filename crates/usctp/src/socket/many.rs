@@ -93,8 +93,10 @@ impl SctpSocket {
         data: Bytes,
         unordered: bool,
     ) -> Result<AssocId, SendError> {
-        let info = SendInfo::new(stream, ppid, unordered);
-        self.sender().send_message_to(to, port, data, info).await
+        let sender = self.sender();
+        sender
+            .send_to(to, port, stream, ppid, data, unordered)
+            .await
     }
 
     /// [`SocketSender::send_message_to`].
@@ -117,8 +119,8 @@ impl SctpSocket {
         data: Bytes,
         unordered: bool,
     ) -> Result<(), SendError> {
-        let info = SendInfo::new(stream, ppid, unordered);
-        self.sender().send_message(id, data, info).await
+        let sender = self.sender();
+        sender.send(id, stream, ppid, data, unordered).await
     }
 
     /// [`SocketSender::send_message`].
@@ -143,7 +145,7 @@ impl SctpSocket {
 
     /// [`SocketSender::connect`].
     pub async fn connect(&self, to: SocketAddr, port: u16) -> io::Result<AssocId> {
-        self.sender().connect_with(to, port, Vec::new()).await
+        self.sender().connect(to, port).await
     }
 
     /// The next message of any association, skipping notifications;
