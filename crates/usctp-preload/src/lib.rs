@@ -1189,16 +1189,16 @@ unsafe fn sctp_send(fd: c_int, m: &msghdr, flags: c_int) -> ssize_t {
         let part = (total - sent).min(MAX_PAYLOAD);
         header.eor = sent + part == total;
         let head = header.encode();
-        let mut vecs = Vec::with_capacity(2 + user.len());
-        vecs.push(iovec {
+        let mut vecs = Iovecs::new(iovec {
             iov_base: head.as_ptr() as *mut c_void,
             iov_len: HEADER_LEN,
         });
-        vecs.extend(slice_iovecs(user, sent, part));
+        slice_iovecs(user, sent, part, &mut vecs);
         // SAFETY: msghdr is plain data; its iovecs refer to the header
         // above and the caller's buffers, all alive for the call.
         let n = unsafe {
             let mut out: msghdr = std::mem::zeroed();
+            let vecs = vecs.as_mut_slice();
             out.msg_iov = vecs.as_mut_ptr();
             out.msg_iovlen = vecs.len();
             libc::syscall(
@@ -1230,9 +1230,52 @@ unsafe fn sctp_send(fd: c_int, m: &msghdr, flags: c_int) -> ssize_t {
     }
 }
 
-/// The iovecs covering `len` bytes of `user` from byte `from`.
-fn slice_iovecs(user: &[iovec], from: usize, len: usize) -> Vec<iovec> {
-    let mut out = Vec::new();
+/// The record header's iovec and the caller's: on the stack for the few a
+/// call usually has, in a `Vec` past that (no allocation per message).
+struct Iovecs {
+    small: [iovec; 8],
+    len: usize,
+    large: Vec<iovec>,
+}
+
+impl Iovecs {
+    fn new(first: iovec) -> Self {
+        let empty = iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut small = [empty; 8];
+        small[0] = first;
+        Self {
+            small,
+            len: 1,
+            large: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, v: iovec) {
+        if self.large.is_empty() && self.len < self.small.len() {
+            self.small[self.len] = v;
+            self.len += 1;
+        } else {
+            if self.large.is_empty() {
+                self.large.extend_from_slice(&self.small[..self.len]);
+            }
+            self.large.push(v);
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [iovec] {
+        if self.large.is_empty() {
+            &mut self.small[..self.len]
+        } else {
+            &mut self.large
+        }
+    }
+}
+
+/// Adds to `out` the iovecs covering `len` bytes of `user` from byte `from`.
+fn slice_iovecs(user: &[iovec], from: usize, len: usize, out: &mut Iovecs) {
     let (mut skip, mut left) = (from, len);
     for v in user {
         if left == 0 {
@@ -1251,7 +1294,6 @@ fn slice_iovecs(user: &[iovec], from: usize, len: usize) -> Vec<iovec> {
         left -= n;
         skip = 0;
     }
-    out
 }
 
 /// Waits until `fd` can be written (a non-blocking socket in the middle of
@@ -1464,16 +1506,16 @@ unsafe fn recv_record(
     iov: &[iovec],
     flags: c_int,
 ) -> ssize_t {
-    let mut vecs = Vec::with_capacity(iov.len() + 1);
-    vecs.push(iovec {
+    let mut vecs = Iovecs::new(iovec {
         iov_base: head.as_mut_ptr().cast(),
         iov_len: HEADER_LEN,
     });
-    vecs.extend_from_slice(iov);
+    iov.iter().for_each(|v| vecs.push(*v));
     // SAFETY: msghdr is plain data; its iovecs are the header buffer and
     // the caller's, alive for the call.
     unsafe {
         let mut m: msghdr = std::mem::zeroed();
+        let vecs = vecs.as_mut_slice();
         m.msg_iov = vecs.as_mut_ptr();
         m.msg_iovlen = vecs.len();
         libc::syscall(libc::SYS_recvmsg, fd, &mut m, flags) as ssize_t
@@ -1936,12 +1978,21 @@ mod tests {
                 iov_len: b.len(),
             },
         ];
-        let part = slice_iovecs(&user, 8, 5);
+        let mut vecs = Iovecs::new(user[0]);
+        slice_iovecs(&user, 8, 5, &mut vecs);
+        let part = &vecs.as_mut_slice()[1..];
         assert_eq!(part.len(), 2);
         assert_eq!((part[0].iov_len, part[1].iov_len), (2, 3));
         assert_eq!(part[0].iov_base as usize, a.as_ptr() as usize + 8);
         assert_eq!(part[1].iov_base as usize, b.as_ptr() as usize);
-        assert!(slice_iovecs(&user, 15, 0).is_empty());
+        let mut none = Iovecs::new(user[0]);
+        slice_iovecs(&user, 15, 0, &mut none);
+        assert_eq!(none.as_mut_slice().len(), 1);
+        // Past eight iovecs they move to the heap, in order.
+        let mut many = Iovecs::new(user[0]);
+        (0..12).for_each(|_| many.push(user[1]));
+        assert_eq!(many.as_mut_slice().len(), 13);
+        assert_eq!(many.as_mut_slice()[12].iov_len, b.len());
     }
 
     #[test]
