@@ -227,7 +227,8 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
         Stack::Usctp => (
             USCTP,
             words(
-                "discard-server --listen 10.201.1.2:9899 --listen 10.201.2.2:9899 --max-assocs 1",
+                "-v discard-server --listen 10.201.1.2:9899 --listen 10.201.2.2:9899 \
+                 --max-assocs 1",
             ),
         ),
         Stack::Usrsctp => (
@@ -333,7 +334,11 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
     }
     let served = server.release().wait_with_output().expect("receiver");
     let other = other.join().unwrap_or_default();
-    let context = format!("{}\n{other}", log.join("\n"));
+    let context = format!(
+        "{}\n{other}\nreceiver's report: {}",
+        log.join("\n"),
+        String::from_utf8_lossy(&served.stdout)
+    );
     assert!(
         output.status.success(),
         "sender failed: {}\n{context}",

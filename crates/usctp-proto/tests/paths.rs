@@ -20,6 +20,7 @@ use usctp_proto::association::{
 };
 use usctp_proto::chunk::{Chunk, Heartbeat, Param};
 use usctp_proto::config::Config;
+use usctp_proto::serial::Tsn;
 
 /// The tester's Initiate Tag.
 const PEER: u32 = 0x6900_0001;
@@ -197,6 +198,98 @@ fn heartbeats_are_answered_from_cookie_echoed_through_shutdown_received() {
     t.send(ours.initiate_tag, &[shutdown_chunk(mine[0].tsn.prev())]);
     assert_eq!(state(&t, id), Some(AssociationState::ShutdownReceived));
     answered(&mut t, b"shutdown-received");
+}
+
+// ---- §9.2 with §6.4: the shutdown on a multi-homed association ----
+
+/// A peer with two addresses, both confirmed; returns the tester, the
+/// IUT's tag, the association and the alternate address.
+fn established_with_alternate() -> (Tester, u32, AssocId, SocketAddr) {
+    let source = tester_addr();
+    let other = SocketAddr::new("10.0.2.2".parse().unwrap(), source.port());
+    let mut t = Tester::server();
+    let ack = send_init(
+        &mut t,
+        init_with(PEER, vec![Param::from_address(other.ip())]),
+    );
+    t.send(
+        ack.initiate_tag,
+        &[cookie_echo(ack.state_cookie().unwrap())],
+    );
+    let events = t.events();
+    let Some(&(id, _)) = events.iter().find(|(_, e)| matches!(e, Event::Up(_))) else {
+        panic!("{events:?}")
+    };
+    let mut probe = None;
+    for _ in 0..10 {
+        probe = probe.or_else(|| {
+            t.sent()
+                .into_iter()
+                .find_map(|s| match &s.packet.chunks[..] {
+                    [Chunk::Heartbeat(hb)] if s.to == other => Some(hb.clone()),
+                    _ => None,
+                })
+        });
+        t.advance(Duration::from_millis(10));
+    }
+    let probe = probe.expect("the alternate is probed at once");
+    t.from = other;
+    t.send(ack.initiate_tag, &[Chunk::HeartbeatAck(probe)]);
+    let paths = t.iut.association(id).unwrap().paths();
+    assert!(paths.iter().all(|p| p.confirmed), "{paths:?}");
+    assert!(paths[0].primary && paths[0].address == source);
+    (t, ack.initiate_tag, id, other)
+}
+
+/// RFC 9260 §9.2 with §6.4: the SHUTDOWN ACK answers the SHUTDOWN where it
+/// came from, not the primary: a peer that moved off a failed primary
+/// (and whose failure this end has not yet noticed, having sent no DATA)
+/// gets it on the path it used. T2-shutdown's retransmissions then try
+/// the other address in turn, as a timed-out DATA chunk would (§6.4.1).
+#[test]
+fn the_shutdown_ack_goes_where_the_shutdown_came_from_and_retransmissions_alternate() {
+    let (mut t, tag, id, other) = establish_with_alternate_quietly();
+    t.send(tag, &[shutdown_chunk(Tsn(TESTER_TSN - 1))]);
+    let ack = t.sent_one();
+    assert_eq!(ack.only(), &Chunk::ShutdownAck);
+    assert_eq!(ack.to, other, "to the SHUTDOWN's source, not the primary");
+    assert_eq!(state(&t, id), Some(AssociationState::ShutdownAckSent));
+    // No SHUTDOWN COMPLETE: each T2 expiry retransmits, to the address the
+    // last one did not go to.
+    let mut destinations = Vec::new();
+    // RTO 1, 2, 4 and 8 s.
+    for _ in 0..200 {
+        t.advance(Duration::from_millis(100));
+        for s in t.sent() {
+            if matches!(s.packet.chunks[..], [Chunk::ShutdownAck]) {
+                destinations.push(s.to);
+            }
+        }
+        if destinations.len() == 4 {
+            break;
+        }
+    }
+    let primary = tester_addr();
+    assert_eq!(destinations, [primary, other, primary, other]);
+    // A SHUTDOWN COMPLETE on any path ends it.
+    t.send(tag, &[shutdown_complete(false)]);
+    let events = t.events();
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::ShutdownComplete)),
+        "{events:?}"
+    );
+    assert_eq!(t.iut.association_count(), 0);
+}
+
+/// `established_with_alternate`, with what the handshake and the
+/// confirmation sent already taken.
+fn establish_with_alternate_quietly() -> (Tester, u32, AssocId, SocketAddr) {
+    let (mut t, tag, id, other) = established_with_alternate();
+    let _ = t.sent();
+    let _ = t.events();
+    (t, tag, id, other)
 }
 
 // ---- §7.2: congestion control per destination ----

@@ -247,7 +247,7 @@ impl Association {
             }
         }
         tcb.paths.on_acked(outcome, out, config.primary_failback);
-        self.progress_shutdown(now);
+        self.progress_shutdown(now, None);
     }
 
     /// A DATA chunk (§6.2, §6.5). Returns whether to go on with the packet.

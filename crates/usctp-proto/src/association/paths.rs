@@ -210,7 +210,7 @@ impl Paths {
 
     /// The usable path other than `i` with the fewest errors and lowest
     /// SRTT.
-    fn best_alternate(&self, i: usize) -> Option<usize> {
+    pub(super) fn best_alternate(&self, i: usize) -> Option<usize> {
         (0..self.list.len())
             .filter(|&j| j != i && self.list[j].is_usable())
             .min_by_key(|&j| {

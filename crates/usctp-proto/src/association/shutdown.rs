@@ -14,7 +14,7 @@ impl Association {
         match &mut self.state {
             State::Open(_, phase @ Phase::Established) => {
                 *phase = Phase::ShutdownPending;
-                self.progress_shutdown(now);
+                self.progress_shutdown(now, None);
             }
             // Nothing was established: there is nothing to shut down.
             State::CookieWait(_) | State::CookieEchoed(_) => self.abort(b""),
@@ -22,8 +22,11 @@ impl Association {
         }
     }
 
-    /// Moves a shutdown on once all outstanding data is acknowledged.
-    pub(super) fn progress_shutdown(&mut self, now: Instant) {
+    /// Moves a shutdown on once all outstanding data is acknowledged. The
+    /// SHUTDOWN goes to the primary; a SHUTDOWN ACK answers the peer's
+    /// SHUTDOWN where it came from (`reply_to`, a confirmed path; §6.4's
+    /// rule for replies), else to the primary.
+    pub(super) fn progress_shutdown(&mut self, now: Instant, reply_to: Option<usize>) {
         let (rto, rto_max) = (self.rto(), self.config.rto_max);
         let State::Open(tcb, phase) = &mut self.state else {
             return;
@@ -31,18 +34,21 @@ impl Association {
         if !tcb.tx.is_idle() {
             return;
         }
-        let primary = tcb.paths.primary_remote();
         match phase {
             Phase::ShutdownPending => {
+                let to = tcb.paths.primary;
                 let shutdown = Chunk::Shutdown(Shutdown {
                     cumulative_tsn_ack: tcb.cumulative_tsn(),
                 });
-                self.out.send(primary, tcb.peer_tag, shutdown);
-                *phase = Phase::ShutdownSent(ShutdownTimers::start(now, rto, rto_max));
+                self.out
+                    .send(tcb.paths.list[to].remote, tcb.peer_tag, shutdown);
+                *phase = Phase::ShutdownSent(ShutdownTimers::start(now, rto, rto_max, to));
             }
             Phase::ShutdownReceived => {
-                self.out.send(primary, tcb.peer_tag, Chunk::ShutdownAck);
-                *phase = Phase::ShutdownAckSent(ShutdownTimers::start(now, rto, rto_max));
+                let to = reply_to.unwrap_or(tcb.paths.primary);
+                self.out
+                    .send(tcb.paths.list[to].remote, tcb.peer_tag, Chunk::ShutdownAck);
+                *phase = Phase::ShutdownAckSent(ShutdownTimers::start(now, rto, rto_max, to));
             }
             _ => {}
         }
@@ -67,20 +73,28 @@ impl Association {
             tcb.tx
                 .on_cumulative_ack(now, shutdown.cumulative_tsn_ack, &mut tcb.paths.list);
         tcb.paths.on_acked(outcome, out, config.primary_failback);
+        // The path the SHUTDOWN came from, if replies may go there (§5.4:
+        // only HEARTBEATs to an unconfirmed address).
+        let source = tcb
+            .paths
+            .index_of(remote)
+            .filter(|&i| tcb.paths.list[i].confirmed);
+        let reply = source.map_or(remote, |i| tcb.paths.list[i].remote);
         match phase {
             Phase::Established | Phase::ShutdownPending => {
                 *phase = Phase::ShutdownReceived;
                 out.event(Event::ShutdownStarted);
-                self.progress_shutdown(now);
+                self.progress_shutdown(now, source);
             }
             Phase::ShutdownSent(_) => {
                 // Both ends shut down at once: acknowledge.
-                out.send(remote, tcb.peer_tag, Chunk::ShutdownAck);
-                *phase = Phase::ShutdownAckSent(ShutdownTimers::start(now, rto, rto_max));
+                out.send(reply, tcb.peer_tag, Chunk::ShutdownAck);
+                let to = source.unwrap_or(tcb.paths.primary);
+                *phase = Phase::ShutdownAckSent(ShutdownTimers::start(now, rto, rto_max, to));
             }
-            Phase::ShutdownReceived => self.progress_shutdown(now),
+            Phase::ShutdownReceived => self.progress_shutdown(now, source),
             Phase::ShutdownAckSent(_) => {
-                out.send(remote, tcb.peer_tag, Chunk::ShutdownAck);
+                out.send(reply, tcb.peer_tag, Chunk::ShutdownAck);
             }
         }
     }
@@ -121,12 +135,11 @@ impl Association {
         let Some(timers) = phase.timers() else {
             return true;
         };
-        let primary = tcb.paths.primary_remote();
         let peer_tag = tcb.peer_tag;
         // §9.2: T5-shutdown-guard ends a shutdown that does not finish.
         if now >= timers.guard {
-            self.out
-                .send(primary, peer_tag, Chunk::Abort(Abort::default()));
+            let to = tcb.paths.primary_remote();
+            self.out.send(to, peer_tag, Chunk::Abort(Abort::default()));
             self.close(AssociationError::ShutdownTimeout);
             return false;
         }
@@ -134,7 +147,10 @@ impl Association {
             return true;
         }
         // §9.2: T2-shutdown retransmits SHUTDOWN or SHUTDOWN ACK; the
-        // retransmissions count against Association.Max.Retrans.
+        // retransmissions count against Association.Max.Retrans. Like a
+        // timed-out DATA chunk (§6.4.1), the retransmission goes to an
+        // active address other than the last one when there is one: the
+        // last may be the path that failed.
         let retransmission = match phase {
             Phase::ShutdownSent(_) => Chunk::Shutdown(Shutdown {
                 cumulative_tsn_ack: tcb.cumulative_tsn(),
@@ -148,7 +164,13 @@ impl Association {
             self.close(AssociationError::ShutdownTimeout);
             return false;
         }
-        self.out.send(primary, peer_tag, retransmission);
+        let to = tcb
+            .paths
+            .best_alternate(t.sent_to)
+            .unwrap_or(tcb.paths.primary);
+        t.sent_to = to;
+        self.out
+            .send(tcb.paths.list[to].remote, peer_tag, retransmission);
         true
     }
 }

@@ -153,19 +153,23 @@ impl Tcb {
     }
 }
 
-/// T2-shutdown with the T5-shutdown-guard of §9.2.
+/// T2-shutdown with the T5-shutdown-guard of §9.2, and where the SHUTDOWN
+/// or SHUTDOWN ACK last went.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ShutdownTimers {
     pub t2: Backoff,
     pub guard: Instant,
+    /// The path the chunk was last sent to: a retransmission tries another.
+    pub sent_to: usize,
 }
 
 impl ShutdownTimers {
-    pub fn start(now: Instant, rto: Duration, rto_max: Duration) -> Self {
+    pub fn start(now: Instant, rto: Duration, rto_max: Duration, sent_to: usize) -> Self {
         Self {
             t2: Backoff::start(now, rto),
             // §9.2: T5 is suggested at five times RTO.Max.
             guard: now + 5 * rto_max,
+            sent_to,
         }
     }
 }
