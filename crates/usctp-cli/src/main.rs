@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use usctp::proto::config::Config;
+use usctp::proto::config::{Config, LossDetection};
 
 use clap::{Parser, Subcommand};
 
@@ -250,6 +250,33 @@ struct ProtocolArgs {
     /// spreads its messages over them).
     #[arg(long, global = true)]
     streams: Option<u16>,
+    /// How lost DATA is found before T3-rtx: RACK-TLP (RFC 8985), or RFC
+    /// 9260's three miss indications alone.
+    #[arg(long, global = true, value_enum, default_value_t = LossArg::Rack)]
+    loss_detection: LossArg,
+}
+
+/// `--loss-detection`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LossArg {
+    Rack,
+    Rfc9260,
+}
+
+impl LossArg {
+    fn detection(self) -> LossDetection {
+        match self {
+            Self::Rack => LossDetection::Rack,
+            Self::Rfc9260 => LossDetection::Rfc9260,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rack => "rack",
+            Self::Rfc9260 => "rfc9260",
+        }
+    }
 }
 
 static DEFAULTS: std::sync::LazyLock<Config> = std::sync::LazyLock::new(Config::default);
@@ -273,6 +300,7 @@ impl ProtocolArgs {
             max_init_retransmits: self.max_init_retrans,
             outbound_streams: streams.unwrap_or(DEFAULTS.outbound_streams),
             max_inbound_streams: streams.unwrap_or(DEFAULTS.max_inbound_streams),
+            loss_detection: self.loss_detection.detection(),
             ..Config::default()
         }
     }
@@ -305,6 +333,7 @@ impl ProtocolArgs {
             format!("--assoc-max-retrans={}", self.assoc_max_retrans),
             format!("--hb-interval={}", self.hb_interval),
             format!("--max-init-retrans={}", self.max_init_retrans),
+            format!("--loss-detection={}", self.loss_detection.name()),
         ];
         if let Some(streams) = self.streams {
             args.push(format!("--streams={streams}"));

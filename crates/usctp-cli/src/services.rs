@@ -397,6 +397,11 @@ pub async fn bench(
             ("retransmitted_chunks", total.retransmitted.to_string()),
             ("fast_retransmits", total.fast_retransmits.to_string()),
             ("t3_expiries", total.t3_expiries.to_string()),
+            (
+                "lost_retransmissions",
+                total.lost_retransmissions.to_string(),
+            ),
+            ("loss_probes", total.loss_probes.to_string()),
             ("gap_blocks_received", total.gap_blocks.to_string()),
         ],
     );
@@ -412,6 +417,8 @@ struct Bulk {
     retransmitted: u64,
     fast_retransmits: u64,
     t3_expiries: u64,
+    lost_retransmissions: u64,
+    loss_probes: u64,
     gap_blocks: u64,
 }
 
@@ -423,6 +430,8 @@ impl Bulk {
         self.retransmitted += other.retransmitted;
         self.fast_retransmits += other.fast_retransmits;
         self.t3_expiries += other.t3_expiries;
+        self.lost_retransmissions += other.lost_retransmissions;
+        self.loss_probes += other.loss_probes;
         self.gap_blocks += other.gap_blocks;
     }
 }
@@ -484,6 +493,8 @@ async fn send_bulk(
         retransmitted: counters.retransmitted_chunks,
         fast_retransmits: counters.fast_retransmits,
         t3_expiries: counters.t3_expiries,
+        lost_retransmissions: counters.lost_retransmissions,
+        loss_probes: counters.loss_probes,
         gap_blocks: counters.gap_blocks_received,
     })
 }

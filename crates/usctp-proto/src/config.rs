@@ -100,6 +100,26 @@ pub struct Config {
     /// second packet", SCTP_DELAYED_SACK's sack_freq); 1 acknowledges
     /// every packet.
     pub sack_frequency: u32,
+    /// How losses are found before T3-rtx expires.
+    pub loss_detection: LossDetection,
+}
+
+/// How the sender finds lost DATA before T3-rtx expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LossDetection {
+    /// RACK-TLP (RFC 8985) on SCTP's TSNs: a chunk is lost once a chunk
+    /// sent after it has been acknowledged and a reordering window has
+    /// passed, so lost retransmissions and losses in a small window are
+    /// found from the next SACK; a loss probe two round trips after the
+    /// last acknowledgement finds losses at the tail of a flight. Until the
+    /// link is seen to reorder, three chunks acknowledged past a gap (RFC
+    /// 9260's miss indications) or a recovery in progress make the window
+    /// zero.
+    #[default]
+    Rack,
+    /// RFC 9260 §7.2.4 alone: a chunk is fast-retransmitted after three
+    /// miss indications, once; everything else waits for T3-rtx.
+    Rfc9260,
 }
 
 impl Default for Config {
@@ -134,6 +154,7 @@ impl Default for Config {
             adaptation_indication: None,
             heartbeats: true,
             sack_frequency: 2,
+            loss_detection: LossDetection::Rack,
         }
     }
 }

@@ -219,10 +219,12 @@ fn sctp_d_o_8_8() {
 
 /// When T3-rtx expires, DATA that a SACK left missing (gap-acked around)
 /// is retransmitted before any new DATA (RFC 9260 §6.1 C, §6.3.3 E3).
+/// With RFC 9260's loss detection: RACK, the default, would retransmit the
+/// missing chunk from this SACK on (before T3-rtx, and before new DATA).
 #[test]
 fn sctp_d_v_8_9() {
     const PEER: u32 = 0x8900_0001;
-    let (mut t, iut_tag, id, iut_tsn) = established_with(Config::default(), PEER);
+    let (mut t, iut_tag, id, iut_tsn) = established_with(rfc9260_loss_detection(), PEER);
     user_sends(&mut t, id, b"one");
     user_sends(&mut t, id, b"two");
     user_sends(&mut t, id, b"three");
@@ -294,11 +296,14 @@ fn sctp_d_i_8_11() {
 
 /// A SACK whose Cumulative TSN Ack is behind the current one is stale and
 /// dropped: the outstanding DATA is still retransmitted on T3-rtx (RFC 9260
-/// §6.2.1 D i).
+/// §6.2.1 D i). With RFC 9260's loss detection: RACK's loss probe, the
+/// default, would resend the DATA before T3-rtx.
 #[test]
 fn sctp_d_o_8_12() {
     const PEER: u32 = 0x8c00_0001;
-    let (mut t, iut_tag, id, first) = with_outstanding(PEER, b"first");
+    let (mut t, iut_tag, id, first) = established_with(rfc9260_loss_detection(), PEER);
+    user_sends(&mut t, id, b"first");
+    assert_eq!(only_data(&t.sent_one(), PEER).tsn, first);
     // T -> SACK -> IUT
     t.send(iut_tag, &[sack_chunk(first)]);
     user_sends(&mut t, id, b"second");

@@ -178,10 +178,15 @@ pub struct Counters {
     pub data_chunks_received: (u64, u64),
     /// DATA chunks sent again (fast retransmissions and T3-rtx alike).
     pub retransmitted_chunks: u64,
-    /// Chunks marked for fast retransmission (§7.2.4).
+    /// Chunks marked lost before T3-rtx: fast retransmission (§7.2.4) or
+    /// RACK (RFC 8985).
     pub fast_retransmits: u64,
     /// T3-rtx expiries with data in flight (§6.3.3).
     pub t3_expiries: u64,
+    /// Retransmissions found lost in turn before T3-rtx (RACK).
+    pub lost_retransmissions: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub loss_probes: u64,
     /// SACKs sent.
     pub sacks_sent: u64,
     /// SACKs received.

@@ -697,6 +697,7 @@ impl Association {
             return;
         };
         tcb.acks.on_timeout(now);
+        tcb.tx.on_timers(now, &mut tcb.paths.list);
         if tcb.path_timers(now, config, random, out) == ErrorOutcome::PeerUnreachable {
             self.give_up();
             return;
@@ -920,6 +921,8 @@ fn add_tcb_counts(c: &mut Counters, tx: tx::TxStats, rx: rx::RxStats) {
     c.retransmitted_chunks += tx.retransmitted;
     c.fast_retransmits += tx.fast_retransmits;
     c.t3_expiries += tx.t3_expiries;
+    c.lost_retransmissions += tx.lost_retransmissions;
+    c.loss_probes += tx.loss_probes;
     c.data_chunks_received.0 += rx.data_received.0;
     c.data_chunks_received.1 += rx.data_received.1;
     c.duplicates_received += rx.duplicates;

@@ -332,6 +332,7 @@ impl State {
                     shutdown,
                     autoclose,
                     tcb.acks.deadline(),
+                    tcb.tx.deadline(),
                     tcb.paths.next_deadline(tcb.packet_size),
                 ]
                 .into_iter()

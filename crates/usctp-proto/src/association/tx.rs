@@ -1,6 +1,7 @@
 //! The send side (RFC 9260 §6.1–§6.3, §7.2): the send queue and
 //! fragmentation, TSN assignment, outstanding chunks, SACK processing, RTO
-//! and T3-rtx, fast retransmit, and congestion control.
+//! and T3-rtx, fast retransmit or RACK-TLP (`rack`), and congestion
+//! control.
 //!
 //! Local TSNs are unwrapped into a 64-bit count, so the outstanding map is
 //! ordered without wrapping comparisons.
@@ -12,8 +13,12 @@ use bytes::Bytes;
 
 use super::path::{MAX_PATHS, Path};
 use crate::chunk::{BuildError, Chunk, Data, DataFlags, PacketWriter, Sack};
-use crate::config::Config;
+use crate::config::{Config, LossDetection};
 use crate::serial::{Ssn, Tsn};
+
+mod loss;
+mod rack;
+use rack::Rack;
 
 /// Why a message was not queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +81,8 @@ struct Outstanding {
     fast_retransmitted: bool,
     /// The path it was last sent on.
     path: usize,
+    /// Its last transmission's number, in sending order (see `Rack`).
+    xmit: u64,
 }
 
 /// A message that was not delivered when the association ended (after
@@ -217,6 +224,14 @@ pub(crate) struct Tx {
     fragmentation: bool,
     /// `send` said `WouldBlock`; `take_writable` says when room opens.
     blocked: bool,
+    loss_detection: LossDetection,
+    rack: Rack,
+    /// A loss probe is due: its packet may ignore cwnd.
+    probe_due: bool,
+    /// The path DATA last went to, whose round trip times the probe.
+    last_path: usize,
+    /// TSNs just judged lost (kept to reuse its allocation).
+    lost: Vec<u64>,
     pub(crate) stats: TxStats,
 }
 
@@ -228,6 +243,10 @@ pub(crate) struct TxStats {
     pub retransmitted: u64,
     pub fast_retransmits: u64,
     pub t3_expiries: u64,
+    /// Retransmissions found lost in turn (before T3-rtx).
+    pub lost_retransmissions: u64,
+    /// Tail loss probes sent.
+    pub loss_probes: u64,
 }
 
 impl Tx {
@@ -261,6 +280,11 @@ impl Tx {
             max_fragment: None,
             fragmentation: true,
             blocked: false,
+            loss_detection: config.loss_detection,
+            rack: Rack::new(),
+            probe_due: false,
+            last_path: 0,
+            lost: Vec::new(),
             stats: TxStats::default(),
         };
         tx.set_limits(config);
@@ -275,6 +299,10 @@ impl Tx {
         self.max_burst = config.max_burst.max(1) as usize;
         self.max_fragment = config.max_fragment_size;
         self.fragmentation = config.fragmentation;
+        self.loss_detection = config.loss_detection;
+        if self.loss_detection != LossDetection::Rack {
+            self.rack.idle();
+        }
     }
 
     /// The payload of each fragment of a message: a packet's worth, or
@@ -410,7 +438,8 @@ impl Tx {
                 }
             }
         }
-        let exempt = std::mem::take(&mut self.fast_retransmit_due);
+        let probe = std::mem::take(&mut self.probe_due);
+        let exempt = std::mem::take(&mut self.fast_retransmit_due) || probe;
         let mut sent_any = false;
         while let Some(&at) = self.retransmit.first() {
             let Some(o) = self.outstanding.get_mut(&at) else {
@@ -442,30 +471,46 @@ impl Tx {
             o.sent_at = now;
             o.misses = 0;
             o.path = p;
+            self.rack.left_flight(o.xmit);
+            o.xmit = self.rack.sent(at, now, p);
             path.flight += len;
             self.flight += len;
             sent_any = true;
         }
+        let mut sent_new = false;
         if self.retransmit.is_empty() {
-            self.fill_new(now, w, path, p, &mut sent_any);
+            let ignores_cwnd = probe && !sent_any;
+            sent_new = self.fill_new(now, w, path, p, ignores_cwnd);
+            sent_any |= sent_new;
         }
         if sent_any {
             path.last_data = Some(now);
+            self.last_path = p;
             // §6.3.2 R1: T3-rtx runs whenever data is outstanding.
             if path.t3.is_none() {
                 path.t3 = Some(now + path.rto.rto());
             }
         }
+        // RFC 8985 §7.2: the probe timer restarts when new data goes out
+        // (a probe itself waits for its SACK).
+        if sent_new && !probe && self.loss_detection == LossDetection::Rack {
+            let one_packet = path.flight <= self.max_payload();
+            self.rack
+                .arm_probe(now, path.rto.srtt(), one_packet, path.t3);
+        }
     }
 
+    /// Adds new DATA; `ignores_cwnd` for a loss probe. Returns whether
+    /// any went.
     fn fill_new(
         &mut self,
         now: Instant,
         w: &mut PacketWriter<'_>,
         path: &mut Path,
         p: usize,
-        sent_any: &mut bool,
-    ) {
+        ignores_cwnd: bool,
+    ) -> bool {
+        let mut sent_any = false;
         // §6.1 D: cwnd is used as if it were at most Max.Burst packets
         // above what was in flight when this burst began.
         let limit = path
@@ -476,7 +521,7 @@ impl Tx {
             // RFC 9260 §6.1 B forbids new data once cwnd + PMDCS - 1 bytes
             // are outstanding; this end stops at cwnd (RFC 4960's rule),
             // at most one chunk short of what the RFC allows.
-            if path.flight >= limit {
+            if path.flight >= limit && !ignores_cwnd {
                 break;
             }
             // §6.1 A: respect the peer's window, except for one probe
@@ -531,6 +576,7 @@ impl Tx {
             if opens_ordered {
                 self.ordered_in_window[stream] += 1;
             }
+            let xmit = self.rack.sent(self.next, now, p);
             self.outstanding.insert(
                 self.next,
                 Outstanding {
@@ -543,6 +589,7 @@ impl Tx {
                     misses: 0,
                     fast_retransmitted: false,
                     path: p,
+                    xmit,
                 },
             );
             self.next += 1;
@@ -550,8 +597,9 @@ impl Tx {
             path.flight += len;
             self.flight += len;
             self.peer_rwnd = self.peer_rwnd.saturating_sub(len as u32);
-            *sent_any = true;
+            sent_any = true;
         }
+        sent_any
     }
 
     /// Takes a chunk out of flight (acknowledged or marked for resend).
@@ -601,6 +649,9 @@ impl Tx {
             } else {
                 let timed = o.transmissions == 1 && tsn >= self.rtt_from;
                 note_acked(&o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
+                self.rack.left_flight(o.xmit);
+                self.rack
+                    .delivered(now, o.xmit, tsn, o.sent_at, o.transmissions, o.path);
             }
             if o.in_flight {
                 self.leave_flight(paths, o.path, len);
@@ -631,6 +682,9 @@ impl Tx {
                 let len = o.data.payload.len();
                 let timed = o.transmissions == 1 && tsn >= self.rtt_from;
                 note_acked(o, timed, now, paths, &mut outcome, &mut acked, &mut rtt);
+                self.rack.left_flight(o.xmit);
+                self.rack
+                    .delivered(now, o.xmit, tsn, o.sent_at, o.transmissions, o.path);
                 if o.in_flight {
                     o.in_flight = false;
                     self.flight -= len;
@@ -653,7 +707,18 @@ impl Tx {
         if covered < self.gap_acked {
             self.on_renege(now, cum, sack, paths);
         }
-        self.mark_fast_retransmits(highest_newly_acked, paths);
+        match self.loss_detection {
+            LossDetection::Rack => {
+                if !sack.duplicate_tsns.is_empty() {
+                    self.duplicates_reported(sack, cum);
+                }
+                if outcome.acked_any {
+                    self.rack.acknowledged_new();
+                }
+                self.detect_losses(now, paths);
+            }
+            LossDetection::Rfc9260 => self.mark_fast_retransmits(highest_newly_acked, paths),
+        }
         // §7.2.1, §7.2.2: grow cwnd on new acks, only when it was in use.
         if outcome.advanced {
             for (i, p) in paths.iter_mut().enumerate() {
@@ -691,108 +756,19 @@ impl Tx {
                 p.t3 = Some(now + p.rto.rto());
             }
         }
+        if self.loss_detection == LossDetection::Rack {
+            if self.flight == 0 {
+                self.rack.idle();
+            } else if outcome.acked_any {
+                // RFC 8985 §7.2: an acknowledgement of new data restarts
+                // the probe timer.
+                if let Some(p) = paths.get(self.last_path) {
+                    let one_packet = self.flight <= self.max_payload();
+                    self.rack.arm_probe(now, p.rto.srtt(), one_packet, p.t3);
+                }
+            }
+        }
         outcome
-    }
-
-    /// RFC 9260 §6.2.1 (D)(iii): a chunk a gap block acknowledged before and
-    /// this SACK leaves out was given up by the peer (it reneged): it may
-    /// be missing, so it counts one miss toward fast retransmission, is in
-    /// flight again, and its destination's T3-rtx runs.
-    fn on_renege(&mut self, now: Instant, cum: u64, sack: &Sack, paths: &mut [Path]) {
-        let blocks: Vec<(u64, u64)> = sack
-            .gap_blocks
-            .iter()
-            .filter(|b| b.start != 0 && b.end >= b.start)
-            .map(|b| (cum + u64::from(b.start), cum + u64::from(b.end)))
-            .collect();
-        for (&tsn, o) in self.outstanding.iter_mut() {
-            if !o.gap_acked || blocks.iter().any(|&(s, e)| (s..=e).contains(&tsn)) {
-                continue;
-            }
-            o.gap_acked = false;
-            self.gap_acked -= 1;
-            o.misses = o.misses.saturating_add(1);
-            o.in_flight = true;
-            let len = o.data.payload.len();
-            self.flight += len;
-            if let Some(p) = paths.get_mut(o.path) {
-                p.flight += len;
-                if p.t3.is_none() {
-                    p.t3 = Some(now + p.rto.rto());
-                }
-            }
-        }
-    }
-
-    /// §7.2.4: counts miss indications for TSNs below the highest newly
-    /// acknowledged one and marks those missed three times.
-    fn mark_fast_retransmits(&mut self, highest_newly_acked: Option<u64>, paths: &mut [Path]) {
-        let Some(highest) = highest_newly_acked else {
-            return;
-        };
-        let mut any = false;
-        let pmdcs = self.max_payload();
-        for (&tsn, o) in self.outstanding.range_mut(..highest) {
-            if o.gap_acked || !o.in_flight {
-                continue;
-            }
-            o.misses = o.misses.saturating_add(1);
-            if o.misses < 3 || o.fast_retransmitted {
-                continue;
-            }
-            any = true;
-            let len = o.data.payload.len();
-            if let Some(p) = paths.get_mut(o.path) {
-                if p.fast_recovery_exit.is_none() {
-                    // §7.2.3 via §7.2.4: halve once per recovery on the
-                    // destination the lost chunk went to.
-                    p.ssthresh = (p.cwnd / 2).max(4 * pmdcs);
-                    p.cwnd = p.ssthresh;
-                    p.partial_bytes_acked = 0;
-                    p.fast_recovery_exit = Some(self.next - 1);
-                }
-                p.flight = p.flight.saturating_sub(len);
-            }
-            o.fast_retransmitted = true;
-            self.stats.fast_retransmits += 1;
-            o.in_flight = false;
-            self.flight -= len;
-            self.retransmit.insert(tsn);
-        }
-        if any {
-            self.fast_retransmit_due = true;
-        }
-    }
-
-    /// T3-rtx of path `p` expired (§6.3.3): collapse its cwnd and mark every
-    /// chunk in flight there for retransmission. The caller counts the
-    /// error and backs off the RTO. Returns whether anything was in flight.
-    pub(crate) fn on_t3(&mut self, paths: &mut [Path], p: usize) -> bool {
-        paths[p].t3 = None;
-        paths[p].burst_base = 0;
-        let mut any = false;
-        for (&tsn, o) in self.outstanding.iter_mut() {
-            if o.gap_acked || !o.in_flight || o.path != p {
-                continue;
-            }
-            o.in_flight = false;
-            let len = o.data.payload.len();
-            self.flight -= len;
-            paths[p].flight = paths[p].flight.saturating_sub(len);
-            self.retransmit.insert(tsn);
-            any = true;
-        }
-        if !any {
-            return false;
-        }
-        self.stats.t3_expiries += 1;
-        let path = &mut paths[p];
-        path.ssthresh = (path.cwnd / 2).max(4 * self.max_payload());
-        path.cwnd = self.max_payload();
-        path.partial_bytes_acked = 0;
-        path.fast_recovery_exit = None;
-        self.fast_retransmit_due = false;
-        true
     }
 
     /// The liveness invariant of the send side: every chunk sent and not
@@ -805,6 +781,13 @@ impl Tx {
         for (&key, o) in &self.outstanding {
             if o.gap_acked {
                 continue;
+            }
+            if o.in_flight != self.rack.in_flight(o.xmit) {
+                return Err(format!(
+                    "TSN {} is {}in flight, and RACK says otherwise",
+                    o.data.tsn,
+                    if o.in_flight { "" } else { "not " }
+                ));
             }
             if o.in_flight {
                 flight[o.path.min(MAX_PATHS - 1)] += o.data.payload.len();
@@ -829,6 +812,13 @@ impl Tx {
                     flight[i.min(MAX_PATHS - 1)]
                 ));
             }
+        }
+        let in_flight = self.outstanding.values().filter(|o| o.in_flight).count();
+        if self.rack.in_flight_count() != in_flight {
+            return Err(format!(
+                "RACK keeps {} chunks in flight, {in_flight} are",
+                self.rack.in_flight_count()
+            ));
         }
         if self.flight != flight.iter().sum::<usize>() {
             return Err(format!(
@@ -897,6 +887,7 @@ impl Tx {
             }
         }
         self.retransmit.clear();
+        self.rack.clear();
         self.ordered_in_window.fill(0);
         self.buffered = 0;
         self.flight = 0;

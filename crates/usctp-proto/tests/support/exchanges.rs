@@ -595,6 +595,16 @@ pub fn with_outstanding(peer: u32, payload: &'static [u8]) -> (Tester, u32, Asso
     (t, iut_tag, id, data.tsn)
 }
 
+/// The default configuration with RFC 9260's loss detection alone (§7.2.4,
+/// T3-rtx): for the test purposes that check those timers and counts,
+/// which RACK-TLP, the default, pre-empts.
+pub fn rfc9260_loss_detection() -> Config {
+    Config {
+        loss_detection: usctp_proto::config::LossDetection::Rfc9260,
+        ..Config::default()
+    }
+}
+
 /// An established association whose user has sent `payload`; returns the
 /// IUT's tag, the association and the one DATA chunk it went in (checked
 /// to carry the IUT's Initial TSN).

@@ -1,5 +1,5 @@
 //! Component tests of the send side: fragmentation, refusals, cumulative
-//! and gap acks, fast retransmit, T3-rtx, unsent messages.
+//! and gap acks, fast retransmit, RACK-TLP, T3-rtx, unsent messages.
 
 use super::*;
 use crate::association::rto::Rto;
@@ -17,7 +17,17 @@ fn paths() -> Vec<Path> {
     vec![p]
 }
 
+/// A send side with RFC 9260's loss detection alone (§7.2.4).
 fn tx() -> Tx {
+    let config = Config {
+        loss_detection: LossDetection::Rfc9260,
+        ..Config::default()
+    };
+    Tx::new(FIRST, 2, 1 << 20, MTU, &config)
+}
+
+/// A send side with RACK-TLP, the default.
+fn rack_tx() -> Tx {
     Tx::new(FIRST, 2, 1 << 20, MTU, &Config::default())
 }
 
@@ -207,4 +217,129 @@ fn unsent_messages_come_back_put_together() {
     );
     assert_eq!(&unsent[1].data[..], b"short");
     assert!(tx.is_idle() && tx.buffered() == 0);
+}
+
+// ---- RACK-TLP (RFC 8985) ----
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Six chunks of 1000 bytes sent at `t0`, one per packet (cwnd and
+/// Max.Burst opened wide).
+fn six_in_flight(tx: &mut Tx, paths: &mut [Path], t0: Instant) {
+    paths[0].cwnd = 100_000;
+    tx.max_burst = 16;
+    for _ in 0..6 {
+        tx.send(0, 0, Bytes::from(vec![1; 1000]), UNORDERED)
+            .unwrap();
+    }
+    fill_all(tx, t0, paths);
+}
+
+#[test]
+fn rack_marks_a_chunk_lost_once_a_later_one_is_acked_and_the_window_passed() {
+    let (t0, mut paths, mut tx) = (start(), paths(), rack_tx());
+    six_in_flight(&mut tx, &mut paths, t0);
+    // 1000 and 1001 arrive after 10 ms: the round trip and the shortest
+    // one (the reordering window is a quarter of it).
+    tx.on_sack(t0 + 10 * MS, &sack(1001, &[]), &mut paths);
+    // 1003 is acknowledged past the gap at 1002: one miss only, which
+    // RFC 9260 would not act on. RACK waits the round trip of 1003 (11
+    // ms) and 2.5 ms from 1002's send: until t0 + 13.5 ms.
+    tx.on_sack(t0 + 11 * MS, &sack(1001, &[(2, 2)]), &mut paths);
+    assert!(!tx.has_retransmissions());
+    let timer = tx.deadline().expect("the reordering timer runs");
+    assert_eq!(timer, t0 + 13 * MS + 500 * Duration::from_micros(1));
+    tx.on_timers(timer, &mut paths);
+    assert!(tx.has_retransmissions());
+    let again = fill_all(&mut tx, timer, &mut paths);
+    assert_eq!(again[0][0].tsn, Tsn(1002));
+    assert_eq!(tx.stats.fast_retransmits, 1);
+    // §7.2.3: the recovery halved cwnd, once.
+    assert_eq!(paths[0].cwnd, 50_000);
+    tx.liveness(&paths).unwrap();
+}
+
+#[test]
+fn rack_finds_a_lost_retransmission_without_t3() {
+    let (t0, mut paths, mut tx) = (start(), paths(), rack_tx());
+    six_in_flight(&mut tx, &mut paths, t0);
+    tx.on_sack(t0 + 10 * MS, &sack(999, &[(2, 4)]), &mut paths);
+    // Three acknowledged past the gap, no reordering seen: lost at once.
+    assert!(tx.has_retransmissions());
+    let t1 = t0 + 11 * MS;
+    assert_eq!(fill_all(&mut tx, t1, &mut paths)[0][0].tsn, Tsn(1000));
+    // New data after the retransmission, acknowledged; the retransmission
+    // of 1000 is lost again.
+    tx.send(0, 0, Bytes::from(vec![1; 1000]), UNORDERED)
+        .unwrap();
+    let t2 = t0 + 12 * MS;
+    fill_all(&mut tx, t2, &mut paths);
+    tx.on_sack(t2 + 10 * MS, &sack(999, &[(2, 6)]), &mut paths);
+    tx.on_sack(t2 + 10 * MS, &sack(999, &[(2, 7)]), &mut paths);
+    assert!(
+        tx.has_retransmissions(),
+        "a chunk sent after the retransmission was acknowledged"
+    );
+    assert_eq!(
+        fill_all(&mut tx, t2 + 10 * MS, &mut paths)[0][0].tsn,
+        Tsn(1000)
+    );
+    assert_eq!(tx.stats.lost_retransmissions, 1);
+    assert_eq!(tx.stats.t3_expiries, 0);
+    tx.liveness(&paths).unwrap();
+}
+
+#[test]
+fn the_loss_probe_resends_the_tail_when_no_sack_comes() {
+    let (t0, mut paths, mut tx) = (start(), paths(), rack_tx());
+    six_in_flight(&mut tx, &mut paths, t0);
+    // The first two are acknowledged after 10 ms; the rest of the flight
+    // is lost and no SACK follows.
+    let t1 = t0 + 10 * MS;
+    tx.on_sack(t1, &sack(1001, &[]), &mut paths);
+    let srtt = paths[0].rto.srtt().unwrap();
+    let pto = tx.deadline().expect("the probe timer runs");
+    assert_eq!(pto, t1 + 2 * srtt);
+    assert!(pto < paths[0].t3.unwrap());
+    tx.on_timers(pto, &mut paths);
+    let probe = fill_all(&mut tx, pto, &mut paths);
+    let tsns: Vec<Tsn> = probe.iter().flatten().map(|d| d.tsn).collect();
+    assert_eq!(tsns, [Tsn(1005)], "the last chunk, once");
+    assert_eq!(tx.stats.loss_probes, 1);
+    // Its SACK shows the others lost: RACK marks them, no T3-rtx.
+    tx.on_sack(pto + 10 * MS, &sack(1001, &[(4, 4)]), &mut paths);
+    let again: Vec<Tsn> = fill_all(&mut tx, pto + 10 * MS, &mut paths)
+        .iter()
+        .flatten()
+        .map(|d| d.tsn)
+        .collect();
+    assert_eq!(again, [Tsn(1002), Tsn(1003), Tsn(1004)]);
+    tx.liveness(&paths).unwrap();
+}
+
+#[test]
+fn a_reordering_link_widens_the_window_instead_of_retransmitting() {
+    let (t0, mut paths, mut tx) = (start(), paths(), rack_tx());
+    six_in_flight(&mut tx, &mut paths, t0);
+    // 1001 arrives before 1000: reordering seen.
+    tx.on_sack(t0 + 10 * MS, &sack(999, &[(2, 2)]), &mut paths);
+    tx.on_sack(t0 + 10 * MS, &sack(1001, &[]), &mut paths);
+    // Now 1003..1005 before 1002: three past the gap, but the link
+    // reorders, so 1002 gets the reordering window.
+    tx.on_sack(t0 + 11 * MS, &sack(1001, &[(2, 4)]), &mut paths);
+    assert!(!tx.has_retransmissions());
+    tx.on_sack(t0 + 11 * MS, &sack(1005, &[]), &mut paths);
+    assert!(tx.is_idle());
+    assert_eq!(tx.stats.fast_retransmits, 0);
+}
+
+#[test]
+fn rfc9260_loss_detection_stays_selectable() {
+    let (t0, mut paths, mut tx) = (start(), paths(), tx());
+    six_in_flight(&mut tx, &mut paths, t0);
+    tx.on_sack(t0 + 10 * MS, &sack(1001, &[]), &mut paths);
+    tx.on_sack(t0 + 11 * MS, &sack(1001, &[(2, 2)]), &mut paths);
+    // One miss: nothing, and no RACK timer or probe.
+    assert!(!tx.has_retransmissions());
+    assert_eq!(tx.deadline(), None);
 }

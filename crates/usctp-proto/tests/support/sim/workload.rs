@@ -191,7 +191,12 @@ pub fn shut_down(sim: &mut Sim, a: AssocId, seed: u64) {
 /// measured its path: one message sent, read and acknowledged.
 #[track_caller]
 pub fn measured_pair(seed: u64) -> (Sim, AssocId, AssocId) {
-    let mut sim = Sim::pair(seed, Config::default());
+    measured_pair_with(seed, Config::default())
+}
+
+/// `measured_pair` with `config` at both ends.
+pub fn measured_pair_with(seed: u64, config: Config) -> (Sim, AssocId, AssocId) {
+    let mut sim = Sim::pair(seed, config);
     let (a, b) = establish(&mut sim);
     send_messages(&mut sim, a, 1, 100);
     read_all(&mut sim, b, 1);
