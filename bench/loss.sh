@@ -4,15 +4,17 @@
 # Two network namespaces joined by a veth pair; nftables drops packets at
 # random on their way into the receiver (`numgen random mod 1000 < N`).
 # Each figure is measured RUNS times, the stacks interleaved; the table
-# shows medians, with usctp's loss-recovery counters (fast retransmits, T3
-# expiries) beside its figure.
+# shows medians, with usctp's loss-recovery counters (chunks marked lost
+# before T3, retransmissions lost again, loss probes, T3 expiries) beside
+# its figure, and usctp with RFC 9260's loss detection alone
+# (--loss-detection rfc9260) for comparison.
 #
-#   sudo bash bench/loss.sh          # LOSS="1 10 30" (per mille) RUNS=3 BYTES=50000000 SIZE=1200
+#   sudo bash bench/loss.sh          # LOSS="0 1 10 30" (per mille) RUNS=3 BYTES=50000000 SIZE=1200
 #
 # Needs root, ip, nft, gcc, libusrsctp-dev, iperf3, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LOSS=${LOSS:-"1 10 30"}
+LOSS=${LOSS:-"0 1 10 30"}
 RUNS=${RUNS:-3}
 BYTES=${BYTES:-50000000}
 SIZE=${SIZE:-1200}
@@ -44,16 +46,19 @@ loss() { # per mille, on B's input
 field() { python3 -c "import json, sys; print(json.loads([l for l in sys.stdin.read().splitlines() if l.startswith('{')][-1])['$1'])"; }
 record() { echo "$1 $2" >>"$RESULTS"; }
 
-usctp_bulk() { # loss
-    local out
+usctp_bulk() { # loss, loss detection
+    local out k=usctp
+    [ "$2" = rack ] || k=usctp_$2
     ip netns exec "$B" $U discard-server --listen 10.77.0.2:9899 --max-assocs 1 >/dev/null 2>&1 &
     sleep 0.3
-    out=$(ip netns exec "$A" timeout 600 $U bench 10.77.0.2:9899 --bytes "$BYTES" --msg-size "$SIZE" --json 2>/dev/null || true)
+    out=$(ip netns exec "$A" timeout 600 $U bench 10.77.0.2:9899 --bytes "$BYTES" --msg-size "$SIZE" \
+        --loss-detection "$2" --json 2>/dev/null || true)
     wait || true
     if [ -n "$out" ]; then
-        record "usctp_$1" "$(echo "$out" | field MBps)"
-        record "usctp_fr_$1" "$(echo "$out" | field fast_retransmits)"
-        record "usctp_t3_$1" "$(echo "$out" | field t3_expiries)"
+        record "${k}_$1" "$(echo "$out" | field MBps)"
+        for c in fast_retransmits lost_retransmissions loss_probes t3_expiries; do
+            record "${k}_${c}_$1" "$(echo "$out" | field $c)"
+        done
     fi
 }
 
@@ -82,7 +87,7 @@ print(s["bytes"] / s["seconds"] / 1e6)')"
 for l in $LOSS; do
     loss "$l"
     for r in $(seq "$RUNS"); do
-        usctp_bulk "$l"; usrsctp_bulk "$l"; tcp_bulk "$l"
+        usctp_bulk "$l" rack; usrsctp_bulk "$l"; tcp_bulk "$l"; usctp_bulk "$l" rfc9260
     done
 done
 
@@ -94,8 +99,11 @@ for line in open(sys.argv[1]):
     rows.setdefault(k, []).append(float(v))
 med = lambda k: statistics.median(rows[k]) if k in rows else float("nan")
 print(f"{int(sys.argv[4]) // 1000000} MB of {sys.argv[3]}-byte messages, medians of each stack's runs (MB/s)\n")
-print("| loss | usctp | fast rtx / T3 (usctp) | usrsctp | kernel TCP |")
-print("| --- | ---: | ---: | ---: | ---: |")
+print("| loss | usctp | lost / lost again / probes / T3 | usrsctp | kernel TCP | usctp, RFC 9260 detection | lost / T3 |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for l in sys.argv[2].split():
-    print(f"| {int(l) / 10:g}% | {med('usctp_' + l):.1f} | {med('usctp_fr_' + l):.0f} / {med('usctp_t3_' + l):.0f} | {med('usrsctp_' + l):.1f} | {med('tcp_' + l):.1f} |")
+    counts = lambda k, cs: " / ".join(f"{med(k + '_' + c + '_' + l):.0f}" for c in cs)
+    rack = counts("usctp", ["fast_retransmits", "lost_retransmissions", "loss_probes", "t3_expiries"])
+    rfc = counts("usctp_rfc9260", ["fast_retransmits", "t3_expiries"])
+    print(f"| {int(l) / 10:g}% | {med('usctp_' + l):.1f} | {rack} | {med('usrsctp_' + l):.1f} | {med('tcp_' + l):.1f} | {med('usctp_rfc9260_' + l):.1f} | {rfc} |")
 PY
