@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use usctp_proto::association::{AssocId, Event};
-use usctp_proto::config::Config;
+use usctp_proto::config::{Config, CongestionControl, LossDetection};
 use usctp_proto::endpoint::Endpoint;
 
 #[derive(Arbitrary, Debug)]
@@ -159,8 +159,18 @@ pub fn run(ops: Vec<Op>) {
         outbound_streams: 4,
         ..Config::default()
     };
-    let mut a = Endpoint::new(config.clone(), 5000, [1; 32], now);
-    let mut b = Endpoint::new(config, 13, [2; 32], now);
+    // One end with RACK-TLP and CUBIC, the other with RFC 9260's loss
+    // detection and congestion control: every algorithm is exercised.
+    let a_config = Config {
+        congestion_control: CongestionControl::Cubic,
+        ..config.clone()
+    };
+    let b_config = Config {
+        loss_detection: LossDetection::Rfc9260,
+        ..config
+    };
+    let mut a = Endpoint::new(a_config, 5000, [1; 32], now);
+    let mut b = Endpoint::new(b_config, 13, [2; 32], now);
     b.listen(1);
     let id_a = a.connect(now, B.parse::<SocketAddr>().unwrap(), 13).ok();
     let trace = std::env::var_os("USCTP_PAIR_TRACE").is_some();

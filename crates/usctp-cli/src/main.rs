@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use usctp::proto::config::{Config, LossDetection};
+use usctp::proto::config::{Config, CongestionControl, LossDetection};
 
 use clap::{Parser, Subcommand};
 
@@ -254,6 +254,32 @@ struct ProtocolArgs {
     /// 9260's three miss indications alone.
     #[arg(long, global = true, value_enum, default_value_t = LossArg::Rack)]
     loss_detection: LossArg,
+    /// Congestion control per path: RFC 9260's, or CUBIC (RFC 9438).
+    #[arg(long, global = true, value_enum, default_value_t = CongestionArg::Rfc9260)]
+    congestion: CongestionArg,
+}
+
+/// `--congestion`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CongestionArg {
+    Rfc9260,
+    Cubic,
+}
+
+impl CongestionArg {
+    fn control(self) -> CongestionControl {
+        match self {
+            Self::Rfc9260 => CongestionControl::Rfc9260,
+            Self::Cubic => CongestionControl::Cubic,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rfc9260 => "rfc9260",
+            Self::Cubic => "cubic",
+        }
+    }
 }
 
 /// `--loss-detection`'s values.
@@ -301,6 +327,7 @@ impl ProtocolArgs {
             outbound_streams: streams.unwrap_or(DEFAULTS.outbound_streams),
             max_inbound_streams: streams.unwrap_or(DEFAULTS.max_inbound_streams),
             loss_detection: self.loss_detection.detection(),
+            congestion_control: self.congestion.control(),
             ..Config::default()
         }
     }
@@ -334,6 +361,7 @@ impl ProtocolArgs {
             format!("--hb-interval={}", self.hb_interval),
             format!("--max-init-retrans={}", self.max_init_retrans),
             format!("--loss-detection={}", self.loss_detection.name()),
+            format!("--congestion={}", self.congestion.name()),
         ];
         if let Some(streams) = self.streams {
             args.push(format!("--streams={streams}"));

@@ -102,6 +102,21 @@ pub struct Config {
     pub sack_frequency: u32,
     /// How losses are found before T3-rtx expires.
     pub loss_detection: LossDetection,
+    /// How each destination's congestion window grows and shrinks.
+    pub congestion_control: CongestionControl,
+}
+
+/// The congestion controller of each destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionControl {
+    /// RFC 9260 §7.2: slow start, one PMDCS per cwnd acknowledged in
+    /// congestion avoidance, cwnd halved on loss.
+    #[default]
+    Rfc9260,
+    /// CUBIC (RFC 9438): cwnd cut to 0.7 on loss and regrown along a cubic
+    /// curve toward where the loss happened, never slower than Reno would
+    /// at that decrease; SCTP's slow start and T3-rtx collapse unchanged.
+    Cubic,
 }
 
 /// How the sender finds lost DATA before T3-rtx expires.
@@ -155,6 +170,7 @@ impl Default for Config {
             heartbeats: true,
             sack_frequency: 2,
             loss_detection: LossDetection::Rack,
+            congestion_control: CongestionControl::Rfc9260,
         }
     }
 }

@@ -17,7 +17,7 @@ use support::sim::workload::{
 use support::sim::{Fate, Impairment, Sim, seeds};
 use usctp_proto::association::AssociationState;
 use usctp_proto::chunk::{Chunk, Packet};
-use usctp_proto::config::{Config, LossDetection};
+use usctp_proto::config::{Config, CongestionControl, LossDetection};
 
 // ---- the handshake ----
 
@@ -238,10 +238,17 @@ fn loss_on_one_stream_does_not_delay_another() {
 }
 
 /// Goodput over the simulated network in MB/s of simulated time, with
-/// `detection` finding the losses.
-fn goodput(loss: f64, rtt: Duration, bytes: usize, detection: LossDetection) -> f64 {
+/// `detection` finding the losses and `congestion` answering them.
+fn goodput(
+    loss: f64,
+    rtt: Duration,
+    bytes: usize,
+    detection: LossDetection,
+    congestion: CongestionControl,
+) -> f64 {
     let config = Config {
         loss_detection: detection,
+        congestion_control: congestion,
         ..Config::default()
     };
     let mut sim = Sim::pair(42, config);
@@ -278,9 +285,11 @@ fn throughput_versus_loss_table() {
         let row: Vec<String> = rtts
             .iter()
             .map(|&rtt| {
-                let rack = goodput(loss, rtt, 2_400_000, LossDetection::Rack);
-                let rfc = goodput(loss, rtt, 2_400_000, LossDetection::Rfc9260);
-                format!("{rack:.3} ({rfc:.3})")
+                let run = |d, c| goodput(loss, rtt, 2_400_000, d, c);
+                let rack = run(LossDetection::Rack, CongestionControl::Rfc9260);
+                let cubic = run(LossDetection::Rack, CongestionControl::Cubic);
+                let rfc = run(LossDetection::Rfc9260, CongestionControl::Rfc9260);
+                format!("{rack:.3} / {cubic:.3} / {rfc:.3}")
             })
             .collect();
         println!("| {:.1}% | {} |", loss * 100.0, row.join(" | "));
@@ -288,7 +297,8 @@ fn throughput_versus_loss_table() {
     // Loss costs throughput; a longer RTT costs throughput; RACK-TLP
     // recovers faster than RFC 9260's detection alone.
     let rack = LossDetection::Rack;
-    let at = |loss, rtt, detection| goodput(loss, rtt, 1_200_000, detection);
+    let reno = CongestionControl::Rfc9260;
+    let at = |loss, rtt, detection| goodput(loss, rtt, 1_200_000, detection, reno);
     assert!(at(0.0, rtts[0], rack) > at(0.03, rtts[0], rack));
     assert!(at(0.0, rtts[0], rack) > at(0.0, rtts[2], rack));
     assert!(at(0.03, rtts[1], rack) > at(0.03, rtts[1], LossDetection::Rfc9260));

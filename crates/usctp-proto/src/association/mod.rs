@@ -25,6 +25,7 @@
 //! [`Endpoint::association_mut`]: crate::endpoint::Endpoint::association_mut
 
 mod ack;
+mod cc;
 mod events;
 pub(crate) mod handshake;
 mod input;

@@ -82,6 +82,8 @@ pub(crate) struct Path {
     /// A send to this address failed locally (no route, link down): no
     /// DATA goes here before this time.
     pub blocked_until: Option<Instant>,
+    /// CUBIC's memory of the last congestion event (when in use).
+    pub cubic: super::cc::Cubic,
 }
 
 impl Path {
@@ -105,6 +107,7 @@ impl Path {
             heartbeat_at: None,
             probe: None,
             blocked_until: None,
+            cubic: super::cc::Cubic::default(),
         }
     }
 

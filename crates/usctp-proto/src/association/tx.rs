@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::cc;
 use super::path::{MAX_PATHS, Path};
 use crate::chunk::{BuildError, Chunk, Data, DataFlags, PacketWriter, Sack};
-use crate::config::{Config, LossDetection};
+use crate::config::{Config, CongestionControl, LossDetection};
 use crate::serial::{Ssn, Tsn};
 
 mod loss;
@@ -225,6 +226,7 @@ pub(crate) struct Tx {
     /// `send` said `WouldBlock`; `take_writable` says when room opens.
     blocked: bool,
     loss_detection: LossDetection,
+    congestion: CongestionControl,
     rack: Rack,
     /// A loss probe is due: its packet may ignore cwnd.
     probe_due: bool,
@@ -281,6 +283,7 @@ impl Tx {
             fragmentation: true,
             blocked: false,
             loss_detection: config.loss_detection,
+            congestion: config.congestion_control,
             rack: Rack::new(),
             probe_due: false,
             last_path: 0,
@@ -300,6 +303,7 @@ impl Tx {
         self.max_fragment = config.max_fragment_size;
         self.fragmentation = config.fragmentation;
         self.loss_detection = config.loss_detection;
+        self.congestion = config.congestion_control;
         if self.loss_detection != LossDetection::Rack {
             self.rack.idle();
         }
@@ -736,11 +740,8 @@ impl Tx {
                         p.cwnd += acked[i].min(self.max_payload());
                     }
                 } else {
-                    p.partial_bytes_acked += acked[i];
-                    if p.partial_bytes_acked >= p.cwnd && fully_used {
-                        p.partial_bytes_acked -= p.cwnd;
-                        p.cwnd += self.max_payload();
-                    }
+                    let pmdcs = self.max_payload();
+                    cc::avoid(p, acked[i], pmdcs, now, fully_used, self.congestion);
                 }
             }
         }

@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use super::Tx;
+use crate::association::cc;
 use crate::association::path::Path;
 use crate::chunk::Sack;
 
@@ -67,9 +68,7 @@ impl Tx {
                 if p.fast_recovery_exit.is_none() {
                     // §7.2.3 via §7.2.4: halve once per recovery on the
                     // destination the lost chunk went to.
-                    p.ssthresh = (p.cwnd / 2).max(4 * pmdcs);
-                    p.cwnd = p.ssthresh;
-                    p.partial_bytes_acked = 0;
+                    cc::on_loss(p, pmdcs, self.congestion);
                     p.fast_recovery_exit = Some(self.next - 1);
                 }
                 p.flight = p.flight.saturating_sub(len);
@@ -113,9 +112,7 @@ impl Tx {
         }
         self.stats.t3_expiries += 1;
         let path = &mut paths[p];
-        path.ssthresh = (path.cwnd / 2).max(4 * self.max_payload());
-        path.cwnd = self.max_payload();
-        path.partial_bytes_acked = 0;
+        cc::on_timeout(path, self.max_payload(), self.congestion);
         path.fast_recovery_exit = None;
         self.fast_retransmit_due = false;
         true
@@ -176,9 +173,7 @@ impl Tx {
         let len = o.data.payload.len();
         if let Some(p) = paths.get_mut(o.path) {
             if p.fast_recovery_exit.is_none() {
-                p.ssthresh = (p.cwnd / 2).max(4 * pmdcs);
-                p.cwnd = p.ssthresh;
-                p.partial_bytes_acked = 0;
+                cc::on_loss(p, pmdcs, self.congestion);
                 p.fast_recovery_exit = Some(self.next - 1);
                 self.rack.recovery_started();
             }
