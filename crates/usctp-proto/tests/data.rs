@@ -178,6 +178,37 @@ fn duplicates_are_reported_and_delivered_once() {
     assert_eq!(recv_all(&mut t, id).len(), 1);
 }
 
+/// An endpoint told what its transport can hold for all associations
+/// (`set_receive_budget`, a UDP socket's receive buffer) advertises an
+/// equal share of it per association, so that many senders at once fill
+/// their windows instead of overflowing the socket (§6.2: the receiver
+/// says what it can take). A second association halves the share.
+#[test]
+fn the_receive_budget_is_shared_among_the_associations() {
+    let (mut t, tag, _) = established(PEER);
+    t.iut.set_receive_budget(Some(60_000));
+    t.send(tag, &[tester_data(TESTER_TSN, 0, 0, [1; 100])]);
+    let sack = only_sack(&t.sent());
+    assert_eq!(sack.a_rwnd, 60_000 - 100);
+    // A second association, from another address of the tester's.
+    let first = t.from;
+    t.from = "10.0.9.9:9899".parse().unwrap();
+    let ack = send_init(&mut t, init(PEER + 1));
+    assert_eq!(echo_cookie(&mut t, &ack).packet.chunks, [Chunk::CookieAck]);
+    t.from = first;
+    t.send(tag, &[tester_data(TESTER_TSN + 1, 0, 1, [1; 100])]);
+    t.advance(Duration::from_millis(250));
+    let sacks = sacks_in(&t.sent());
+    assert_eq!(sacks.last().unwrap().a_rwnd, 30_000 - 200);
+    // Without a budget, the configured window again.
+    t.iut.set_receive_budget(None);
+    t.send(tag, &[tester_data(TESTER_TSN + 2, 0, 2, [1; 100])]);
+    t.advance(Duration::from_millis(250));
+    let sacks = sacks_in(&t.sent());
+    let window = Config::default().receive_window;
+    assert_eq!(sacks.last().unwrap().a_rwnd, window - 300);
+}
+
 #[test]
 fn data_beyond_the_receive_window_is_dropped_left_out_of_the_sack_and_said_at_once() {
     // §6.2: a dropped DATA chunk gets an immediate SACK that does not

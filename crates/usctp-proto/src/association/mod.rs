@@ -248,6 +248,9 @@ pub struct Association {
     out: Output,
     /// What the association counted, less what its current TCB counts.
     counters: Counters,
+    /// Its share of the endpoint's receive budget, for the window it
+    /// advertises.
+    receive_share: Option<usize>,
     state: State,
 }
 
@@ -403,6 +406,7 @@ impl Association {
             random: Random::from_seed(seed),
             out: Output::default(),
             counters: Counters::default(),
+            receive_share: None,
             state: State::Closed(Closed::default()),
         }
     }
@@ -457,6 +461,7 @@ impl Association {
             peer_adaptation: n.peer_adaptation,
         };
         self.state = State::Open(Box::new(tcb), Phase::Established);
+        self.set_receive_share(self.receive_share);
         self.addresses_changed = true;
     }
 
@@ -670,6 +675,15 @@ impl Association {
             self.out.send(to, peer_tag, Chunk::Abort(Abort::default()));
         }
         self.close(AssociationError::RetransmissionLimit);
+    }
+
+    /// Limits the receive window this association advertises to `share`
+    /// bytes (its part of the endpoint's receive budget).
+    pub(crate) fn set_receive_share(&mut self, share: Option<usize>) {
+        self.receive_share = share;
+        if let State::Open(tcb, _) = &mut self.state {
+            tcb.rx.set_share(share);
+        }
     }
 
     /// The next event, if any.

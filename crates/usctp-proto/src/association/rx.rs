@@ -115,6 +115,10 @@ pub(crate) struct Rx {
     /// released by the user.
     buffered: usize,
     window: usize,
+    /// The association's share of what the endpoint's transport can hold
+    /// (see `Endpoint::set_receive_budget`): the window advertised is at
+    /// most this.
+    share: Option<usize>,
     /// The size from which an incomplete message is delivered in parts.
     partial_delivery_point: usize,
     /// The a_rwnd last advertised, to know when a window update is due.
@@ -151,6 +155,7 @@ impl Rx {
             deferred: VecDeque::new(),
             buffered: 0,
             window,
+            share: None,
             // A point at or above the window could never be reached by a
             // message the window cannot hold.
             partial_delivery_point: partial_delivery_point.clamp(1, (window / 2).max(1)),
@@ -587,7 +592,14 @@ impl Rx {
 
     /// The receiver window to advertise.
     pub(crate) fn a_rwnd(&self) -> u32 {
-        u32::try_from(self.window.saturating_sub(self.buffered)).unwrap_or(u32::MAX)
+        let window = self.share.map_or(self.window, |s| s.min(self.window));
+        u32::try_from(window.saturating_sub(self.buffered)).unwrap_or(u32::MAX)
+    }
+
+    /// Limits the window advertised to `share` bytes (`None`: the
+    /// configured window alone).
+    pub(crate) fn set_share(&mut self, share: Option<usize>) {
+        self.share = share;
     }
 
     /// §6.2: after a read, a SACK is due when the window grew by a full

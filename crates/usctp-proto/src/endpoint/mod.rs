@@ -147,6 +147,11 @@ pub struct Endpoint {
     replies: Replies,
     events: VecDeque<(AssocId, Event)>,
     stats: EndpointStats,
+    /// Bytes of DATA the transport below holds for all associations at
+    /// once (a UDP socket's receive buffer), shared among them.
+    receive_budget: Option<usize>,
+    /// How many associations the budget was last divided among.
+    budget_shared_by: usize,
 }
 
 impl Endpoint {
@@ -184,6 +189,41 @@ impl Endpoint {
             replies: Replies::new(limit),
             events: VecDeque::new(),
             stats: EndpointStats::default(),
+            receive_budget: None,
+            budget_shared_by: 0,
+        }
+    }
+
+    /// Says how many bytes of DATA the transport can hold for all the
+    /// associations together before it drops datagrams (a UDP socket's
+    /// receive buffer, less its per-datagram overhead). Each association
+    /// then advertises at most an equal share as its receive window (RFC
+    /// 9260 §6.2 lets a receiver advertise what it can take), so that
+    /// many associations sending at once fill their windows rather than
+    /// overflow the socket and lose their own packets. `None`: no limit
+    /// but each association's window.
+    pub fn set_receive_budget(&mut self, bytes: Option<usize>) {
+        self.receive_budget = bytes;
+        self.budget_shared_by = usize::MAX;
+        self.share_receive_budget();
+    }
+
+    /// Divides the receive budget again when the number of associations
+    /// changed (O(associations), once per change).
+    fn share_receive_budget(&mut self) {
+        let count = self.table.len();
+        if count == self.budget_shared_by {
+            return;
+        }
+        self.budget_shared_by = count;
+        // At least a few full packets each, so that no association is
+        // starved to a window it cannot fill one packet into.
+        let floor = 4 * self.config.max_packet_size;
+        let share = self
+            .receive_budget
+            .map(|budget| (budget / count.max(1)).max(floor));
+        for assoc in self.table.each_mut() {
+            assoc.set_receive_share(share);
         }
     }
 
@@ -457,6 +497,9 @@ impl Endpoint {
         }
         self.rotate_keys(now);
         let header = packet.header;
+        if self.receive_budget.is_some() {
+            self.share_receive_budget();
+        }
         if let Some(id) = self.table.route((header.dst_port, ip, header.src_port)) {
             self.route_to(id, now, remote, &packet);
             // The chunk vector serves the next packet.

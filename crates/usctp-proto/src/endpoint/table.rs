@@ -48,6 +48,11 @@ impl Table {
         self.entries.len()
     }
 
+    /// Every association, to change a setting of each.
+    pub fn each_mut(&mut self) -> impl Iterator<Item = &mut Association> {
+        self.entries.values_mut().map(|e| &mut e.assoc)
+    }
+
     /// Entries in the demultiplexing map.
     pub fn keys_len(&self) -> usize {
         self.by_peer.len()

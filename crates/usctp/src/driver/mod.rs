@@ -221,6 +221,10 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
     // share an SCTP port (which, with the address, names an association).
     let home = local_addrs[0].port();
     let mut endpoint = Endpoint::new(spawn.config, home, os_seed()?, now());
+    // What the sockets hold for every association together, divided among
+    // them (Endpoint::set_receive_budget).
+    let budget = spawn.sockets.iter().map(io::receive_budget).sum();
+    endpoint.set_receive_budget(Some(budget));
     if !spawn.advertise.is_empty() {
         endpoint.set_local_addresses(spawn.advertise);
     }
