@@ -257,6 +257,11 @@ struct ProtocolArgs {
     /// Congestion control per path: RFC 9260's, or CUBIC (RFC 9438).
     #[arg(long, global = true, value_enum, default_value_t = CongestionArg::Rfc9260)]
     congestion: CongestionArg,
+    /// The largest SCTP packet to a non-loopback peer, common header
+    /// included (the path MTU less the IP and UDP headers: 1472 on a
+    /// 1500-byte IPv4 path). No path MTU discovery checks it.
+    #[arg(long, global = true, default_value_t = DEFAULTS.max_packet_size)]
+    max_packet_size: usize,
 }
 
 /// `--congestion`'s values.
@@ -328,6 +333,7 @@ impl ProtocolArgs {
             max_inbound_streams: streams.unwrap_or(DEFAULTS.max_inbound_streams),
             loss_detection: self.loss_detection.detection(),
             congestion_control: self.congestion.control(),
+            max_packet_size: self.max_packet_size,
             ..Config::default()
         }
     }
@@ -362,6 +368,7 @@ impl ProtocolArgs {
             format!("--max-init-retrans={}", self.max_init_retrans),
             format!("--loss-detection={}", self.loss_detection.name()),
             format!("--congestion={}", self.congestion.name()),
+            format!("--max-packet-size={}", self.max_packet_size),
         ];
         if let Some(streams) = self.streams {
             args.push(format!("--streams={streams}"));
