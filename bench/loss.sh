@@ -54,9 +54,13 @@ usctp_bulk() { # loss, loss detection, packet size
     [ "$2" = rack ] || k=usctp_$2
     [ "$3" = 1200 ] || k=${k}_$3
     ip netns exec "$B" $U discard-server --listen 10.77.0.2:9899 --max-assocs 1 >/dev/null 2>&1 &
+    local server=$!
     sleep 0.3
     out=$(ip netns exec "$A" timeout 600 $U bench 10.77.0.2:9899 --bytes "$BYTES" --msg-size "$SIZE" \
         --loss-detection "$2" --max-packet-size "$3" --json 2>/dev/null || true)
+    # A SHUTDOWN COMPLETE lost on the way in leaves the server resending
+    # its SHUTDOWN ACK to a peer that is gone, for minutes (RFC 9260 §9.2).
+    sleep 0.2; kill "$server" 2>/dev/null || true
     wait || true
     if [ -n "$out" ]; then
         record "${k}_$1" "$(echo "$out" | field MBps)"
@@ -69,9 +73,11 @@ usctp_bulk() { # loss, loss detection, packet size
 usrsctp_bulk() { # loss
     local out
     ip netns exec "$B" $P server --service discard --udp-port 9900 --bind 10.77.0.2 --once >/dev/null 2>&1 &
+    local server=$!
     sleep 0.3
     out=$(ip netns exec "$A" $P client --service bench --connect 10.77.0.2:9900 --bind 10.77.0.1 \
         --bytes "$BYTES" --msg-size "$SIZE" --timeout 600 2>/dev/null || true)
+    sleep 0.2; kill "$server" 2>/dev/null || true
     wait || true
     [ -n "$out" ] && record "usrsctp_$1" "$(echo "$out" | field MBps)"
 }

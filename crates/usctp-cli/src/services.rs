@@ -133,31 +133,52 @@ pub async fn discard_server(
         verbose,
         move |mut stream, mut watch| async move {
             let id = stream.assoc_id();
+            // The report goes out when the peer's data ends: at its
+            // SHUTDOWN, not when the shutdown completes (a SHUTDOWN
+            // COMPLETE lost after the peer went away leaves the association
+            // retransmitting its SHUTDOWN ACK for minutes, §9.2).
+            let mut subscription = stream.subscription();
+            subscription.shutdown = true;
+            stream.subscribe(subscription);
             let start = now();
             let (mut bytes, mut messages) = (0usize, 0usize);
             let mut last = start;
+            let mut reported = false;
             while let Some(event) = stream.next_event().await {
-                let StreamEvent::Message(m) = event else {
-                    watch.note(id, &event);
-                    continue;
-                };
-                bytes += m.data.len();
-                messages += 1;
-                last = now();
+                match event {
+                    StreamEvent::Message(m) => {
+                        bytes += m.data.len();
+                        messages += 1;
+                        last = now();
+                    }
+                    StreamEvent::ShutdownStarted | StreamEvent::Closed(_) if !reported => {
+                        reported = true;
+                        report_discarded(json, bytes, messages, last.duration_since(start));
+                        watch.note(id, &event);
+                    }
+                    other => watch.note(id, &other),
+                }
             }
-            let seconds = last.duration_since(start).as_secs_f64().max(1e-9);
-            report(
-                json,
-                &[
-                    ("bytes", bytes.to_string()),
-                    ("messages", messages.to_string()),
-                    ("seconds", format!("{seconds:.6}")),
-                    ("MBps", format!("{:.3}", bytes as f64 / seconds / 1e6)),
-                ],
-            );
+            if !reported {
+                report_discarded(json, bytes, messages, last.duration_since(start));
+            }
         },
     )
     .await
+}
+
+/// What a discard server prints for one association.
+fn report_discarded(json: bool, bytes: usize, messages: usize, took: Duration) {
+    let seconds = took.as_secs_f64().max(1e-9);
+    report(
+        json,
+        &[
+            ("bytes", bytes.to_string()),
+            ("messages", messages.to_string()),
+            ("seconds", format!("{seconds:.6}")),
+            ("MBps", format!("{:.3}", bytes as f64 / seconds / 1e6)),
+        ],
+    );
 }
 
 /// The endpoint a client subcommand runs on: bound to `--local` (any
