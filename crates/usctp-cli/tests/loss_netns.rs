@@ -2,11 +2,10 @@
 //! pair, nftables dropping packets at random on their way into the
 //! receiver (`numgen random mod 1000 < N drop`). `usctp bench` sends 20 MB
 //! of 1200-byte messages to `usctp discard-server`; every byte must
-//! arrive, and the goodput and loss-recovery counters are printed. The
-//! bounds are loose (a shared CI machine): before RACK-TLP this link gave
-//! 5.8 MB/s at 1% and 1.4 MB/s at 3%, each loss of a retransmission
-//! waiting a second for T3-rtx; `bench/loss.sh` measures the real figures
-//! beside usrsctp and kernel TCP.
+//! arrive, T3-rtx must (nearly) never be needed, and the goodput and
+//! loss-recovery counters are printed. Before RACK-TLP each lost
+//! retransmission waited a second for T3-rtx; `bench/loss.sh` measures the
+//! real figures (release build) beside usrsctp and kernel TCP.
 //!
 //! Needs root, `ip netns` and `nft` (CI has them); elsewhere it says why it
 //! is skipped. The namespaces are removed whatever happens.
@@ -220,13 +219,25 @@ fn report_line(mut server: Reaper, limit: Duration) -> String {
     line
 }
 
-/// Every byte arrives, at a rate no T3-bound recovery reaches.
+/// Every byte arrives; losses are recovered without waiting for T3-rtx
+/// (at most `t3` expiries: a lost loss probe still waits), and the rate
+/// stays above `at_least_mbps`. RFC 9260's detection alone gave about 3
+/// expiries for 20 MB at 1% and 13 at 3% on this link. The rate floors are
+/// far below what RACK-TLP reaches: the binary under test is built with
+/// debug assertions (the liveness invariant walks the outstanding chunks on
+/// every poll), which made it range from 3 to 75 MB/s here, the slow runs
+/// waiting for loss probes while it was too slow to keep its window full.
 #[track_caller]
-fn holds_up(tag: &str, per_mille: u32, at_least_mbps: f64) {
+fn holds_up(tag: &str, per_mille: u32, t3: u64, at_least_mbps: f64) {
     if skip() {
         return;
     }
     let sender = transfer(tag, per_mille);
+    let expiries = json_u64(&sender, "t3_expiries");
+    assert!(
+        expiries <= t3,
+        "{expiries} T3-rtx expiries at {per_mille}/1000 loss: {sender}"
+    );
     let rate = json_f64(&sender, "MBps");
     assert!(
         rate >= at_least_mbps,
@@ -236,10 +247,10 @@ fn holds_up(tag: &str, per_mille: u32, at_least_mbps: f64) {
 
 #[test]
 fn one_percent_loss() {
-    holds_up("1", 10, 15.0);
+    holds_up("1", 10, 1, 2.5);
 }
 
 #[test]
 fn three_percent_loss() {
-    holds_up("3", 30, 10.0);
+    holds_up("3", 30, 2, 1.5);
 }
