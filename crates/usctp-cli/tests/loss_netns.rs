@@ -13,32 +13,16 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use support::{Reaper, USCTP, json_f64, json_line, json_u64};
+use support::{Reaper, USCTP, json_f64, json_line, json_u64, run, skip_without_netns};
 
 const BYTES: u64 = 20_000_000;
 
 /// One transfer at a time: they would share the machine's two cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn run(args: &[&str]) -> Result<Output, String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
 
 /// Sender A (10.202.0.1) and receiver B (10.202.0.2) on one veth pair,
 /// B dropping a share of what arrives; deleted on drop.
@@ -95,37 +79,6 @@ impl Drop for Lossy {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
-
-/// Why this machine cannot run the test, if it cannot.
-fn unavailable() -> Option<String> {
-    let uid = run(&["id", "-u"]).ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    if run(&["nft", "--version"]).is_err() {
-        return Some("nft not installed".into());
-    }
-    let probe = format!("usctp-lprobe{}", std::process::id());
-    if let Err(e) = run(&["ip", "netns", "add", &probe]) {
-        return Some(e);
-    }
-    let _ = run(&["ip", "netns", "del", &probe]);
-    None
-}
-
-fn skip() -> bool {
-    static PROBE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    match PROBE.get_or_init(unavailable) {
-        None => false,
-        Some(why) if std::env::var_os("CI").is_some() => {
-            panic!("CI must run the loss test, but: {why}")
-        }
-        Some(why) => {
-            eprintln!("skipped: network namespaces unavailable ({why})");
-            true
         }
     }
 }
@@ -229,7 +182,7 @@ fn report_line(mut server: Reaper, limit: Duration) -> String {
 /// waiting for loss probes while it was too slow to keep its window full.
 #[track_caller]
 fn holds_up(tag: &str, per_mille: u32, t3: u64, at_least_mbps: f64) {
-    if skip() {
+    if skip_without_netns(true) {
         return;
     }
     let sender = transfer(tag, per_mille);

@@ -12,11 +12,11 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{Reaper, USCTP, now, usrsctp_peer};
+use support::{Reaper, USCTP, now, run, skip_without_netns, usrsctp_peer};
 
 /// Enough to still be flowing one second in (the issue asks for at least
 /// 50 MB; usctp moves that in under a second on this machine).
@@ -26,22 +26,6 @@ const BYTES: usize = 200_000_000;
 struct Testbed {
     a: String,
     b: String,
-}
-
-fn run(args: &[&str]) -> Result<Output, String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
 
 impl Testbed {
@@ -110,40 +94,6 @@ impl Drop for Testbed {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-    }
-}
-
-/// Why this machine cannot run the test, if it cannot.
-fn unavailable() -> Option<String> {
-    let uid = run(&["id", "-u"]).ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    let probe = format!("usctp-probe{}", std::process::id());
-    if let Err(e) = run(&["ip", "netns", "add", &probe]) {
-        return Some(e);
-    }
-    let _ = run(&["ip", "netns", "del", &probe]);
-    None
-}
-
-fn skip_unless_possible(cut_needs_nft: bool) -> bool {
-    // Probed once per run: tests probing at the same time would collide on
-    // the probe namespace's name.
-    static PROBE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let mut why = PROBE.get_or_init(unavailable).clone();
-    if why.is_none() && cut_needs_nft && run(&["nft", "--version"]).is_err() {
-        why = Some("nft not installed".into());
-    }
-    match why {
-        None => false,
-        Some(why) if std::env::var_os("CI").is_some() => {
-            panic!("CI must run the namespace test, but: {why}")
-        }
-        Some(why) => {
-            eprintln!("skipped: network namespaces unavailable ({why})");
-            true
         }
     }
 }
@@ -404,7 +354,7 @@ fn stall(
     receiver: Stack,
 ) -> Option<f64> {
     let usrsctp = sender == Stack::Usrsctp || receiver == Stack::Usrsctp;
-    if skip_unless_possible(cut == Cut::BlackHole) || usrsctp && usrsctp_peer().is_none() {
+    if skip_without_netns(cut == Cut::BlackHole) || usrsctp && usrsctp_peer().is_none() {
         return None;
     }
     let stall = failover(tag, cut, timers, sender, receiver)?;

@@ -273,14 +273,7 @@ fn the_shutdown_ack_goes_where_the_shutdown_came_from_and_retransmissions_altern
     assert_eq!(destinations, [primary, other, primary, other]);
     // A SHUTDOWN COMPLETE on any path ends it.
     t.send(tag, &[shutdown_complete(false)]);
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .any(|(_, e)| matches!(e, Event::ShutdownComplete)),
-        "{events:?}"
-    );
-    assert_eq!(t.iut.association_count(), 0);
+    assert_shut_down(&mut t);
 }
 
 /// `established_with_alternate`, with what the handshake and the

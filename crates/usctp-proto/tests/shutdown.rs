@@ -16,19 +16,6 @@ use usctp_proto::serial::Tsn;
 /// The tester's Initiate Tag.
 const PEER: u32 = 0x6900_0001;
 
-/// The user was told the shutdown completed, and the association is gone.
-#[track_caller]
-fn assert_shut_down(t: &mut Tester) {
-    let events = t.events();
-    assert!(
-        events
-            .iter()
-            .any(|(_, e)| matches!(e, Event::ShutdownComplete)),
-        "{events:?}"
-    );
-    assert_eq!(t.iut.association_count(), 0);
-}
-
 // ---- §9.2: graceful shutdown ----
 
 #[test]

@@ -1,14 +1,14 @@
 //! What the tests of the `usctp` binary share (`mod support;` in each test
 //! binary): the binary, free ports, children killed when a test fails, the
 //! tools some tests need (skipped without them, a failure under CI), the
-//! usrsctp peer (interop/usrsctp_peer.c) built once, and the JSON lines the
-//! tools print.
+//! usrsctp peer (interop/usrsctp_peer.c) built once, the JSON lines the
+//! tools print, and commands for the tests across network namespaces.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -322,4 +322,62 @@ pub fn json_line(out: &str) -> &str {
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('{')).collect();
     assert_eq!(lines.len(), 1, "one JSON line expected in:\n{out}");
     lines[0]
+}
+
+/// Runs a command to its end; its standard error when it fails.
+pub fn run(args: &[&str]) -> Result<Output, String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Why this machine cannot run the tests across network namespaces, if
+/// it cannot (root and `ip netns`; `nft` too when `needs_nft`).
+fn netns_unavailable(needs_nft: bool) -> Option<String> {
+    // Probed once per test binary: tests probing at the same time would
+    // collide on the probe namespace's name.
+    static PROBE: OnceLock<Option<String>> = OnceLock::new();
+    let why = PROBE.get_or_init(|| {
+        let uid = run(&["id", "-u"]).ok()?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return Some("not root".into());
+        }
+        let probe = format!("usctp-probe{}", std::process::id());
+        if let Err(e) = run(&["ip", "netns", "add", &probe]) {
+            return Some(e);
+        }
+        let _ = run(&["ip", "netns", "del", &probe]);
+        None
+    });
+    match why {
+        None if needs_nft && run(&["nft", "--version"]).is_err() => {
+            Some("nft not installed".into())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Whether a test across network namespaces must be skipped here (it says
+/// why); under CI that is a failure instead.
+pub fn skip_without_netns(needs_nft: bool) -> bool {
+    match netns_unavailable(needs_nft) {
+        None => false,
+        Some(why) if std::env::var_os("CI").is_some() => {
+            panic!("CI must run the namespace tests, but: {why}")
+        }
+        Some(why) => {
+            eprintln!("skipped: network namespaces unavailable ({why})");
+            true
+        }
+    }
 }

@@ -173,3 +173,16 @@ pub fn assert_lost_to_retransmissions(events: &[(AssocId, Event)], id: AssocId) 
         "{events:?}"
     );
 }
+
+/// The user was told the shutdown completed, and the association is gone.
+#[track_caller]
+pub fn assert_shut_down(t: &mut Tester) {
+    let events = t.events();
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::ShutdownComplete)),
+        "{events:?}"
+    );
+    assert_eq!(t.iut.association_count(), 0);
+}
