@@ -779,7 +779,9 @@ impl Tx {
     #[cfg(any(debug_assertions, fuzzing))]
     pub(crate) fn liveness(&self, paths: &[Path]) -> Result<(), String> {
         let mut flight = [0usize; MAX_PATHS];
+        let mut in_flight = 0;
         for (&key, o) in &self.outstanding {
+            in_flight += usize::from(o.in_flight);
             if o.gap_acked {
                 continue;
             }
@@ -814,7 +816,6 @@ impl Tx {
                 ));
             }
         }
-        let in_flight = self.outstanding.values().filter(|o| o.in_flight).count();
         if self.rack.in_flight_count() != in_flight {
             return Err(format!(
                 "RACK keeps {} chunks in flight, {in_flight} are",
