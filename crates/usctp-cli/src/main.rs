@@ -257,11 +257,20 @@ struct ProtocolArgs {
     /// Congestion control per path: RFC 9260's, or CUBIC (RFC 9438).
     #[arg(long, global = true, value_enum, default_value_t = CongestionArg::Rfc9260)]
     congestion: CongestionArg,
-    /// The largest SCTP packet to a non-loopback peer, common header
-    /// included (the path MTU less the IP and UDP headers: 1472 on a
-    /// 1500-byte IPv4 path). No path MTU discovery checks it.
+    /// The SCTP packet size to a non-loopback peer, common header
+    /// included, until path MTU discovery confirms a larger one (the base
+    /// of its search).
     #[arg(long, global = true, default_value_t = DEFAULTS.max_packet_size)]
     max_packet_size: usize,
+    /// Path MTU discovery (RFC 8899): the largest IP packet to probe for,
+    /// IP and UDP headers included (1500: 1472-byte SCTP packets over
+    /// IPv4); 0 turns discovery off.
+    #[arg(long, global = true, default_value_t = DEFAULTS.path_mtu_limit.unwrap_or(0))]
+    pmtu_limit: usize,
+    /// How long a path MTU probe waits for its answer, in ms (at least
+    /// 1000).
+    #[arg(long, global = true, default_value_t = millis(DEFAULTS.pmtu_probe_timeout))]
+    pmtu_probe_timeout: u64,
 }
 
 /// `--congestion`'s values.
@@ -334,6 +343,8 @@ impl ProtocolArgs {
             loss_detection: self.loss_detection.detection(),
             congestion_control: self.congestion.control(),
             max_packet_size: self.max_packet_size,
+            path_mtu_limit: (self.pmtu_limit > 0).then_some(self.pmtu_limit),
+            pmtu_probe_timeout: ms(self.pmtu_probe_timeout),
             ..Config::default()
         }
     }
@@ -369,6 +380,8 @@ impl ProtocolArgs {
             format!("--loss-detection={}", self.loss_detection.name()),
             format!("--congestion={}", self.congestion.name()),
             format!("--max-packet-size={}", self.max_packet_size),
+            format!("--pmtu-limit={}", self.pmtu_limit),
+            format!("--pmtu-probe-timeout={}", self.pmtu_probe_timeout),
         ];
         if let Some(streams) = self.streams {
             args.push(format!("--streams={streams}"));

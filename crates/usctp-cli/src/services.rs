@@ -424,6 +424,9 @@ pub async fn bench(
             ),
             ("loss_probes", total.loss_probes.to_string()),
             ("gap_blocks_received", total.gap_blocks.to_string()),
+            // The smallest packet size path MTU discovery left any
+            // association at (its primary path), SCTP bytes.
+            ("path_mtu", total.path_mtu.to_string()),
         ],
     );
     Ok(())
@@ -441,6 +444,7 @@ struct Bulk {
     lost_retransmissions: u64,
     loss_probes: u64,
     gap_blocks: u64,
+    path_mtu: usize,
 }
 
 impl Bulk {
@@ -454,6 +458,10 @@ impl Bulk {
         self.lost_retransmissions += other.lost_retransmissions;
         self.loss_probes += other.loss_probes;
         self.gap_blocks += other.gap_blocks;
+        self.path_mtu = match self.path_mtu {
+            0 => other.path_mtu,
+            mtu => mtu.min(other.path_mtu),
+        };
     }
 }
 
@@ -499,6 +507,7 @@ async fn send_bulk(
     stream.all_acknowledged().await;
     drain(&mut watch, &mut stream);
     let counters = stream.counters().await.unwrap_or_default();
+    let path_mtu = stream.paths().await.first().map_or(0, |p| p.mtu);
     if let Some(task) = progress {
         task.abort();
         eprintln!();
@@ -517,6 +526,7 @@ async fn send_bulk(
         lost_retransmissions: counters.lost_retransmissions,
         loss_probes: counters.loss_probes,
         gap_blocks: counters.gap_blocks_received,
+        path_mtu,
     })
 }
 

@@ -57,10 +57,25 @@ pub struct Config {
     pub send_buffer: usize,
     /// Largest message `send` accepts.
     pub max_message_size: usize,
-    /// Largest SCTP packet sent, common header included: the path MTU less
-    /// the IP header and UDP's 8 bytes (RFC 6951 §5.6). 1200 fits the IPv6
-    /// minimum MTU of 1280 with room to spare.
+    /// Largest SCTP packet sent, common header included, until path MTU
+    /// discovery confirms a larger one (and always with discovery off): the
+    /// path MTU less the IP header and UDP's 8 bytes (RFC 6951 §5.6). 1200
+    /// fits the IPv6 minimum MTU of 1280 with room to spare; it is the
+    /// search's base (RFC 8899 §5.1.2, BASE_PLPMTU).
     pub max_packet_size: usize,
+    /// Path MTU discovery (RFC 8899): the largest IP packet to probe each
+    /// path for, IP and UDP headers included (`None`: no discovery, every
+    /// packet at most `max_packet_size`). 1500 is an Ethernet link's MTU: a
+    /// path through one carries SCTP packets of 1472 bytes over IPv4 and
+    /// 1452 over IPv6. Set it to the local interface's MTU for larger
+    /// frames. Paths to loopback addresses are not probed.
+    pub path_mtu_limit: Option<usize>,
+    /// How long a path MTU probe waits for its answer before it counts as
+    /// lost (RFC 8899 §5.1.1, PROBE_TIMER: at least 1 s, and it should be
+    /// above 15 s). Three lost probes of a size end the search at it. Only
+    /// sizes above the confirmed one are probed, so a slow answer delays
+    /// larger packets and never stalls data.
+    pub pmtu_probe_timeout: std::time::Duration,
     /// Largest SCTP packet sent to a peer on a loopback address, in place of
     /// `max_packet_size` (`None`: no exception). The loopback interface's MTU
     /// (64 KiB on Linux) cannot shrink on the way, so the conservative
@@ -160,6 +175,8 @@ impl Default for Config {
             send_buffer: 1 << 20,
             max_message_size: 1 << 20,
             max_packet_size: 1200,
+            path_mtu_limit: Some(1500),
+            pmtu_probe_timeout: Duration::from_secs(15),
             loopback_packet_size: Some(1452),
             stateless_replies_per_second: 1000,
             partial_delivery_point: None,
@@ -193,6 +210,24 @@ impl Config {
             Some(size) if remote.ip().to_canonical().is_loopback() => size,
             _ => self.max_packet_size,
         }
+    }
+
+    /// The packet sizes path MTU discovery searches between on the path to
+    /// `remote`: the base it starts from (`packet_size_to`) and the largest
+    /// it probes for, equal when there is no discovery (off, or a loopback
+    /// peer). The limit less the IP header (20 bytes for IPv4, 40 for IPv6)
+    /// and UDP's 8 (RFC 6951 §5.6).
+    pub fn pmtu_range(&self, remote: std::net::SocketAddr) -> (usize, usize) {
+        let base = self.packet_size_to(remote);
+        let ip = remote.ip().to_canonical();
+        let max = match self.path_mtu_limit {
+            Some(limit) if !ip.is_loopback() => {
+                let headers = if ip.is_ipv6() { 40 + 8 } else { 20 + 8 };
+                limit.saturating_sub(headers).min(MAX_UDP_PAYLOAD).max(base)
+            }
+            _ => base,
+        };
+        (base, max)
     }
 
     /// Checks that the parameters make sense together; the error says
@@ -235,6 +270,9 @@ impl Config {
         }
         if self.outbound_streams == 0 || self.max_inbound_streams == 0 {
             return Err("stream counts must be at least 1".into());
+        }
+        if self.path_mtu_limit.is_some() && self.pmtu_probe_timeout < Duration::from_secs(1) {
+            return Err("the path MTU probe timeout must be at least 1 s (RFC 8899 §5.1.1)".into());
         }
         for size in [Some(self.max_packet_size), self.loopback_packet_size]
             .into_iter()

@@ -33,6 +33,7 @@ mod input;
 mod liveness;
 mod path;
 mod paths;
+mod pmtu;
 mod rto;
 mod rx;
 mod shutdown;
@@ -94,6 +95,12 @@ pub struct Transmit {
     pub source: Option<IpAddr>,
     /// Its length; the packet is the first `size` bytes of the buffer.
     pub size: usize,
+    /// The packet is larger than path MTU discovery last confirmed for its
+    /// path: it carries a chunk cut for a larger path MTU before that
+    /// shrank (a TSN cannot be cut again), or a State Cookie larger than
+    /// the packet size. Send it with IP fragmentation allowed (the DF bit
+    /// clear), or it may never pass (RFC 9260 §7.3; RFC 8899 §4.5).
+    pub fragmentable: bool,
 }
 
 /// What the endpoint lends an association while it handles an input.
@@ -153,6 +160,17 @@ impl Output {
             vtag,
             chunk,
         });
+    }
+
+    /// Whether the chunk at `i` is a path MTU probe's HEARTBEAT: the PAD
+    /// chunk that fills its packet follows it to the same destination.
+    fn size_probe_at(&self, i: usize) -> bool {
+        let (Some(hb), Some(pad)) = (self.queue.get(i), self.queue.get(i + 1)) else {
+            return false;
+        };
+        matches!(hb.chunk, Chunk::Heartbeat(_))
+            && matches!(pad.chunk, Chunk::Pad(_))
+            && (hb.destination, hb.vtag) == (pad.destination, pad.vtag)
     }
 
     fn event(&mut self, event: Event) {
@@ -840,6 +858,7 @@ impl Association {
                 cwnd: 0,
                 flight: 0,
                 error_count: 0,
+                mtu: self.config.packet_size_to(t.address),
             })
             .collect()
     }

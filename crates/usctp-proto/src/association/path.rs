@@ -84,6 +84,8 @@ pub(crate) struct Path {
     pub blocked_until: Option<Instant>,
     /// CUBIC's memory of the last congestion event (when in use).
     pub cubic: super::cc::Cubic,
+    /// Path MTU discovery (RFC 8899).
+    pub pmtu: super::pmtu::Pmtu,
 }
 
 impl Path {
@@ -108,6 +110,7 @@ impl Path {
             probe: None,
             blocked_until: None,
             cubic: super::cc::Cubic::default(),
+            pmtu: super::pmtu::Pmtu::new(0, 0),
         }
     }
 
@@ -170,6 +173,7 @@ impl Path {
             self.t3,
             self.heartbeat_at,
             self.probe.map(|p| p.deadline),
+            self.pmtu.deadline(),
             self.blocked_until,
             self.stall_probe_at(mtu).filter(|_| primary),
         ]
@@ -191,17 +195,19 @@ impl Path {
 
 /// The Sender-Specific Heartbeat Info this end puts in its HEARTBEATs:
 /// a random nonce (§8.3 requires one, so a HEARTBEAT ACK cannot be forged
-/// blindly to confirm an address), the path index, and the address it was
-/// sent to.
+/// blindly to confirm an address), the path index, the address it was
+/// sent to, and for a path MTU probe the size of its packet (RFC 8899
+/// §6.2.1.2 suggests carrying it; 0 in other heartbeats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HeartbeatInfo {
     pub nonce: u64,
     pub path: u16,
     pub address: SocketAddr,
+    pub probe_size: u16,
 }
 
 impl HeartbeatInfo {
-    const LEN: usize = 8 + 2 + 2 + 16;
+    pub(crate) const LEN: usize = 8 + 2 + 2 + 16 + 2;
 
     pub(crate) fn encode(&self) -> Bytes {
         let mut b = BytesMut::with_capacity(Self::LEN);
@@ -213,6 +219,7 @@ impl HeartbeatInfo {
             IpAddr::V6(v6) => v6,
         };
         b.put_slice(&ip.octets());
+        b.put_u16(self.probe_size);
         b.freeze()
     }
 
@@ -226,6 +233,7 @@ impl HeartbeatInfo {
         let path = u16::from_be_bytes(info[8..10].try_into().ok()?);
         let port = u16::from_be_bytes(info[10..12].try_into().ok()?);
         let octets: [u8; 16] = info[12..28].try_into().ok()?;
+        let probe_size = u16::from_be_bytes(info[28..30].try_into().ok()?);
         let v6 = Ipv6Addr::from(octets);
         let ip = match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -235,6 +243,7 @@ impl HeartbeatInfo {
             nonce,
             path,
             address: SocketAddr::new(ip, port),
+            probe_size,
         })
     }
 }
@@ -271,6 +280,7 @@ mod tests {
                 nonce: 0x0123_4567_89ab_cdef,
                 path: 3,
                 address: address.parse().unwrap(),
+                probe_size: 1472,
             };
             assert_eq!(HeartbeatInfo::decode(&info.encode()), Some(info));
         }

@@ -10,12 +10,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::path::{HeartbeatInfo, MAX_PATHS, Path, PathState, Probe};
+use super::pmtu::Pmtu;
 use super::rto::Rto;
 use super::state::{Target, Tcb};
 use super::tx::SackOutcome;
 use super::{Event, Output, PathChange};
-use crate::chunk::{Chunk, Heartbeat};
+use crate::chunk::{Chunk, Heartbeat, Pad};
 use crate::config::Config;
 use crate::random::Random;
 
@@ -41,6 +44,11 @@ pub struct PathInfo {
     pub flight: usize,
     /// Consecutive errors (§8.2).
     pub error_count: u32,
+    /// The largest SCTP packet sent here (UDP payload bytes): the size path
+    /// MTU discovery has confirmed (RFC 8899's PLPMTU), or the configured
+    /// one without it. The IP packet is 28 bytes larger over IPv4, 48 over
+    /// IPv6.
+    pub mtu: usize,
 }
 
 /// The peer's destinations and which one data takes.
@@ -87,6 +95,11 @@ impl Paths {
             error_count: 0,
         };
         for path in &mut paths.list {
+            let (base, max) = config.pmtu_range(path.remote);
+            path.pmtu = Pmtu::new(base, max);
+            if path.confirmed {
+                path.pmtu.start(now);
+            }
             path.start_congestion(pmdcs, peer_rwnd);
             path.heartbeat_at = Some(if path.confirmed {
                 now + path.idle_interval(config.hb_interval, random.u64())
@@ -158,6 +171,7 @@ impl Paths {
                 cwnd: p.cwnd,
                 flight: p.flight,
                 error_count: p.error_count,
+                mtu: p.pmtu.size,
             })
             .collect();
         all.swap(0, self.primary);
@@ -250,6 +264,7 @@ impl Paths {
                 continue;
             }
             path.error_count = 0;
+            path.pmtu.on_progress();
             if path.state != PathState::Active {
                 path.state = PathState::Active;
                 path.failed_at = None;
@@ -268,6 +283,10 @@ pub(super) enum ErrorOutcome {
     /// Association.Max.Retrans passed (§8.1): the peer is unreachable.
     PeerUnreachable,
 }
+
+/// Zeros for PAD chunks (no allocation per probe): as many as the largest
+/// UDP payload needs.
+static PADDING: Bytes = Bytes::from_static(&[0; crate::config::MAX_UDP_PAYLOAD]);
 
 impl Tcb {
     /// Queues a HEARTBEAT on path `i` with a fresh nonce (§8.3); `counts`
@@ -293,6 +312,7 @@ impl Tcb {
             nonce,
             path: i as u16,
             address: path.remote,
+            probe_size: 0,
         }
         .encode();
         out.send(
@@ -300,6 +320,59 @@ impl Tcb {
             self.peer_tag,
             Chunk::Heartbeat(Heartbeat { info }),
         );
+    }
+
+    /// Sends the path MTU probe due on path `i`, if any: a HEARTBEAT and a
+    /// PAD chunk filling the packet to the size under test (RFC 8899
+    /// §6.2.1.2), which `poll_transmit` sends as a packet of its own.
+    fn send_size_probe(
+        &mut self,
+        now: Instant,
+        i: usize,
+        config: &Config,
+        random: &mut Random,
+        out: &mut Output,
+    ) {
+        let path = &mut self.paths.list[i];
+        if !path.confirmed || path.state != PathState::Active || path.blocked_until.is_some() {
+            let later = now + config.pmtu_probe_timeout.max(path.rto.rto());
+            path.pmtu.defer(now, later);
+            return;
+        }
+        let Some(size) = path.pmtu.due(now) else {
+            return;
+        };
+        let nonce = random.u64();
+        let timeout = config.pmtu_probe_timeout.max(path.rto.rto());
+        path.pmtu.sent(nonce, size, now + timeout);
+        let info = HeartbeatInfo {
+            nonce,
+            path: i as u16,
+            address: path.remote,
+            probe_size: u16::try_from(size).unwrap_or(u16::MAX),
+        }
+        .encode();
+        let heartbeat = Chunk::Heartbeat(Heartbeat { info });
+        // Common header, the HEARTBEAT, and the PAD chunk's own header.
+        let used = 12 + heartbeat.encoded_len().unwrap_or(0) + 4;
+        let padding = PADDING.slice(..size.saturating_sub(used).min(PADDING.len()));
+        out.send(path.remote, self.peer_tag, heartbeat);
+        out.send(path.remote, self.peer_tag, Chunk::Pad(Pad { padding }));
+    }
+
+    /// The association's packet size: the smallest size the confirmed
+    /// paths have (RFC 9260 §7.3: fragments must fit every destination,
+    /// since a retransmission may take another). Messages queued are cut
+    /// again to the new size when it shrinks.
+    pub(super) fn update_packet_size(&mut self) {
+        let confirmed = self.paths.list.iter().filter(|p| p.confirmed);
+        let Some(size) = confirmed.map(|p| p.pmtu.size).min() else {
+            return;
+        };
+        if size != self.packet_size {
+            self.packet_size = size;
+            self.tx.set_mtu(size);
+        }
     }
 
     /// Runs the per-path timers that are due: T3-rtx, heartbeat answers
@@ -320,6 +393,9 @@ impl Tcb {
             if path.t3.is_some_and(|t| now >= t) {
                 let marked = self.tx.on_t3(&mut self.paths.list, i);
                 self.paths.list[i].t3 = None;
+                if marked && self.paths.list[i].pmtu.on_t3(now) {
+                    self.update_packet_size();
+                }
                 if marked {
                     // §6.3.3 E1/E2 and §8.2: count the error, back off.
                     if self.path_error(now, i, config, out) == ErrorOutcome::PeerUnreachable {
@@ -368,6 +444,10 @@ impl Tcb {
             if self.paths.list[i].heartbeat_at.is_some_and(|t| now >= t) {
                 self.heartbeat_due(now, i, config, random, out);
             }
+            if self.paths.list[i].pmtu.probe_expired(now) {
+                self.paths.list[i].pmtu.on_probe_lost(now);
+            }
+            self.send_size_probe(now, i, config, random, out);
         }
         self.paths.select_primary(out, config.primary_failback);
         ErrorOutcome::Counted
@@ -438,6 +518,19 @@ impl Tcb {
         let Some(path) = self.paths.list.get_mut(usize::from(hb.path)) else {
             return;
         };
+        if hb.probe_size != 0 {
+            // A path MTU probe's answer says its size passed, nothing else
+            // (its loss was never an error either).
+            if path.remote.ip() == hb.address.ip()
+                && path
+                    .pmtu
+                    .on_ack(now, hb.nonce, usize::from(hb.probe_size))
+                    .is_some()
+            {
+                self.update_packet_size();
+            }
+            return;
+        }
         let Some(probe) = path.probe else {
             return;
         };
@@ -460,6 +553,9 @@ impl Tcb {
         let address = path.remote;
         let newly_confirmed = !path.confirmed;
         path.confirmed = true;
+        if newly_confirmed {
+            path.pmtu.start(now);
+        }
         let revived = path.state != PathState::Active;
         path.state = PathState::Active;
         path.failed_at = None;
@@ -469,6 +565,9 @@ impl Tcb {
         }
         if revived {
             out.path_event(address, PathChange::Available);
+        }
+        if newly_confirmed {
+            self.update_packet_size();
         }
         self.paths.select_primary(out, config.primary_failback);
     }

@@ -60,6 +60,10 @@ impl Association {
             // what UDP carries), together with what is queued behind it
             // (an ERROR reporting unrecognized parameters, §3.2.2): until
             // the COOKIE ACK no other packet may go (§5.1 C).
+            let cookie_echo = matches!(
+                self.out.queue.front().map(|q| &q.chunk),
+                Some(Chunk::CookieEcho(_))
+            );
             let size = match self.out.queue.front().map(|q| &q.chunk) {
                 Some(Chunk::CookieEcho(_)) => {
                     let together: usize = self
@@ -73,11 +77,29 @@ impl Association {
                         .max(12 + together)
                         .min(crate::config::MAX_UDP_PAYLOAD)
                 }
+                // A path MTU probe (RFC 8899 §6.2.1.2): a HEARTBEAT and the
+                // PAD chunk behind it, alone in a packet of the size under
+                // test.
+                Some(Chunk::Heartbeat(_)) if self.out.size_probe_at(0) => {
+                    let probe: usize = self
+                        .out
+                        .queue
+                        .iter()
+                        .take(2)
+                        .map(|q| q.chunk.encoded_len().unwrap_or(0))
+                        .sum();
+                    (12 + probe).min(crate::config::MAX_UDP_PAYLOAD)
+                }
                 _ => packet_size,
             };
             let mut w = PacketWriter::new(buf, header, size);
             while let Some(next) = self.out.queue.front() {
                 if next.destination != destination || next.vtag != vtag {
+                    break;
+                }
+                // A size probe's HEARTBEAT starts a packet of its own: in a
+                // smaller one its answer would confirm a size never sent.
+                if !w.is_empty() && self.out.size_probe_at(0) {
                     break;
                 }
                 // A chunk that cannot be encoded is dropped, never sent
@@ -130,12 +152,16 @@ impl Association {
                 }
                 continue;
             }
-            let size = w.finish();
+            let written = w.finish();
             self.counters.packets_sent += 1;
+            // A probe is exactly as large as it should be; anything else
+            // past the packet size must be allowed to fragment.
+            let probe = size != packet_size && !cookie_echo;
             return Some(Transmit {
                 destination,
                 source: self.local_ip,
-                size,
+                size: written,
+                fragmentable: written > packet_size && !probe,
             });
         }
     }

@@ -251,6 +251,21 @@ pub(crate) struct TxStats {
     pub loss_probes: u64,
 }
 
+/// Adds a DATA chunk to the packet. A chunk larger than the packet's size
+/// (cut for a larger path MTU before it shrank, or a message that must go
+/// whole) goes alone in a packet as large as it needs, never waiting for
+/// room that cannot come.
+fn push_data(w: &mut PacketWriter<'_>, chunk: &Chunk) -> bool {
+    match w.push(chunk) {
+        Ok(()) => true,
+        Err(BuildError::DoesNotFit { needed, .. }) if w.is_empty() => {
+            w.grow_to(crate::chunk::packet::COMMON_HEADER_LEN + needed);
+            w.push(chunk).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
 impl Tx {
     pub(crate) fn new(
         initial_tsn: Tsn,
@@ -306,6 +321,44 @@ impl Tx {
         self.congestion = config.congestion_control;
         if self.loss_detection != LossDetection::Rack {
             self.rack.idle();
+        }
+    }
+
+    /// The packet size changed (path MTU discovery). Fragments waiting to
+    /// be sent that no longer fit a packet are cut again: they have no TSN
+    /// yet, so each becomes several with the same stream, SSN and PPID,
+    /// the first keeping the B bit and the last the E and I bits (§6.9).
+    /// A message that must go whole (SCTP_DISABLE_FRAGMENTS) stays whole,
+    /// and chunks already sent keep their size (a TSN cannot be split):
+    /// they go in packets of their own, larger than the new size.
+    pub(crate) fn set_mtu(&mut self, mtu: usize) {
+        let shrinks = mtu < self.mtu;
+        self.mtu = mtu;
+        let size = self.fragment_size();
+        if !shrinks || !self.fragmentation || self.pending.iter().all(|p| p.payload.len() <= size) {
+            return;
+        }
+        let before = std::mem::take(&mut self.pending);
+        for chunk in before {
+            let len = chunk.payload.len();
+            if len <= size {
+                self.pending.push_back(chunk);
+                continue;
+            }
+            let count = len.div_ceil(size);
+            for i in 0..count {
+                let last = i + 1 == count;
+                self.pending.push_back(Pending {
+                    flags: DataFlags {
+                        beginning: chunk.flags.beginning && i == 0,
+                        end: chunk.flags.end && last,
+                        unordered: chunk.flags.unordered,
+                        immediate: chunk.flags.immediate && last,
+                    },
+                    payload: chunk.payload.slice(i * size..((i + 1) * size).min(len)),
+                    ..chunk
+                });
+            }
         }
     }
 
@@ -456,7 +509,7 @@ impl Tx {
             if !ignores_cwnd && path.flight > 0 && path.flight + len > path.cwnd {
                 break;
             }
-            if w.push(&Chunk::Data(o.data.clone())).is_err() {
+            if !push_data(w, &Chunk::Data(o.data.clone())) {
                 break;
             }
             self.retransmit.pop_first();
@@ -567,9 +620,8 @@ impl Tx {
                 payload: pending.payload.clone(),
             };
             let context = pending.context;
-            match w.push(&Chunk::Data(data.clone())) {
-                Ok(()) => {}
-                Err(BuildError::DoesNotFit { .. }) | Err(_) => break,
+            if !push_data(w, &Chunk::Data(data.clone())) {
+                break;
             }
             self.pending.pop_front();
             if flags.unordered {

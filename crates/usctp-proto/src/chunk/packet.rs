@@ -263,6 +263,12 @@ impl<'a> PacketWriter<'a> {
         self.limit - (self.buf.len() - self.start)
     }
 
+    /// Raises the packet's size budget to `size` bytes (never above a UDP
+    /// datagram's payload), for a chunk that cannot be cut to fit.
+    pub fn grow_to(&mut self, size: usize) {
+        self.limit = self.limit.max(size.min(crate::config::MAX_UDP_PAYLOAD));
+    }
+
     /// Whether no chunk has been added yet.
     pub fn is_empty(&self) -> bool {
         self.first.is_none()

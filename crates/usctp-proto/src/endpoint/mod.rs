@@ -555,6 +555,7 @@ impl Endpoint {
                 destination,
                 source: None,
                 size: bytes.len(),
+                fragmentable: false,
             });
         }
         // Round robin over the associations that may have something,

@@ -55,7 +55,20 @@ impl Tester {
         Self::with_config(Config::default(), true)
     }
 
+    /// An IUT configured by `config`, except that it does not probe for
+    /// the path MTU: the exchanges these tests play are exact, packet by
+    /// packet, and a probe would come between them. The probes have tests
+    /// of their own (`pmtu.rs`, through `with_probes`).
     pub fn with_config(config: Config, listen: bool) -> Self {
+        let config = Config {
+            path_mtu_limit: None,
+            ..config
+        };
+        Self::with_probes(config, listen)
+    }
+
+    /// An IUT configured by `config` as it is, path MTU probes included.
+    pub fn with_probes(config: Config, listen: bool) -> Self {
         // Simulated time starts at a real instant and never reads the
         // clock again.
         #[allow(clippy::disallowed_methods)]

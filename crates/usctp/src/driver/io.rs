@@ -105,6 +105,48 @@ impl Io {
     }
 }
 
+impl Io {
+    /// Sends one datagram with IP fragmentation allowed (the DF bit clear)
+    /// and puts the socket back as it was: for the rare packet larger than
+    /// its path's MTU as discovered (`Transmit::fragmentable`). Other sends
+    /// keep DF set, which path MTU discovery relies on (its probes must
+    /// not be fragmented).
+    pub async fn send_fragmentable(
+        &self,
+        destination: SocketAddr,
+        source: Option<IpAddr>,
+        contents: &[u8],
+    ) -> io::Result<()> {
+        self.set_fragmentation(true);
+        let sent = self.send(destination, source, contents, None).await;
+        self.set_fragmentation(false);
+        sent
+    }
+
+    #[cfg(target_os = "linux")]
+    fn set_fragmentation(&self, allowed: bool) {
+        use rustix::net::sockopt::{
+            Ipv4PathMtuDiscovery as V4, Ipv6PathMtuDiscovery as V6, set_ip_mtu_discover,
+            set_ipv6_mtu_discover,
+        };
+        // quinn-udp sets PROBE (DF, ignoring the kernel's PMTU cache).
+        let (v4, v6) = if allowed {
+            (V4::DONT, V6::DONT)
+        } else {
+            (V4::PROBE, V6::PROBE)
+        };
+        // A dual-stack IPv6 socket sends to IPv4 peers under the IPv4
+        // option; failures leave DF set, which only costs the packet.
+        if self.local.is_ipv6() {
+            let _ = set_ipv6_mtu_discover(&self.socket, v6);
+        }
+        let _ = set_ip_mtu_discover(&self.socket, v4);
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn set_fragmentation(&self, _allowed: bool) {}
+}
+
 /// Datagrams received at once at most (one system call).
 pub(super) const RECV_BATCH: usize = 8;
 /// Each receive buffer holds one datagram, or several coalesced by GRO.

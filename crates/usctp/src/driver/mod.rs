@@ -637,6 +637,21 @@ impl Driver {
                     continue;
                 }
             };
+            if tx.fragmentable {
+                // Alone, after what is batched, with DF clear.
+                let packet = self.batch.data.split_off(held);
+                self.send_batch(t).await;
+                if let Some(r) = &self.recorder {
+                    r.record(self.sockets[i].local, tx.destination, &packet);
+                }
+                let sent = self.sockets[i]
+                    .send_fragmentable(tx.destination, tx.source, &packet)
+                    .await;
+                if let Err(e) = sent {
+                    self.send_failed(t, tx.destination, &e);
+                }
+                continue;
+            }
             let to = (tx.destination, i, tx.source);
             let max = self.sockets[i].state.max_gso_segments();
             if self.batch.count > 0 && !self.batch.takes(to, tx.size, max) {

@@ -37,7 +37,8 @@ pub struct Impairment {
     /// a burst is spread in time as on a real link.
     pub rate_bps: u64,
     /// Datagrams larger than this are dropped (a path MTU below what the
-    /// sender assumes).
+    /// sender assumes), unless sent as fragmentable (`Transmit::
+    /// fragmentable`: the IP layer would cut them in fragments that pass).
     pub mtu: usize,
     /// Tail drop: a datagram that would wait longer than this behind the
     /// ones already queued for the link is dropped, as a router's full
@@ -296,7 +297,7 @@ impl Sim {
                 );
                 let backlog = self.link_free[i].saturating_duration_since(self.now);
                 let tail_dropped = self.link.queue.is_some_and(|q| backlog > q);
-                lost |= tail_dropped || bytes.len() > self.link.mtu;
+                lost |= tail_dropped || (bytes.len() > self.link.mtu && !t.fragmentable);
                 self.tail_drops += usize::from(tail_dropped);
                 let departs = self.link_free[i].max(self.now) + wire;
                 if !tail_dropped {
