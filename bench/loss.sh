@@ -6,11 +6,12 @@
 # Each figure is measured RUNS times, the stacks interleaved; the table
 # shows medians, with usctp's loss-recovery counters (chunks marked lost
 # before T3, retransmissions lost again, loss probes, T3 expiries) beside
-# its figure, usctp with RFC 9260's loss detection alone
-# (--loss-detection rfc9260) for comparison, and usctp with packets as
-# large as the 1500-byte veth MTU allows (--max-packet-size 1472, what path
-# MTU discovery would find; by default usctp sends 1200-byte packets on
-# such paths, so each 1200-byte message takes two).
+# its figure (the default: RACK-TLP and path MTU discovery, which finds
+# 1472-byte packets on the 1500-byte veth), usctp with fixed 1200-byte
+# packets (--pmtu-limit 0: the default before path MTU discovery, each
+# 1200-byte message in two), and usctp with RFC 9260's loss detection alone
+# and 1200-byte packets (--loss-detection rfc9260 --pmtu-limit 0: before
+# the loss-recovery work).
 #
 #   sudo bash bench/loss.sh          # LOSS="0 1 10 30" (per mille) RUNS=3 BYTES=50000000 SIZE=1200
 #
@@ -49,22 +50,22 @@ loss() { # per mille, on B's input
 field() { python3 -c "import json, sys; print(json.loads([l for l in sys.stdin.read().splitlines() if l.startswith('{')][-1])['$1'])"; }
 record() { echo "$1 $2" >>"$RESULTS"; }
 
-usctp_bulk() { # loss, loss detection, packet size
+usctp_bulk() { # loss, loss detection, path MTU limit (0: fixed 1200-byte packets)
     local out k=usctp
     [ "$2" = rack ] || k=usctp_$2
-    [ "$3" = 1200 ] || k=${k}_$3
+    [ "$3" = 1500 ] || k=${k}_$3
     ip netns exec "$B" $U discard-server --listen 10.77.0.2:9899 --max-assocs 1 >/dev/null 2>&1 &
     local server=$!
     sleep 0.3
     out=$(ip netns exec "$A" timeout 600 $U bench 10.77.0.2:9899 --bytes "$BYTES" --msg-size "$SIZE" \
-        --loss-detection "$2" --max-packet-size "$3" --json 2>/dev/null || true)
+        --loss-detection "$2" --pmtu-limit "$3" --json 2>/dev/null || true)
     # A SHUTDOWN COMPLETE lost on the way in leaves the server resending
     # its SHUTDOWN ACK to a peer that is gone, for minutes (RFC 9260 §9.2).
     sleep 0.2; kill "$server" 2>/dev/null || true
     wait || true
     if [ -n "$out" ]; then
         record "${k}_$1" "$(echo "$out" | field MBps)"
-        for c in fast_retransmits lost_retransmissions loss_probes t3_expiries; do
+        for c in fast_retransmits lost_retransmissions loss_probes t3_expiries path_mtu; do
             record "${k}_${c}_$1" "$(echo "$out" | field $c)"
         done
     fi
@@ -97,8 +98,8 @@ print(s["bytes"] / s["seconds"] / 1e6)')"
 for l in $LOSS; do
     loss "$l"
     for r in $(seq "$RUNS"); do
-        usctp_bulk "$l" rack 1200; usrsctp_bulk "$l"; tcp_bulk "$l"
-        usctp_bulk "$l" rfc9260 1200; usctp_bulk "$l" rack 1472
+        usctp_bulk "$l" rack 1500; usrsctp_bulk "$l"; tcp_bulk "$l"
+        usctp_bulk "$l" rfc9260 0; usctp_bulk "$l" rack 0
     done
 done
 
@@ -110,12 +111,13 @@ for line in open(sys.argv[1]):
     rows.setdefault(k, []).append(float(v))
 med = lambda k: statistics.median(rows[k]) if k in rows else float("nan")
 print(f"{int(sys.argv[4]) // 1000000} MB of {sys.argv[3]}-byte messages, medians of each stack's runs (MB/s)\n")
-print("| loss | usctp | lost / lost again / probes / T3 | usrsctp | kernel TCP | usctp, RFC 9260 detection | lost / T3 | usctp, 1472-byte packets | T3 |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| loss | usctp | packet | lost / lost again / probes / T3 | usrsctp | kernel TCP | usctp, 1200-byte packets | T3 | usctp, RFC 9260 detection, 1200 | lost / T3 |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for l in sys.argv[2].split():
     counts = lambda k, cs: " / ".join(f"{med(k + '_' + c + '_' + l):.0f}" for c in cs)
     rack = counts("usctp", ["fast_retransmits", "lost_retransmissions", "loss_probes", "t3_expiries"])
-    rfc = counts("usctp_rfc9260", ["fast_retransmits", "t3_expiries"])
-    big = f"{med('usctp_1472_' + l):.1f} | {med('usctp_1472_t3_expiries_' + l):.0f}"
-    print(f"| {int(l) / 10:g}% | {med('usctp_' + l):.1f} | {rack} | {med('usrsctp_' + l):.1f} | {med('tcp_' + l):.1f} | {med('usctp_rfc9260_' + l):.1f} | {rfc} | {big} |")
+    rfc = counts("usctp_rfc9260_0", ["fast_retransmits", "t3_expiries"])
+    small = f"{med('usctp_0_' + l):.1f} | {med('usctp_0_t3_expiries_' + l):.0f}"
+    mtu = f"{med('usctp_path_mtu_' + l):.0f}"
+    print(f"| {int(l) / 10:g}% | {med('usctp_' + l):.1f} | {mtu} | {rack} | {med('usrsctp_' + l):.1f} | {med('tcp_' + l):.1f} | {small} | {med('usctp_rfc9260_0_' + l):.1f} | {rfc} |")
 PY
