@@ -553,12 +553,21 @@ async fn show_progress(
         let dt = (t - last.0).as_secs_f64().max(1e-9);
         let rate = acked.saturating_sub(last.1) as f64 / dt / 1e6;
         last = (t, acked);
+        // The primary's congestion state over time: cwnd and bytes in
+        // flight, smoothed RTT, packet size (what path MTU discovery found).
+        let path = status.primary.map_or_else(
+            || "none".to_string(),
+            |p| {
+                let srtt = p.srtt.map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                format!(
+                    "{} cwnd={} flight={} srtt={srtt:.2}ms mtu={}",
+                    p.address, p.cwnd, p.flight, p.mtu
+                )
+            },
+        );
         let line = format!(
-            "t={:.3}s acked={acked} rate={rate:.1}MB/s path={}",
-            t.as_secs_f64(),
-            status
-                .primary
-                .map_or_else(|| "none".to_string(), |p| p.address.to_string())
+            "t={:.3}s acked={acked} rate={rate:.1}MB/s path={path}",
+            t.as_secs_f64()
         );
         if terminal {
             eprint!("\r{line}   ");
