@@ -238,17 +238,23 @@ fn loss_on_one_stream_does_not_delay_another() {
 }
 
 /// Goodput over the simulated network in MB/s of simulated time, with
-/// `detection` finding the losses and `congestion` answering them.
+/// `detection` finding the losses and `congestion` answering them; path
+/// MTU discovery on, or `fixed` 1200-byte packets.
 fn goodput(
     loss: f64,
     rtt: Duration,
     bytes: usize,
-    detection: LossDetection,
-    congestion: CongestionControl,
+    (detection, congestion): (LossDetection, CongestionControl),
+    fixed: bool,
 ) -> f64 {
     let config = Config {
         loss_detection: detection,
         congestion_control: congestion,
+        path_mtu_limit: if fixed {
+            None
+        } else {
+            Config::default().path_mtu_limit
+        },
         ..Config::default()
     };
     let mut sim = Sim::pair(42, config);
@@ -285,11 +291,12 @@ fn throughput_versus_loss_table() {
         let row: Vec<String> = rtts
             .iter()
             .map(|&rtt| {
-                let run = |d, c| goodput(loss, rtt, 2_400_000, d, c);
-                let rack = run(LossDetection::Rack, CongestionControl::Rfc9260);
-                let cubic = run(LossDetection::Rack, CongestionControl::Cubic);
-                let rfc = run(LossDetection::Rfc9260, CongestionControl::Rfc9260);
-                format!("{rack:.3} / {cubic:.3} / {rfc:.3}")
+                let run = |d, c, fixed| goodput(loss, rtt, 2_400_000, (d, c), fixed);
+                let rack = run(LossDetection::Rack, CongestionControl::Rfc9260, false);
+                let cubic = run(LossDetection::Rack, CongestionControl::Cubic, false);
+                let rfc = run(LossDetection::Rfc9260, CongestionControl::Rfc9260, true);
+                let small = run(LossDetection::Rack, CongestionControl::Rfc9260, true);
+                format!("{rack:.3} / {cubic:.3} / {rfc:.3} / {small:.3}")
             })
             .collect();
         println!("| {:.1}% | {} |", loss * 100.0, row.join(" | "));
@@ -298,7 +305,7 @@ fn throughput_versus_loss_table() {
     // recovers faster than RFC 9260's detection alone.
     let rack = LossDetection::Rack;
     let reno = CongestionControl::Rfc9260;
-    let at = |loss, rtt, detection| goodput(loss, rtt, 1_200_000, detection, reno);
+    let at = |loss, rtt, detection| goodput(loss, rtt, 1_200_000, (detection, reno), false);
     assert!(at(0.0, rtts[0], rack) > at(0.03, rtts[0], rack));
     assert!(at(0.0, rtts[0], rack) > at(0.0, rtts[2], rack));
     assert!(at(0.03, rtts[1], rack) > at(0.03, rtts[1], LossDetection::Rfc9260));
