@@ -504,3 +504,45 @@ fn an_answered_stall_probe_is_not_repeated_while_data_is_stuck() {
         );
     }
 }
+
+/// A link that reorders heavily but loses nothing (10 ms ± up to 6 ms, so
+/// a packet is often overtaken by several sent after it): every
+/// retransmission is spurious. RACK-TLP's time-based window, widened when
+/// the peer reports duplicates (RFC 8985 §6.2), retransmits less than RFC
+/// 9260's three-miss rule does, and a small share of what it sends.
+#[test]
+fn a_reordering_link_is_not_mistaken_for_loss() {
+    let mut spurious = Vec::new();
+    for detection in [LossDetection::Rack, LossDetection::Rfc9260] {
+        let mut total = (0, 0);
+        for seed in seeds(5) {
+            let config = Config {
+                loss_detection: detection,
+                ..Config::default()
+            };
+            let mut sim = Sim::pair(seed, config);
+            sim.tracing = false;
+            sim.link = Impairment {
+                delay: Duration::from_millis(10),
+                jitter: Duration::from_millis(6),
+                ..Impairment::default()
+            };
+            let (a, b) = establish(&mut sim);
+            let plan = plan(seed, 1000, 1200);
+            let got = transfer(&mut sim, a, b, &plan, Duration::from_secs(3600));
+            check_delivery(&plan, &got, seed);
+            let c = sim.nodes[0].ep.association(a).unwrap().counters();
+            total.0 += c.retransmitted_chunks;
+            total.1 += c.data_chunks_sent.0 + c.data_chunks_sent.1;
+            shut_down(&mut sim, a, seed);
+        }
+        eprintln!(
+            "{detection:?}: {} of {} chunks retransmitted",
+            total.0, total.1
+        );
+        spurious.push(total);
+    }
+    let (rack, rfc) = (spurious[0], spurious[1]);
+    assert!(rack.0 < rfc.0, "RACK {rack:?}, RFC 9260 {rfc:?}");
+    assert!(rack.0 * 20 < rack.1, "RACK retransmitted {rack:?}");
+}

@@ -76,6 +76,7 @@ impl Tx {
             o.fast_retransmitted = true;
             self.stats.fast_retransmits += 1;
             o.in_flight = false;
+            self.rack.left_flight(o.xmit);
             self.flight -= len;
             self.retransmit.insert(tsn);
         }
