@@ -10,7 +10,7 @@ use std::time::Duration;
 use support::sim::workload::{check_delivery, establish, plan, shut_down, transfer};
 use support::sim::{Impairment, Sim, seeds};
 use support::*;
-use usctp_proto::association::PathChange;
+use usctp_proto::association::{AssocId, PathChange};
 use usctp_proto::chunk::{Chunk, Heartbeat};
 use usctp_proto::config::Config;
 
@@ -23,8 +23,29 @@ fn quick_probes() -> Config {
     }
 }
 
+/// Two nodes joined by a link that passes datagrams of at most `mtu`
+/// bytes, with an association between them.
+fn linked(seed: u64, config: Config, mtu: usize) -> (Sim, AssocId, AssocId) {
+    let mut sim = Sim::pair(seed, config);
+    sim.tracing = false;
+    sim.link = Impairment {
+        mtu,
+        ..Impairment::default()
+    };
+    let (a, b) = establish(&mut sim);
+    (sim, a, b)
+}
+
+/// Sends `count` messages of up to 5000 bytes from node 0 and checks that
+/// they all arrive.
+fn transfer_checked(sim: &mut Sim, (a, b): (AssocId, AssocId), seed: u64, count: usize) {
+    let plan = plan(seed, count, 5000);
+    let got = transfer(sim, a, b, &plan, Duration::from_secs(600));
+    check_delivery(&plan, &got, seed);
+}
+
 /// The path MTU association `id` of node `node` uses to its primary.
-fn mtu(sim: &Sim, node: usize, id: usctp_proto::association::AssocId) -> usize {
+fn mtu(sim: &Sim, node: usize, id: AssocId) -> usize {
     sim.nodes[node].ep.association(id).unwrap().paths()[0].mtu
 }
 
@@ -96,22 +117,14 @@ fn unanswered_probes_are_not_path_errors_and_end_the_search_at_the_base() {
 #[test]
 fn a_path_as_wide_as_the_limit_is_found_with_one_probe() {
     for seed in seeds(5) {
-        let mut sim = Sim::pair(seed, Config::default());
-        sim.tracing = false;
-        sim.link = Impairment {
-            mtu: 1472,
-            ..Impairment::default()
-        };
-        let (a, b) = establish(&mut sim);
+        let (mut sim, a, b) = linked(seed, Config::default(), 1472);
         sim.run_until(Duration::from_millis(100), |_| false);
         assert_eq!(
             (mtu(&sim, 0, a), mtu(&sim, 1, b)),
             (1472, 1472),
             "seed {seed}"
         );
-        let plan = plan(seed, 200, 5000);
-        let got = transfer(&mut sim, a, b, &plan, Duration::from_secs(600));
-        check_delivery(&plan, &got, seed);
+        transfer_checked(&mut sim, (a, b), seed, 200);
         shut_down(&mut sim, a, seed);
     }
 }
@@ -119,17 +132,9 @@ fn a_path_as_wide_as_the_limit_is_found_with_one_probe() {
 #[test]
 fn a_narrower_path_is_found_by_searching_and_costs_no_path_error() {
     for seed in seeds(5) {
-        let mut sim = Sim::pair(seed, quick_probes());
-        sim.tracing = false;
         // A tunnel on the way: 1400-byte IP packets.
-        sim.link = Impairment {
-            mtu: 1400 - 28,
-            ..Impairment::default()
-        };
-        let (a, b) = establish(&mut sim);
-        let plan = plan(seed, 300, 5000);
-        let got = transfer(&mut sim, a, b, &plan, Duration::from_secs(600));
-        check_delivery(&plan, &got, seed);
+        let (mut sim, a, b) = linked(seed, quick_probes(), 1400 - 28);
+        transfer_checked(&mut sim, (a, b), seed, 300);
         sim.run_until(Duration::from_secs(60), |_| false);
         assert_eq!(mtu(&sim, 0, a), 1372, "seed {seed}");
         assert!(sim.path_events(0).is_empty(), "{:?}", sim.path_events(0));
@@ -140,21 +145,13 @@ fn a_narrower_path_is_found_by_searching_and_costs_no_path_error() {
 #[test]
 fn a_path_that_narrows_mid_transfer_falls_back_and_delivers_everything() {
     for seed in seeds(5) {
-        let mut sim = Sim::pair(seed, quick_probes());
-        sim.tracing = false;
-        sim.link = Impairment {
-            mtu: 1472,
-            ..Impairment::default()
-        };
-        let (a, b) = establish(&mut sim);
+        let (mut sim, a, b) = linked(seed, quick_probes(), 1472);
         sim.run_until(Duration::from_millis(100), |_| false);
         assert_eq!(mtu(&sim, 0, a), 1472, "seed {seed}");
         // A route change: from now on only 1228-byte IP packets pass, and
         // nothing says so (no ICMP over UDP encapsulation here).
         sim.link.mtu = 1200;
-        let plan = plan(seed, 300, 5000);
-        let got = transfer(&mut sim, a, b, &plan, Duration::from_secs(600));
-        check_delivery(&plan, &got, seed);
+        transfer_checked(&mut sim, (a, b), seed, 300);
         assert_eq!(mtu(&sim, 0, a), 1200, "seed {seed}");
         let unreachable = sim
             .path_events(0)

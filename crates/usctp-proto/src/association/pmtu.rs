@@ -149,12 +149,7 @@ impl Pmtu {
         self.probe = None;
         self.lost = 0;
         self.size = self.size.max(probe.size);
-        // §5.3.1: the next size goes at once; the raise timer once done.
-        self.next_at = Some(if self.next_size().is_some() {
-            now
-        } else {
-            now + RAISE_INTERVAL
-        });
+        self.schedule(now);
         Some(self.size)
     }
 
@@ -168,6 +163,12 @@ impl Pmtu {
             self.lost = 0;
             self.high = self.high.min(probe.size);
         }
+        self.schedule(now);
+    }
+
+    /// §5.3.1: the next probe goes at once while the search goes on; once
+    /// it is done, the raise timer.
+    fn schedule(&mut self, now: Instant) {
         self.next_at = Some(if self.next_size().is_some() {
             now
         } else {
