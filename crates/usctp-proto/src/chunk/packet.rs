@@ -27,9 +27,20 @@ use super::{BuildError, Chunk, ChunkType, Error};
 pub const COMMON_HEADER_LEN: usize = 12;
 
 /// The CRC32c (Castagnoli) of `data`, as RFC 9260 Appendix B defines it,
-/// computed with the processor's CRC instructions where it has them.
+/// computed with the processor's carry-less multiply (folding) or CRC
+/// instructions where it has them.
 pub fn crc32c(data: &[u8]) -> u32 {
-    crc32c::crc32c(data)
+    crc32c_of(&[data])
+}
+
+/// The CRC32c of the concatenation of `parts`.
+fn crc32c_of(parts: &[&[u8]]) -> u32 {
+    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+    for part in parts {
+        digest.update(part);
+    }
+    // A CRC-32 digest's value fits 32 bits.
+    digest.finalize() as u32
 }
 
 /// The checksum of a whole packet: the CRC32c of its bytes with the
@@ -38,9 +49,7 @@ pub fn crc32c(data: &[u8]) -> u32 {
 /// Returns `None` when `packet` is shorter than the common header.
 pub fn packet_checksum(packet: &[u8]) -> Option<u32> {
     let (head, rest) = packet.split_at_checked(COMMON_HEADER_LEN)?;
-    let crc = crc32c::crc32c(&head[..8]);
-    let crc = crc32c::crc32c_append(crc, &[0; 4]);
-    Some(crc32c::crc32c_append(crc, rest))
+    Some(crc32c_of(&[&head[..8], &[0; 4], rest]))
 }
 
 /// The 12-byte header every packet starts with.
