@@ -3,23 +3,25 @@
 //! and T3-rtx, fast retransmit or RACK-TLP (`rack`), and congestion
 //! control.
 //!
-//! Local TSNs are unwrapped into a 64-bit count, so the outstanding map is
-//! ordered without wrapping comparisons.
+//! Local TSNs are unwrapped into a 64-bit count, so the outstanding window
+//! is ordered without wrapping comparisons.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::cc;
 use super::path::{MAX_PATHS, Path};
-use crate::chunk::{BuildError, Chunk, Data, DataFlags, PacketWriter, Sack};
+use crate::chunk::{BuildError, Data, DataFlags, PacketWriter, Sack};
 use crate::config::{Config, CongestionControl, LossDetection};
 use crate::serial::{Ssn, Tsn};
 
 mod loss;
 mod rack;
+mod seq_map;
 use rack::Rack;
+use seq_map::SeqMap;
 
 /// Why a message was not queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +191,7 @@ pub(crate) struct Tx {
     acked: u64,
     acked_tsn: Tsn,
     pending: VecDeque<Pending>,
-    outstanding: BTreeMap<u64, Outstanding>,
+    outstanding: SeqMap<Outstanding>,
     retransmit: BTreeSet<u64>,
     out_ssn: Vec<Ssn>,
     /// Ordered messages per stream sent and not yet cumulatively
@@ -255,12 +257,12 @@ pub(crate) struct TxStats {
 /// (cut for a larger path MTU before it shrank, or a message that must go
 /// whole) goes alone in a packet as large as it needs, never waiting for
 /// room that cannot come.
-fn push_data(w: &mut PacketWriter<'_>, chunk: &Chunk) -> bool {
-    match w.push(chunk) {
+fn push_data(w: &mut PacketWriter<'_>, data: &Data) -> bool {
+    match w.push_data(data) {
         Ok(()) => true,
         Err(BuildError::DoesNotFit { needed, .. }) if w.is_empty() => {
             w.grow_to(crate::chunk::packet::COMMON_HEADER_LEN + needed);
-            w.push(chunk).is_ok()
+            w.push_data(data).is_ok()
         }
         Err(_) => false,
     }
@@ -280,7 +282,7 @@ impl Tx {
             acked: 0,
             acked_tsn: initial_tsn.prev(),
             pending: VecDeque::new(),
-            outstanding: BTreeMap::new(),
+            outstanding: SeqMap::new(),
             retransmit: BTreeSet::new(),
             out_ssn: vec![Ssn(0); usize::from(outbound_streams)],
             ordered_in_window: vec![0; usize::from(outbound_streams)],
@@ -499,7 +501,7 @@ impl Tx {
         let exempt = std::mem::take(&mut self.fast_retransmit_due) || probe;
         let mut sent_any = false;
         while let Some(&at) = self.retransmit.first() {
-            let Some(o) = self.outstanding.get_mut(&at) else {
+            let Some(o) = self.outstanding.get_mut(at) else {
                 self.retransmit.pop_first();
                 continue;
             };
@@ -509,7 +511,7 @@ impl Tx {
             if !ignores_cwnd && path.flight > 0 && path.flight + len > path.cwnd {
                 break;
             }
-            if !push_data(w, &Chunk::Data(o.data.clone())) {
+            if !push_data(w, &o.data) {
                 break;
             }
             self.retransmit.pop_first();
@@ -517,10 +519,10 @@ impl Tx {
             self.stats.retransmitted += 1;
             // §7.2.4 step 4: retransmitting the earliest outstanding chunk
             // restarts T3-rtx, so it is not retransmitted again at once.
-            if exempt && self.outstanding.keys().next() == Some(&at) {
+            if exempt && self.outstanding.first_key() == Some(at) {
                 path.t3 = Some(now + path.rto.rto());
             }
-            let Some(o) = self.outstanding.get_mut(&at) else {
+            let Some(o) = self.outstanding.get_mut(at) else {
                 continue;
             };
             o.transmissions += 1;
@@ -611,19 +613,27 @@ impl Tx {
             let impatient = path.rto.rto() <= PEER_SACK_DELAY;
             flags.immediate |=
                 (drains && (path.flight > 0 || impatient)) || (fills && (several || impatient));
+            // The fragment moves into its outstanding record (no copy of
+            // its payload handle), and back if the packet has no room.
+            let Some(pending) = self.pending.pop_front() else {
+                break;
+            };
             let data = Data {
                 flags,
                 tsn: self.next_tsn,
                 stream: pending.stream,
                 ssn: pending.ssn,
                 ppid: pending.ppid,
-                payload: pending.payload.clone(),
+                payload: pending.payload,
             };
             let context = pending.context;
-            if !push_data(w, &Chunk::Data(data.clone())) {
+            if !push_data(w, &data) {
+                self.pending.push_front(Pending {
+                    payload: data.payload,
+                    ..pending
+                });
                 break;
             }
-            self.pending.pop_front();
             if flags.unordered {
                 self.stats.data_sent.1 += 1;
             } else {
@@ -689,12 +699,7 @@ impl Tx {
             flight_before[i] = p.flight;
         }
         // Newly acknowledged by the cumulative ack.
-        while let Some(entry) = self.outstanding.first_entry() {
-            let tsn = *entry.key();
-            if tsn > cum {
-                break;
-            }
-            let o = entry.remove();
+        while let Some((tsn, o)) = self.outstanding.pop_through(cum) {
             let len = o.data.payload.len();
             if o.data.flags.end && !o.data.flags.unordered {
                 let count = &mut self.ordered_in_window[usize::from(o.data.stream)];
@@ -728,7 +733,7 @@ impl Tx {
                 continue;
             }
             let (start, end) = (cum + u64::from(block.start), cum + u64::from(block.end));
-            for (&tsn, o) in self.outstanding.range_mut(start..=end) {
+            for (tsn, o) in self.outstanding.range_mut(start..end + 1) {
                 covered += 1;
                 if o.gap_acked {
                     continue;
@@ -832,7 +837,7 @@ impl Tx {
     pub(crate) fn liveness(&self, paths: &[Path]) -> Result<(), String> {
         let mut flight = [0usize; MAX_PATHS];
         let mut in_flight = 0;
-        for (&key, o) in &self.outstanding {
+        for (key, o) in self.outstanding.iter() {
             in_flight += usize::from(o.in_flight);
             if o.gap_acked {
                 continue;
@@ -904,17 +909,15 @@ impl Tx {
     /// The messages never (wholly) acknowledged, for send-failed reports:
     /// their unacknowledged fragments put back together, in sending order.
     pub(crate) fn drain_unsent(&mut self) -> Vec<Unsent> {
-        let outstanding = std::mem::take(&mut self.outstanding)
-            .into_values()
-            .map(|o| {
-                (
-                    o.data.stream,
-                    o.data.ppid,
-                    o.data.flags,
-                    o.data.payload,
-                    o.context,
-                )
-            });
+        let outstanding = self.outstanding.take_all().map(|o| {
+            (
+                o.data.stream,
+                o.data.ppid,
+                o.data.flags,
+                o.data.payload,
+                o.context,
+            )
+        });
         let pending = std::mem::take(&mut self.pending)
             .into_iter()
             .map(|p| (p.stream, p.ppid, p.flags, p.payload, p.context));

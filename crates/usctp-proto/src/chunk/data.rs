@@ -25,8 +25,8 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use super::Error;
 use super::codec::{Reader, Writer};
+use super::{BuildError, ChunkType, Error};
 use crate::serial::{Mid, Ssn, Tsn};
 
 /// The flag bits shared by DATA and I-DATA.
@@ -119,6 +119,25 @@ impl Data {
             ppid: r.u32()?,
             payload: r.rest(),
         })
+    }
+
+    /// Appends the chunk as [`super::Chunk::emit`] would.
+    pub(crate) fn emit(&self, buf: &mut Vec<u8>) -> Result<(), BuildError> {
+        self.emit_into(&mut Writer::new(buf))
+    }
+
+    /// What [`Data::emit`] appends, in bytes.
+    pub(crate) fn encoded_len(&self) -> Result<usize, BuildError> {
+        let mut w = Writer::measure();
+        self.emit_into(&mut w)?;
+        Ok(w.written())
+    }
+
+    fn emit_into(&self, w: &mut Writer<'_>) -> Result<(), BuildError> {
+        w.tlv([ChunkType::DATA.0, self.flags.bits()], |w| {
+            self.emit_value(w)
+        })
+        .map_err(|length| BuildError::TooLong { length })
     }
 
     pub(crate) fn emit_value(&self, w: &mut Writer<'_>) {

@@ -21,7 +21,7 @@ use core::fmt;
 use bytes::Bytes;
 
 use super::codec::Reader;
-use super::{BuildError, Chunk, ChunkType, Error};
+use super::{BuildError, Chunk, ChunkType, Data, Error};
 
 /// Size of the common header.
 pub const COMMON_HEADER_LEN: usize = 12;
@@ -287,6 +287,24 @@ impl<'a> PacketWriter<'a> {
     /// as it was.
     pub fn push(&mut self, chunk: &Chunk) -> Result<(), BuildError> {
         let ty = chunk.chunk_type();
+        self.may_bundle(ty)?;
+        // The chunk's length is known before anything is written: a chunk
+        // that does not fit leaves the packet untouched.
+        let needed = chunk.encoded_len()?;
+        self.append(ty, needed, |buf| chunk.emit(buf))
+    }
+
+    /// Adds a DATA chunk, as `push(&Chunk::Data(..))` would, without the
+    /// copy of its payload handle that building a `Chunk` takes.
+    pub fn push_data(&mut self, data: &Data) -> Result<(), BuildError> {
+        self.may_bundle(ChunkType::DATA)?;
+        let needed = data.encoded_len()?;
+        self.append(ChunkType::DATA, needed, |buf| data.emit(buf))
+    }
+
+    /// Whether a chunk of type `ty` may join what the packet holds
+    /// (§6.10: chunks that must go alone; control chunks before DATA).
+    fn may_bundle(&self, ty: ChunkType) -> Result<(), BuildError> {
         if let Some(first) = self.first {
             if ty.must_be_alone() {
                 return Err(BuildError::MustBeAlone(ty));
@@ -298,14 +316,22 @@ impl<'a> PacketWriter<'a> {
                 return Err(BuildError::ControlAfterData(ty));
             }
         }
-        // The chunk's length is known before anything is written: a chunk
-        // that does not fit leaves the packet untouched.
-        let needed = chunk.encoded_len()?;
+        Ok(())
+    }
+
+    /// Appends a chunk of type `ty` taking `needed` bytes, written by
+    /// `emit`, if it fits.
+    fn append(
+        &mut self,
+        ty: ChunkType,
+        needed: usize,
+        emit: impl FnOnce(&mut Vec<u8>) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
         let available = self.remaining();
         if needed > available {
             return Err(BuildError::DoesNotFit { needed, available });
         }
-        chunk.emit(self.buf)?;
+        emit(self.buf)?;
         debug_assert_eq!(
             self.buf.len() - self.start,
             self.limit - available + needed,

@@ -22,7 +22,7 @@ impl Tx {
             .filter(|b| b.start != 0 && b.end >= b.start)
             .map(|b| (cum + u64::from(b.start), cum + u64::from(b.end)))
             .collect();
-        for (&tsn, o) in self.outstanding.iter_mut() {
+        for (tsn, o) in self.outstanding.iter_mut() {
             if !o.gap_acked || blocks.iter().any(|&(s, e)| (s..=e).contains(&tsn)) {
                 continue;
             }
@@ -54,7 +54,7 @@ impl Tx {
         };
         let mut any = false;
         let pmdcs = self.max_payload();
-        for (&tsn, o) in self.outstanding.range_mut(..highest) {
+        for (tsn, o) in self.outstanding.range_mut(0..highest) {
             if o.gap_acked || !o.in_flight {
                 continue;
             }
@@ -92,7 +92,7 @@ impl Tx {
         paths[p].t3 = None;
         paths[p].burst_base = 0;
         let mut any = false;
-        for (&tsn, o) in self.outstanding.iter_mut() {
+        for (tsn, o) in self.outstanding.iter_mut() {
             if o.gap_acked || !o.in_flight || o.path != p {
                 continue;
             }
@@ -165,7 +165,7 @@ impl Tx {
     /// (§7.2.3 via §7.2.4), and the packet it goes in may ignore cwnd.
     fn mark_lost(&mut self, tsn: u64, paths: &mut [Path]) {
         let pmdcs = self.max_payload();
-        let Some(o) = self.outstanding.get_mut(&tsn) else {
+        let Some(o) = self.outstanding.get_mut(tsn) else {
             return;
         };
         if o.gap_acked || !o.in_flight {
@@ -226,7 +226,7 @@ impl Tx {
             .iter_mut()
             .rev()
             .find(|(_, o)| o.in_flight && !o.gap_acked);
-        let Some((&tsn, o)) = last else {
+        let Some((tsn, o)) = last else {
             return;
         };
         let len = o.data.payload.len();

@@ -15,7 +15,7 @@
 //! oldest and stops at the first chunk whose time has not come: amortized
 //! constant work per chunk sent.
 
-use std::collections::BTreeMap;
+use super::seq_map::SeqMap;
 use std::time::{Duration, Instant};
 
 /// A peer may delay the SACK for a lone packet (RFC 8985 §7.2's
@@ -45,7 +45,7 @@ struct Delivered {
 pub(super) struct Rack {
     /// Chunks in flight by transmission number, each with its TSN
     /// (unwrapped), when and on which path it was sent.
-    sent: BTreeMap<u64, (u64, Instant, usize)>,
+    sent: SeqMap<(u64, Instant, usize)>,
     next_xmit: u64,
     latest: Option<Delivered>,
     /// RACK.rtt: the round trip of `latest`.
@@ -82,7 +82,7 @@ pub(super) struct Rack {
 impl Rack {
     pub fn new() -> Self {
         Self {
-            sent: BTreeMap::new(),
+            sent: SeqMap::new(),
             next_xmit: 0,
             latest: None,
             rtt: Duration::ZERO,
@@ -123,13 +123,13 @@ impl Rack {
     /// The chunk of transmission `xmit` left flight (acknowledged, or
     /// marked for retransmission).
     pub fn left_flight(&mut self, xmit: u64) {
-        self.sent.remove(&xmit);
+        self.sent.remove(xmit);
     }
 
     /// Whether transmission `xmit` is in flight, for the invariant check.
     #[cfg(any(debug_assertions, fuzzing))]
     pub fn in_flight(&self, xmit: u64) -> bool {
-        self.sent.contains_key(&xmit)
+        self.sent.contains(xmit)
     }
 
     /// Chunks in flight as RACK counts them.
@@ -225,7 +225,7 @@ impl Rack {
         };
         let wait = self.rtt + reo_wnd;
         self.gone.clear();
-        for (&xmit, &(tsn, sent_at, path)) in self.sent.range(..latest.xmit) {
+        for (xmit, &mut (tsn, sent_at, path)) in self.sent.range_mut(0..latest.xmit) {
             if path != latest.path {
                 continue;
             }
@@ -238,7 +238,7 @@ impl Rack {
             lost.push(tsn);
         }
         for xmit in &self.gone {
-            self.sent.remove(xmit);
+            self.sent.remove(*xmit);
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::association::rto::Rto;
-use crate::chunk::{CommonHeader, GapBlock, Packet};
+use crate::chunk::{Chunk, CommonHeader, GapBlock, Packet};
 
 const MTU: usize = 1200;
 const FIRST: Tsn = Tsn(1000);
