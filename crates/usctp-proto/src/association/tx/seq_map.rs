@@ -167,7 +167,10 @@ mod tests {
         let sums: Vec<u64> = m.range_mut(0..13).map(|(k, v)| k + *v).collect();
         assert_eq!(sums, [1212]);
         let (start, end) = (14, 13);
-        assert_eq!(m.range_mut(15..20).count() + m.range_mut(start..end).count(), 0);
+        assert_eq!(
+            m.range_mut(15..20).count() + m.range_mut(start..end).count(),
+            0
+        );
         assert_eq!(m.iter_mut().next_back().map(|(k, _)| k), Some(14));
         assert_eq!(m.take_all().collect::<Vec<_>>(), [1200, 1300, 1400]);
         assert!(m.is_empty() && m.first_key().is_none());
