@@ -537,6 +537,8 @@ impl Endpoint {
             self.table.settle(id, &mut self.events);
             self.table.reap(id);
         }
+        // What fired left no entry in the past behind it.
+        self.table.refresh_timers();
     }
 
     /// Writes the next packet to send into `buf` (cleared first).
@@ -567,7 +569,7 @@ impl Endpoint {
                 .get_mut(next)
                 .and_then(|assoc| assoc.poll_transmit(now, buf));
             // Sending starts timers (T3-rtx, heartbeats).
-            self.table.update_timer(next);
+            self.table.touch(next);
             if let Some(mut t) = sent {
                 // With addresses advertised, every one of them is known to
                 // the peer: the route decides.

@@ -8,6 +8,11 @@ use std::time::Instant;
 
 use crate::association::{AssocId, Association, Event};
 
+/// Associations acted on whose deadline waits to be written into the timer
+/// order: each costs a look at its timers whenever the earliest deadline
+/// is asked for.
+const STALE_LIMIT: usize = 16;
+
 /// What demultiplexes a packet to its association: this end's SCTP port,
 /// one of the peer's IP addresses and the peer's SCTP port (RFC 9260 §1.3:
 /// an association is named by the two ports and the peer's addresses; the
@@ -19,6 +24,8 @@ struct Entry {
     assoc: Association,
     /// Its next deadline as `timers` holds it.
     deadline: Option<Instant>,
+    /// Whether it is in `stale`.
+    stale: bool,
     /// Its keys in `by_peer`.
     keys: Vec<PeerKey>,
     /// Whether it is in `ready`.
@@ -33,6 +40,13 @@ pub(super) struct Table {
     /// Every association's next deadline, earliest first, so that timers
     /// need not visit every association.
     timers: BTreeSet<(Instant, AssocId)>,
+    /// Associations acted on since their entry in `timers` was last
+    /// brought up to date. An association's deadline moves with nearly
+    /// every packet it sends or receives (T3-rtx restarts, the delayed
+    /// SACK); it is looked up once per turn of the driver instead, when
+    /// the earliest deadline is asked for, and written into `timers`
+    /// before timers are acted on or when this list grows long.
+    stale: Vec<AssocId>,
     /// Associations that may have packets to send, in round-robin order:
     /// those acted on since `poll_transmit` last found them with nothing,
     /// so it need not visit every idle association for every packet. (A
@@ -84,6 +98,7 @@ impl Table {
         let entry = Entry {
             assoc,
             deadline: None,
+            stale: false,
             keys: Vec::new(),
             ready: false,
         };
@@ -122,14 +137,38 @@ impl Table {
                 self.by_peer.entry(key).or_insert(id);
             }
         }
-        self.update_timer(id);
+        self.touch(id);
     }
 
-    /// Brings association `id`'s entry in `timers` up to date.
-    pub fn update_timer(&mut self, id: AssocId) {
+    /// Association `id` was acted on: its deadline may have moved.
+    pub fn touch(&mut self, id: AssocId) {
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
+        if !std::mem::replace(&mut entry.stale, true) {
+            self.stale.push(id);
+            if self.stale.len() > STALE_LIMIT {
+                self.refresh_timers();
+            }
+        }
+    }
+
+    /// Writes the deadline of every association acted on into `timers`.
+    pub fn refresh_timers(&mut self) {
+        let mut stale = std::mem::take(&mut self.stale);
+        for id in stale.drain(..) {
+            self.update_timer(id);
+        }
+        // The list keeps its allocation.
+        self.stale = stale;
+    }
+
+    /// Brings association `id`'s entry in `timers` up to date.
+    fn update_timer(&mut self, id: AssocId) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        entry.stale = false;
         let next = entry.assoc.poll_timeout();
         if next == entry.deadline {
             return;
@@ -161,6 +200,9 @@ impl Table {
         if entry.ready {
             self.ready.retain(|&r| r != id);
         }
+        if entry.stale {
+            self.stale.retain(|&r| r != id);
+        }
         let port = entry.assoc.local_port();
         if let Some(count) = self.per_port.get_mut(&port) {
             *count -= 1;
@@ -179,7 +221,8 @@ impl Table {
     }
 
     /// The associations whose deadline has come by `now`.
-    pub fn due(&self, now: Instant) -> Vec<AssocId> {
+    pub fn due(&mut self, now: Instant) -> Vec<AssocId> {
+        self.refresh_timers();
         self.timers
             .iter()
             .take_while(|&&(at, _)| at <= now)
@@ -187,9 +230,17 @@ impl Table {
             .collect()
     }
 
-    /// The earliest deadline of any association.
+    /// The earliest deadline of any association. (An association acted
+    /// on may have left an earlier entry in `timers` than its deadline now:
+    /// that wakes the driver early, to find nothing due, and is then
+    /// corrected.)
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|&(at, _)| at)
+        let recorded = self.timers.first().map(|&(at, _)| at);
+        let acted_on = self
+            .stale
+            .iter()
+            .filter_map(|id| self.entries.get(id)?.assoc.poll_timeout());
+        recorded.into_iter().chain(acted_on).min()
     }
 
     /// The next association that may have packets, in round-robin order.
