@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::sends::{Outgoing, PendingSend, SendReply, Unanswered};
 use super::{
-    Accepted, Assoc, Connecting, Driver, Listener, Orphan, Orphaned, Reply, StreamSpec, now, wake,
+    Accepted, Assoc, Connecting, Driver, Listener, Orphan, Orphaned, Reply, StreamSpec, wake,
 };
 use crate::inbox::Inbox;
 use crate::proto::association::{AssocId, AssociationState, Counters, PathInfo, SendError, Status};
@@ -135,8 +135,8 @@ impl Driver {
         }
     }
 
-    pub(super) fn command(&mut self, command: Command) {
-        let t = now();
+    /// Carries out a user's command at time `t`.
+    pub(super) fn command(&mut self, command: Command, t: Instant) {
         match command {
             Command::Connect {
                 remote,

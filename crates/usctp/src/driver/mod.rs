@@ -455,12 +455,15 @@ impl Driver {
                 }
                 command = self.commands.recv() => match command {
                     Some(command) => {
-                        self.command(command);
+                        // One reading of the clock for the batch: the
+                        // commands are taken within microseconds.
+                        let t = now();
+                        self.command(command, t);
                         // Take what else is waiting before sending: many
                         // messages then leave in few packets and calls.
                         for _ in 0..COMMAND_BATCH {
                             match self.commands.try_recv() {
-                                Ok(command) => self.command(command),
+                                Ok(command) => self.command(command, t),
                                 Err(_) => break,
                             }
                         }

@@ -185,8 +185,12 @@ impl Driver {
         match result {
             Err(SendError::WouldBlock) => {
                 // Sends whose callers stopped waiting leave the queue here
-                // too, so that retried sends cannot pile up.
-                entry.blocked.retain(|s| !s.reply.abandoned());
+                // too, so that retried sends cannot pile up: checked each
+                // time the queue doubles (constant work per send, where a
+                // check per send cost a pass over the queue).
+                if entry.blocked.len().is_power_of_two() {
+                    entry.blocked.retain(|s| !s.reply.abandoned());
+                }
                 entry.blocked.push_back(send);
             }
             result => self.answer(id, send, result),
