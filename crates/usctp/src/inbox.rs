@@ -41,8 +41,10 @@ struct State {
     /// Notifications dropped since the user last heard of it.
     lost: u64,
     subscription: Notifications,
-    /// Bytes the user has taken, per association, not yet released.
-    consumed: HashMap<AssocId, usize>,
+    /// Bytes the user has taken, per association, not yet released: an
+    /// entry per run of messages of one association (one entry, or a few,
+    /// between two releases; an association may appear more than once).
+    consumed: Vec<(AssocId, usize)>,
     /// A release is on its way to the driver.
     release_pending: bool,
     /// No more items will come (the association ended, or the driver).
@@ -107,18 +109,25 @@ impl Inbox {
     }
 
     /// Hands over a message or the end of an association's items.
+    ///
+    /// A reader waits only after finding the inbox empty (under the lock,
+    /// as here), so only an item that makes it non-empty wakes: a burst of
+    /// messages costs one wake-up, not one each.
     pub(crate) fn push(&self, id: AssocId, event: StreamEvent) {
         let mut state = self.lock();
         if let StreamEvent::Message(m) = &event {
             state.bytes += m.data.len();
         }
+        let was_empty = state.items.is_empty();
         state.items.push_back(Item {
             id,
             event,
             notification: false,
         });
         drop(state);
-        self.wake();
+        if was_empty {
+            self.wake();
+        }
     }
 
     /// Hands over a notification if the user subscribed to its kind and
@@ -133,13 +142,16 @@ impl Inbox {
             return;
         }
         state.notifications += 1;
+        let was_empty = state.items.is_empty();
         state.items.push_back(Item {
             id,
             event,
             notification: true,
         });
         drop(state);
-        self.wake();
+        if was_empty {
+            self.wake();
+        }
     }
 
     /// No more items will come.
@@ -167,13 +179,14 @@ impl Inbox {
             }
         }
         let consumed: Vec<(AssocId, usize)> = match id {
-            Some(id) => state
-                .consumed
-                .remove(&id)
-                .map(|b| (id, b))
-                .into_iter()
-                .collect(),
-            None => state.consumed.drain().collect(),
+            Some(id) => {
+                let (of_id, others) = std::mem::take(&mut state.consumed)
+                    .into_iter()
+                    .partition(|&(a, _)| a == id);
+                state.consumed = others;
+                of_id
+            }
+            None => std::mem::take(&mut state.consumed),
         };
         for (id, bytes) in consumed {
             *freed.entry(id).or_default() += bytes;
@@ -186,7 +199,7 @@ impl Inbox {
     pub(crate) fn take_consumed(&self) -> Vec<(AssocId, usize)> {
         let mut state = self.lock();
         state.release_pending = false;
-        state.consumed.drain().collect()
+        std::mem::take(&mut state.consumed)
     }
 
     /// Moves association `id`'s items to `other` (sctp_peeloff), keeping
@@ -239,7 +252,12 @@ impl Inbox {
         let mut release = false;
         if let StreamEvent::Message(m) = &event {
             state.bytes -= m.data.len();
-            *state.consumed.entry(id).or_default() += m.data.len();
+            let len = m.data.len();
+            // Consecutive messages of one association add up in one entry.
+            match state.consumed.last_mut() {
+                Some((last, bytes)) if *last == id => *bytes += len,
+                _ => state.consumed.push((id, len)),
+            }
             release = !std::mem::replace(&mut state.release_pending, true);
         }
         if notification {
