@@ -5,26 +5,31 @@
 //! the caller (the driver takes the seed from the operating system; tests
 //! fix it), and one per association seeded from it.
 //!
-//! The generator follows HMAC_DRBG (NIST SP 800-90A §10.1.2) over
-//! HMAC-SHA-1, its state moved on after every output block,
-//! with the MAC the cookie already uses: no further dependency, and no global
-//! state.
+//! The generator is ChaCha20 used as a fast-key-erasure generator (D. J.
+//! Bernstein, "Fast-key-erasure random-number generators", 2017): each
+//! refill runs ChaCha20 under the current key, the first 32 bytes of its
+//! output become the next key and the rest is handed out, so the state
+//! moves on after every refill and a later compromise does not reveal
+//! earlier output (the backtracking resistance of NIST SP 800-90A's
+//! generators). No global state. It replaces an HMAC_DRBG over HMAC-SHA-1
+//! whose three HMACs per 20 bytes were a fifth of each end's CPU time in
+//! the sixteen-at-once handshake benchmark.
 
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
 
-type HmacSha1 = Hmac<Sha1>;
+/// Bytes of key.
+const KEY: usize = 32;
 
-/// SHA-1's output length, HMAC_DRBG's `outlen`.
-const OUT: usize = 20;
+/// Bytes produced per refill: the next key, then output.
+const REFILL: usize = KEY + 64;
 
-/// A seeded HMAC_DRBG.
+/// A seeded fast-key-erasure generator.
 #[derive(Clone)]
 pub struct Random {
-    key: [u8; OUT],
-    value: [u8; OUT],
-    /// Output produced and not yet handed out.
-    block: [u8; OUT],
+    key: [u8; KEY],
+    /// The last refill; `block[used..]` is output not yet handed out.
+    block: [u8; REFILL],
     used: usize,
 }
 
@@ -36,49 +41,37 @@ impl std::fmt::Debug for Random {
 }
 
 impl Random {
-    /// A generator instantiated from 32 bytes of seed material.
+    /// A generator keyed with 32 bytes of seed material.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        let mut rng = Self {
-            key: [0; OUT],
-            value: [1; OUT],
-            block: [0; OUT],
-            used: OUT,
-        };
-        rng.update(&seed);
-        rng
+        Self {
+            key: seed,
+            block: [0; REFILL],
+            used: REFILL,
+        }
     }
 
-    fn mac(key: &[u8; OUT], parts: &[&[u8]]) -> [u8; OUT] {
-        let mut mac = HmacSha1::new_from_slice(key).expect("HMAC takes any key length");
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
-    }
-
-    /// HMAC_DRBG_Update.
-    fn update(&mut self, data: &[u8]) {
-        self.key = Self::mac(&self.key, &[&self.value, &[0], data]);
-        self.value = Self::mac(&self.key, &[&self.value]);
-        if !data.is_empty() {
-            self.key = Self::mac(&self.key, &[&self.value, &[1], data]);
-            self.value = Self::mac(&self.key, &[&self.value]);
-        }
+    /// Runs ChaCha20 under the current key: its first bytes replace the
+    /// key (and are wiped from the block), the rest is output.
+    fn refill(&mut self) {
+        ChaCha20Rng::from_seed(self.key).fill_bytes(&mut self.block);
+        self.key.copy_from_slice(&self.block[..KEY]);
+        self.block[..KEY].fill(0);
+        self.used = KEY;
     }
 
     /// Fills `out` with random bytes.
     pub fn fill(&mut self, out: &mut [u8]) {
-        for byte in out {
-            if self.used == OUT {
-                self.value = Self::mac(&self.key, &[&self.value]);
-                self.block = self.value;
-                self.used = 0;
-                // Backtracking resistance: the state moves on after each
-                // block, so a later compromise does not reveal it.
-                self.update(&[]);
+        let mut at = 0;
+        while at < out.len() {
+            if self.used == REFILL {
+                self.refill();
             }
-            *byte = self.block[self.used];
-            self.used += 1;
+            let n = (REFILL - self.used).min(out.len() - at);
+            out[at..at + n].copy_from_slice(&self.block[self.used..self.used + n]);
+            // Output handed out is not kept.
+            self.block[self.used..self.used + n].fill(0);
+            self.used += n;
+            at += n;
         }
     }
 
