@@ -177,21 +177,25 @@ fn what_a_peer_can_make_usctp_hold_is_bounded() {
     assert!(grew < config.send_buffer as isize + 2 * MIB, "{grew} bytes");
 }
 
-/// 10,000 idle associations on one endpoint: the heap each one costs with
-/// empty queues (issue #8's target: at most 4 KiB).
+/// 10,000 idle associations on one endpoint (`USCTP_IDLE_ASSOCIATIONS`
+/// others: performance II measures 100,000): the heap each one costs with
+/// empty queues (target: at most 4 KiB).
 #[test]
 fn ten_thousand_idle_associations_fit_in_a_few_kib_each() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    const COUNT: u32 = 10_000;
+    let count: u32 = std::env::var("USCTP_IDLE_ASSOCIATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let mut t = Tester::server();
     drop(t.sent());
     let before = live();
-    for i in 0..COUNT {
+    for i in 0..count {
         t.from = nth_source(i);
         t.establish(0x1000 + i);
     }
-    assert_eq!(t.iut.association_count(), COUNT as usize);
-    let per_association = (live() - before) / COUNT as isize;
-    println!("{COUNT} idle associations: {per_association} bytes of heap each");
+    assert_eq!(t.iut.association_count(), count as usize);
+    let per_association = (live() - before) / count as isize;
+    println!("{count} idle associations: {per_association} bytes of heap each");
     assert!(per_association <= 4096, "{per_association} bytes each");
 }
