@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Linux kernel SCTP as a peer: a QEMU guest running Debian's kernel with
+# RFC 6951 encapsulation (net.sctp.udp_port), booted from a small initramfs
+# built here from the host's packages (busybox-static, linux-image-amd64,
+# libsctp-dev) and the tutorial's programs (interop/seed/), linked
+# statically. TCG emulation, no KVM needed.
+#
+#   interop/kernel/guest.sh build               # the initramfs (cached)
+#   interop/kernel/guest.sh run JOB [ARG...]    # boot, run JOB, print the console
+#
+# Jobs (run by the guest's /init, then it powers off):
+#   daytime-server            the tutorial's server on kernel SCTP, port 19000
+#   daytime-client PORT       the tutorial's client, to the host (10.0.2.2)
+#                             at SCTP port 19000 over UDP port PORT
+#   echo-server SCTPPORT [N]  kpeer.c: N associations (1), every message back
+#   discard-server SCTPPORT [N]  kpeer.c: N associations (1), counted
+#   send UDPPORT SCTPPORT BYTES SIZE STREAMS
+#                             kpeer.c: BYTES in SIZE-byte messages to the
+#                             host, then a graceful close
+# Environment for `run`: HOSTFWD=HOSTPORT forwards the host's UDP
+# 127.0.0.1:HOSTPORT to the guest's encapsulation port (9899), so that a
+# host program can reach a server in the guest; TIMEOUT (seconds, default
+# 60, 0 for none) bounds the guest's life. The console (the jobs' output
+# and the guest's "guest: ..." lines) goes to standard output.
+#
+# Needs: qemu-system-x86 linux-image-amd64 busybox-static libsctp-dev gcc
+# cpio (apt-get install -y --no-install-recommends ...).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=${USCTP_KERNEL_DIR:-$root/target/kernel-peer}
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
+kver=${kernel#/boot/vmlinuz-}
+
+die() { echo "guest.sh: $*" >&2; exit 2; }
+
+build() {
+    [ -n "$kernel" ] || die "no kernel in /boot (apt-get install linux-image-amd64)"
+    command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+    [ -x /bin/busybox ] || die "no /bin/busybox (apt-get install busybox-static)"
+    [ -f /usr/lib/x86_64-linux-gnu/libsctp.a ] || die "no libsctp.a (apt-get install libsctp-dev)"
+    local initrd=$out/initrd-$kver.gz stamp inputs
+    inputs="$0 $here/kpeer.c $root/interop/seed/sctpsrvr.c $root/interop/seed/sctpclnt.c $root/interop/seed/common.h"
+    # Cached: rebuilt only when an input is newer than the image.
+    if [ -f "$initrd" ]; then
+        stamp=$(find $inputs -newer "$initrd" | head -1)
+        [ -z "$stamp" ] && { echo "$initrd"; return; }
+    fi
+    local tree
+    tree=$(mktemp -d)
+    mkdir -p "$tree"/{bin,proc,sys,dev,tmp,modules}
+    cp /bin/busybox "$tree/bin/busybox"
+    # The modules SCTP over UDP needs, in load order (modules.dep), and the
+    # NIC QEMU's user network gives the guest (e1000).
+    local m=/lib/modules/$kver/kernel
+    for mod in crypto/crc32c_generic lib/libcrc32c net/ipv4/udp_tunnel net/ipv6/ip6_udp_tunnel \
+        net/sctp/sctp drivers/net/ethernet/intel/e1000/e1000; do
+        local f=$m/$mod.ko
+        if [ -f "$f.xz" ]; then xz -dc "$f.xz" >"$tree/modules/$(basename "$f")"; else cp "$f" "$tree/modules/"; fi
+    done
+    # The tutorial's programs. The client connects to 127.0.0.1 in the
+    # tutorial; in the guest the host is 10.0.2.2, the only change made.
+    gcc -O2 -static -o "$tree/bin/sctpsrvr" "$root/interop/seed/sctpsrvr.c" -I"$root/interop/seed" -l:libsctp.a
+    sed 's/inet_addr( *"127.0.0.1" *)/inet_addr("10.0.2.2")/' "$root/interop/seed/sctpclnt.c" >"$tree/sctpclnt.c"
+    grep -q '10.0.2.2' "$tree/sctpclnt.c" || die "the client's address was not found to change"
+    gcc -O2 -static -o "$tree/bin/sctpclnt" "$tree/sctpclnt.c" -I"$root/interop/seed" -l:libsctp.a
+    rm "$tree/sctpclnt.c"
+    gcc -O2 -static -o "$tree/bin/kpeer" "$here/kpeer.c" -l:libsctp.a
+    cat >"$tree/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in crc32c_generic libcrc32c udp_tunnel ip6_udp_tunnel sctp e1000; do
+    insmod /modules/$m.ko || echo "guest: insmod $m failed"
+done
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+job=$(sed -n 's/.*usctp\.job=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
+# RFC 6951: SCTP over UDP, received on port 9899. New associations send
+# to net.sctp.encap_port (the client job: the host's usctp); answers go
+# to the UDP port the peer's packets came from.
+set -- $job
+echo 9899 >/proc/sys/net/sctp/udp_port
+echo "guest: up, job: $job"
+case "$1" in
+    daytime-server) timeout "${2:-30}" sctpsrvr ;;
+    daytime-client) echo "$2" >/proc/sys/net/sctp/encap_port; sctpclnt ;;
+    echo-server) kpeer echo "$2" "${3:-1}" ;;
+    discard-server) kpeer discard "$2" "${3:-1}" ;;
+    send) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer send 10.0.2.2 "$3" "$4" "$5" "$6" ;;
+    *) echo "guest: unknown job $1" ;;
+esac
+echo "guest: job exit $?"
+poweroff -f
+INIT
+    chmod +x "$tree/init"
+    mkdir -p "$out"
+    (cd "$tree" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp"
+    mv "$initrd.tmp" "$initrd"
+    rm -rf "$tree"
+    echo "$initrd"
+}
+
+run() {
+    local initrd job net
+    initrd=$(build)
+    job=$(IFS=,; echo "$*")
+    net="user,model=e1000"
+    [ -n "${HOSTFWD:-}" ] && net="$net,hostfwd=udp:127.0.0.1:$HOSTFWD-10.0.2.15:9899"
+    local qemu=(qemu-system-x86_64 -m 256 -smp 1 -nographic -no-reboot
+        -kernel "$kernel" -initrd "$initrd" -nic "$net"
+        -append "console=ttyS0 quiet panic=-1 usctp.job=$job")
+    # TIMEOUT=0: no limit here (a caller that kills this process kills
+    # QEMU itself).
+    if [ "${TIMEOUT:-60}" = 0 ]; then exec "${qemu[@]}"; fi
+    exec timeout "${TIMEOUT:-60}" "${qemu[@]}"
+}
+
+case "${1:-}" in
+    build) build ;;
+    run) shift; run "$@" ;;
+    *) die "usage: guest.sh build | run JOB [ARG...]" ;;
+esac
