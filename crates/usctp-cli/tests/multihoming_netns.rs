@@ -1,6 +1,7 @@
 //! Multi-homing across real network namespaces: two hosts joined by two
 //! veth pairs on two subnets. `usctp bench` sends 200 MB to `usctp
-//! discard-server`, both bound to both addresses; one second in, the
+//! discard-server`, both bound to both addresses; one second in (or once a
+//! quarter of the bytes is acknowledged, if that comes first), the
 //! primary path is cut, as a silent black hole (nftables drops on input in
 //! both namespaces) or as the sender's link taken down. Every byte must
 //! arrive; the stall (cut → 1 MB more acknowledged) is printed and bounded.
@@ -18,8 +19,10 @@ use std::time::Duration;
 
 use support::{Reaper, USCTP, now, run, skip_without_netns, usrsctp_peer};
 
-/// Enough to still be flowing one second in (the issue asks for at least
-/// 50 MB; usctp moves that in under a second on this machine).
+/// At least 50 MB (what the issue asks for). usctp moves 200 MB in under
+/// half a second between these namespaces, so the cut comes when a quarter
+/// is acknowledged if that is before one second: 150 MB are left to
+/// cross the other path.
 const BYTES: usize = 200_000_000;
 
 /// Two namespaces and two veth pairs, deleted on drop.
@@ -261,7 +264,7 @@ fn failover(tag: &str, cut: Cut, timers: &[&str], sender: Stack, receiver: Stack
             continue;
         };
         match (cut_at, baseline) {
-            (None, _) if t >= 1.0 => {
+            (None, _) if t >= 1.0 || counted >= BYTES / 4 => {
                 match cut {
                     Cut::BlackHole => bed.black_hole().expect("nft"),
                     Cut::LinkDown => bed.link_down().expect("ip link"),
