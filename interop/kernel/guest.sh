@@ -17,6 +17,8 @@
 #   send UDPPORT SCTPPORT BYTES SIZE STREAMS
 #                             kpeer.c: BYTES in SIZE-byte messages to the
 #                             host, then a graceful close
+#   ping UDPPORT SCTPPORT COUNT SIZE STREAMS
+#                             kpeer.c: COUNT echoes from the host, compared
 # Environment for `run`: HOSTFWD=HOSTPORT forwards the host's UDP
 # 127.0.0.1:HOSTPORT to the guest's encapsulation port (9899), so that a
 # host program can reach a server in the guest; TIMEOUT (seconds, default
@@ -92,6 +94,7 @@ case "$1" in
     echo-server) kpeer echo "$2" "${3:-1}" ;;
     discard-server) kpeer discard "$2" "${3:-1}" ;;
     send) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer send 10.0.2.2 "$3" "$4" "$5" "$6" ;;
+    ping) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer ping 10.0.2.2 "$3" "$4" "$5" "$6" ;;
     *) echo "guest: unknown job $1" ;;
 esac
 echo "guest: job exit $?"

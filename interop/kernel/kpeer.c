@@ -10,6 +10,12 @@
  *   kpeer send IP PORT BYTES SIZE STREAMS
  *                               send BYTES in SIZE-byte messages over
  *                               STREAMS streams in turn, then close
+ *   kpeer ping IP PORT COUNT SIZE STREAMS
+ *                               send COUNT messages of SIZE bytes, over
+ *                               STREAMS streams in turn, odd ones
+ *                               unordered, each with its number as PPID;
+ *                               wait for each echo and compare its bytes,
+ *                               stream and PPID; then close
  *
  * Each prints one JSON line per association when done: {"mode":...,"messages":N,"bytes":N,
  * "ok":true|false}. Messages are read whole (up to 1 MiB; a message longer
@@ -134,14 +140,31 @@ static int serve(int port, int count, int echo)
     return failed;
 }
 
-static int send_all(const char *ip, int port, unsigned long long total, long size, int streams)
+static int connect_to(const char *ip, int port)
 {
-    if (size <= 0 || size > MAX_MESSAGE || streams <= 0)
-        return fail("arguments");
     int fd = sctp_socket();
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     sa.sin_addr.s_addr = inet_addr(ip);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa))
+        return -1;
+    return fd;
+}
+
+/* Closes gracefully and waits, up to 30 s, for the shutdown to complete:
+ * the guest powers off when this program ends. */
+static void close_gracefully(int fd)
+{
+    struct linger linger = {.l_onoff = 1, .l_linger = 30};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+    close(fd);
+}
+
+static int send_all(const char *ip, int port, unsigned long long total, long size, int streams)
+{
+    if (size <= 0 || size > MAX_MESSAGE || streams <= 0)
+        return fail("arguments");
+    int fd = connect_to(ip, port);
+    if (fd < 0)
         return fail("connect");
     for (long i = 0; i < size; i++)
         buffer[i] = (char)(i * 7);
@@ -156,14 +179,42 @@ static int send_all(const char *ip, int port, unsigned long long total, long siz
         sent += n;
         messages++;
     }
-    /* A graceful close that waits, up to 30 s, until the shutdown is
-     * complete (everything sent acknowledged): the guest powers off
-     * when this program ends. */
-    struct linger linger = {.l_onoff = 1, .l_linger = 30};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
-    close(fd);
+    close_gracefully(fd);
     printf("{\"mode\":\"send\",\"messages\":%llu,\"bytes\":%llu,\"ok\":%s}\n", messages, sent,
            ok ? "true" : "false");
+    return ok ? 0 : 1;
+}
+
+static char sent[MAX_MESSAGE];
+
+static int ping(const char *ip, int port, int count, long size, int streams)
+{
+    if (size <= 0 || size > MAX_MESSAGE || streams <= 0)
+        return fail("arguments");
+    int fd = connect_to(ip, port);
+    if (fd < 0)
+        return fail("connect");
+    int mismatches = 0, echoed = 0;
+    for (int i = 0; i < count; i++) {
+        for (long j = 0; j < size; j++)
+            sent[j] = (char)(i * 31 + j * 7);
+        uint32_t flags = (i % 2) ? SCTP_UNORDERED : 0;
+        if (sctp_sendmsg(fd, sent, size, NULL, 0, htonl(i), flags, i % streams, 0, 0) != size)
+            return fail("sctp_sendmsg");
+        struct sctp_sndrcvinfo info;
+        long n = read_message(fd, &info);
+        if (n <= 0)
+            break;
+        echoed++;
+        if (n != size || memcmp(buffer, sent, size) || info.sinfo_stream != i % streams
+            || ntohl(info.sinfo_ppid) != (uint32_t)i
+            || (info.sinfo_flags & SCTP_UNORDERED) != (flags & SCTP_UNORDERED))
+            mismatches++;
+    }
+    close_gracefully(fd);
+    int ok = echoed == count && mismatches == 0;
+    printf("{\"mode\":\"ping\",\"messages\":%d,\"bytes\":%lld,\"mismatches\":%d,\"ok\":%s}\n",
+           echoed, (long long)echoed * size, mismatches, ok ? "true" : "false");
     return ok ? 0 : 1;
 }
 
@@ -177,6 +228,9 @@ int main(int argc, char **argv)
     if (argc == 7 && !strcmp(argv[1], "send"))
         return send_all(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 10), atol(argv[5]),
                         atoi(argv[6]));
-    fprintf(stderr, "usage: kpeer echo PORT [COUNT] | discard PORT [COUNT] | send IP PORT BYTES SIZE STREAMS\n");
+    if (argc == 7 && !strcmp(argv[1], "ping"))
+        return ping(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atoi(argv[6]));
+    fprintf(stderr, "usage: kpeer echo PORT [COUNT] | discard PORT [COUNT] | "
+                    "send IP PORT BYTES SIZE STREAMS | ping IP PORT COUNT SIZE STREAMS\n");
     return 2;
 }

@@ -374,3 +374,40 @@ fn a_sender_on_kernel_sctp_delivers_everything_to_usctp_discard_server() {
     assert_eq!(json_u64(line, "bytes"), 300_000, "{line}");
     assert_eq!(json_u64(line, "messages"), 250, "{line}");
 }
+
+#[test]
+fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server() {
+    if !tools() {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Proc::spawn(
+        "usctp echo-server",
+        Path::new(USCTP),
+        &[
+            "echo-server",
+            "--listen",
+            &listen,
+            "--port",
+            "19004",
+            "--max-assocs",
+            "1",
+        ],
+    );
+    // 20 messages of 100,000 bytes over four streams, every second one
+    // unordered, each with its number as PPID: kpeer compares each echo's
+    // bytes, stream, PPID and unordered flag with what it sent.
+    let console = Guest::boot(
+        &["ping", &port.to_string(), "19004", "20", "100000", "4"],
+        None,
+    )
+    .finish();
+    let reports = kpeer_reports(&console);
+    assert_eq!(reports.len(), 1, "{console}");
+    assert_eq!(json_u64(reports[0], "messages"), 20, "{console}");
+    assert_eq!(json_u64(reports[0], "mismatches"), 0, "{console}");
+    assert!(reports[0].contains("\"ok\":true"), "{console}");
+    server.succeeded("usctp echo-server");
+}
