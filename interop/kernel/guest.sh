@@ -17,6 +17,7 @@
 #   send UDPPORT SCTPPORT BYTES SIZE STREAMS
 #                             kpeer.c: BYTES in SIZE-byte messages to the
 #                             host, then a graceful close
+#   abort-server SCTPPORT     kpeer.c: one message, then ABORT
 #   ping UDPPORT SCTPPORT COUNT SIZE STREAMS
 #                             kpeer.c: COUNT echoes from the host, compared
 # Environment for `run`: HOSTFWD=HOSTPORT forwards the host's UDP
@@ -93,6 +94,7 @@ case "$1" in
     daytime-client) echo "$2" >/proc/sys/net/sctp/encap_port; sctpclnt ;;
     echo-server) kpeer echo "$2" "${3:-1}" ;;
     discard-server) kpeer discard "$2" "${3:-1}" ;;
+    abort-server) kpeer abort "$2" ;;
     send) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer send 10.0.2.2 "$3" "$4" "$5" "$6" ;;
     ping) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer ping 10.0.2.2 "$3" "$4" "$5" "$6" ;;
     *) echo "guest: unknown job $1" ;;

@@ -7,6 +7,8 @@
  *                               stream with its PPID and unordered flag
  *                               until the peer shuts down
  *   kpeer discard PORT [COUNT]  likewise, counting what arrives
+ *   kpeer abort PORT            accept one association, read one message,
+ *                               then abort it (SO_LINGER 0: an ABORT chunk)
  *   kpeer send IP PORT BYTES SIZE STREAMS
  *                               send BYTES in SIZE-byte messages over
  *                               STREAMS streams in turn, then close
@@ -128,6 +130,26 @@ static int serve_one(int listener, int echo)
     return ok ? 0 : 1;
 }
 
+static int abort_after_one(int port)
+{
+    int listener = listen_on(port);
+    if (listener < 0)
+        return fail("listen");
+    int fd = accept(listener, NULL, NULL);
+    if (fd < 0)
+        return fail("accept");
+    struct sctp_sndrcvinfo info;
+    long n = read_message(fd, &info);
+    /* Linux sends ABORT when a socket lingering for 0 s is closed. */
+    struct linger linger = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+    close(fd);
+    close(listener);
+    printf("{\"mode\":\"abort\",\"messages\":%d,\"bytes\":%ld,\"ok\":%s}\n", n > 0, n,
+           n > 0 ? "true" : "false");
+    return n > 0 ? 0 : 1;
+}
+
 static int serve(int port, int count, int echo)
 {
     int listener = listen_on(port);
@@ -228,9 +250,11 @@ int main(int argc, char **argv)
     if (argc == 7 && !strcmp(argv[1], "send"))
         return send_all(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 10), atol(argv[5]),
                         atoi(argv[6]));
+    if (argc == 3 && !strcmp(argv[1], "abort"))
+        return abort_after_one(atoi(argv[2]));
     if (argc == 7 && !strcmp(argv[1], "ping"))
         return ping(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atoi(argv[6]));
     fprintf(stderr, "usage: kpeer echo PORT [COUNT] | discard PORT [COUNT] | "
-                    "send IP PORT BYTES SIZE STREAMS | ping IP PORT COUNT SIZE STREAMS\n");
+                    "send IP PORT BYTES SIZE STREAMS | ping IP PORT COUNT SIZE STREAMS | abort PORT\n");
     return 2;
 }

@@ -301,7 +301,10 @@ pub async fn ping(
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no echo within 30 s"))?;
             match event {
                 Some(StreamEvent::Message(m)) => break m,
-                Some(StreamEvent::Closed(_)) | None => {
+                Some(StreamEvent::Closed(Some(why))) => {
+                    return Err(io::Error::other(format!("association closed: {why}")));
+                }
+                Some(StreamEvent::Closed(None)) | None => {
                     return Err(io::Error::other("association closed"));
                 }
                 Some(other) => watch.note(id, &other),

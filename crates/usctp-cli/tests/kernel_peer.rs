@@ -411,3 +411,43 @@ fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server(
     assert!(reports[0].contains("\"ok\":true"), "{console}");
     server.succeeded("usctp echo-server");
 }
+
+#[test]
+fn an_abort_from_kernel_sctp_ends_usctp_ping_with_the_peers_reason() {
+    if !tools() {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let forwarded = free_port();
+    // The server takes one message, then closes lingering 0 s: Linux
+    // sends ABORT (with a User-Initiated Abort cause, RFC 9260 §3.3.10.12).
+    let mut guest = Guest::boot(&["abort-server", "19005"], Some(forwarded));
+    guest.wait_for("kpeer: listening");
+    let server = format!("127.0.0.1:{forwarded}");
+    let ping = Proc::spawn(
+        "usctp ping",
+        Path::new(USCTP),
+        &[
+            "ping",
+            &server,
+            "--port",
+            "19005",
+            "--count",
+            "5",
+            "--msg-size",
+            "100",
+        ],
+    )
+    .finish();
+    assert!(!ping.status.success(), "ping went on after the abort");
+    assert!(
+        ping.stderr.contains("aborted by peer") && ping.stderr.contains("User_Initiated_Abort"),
+        "{}",
+        ping.stderr
+    );
+    guest.wait_for("\"mode\":\"abort\"");
+    let console = guest.stop();
+    let reports = kpeer_reports(&console);
+    assert_eq!(reports.len(), 1, "{console}");
+    assert_eq!(json_u64(reports[0], "bytes"), 100, "{console}");
+}
