@@ -189,12 +189,8 @@ fn usctp_daytime_client_gets_the_time_from_the_tutorial_server_on_kernel_sctp() 
     let mut guest = Guest::boot(&["daytime-server", "60"], Some(forwarded));
     guest.wait_for("Awaiting a new connection");
     let server = format!("127.0.0.1:{forwarded}");
-    let client = Proc::spawn(
-        "usctp daytime-client",
-        Path::new(USCTP),
-        &["daytime-client", &server, "--port", TUTORIAL_PORT],
-    )
-    .succeeded("usctp daytime-client");
+    let client = usctp(&["daytime-client", &server, "--port", TUTORIAL_PORT])
+        .succeeded("usctp daytime-client");
     assert_tutorial_client_report(&client.stdout);
     // The server served the association and waits for the next one.
     guest.wait_for("Awaiting a new connection");
@@ -208,21 +204,7 @@ fn the_tutorial_client_on_kernel_sctp_gets_the_time_from_usctp_daytime_server() 
         return;
     }
     let _turn = one_at_a_time();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut server = Proc::spawn(
-        "usctp daytime-server",
-        Path::new(USCTP),
-        &[
-            "daytime-server",
-            "--listen",
-            &listen,
-            "--port",
-            TUTORIAL_PORT,
-            "--max-assocs",
-            "1",
-        ],
-    );
+    let (mut server, port) = usctp_server("daytime-server", TUTORIAL_PORT, &[]);
     server.wait_for("daytime server on");
     // The guest reaches the host's 127.0.0.1 at 10.0.2.2.
     let console = Guest::boot(&["daytime-client", &port.to_string()], None).finish();
@@ -239,6 +221,40 @@ fn kpeer_reports(console: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The one report of a kpeer job that served or made one association,
+/// which must say it went well.
+#[track_caller]
+fn kpeer_report(console: &str) -> &str {
+    let reports = kpeer_reports(console);
+    assert_eq!(reports.len(), 1, "{console}");
+    assert!(reports[0].contains("\"ok\":true"), "{console}");
+    reports[0]
+}
+
+/// `usctp ARGS...`, named after its subcommand.
+fn usctp(args: &[&str]) -> Proc {
+    Proc::spawn(&format!("usctp {}", args[0]), Path::new(USCTP), args)
+}
+
+/// A usctp server (`daytime-server`, `echo-server`, `discard-server`)
+/// for one association on SCTP port `sctp_port`, at a free UDP port on
+/// 127.0.0.1 (which the guest reaches at 10.0.2.2); with that port.
+fn usctp_server(service: &str, sctp_port: &str, extra: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        service,
+        "--listen",
+        &listen,
+        "--port",
+        sctp_port,
+        "--max-assocs",
+        "1",
+    ];
+    args.extend(extra);
+    (usctp(&args), port)
+}
+
 #[test]
 fn usctp_ping_against_an_echo_server_on_kernel_sctp_from_1_byte_to_150_kb() {
     if !tools() {
@@ -253,21 +269,17 @@ fn usctp_ping_against_an_echo_server_on_kernel_sctp_from_1_byte_to_150_kb() {
     let server = format!("127.0.0.1:{forwarded}");
     for (size, messages) in rounds {
         let (size, messages) = (size.to_string(), messages.to_string());
-        let ping = Proc::spawn(
-            "usctp ping",
-            Path::new(USCTP),
-            &[
-                "ping",
-                &server,
-                "--port",
-                "19001",
-                "--msg-size",
-                &size,
-                "--count",
-                &messages,
-                "--json",
-            ],
-        )
+        let ping = usctp(&[
+            "ping",
+            &server,
+            "--port",
+            "19001",
+            "--msg-size",
+            &size,
+            "--count",
+            &messages,
+            "--json",
+        ])
         .succeeded("usctp ping");
         // Every echo compared with what was sent.
         let line = json_line(&ping.stdout);
@@ -315,7 +327,7 @@ fn usctp_bench_against_a_discard_server_on_kernel_sctp_ordered_and_unordered() {
             "--json",
         ];
         args.extend(extra);
-        let bench = Proc::spawn("usctp bench", Path::new(USCTP), &args).succeeded("usctp bench");
+        let bench = usctp(&args).succeeded("usctp bench");
         let line = json_line(&bench.stdout);
         assert_eq!(json_u64(line, "bytes"), bytes, "{line}");
         guest.wait_for("\"mode\":\"discard\"");
@@ -340,22 +352,7 @@ fn a_sender_on_kernel_sctp_delivers_everything_to_usctp_discard_server() {
         return;
     }
     let _turn = one_at_a_time();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = Proc::spawn(
-        "usctp discard-server",
-        Path::new(USCTP),
-        &[
-            "discard-server",
-            "--listen",
-            &listen,
-            "--port",
-            "19003",
-            "--max-assocs",
-            "1",
-            "--json",
-        ],
-    );
+    let (server, port) = usctp_server("discard-server", "19003", &["--json"]);
     // 300 KB in 1200-byte messages over four streams in turn, then a
     // graceful close. (QEMU's user network drops much of what the guest
     // sends in bursts, and the kernel recovers most of it by T3-rtx: a
@@ -365,10 +362,11 @@ fn a_sender_on_kernel_sctp_delivers_everything_to_usctp_discard_server() {
         None,
     )
     .finish();
-    let reports = kpeer_reports(&console);
-    assert_eq!(reports.len(), 1, "{console}");
-    assert_eq!(json_u64(reports[0], "bytes"), 300_000, "{console}");
-    assert!(reports[0].contains("\"ok\":true"), "{console}");
+    assert_eq!(
+        json_u64(kpeer_report(&console), "bytes"),
+        300_000,
+        "{console}"
+    );
     let received = server.succeeded("usctp discard-server");
     let line = json_line(&received.stdout);
     assert_eq!(json_u64(line, "bytes"), 300_000, "{line}");
@@ -381,21 +379,7 @@ fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server(
         return;
     }
     let _turn = one_at_a_time();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = Proc::spawn(
-        "usctp echo-server",
-        Path::new(USCTP),
-        &[
-            "echo-server",
-            "--listen",
-            &listen,
-            "--port",
-            "19004",
-            "--max-assocs",
-            "1",
-        ],
-    );
+    let (server, port) = usctp_server("echo-server", "19004", &[]);
     // 20 messages of 100,000 bytes over four streams, every second one
     // unordered, each with its number as PPID: kpeer compares each echo's
     // bytes, stream, PPID and unordered flag with what it sent.
@@ -404,11 +388,9 @@ fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server(
         None,
     )
     .finish();
-    let reports = kpeer_reports(&console);
-    assert_eq!(reports.len(), 1, "{console}");
-    assert_eq!(json_u64(reports[0], "messages"), 20, "{console}");
-    assert_eq!(json_u64(reports[0], "mismatches"), 0, "{console}");
-    assert!(reports[0].contains("\"ok\":true"), "{console}");
+    let report = kpeer_report(&console);
+    assert_eq!(json_u64(report, "messages"), 20, "{console}");
+    assert_eq!(json_u64(report, "mismatches"), 0, "{console}");
     server.succeeded("usctp echo-server");
 }
 
@@ -424,20 +406,16 @@ fn an_abort_from_kernel_sctp_ends_usctp_ping_with_the_peers_reason() {
     let mut guest = Guest::boot(&["abort-server", "19005"], Some(forwarded));
     guest.wait_for("kpeer: listening");
     let server = format!("127.0.0.1:{forwarded}");
-    let ping = Proc::spawn(
-        "usctp ping",
-        Path::new(USCTP),
-        &[
-            "ping",
-            &server,
-            "--port",
-            "19005",
-            "--count",
-            "5",
-            "--msg-size",
-            "100",
-        ],
-    )
+    let ping = usctp(&[
+        "ping",
+        &server,
+        "--port",
+        "19005",
+        "--count",
+        "5",
+        "--msg-size",
+        "100",
+    ])
     .finish();
     assert!(!ping.status.success(), "ping went on after the abort");
     assert!(
@@ -447,7 +425,5 @@ fn an_abort_from_kernel_sctp_ends_usctp_ping_with_the_peers_reason() {
     );
     guest.wait_for("\"mode\":\"abort\"");
     let console = guest.stop();
-    let reports = kpeer_reports(&console);
-    assert_eq!(reports.len(), 1, "{console}");
-    assert_eq!(json_u64(reports[0], "bytes"), 100, "{console}");
+    assert_eq!(json_u64(kpeer_report(&console), "bytes"), 100, "{console}");
 }

@@ -40,8 +40,9 @@ impl Arena {
     /// A buffer with room for `len` bytes: a kept one nothing views any
     /// more, or a new one. The current one joins the kept ones.
     fn fresh(&mut self, len: usize) -> BytesMut {
+        // (The first buffer comes from `Default`, with no allocation.)
         let done = std::mem::take(&mut self.current);
-        if done.capacity() > 0 || !done.is_empty() {
+        if done.capacity() > 0 {
             self.full.push_back(done);
         }
         if len <= ARENA {
