@@ -6,12 +6,19 @@
 # statically. TCG emulation, no KVM needed.
 #
 #   interop/kernel/guest.sh build               # the initramfs (cached)
-#   interop/kernel/guest.sh run JOB [ARG...]    # boot, run JOB, print the console
+#   interop/kernel/guest.sh run [NAME=VALUE...] JOB [ARG...]
+#                                               # boot, run JOB, print the console
+#
+# `build` also builds kpeer for the host ($out/kpeer, against libsctp.so),
+# to run under `usctp run`. NAME=VALUE words before the job are exported
+# to it (kpeer's KPEER_* settings).
 #
 # Jobs (run by the guest's /init, then it powers off):
 #   daytime-server            the tutorial's server on kernel SCTP, port 19000
-#   daytime-client PORT       the tutorial's client, to the host (10.0.2.2)
-#                             at SCTP port 19000 over UDP port PORT
+#   daytime-client PORT [TRIES]  the tutorial's client, to the host
+#                             (10.0.2.2) at SCTP port 19000 over UDP port
+#                             PORT; again until the association's status
+#                             shows, up to TRIES times (1)
 #   echo-server SCTPPORT [N]  kpeer.c: N associations (1), every message back
 #   discard-server SCTPPORT [N]  kpeer.c: N associations (1), counted
 #   send UDPPORT SCTPPORT BYTES SIZE STREAMS
@@ -20,9 +27,19 @@
 #   abort-server SCTPPORT     kpeer.c: one message, then ABORT
 #   ping UDPPORT SCTPPORT COUNT SIZE STREAMS
 #                             kpeer.c: COUNT echoes from the host, compared
+#   restart UDPPORT SCTPPORT COUNT SIZE
+#                             kpeer.c: COUNT echoes, the association lost
+#                             silently, COUNT more from the same port
+#   exchange UDPPORT SCTPPORT COUNT SIZE
+#                             kpeer.c: connect (from KPEER_PORT), send and
+#                             receive COUNT messages
 # Environment for `run`: HOSTFWD=HOSTPORT forwards the host's UDP
 # 127.0.0.1:HOSTPORT to the guest's encapsulation port (9899), so that a
-# host program can reach a server in the guest; TIMEOUT (seconds, default
+# host program can reach a server in the guest. TAP=IF[,IF2] gives the
+# guest one e1000 NIC on each of these tap devices instead of the user
+# network (they must exist, in this network namespace): the guest has
+# 10.202.N.2/24 on its Nth NIC and the host is 10.202.1.1; PCAP=FILE
+# records the first NIC's traffic there. TIMEOUT (seconds, default
 # 60, 0 for none) bounds the guest's life. The console (the jobs' output
 # and the guest's "guest: ..." lines) goes to standard output.
 #
@@ -43,6 +60,12 @@ build() {
     [ -x /bin/busybox ] || die "no /bin/busybox (apt-get install busybox-static)"
     [ -f /usr/lib/x86_64-linux-gnu/libsctp.a ] || die "no libsctp.a (apt-get install libsctp-dev)"
     local initrd=$out/initrd-$kver.gz stamp inputs
+    mkdir -p "$out"
+    # kpeer for the host, to run under `usctp run`.
+    if [ ! -x "$out/kpeer" ] || [ "$here/kpeer.c" -nt "$out/kpeer" ]; then
+        gcc -O2 -o "$out/kpeer.tmp" "$here/kpeer.c" -lsctp
+        mv "$out/kpeer.tmp" "$out/kpeer"
+    fi
     inputs="$0 $here/kpeer.c $root/interop/seed/sctpsrvr.c $root/interop/seed/sctpclnt.c $root/interop/seed/common.h"
     # Cached: rebuilt only when an input is newer than the image.
     if [ -f "$initrd" ]; then
@@ -79,24 +102,65 @@ for m in crc32c_generic libcrc32c udp_tunnel ip6_udp_tunnel sctp e1000; do
     insmod /modules/$m.ko || echo "guest: insmod $m failed"
 done
 ip link set lo up
-ip link set eth0 up
-ip addr add 10.0.2.15/24 dev eth0
-ip route add default via 10.0.2.2
-job=$(sed -n 's/.*usctp\.job=\([^ ]*\).*/\1/p' /proc/cmdline | tr , ' ')
+cmdline=$(cat /proc/cmdline)
+nics=$(echo "$cmdline" | sed -n 's/.*usctp\.taps=\([0-9]*\).*/\1/p')
+if [ -n "$nics" ]; then
+    # Tap devices: 10.202.N.2 on the Nth NIC, the host at 10.202.1.1.
+    host=10.202.1.1
+    n=1
+    while [ "$n" -le "$nics" ]; do
+        ip link set eth$((n - 1)) up
+        ip addr add 10.202.$n.2/24 dev eth$((n - 1))
+        n=$((n + 1))
+    done
+else
+    # QEMU's user network: the guest is 10.0.2.15, the host 10.0.2.2.
+    host=10.0.2.2
+    ip link set eth0 up
+    ip addr add 10.0.2.15/24 dev eth0
+    ip route add default via 10.0.2.2
+fi
+# A NIC is set up before its link is: what is sent until then is lost.
+# Wait (up to 10 s) for every NIC's carrier.
+for nic in /sys/class/net/eth*; do
+    tries=0
+    while [ "$(cat "$nic/carrier" 2>/dev/null)" != 1 ] && [ "$tries" -lt 100 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+done
+job=$(echo "$cmdline" | sed -n 's/.*usctp\.job=\([^ ]*\).*/\1/p' | tr , ' ')
 # RFC 6951: SCTP over UDP, received on port 9899. New associations send
 # to net.sctp.encap_port (the client job: the host's usctp); answers go
 # to the UDP port the peer's packets came from.
 set -- $job
+while [ $# -gt 0 ] && [ "${1#*=}" != "$1" ]; do export "$1"; shift; done
+export KPEER_IN_GUEST=1
 echo 9899 >/proc/sys/net/sctp/udp_port
 echo "guest: up, job: $job"
 case "$1" in
     daytime-server) timeout "${2:-30}" sctpsrvr ;;
-    daytime-client) echo "$2" >/proc/sys/net/sctp/encap_port; sctpclnt ;;
+    daytime-client)
+        # The client asks for the association's status after connect; a
+        # server that sends and closes at once may have ended it by then
+        # (the client prints zeroes). Up to TRIES attempts.
+        echo "$2" >/proc/sys/net/sctp/encap_port
+        n=0
+        while [ "$n" -lt "${3:-1}" ]; do
+            sctpclnt >/tmp/out
+            status=$?
+            cat /tmp/out
+            grep -q "instrms   = 5" /tmp/out && break
+            n=$((n + 1))
+        done
+        (exit $status) ;;
     echo-server) kpeer echo "$2" "${3:-1}" ;;
     discard-server) kpeer discard "$2" "${3:-1}" ;;
     abort-server) kpeer abort "$2" ;;
-    send) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer send 10.0.2.2 "$3" "$4" "$5" "$6" ;;
-    ping) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer ping 10.0.2.2 "$3" "$4" "$5" "$6" ;;
+    send) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer send $host "$3" "$4" "$5" "$6" ;;
+    ping) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer ping $host "$3" "$4" "$5" "$6" ;;
+    restart) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer restart $host "$3" "$4" "$5" ;;
+    exchange) echo "$2" >/proc/sys/net/sctp/encap_port; kpeer exchange $host "$3" "$4" "$5" ;;
     *) echo "guest: unknown job $1" ;;
 esac
 echo "guest: job exit $?"
@@ -114,11 +178,25 @@ run() {
     local initrd job net
     initrd=$(build)
     job=$(IFS=,; echo "$*")
-    net="user,model=e1000"
-    [ -n "${HOSTFWD:-}" ] && net="$net,hostfwd=udp:127.0.0.1:$HOSTFWD-10.0.2.15:9899"
+    local nics=() append="console=ttyS0 quiet panic=-1 usctp.job=$job"
+    if [ -n "${TAP:-}" ]; then
+        local tap i=0
+        for tap in ${TAP//,/ }; do
+            nics+=(-netdev "tap,id=n$i,ifname=$tap,script=no,downscript=no"
+                -device "e1000,netdev=n$i,mac=52:54:00:12:34:$((56 + i))")
+            # PCAP: everything the first NIC sends and receives, as the
+            # guest sees it.
+            [ "$i" = 0 ] && [ -n "${PCAP:-}" ] && nics+=(-object "filter-dump,id=d0,netdev=n0,file=$PCAP")
+            i=$((i + 1))
+        done
+        append="$append usctp.taps=$i"
+    else
+        net="user,model=e1000"
+        [ -n "${HOSTFWD:-}" ] && net="$net,hostfwd=udp:127.0.0.1:$HOSTFWD-10.0.2.15:9899"
+        nics=(-nic "$net")
+    fi
     local qemu=(qemu-system-x86_64 -m 256 -smp 1 -nographic -no-reboot
-        -kernel "$kernel" -initrd "$initrd" -nic "$net"
-        -append "console=ttyS0 quiet panic=-1 usctp.job=$job")
+        -kernel "$kernel" -initrd "$initrd" "${nics[@]}" -append "$append")
     # TIMEOUT=0: no limit here (a caller that kills this process kills
     # QEMU itself).
     if [ "${TIMEOUT:-60}" = 0 ]; then exec "${qemu[@]}"; fi

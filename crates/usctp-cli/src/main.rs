@@ -674,6 +674,7 @@ fn run_async(
                     config,
                     verbose,
                     idle_exit: idle_exit.map(Duration::from_secs),
+                    pcap,
                 };
                 daemon::serve(settings).await
             }

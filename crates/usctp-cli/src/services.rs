@@ -336,6 +336,7 @@ pub async fn ping(
             ("mismatches", mismatches.to_string()),
             ("rtt_us_p50", percentile(0.5).to_string()),
             ("rtt_us_p99", percentile(0.99).to_string()),
+            ("rtt_us_max", percentile(1.0).to_string()),
             ("path", format!("\"{path}\"")),
             ("failovers", watch.failovers.to_string()),
         ],

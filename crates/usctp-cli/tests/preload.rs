@@ -13,36 +13,12 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use support::lksctp::{Stack, seed, shim};
 use support::{Proc, USCTP, available, free_port, now};
-
-/// The shim, built once (cargo builds a cdylib only when asked for it).
-fn shim() -> &'static Path {
-    static SHIM: OnceLock<PathBuf> = OnceLock::new();
-    SHIM.get_or_init(|| {
-        let release = USCTP.contains("/release/");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--quiet", "-p", "usctp-preload"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if release {
-            cargo.arg("--release");
-        }
-        let out = cargo.output().expect("run cargo");
-        assert!(
-            out.status.success(),
-            "cargo build -p usctp-preload failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = Path::new(USCTP).with_file_name("libusctp_preload.so");
-        assert!(path.exists(), "{} was not built", path.display());
-        path
-    })
-}
 
 /// The tests here run one at a time: each starts several processes and a
 /// daemon, and the tutorial's client races its own server (see below),
@@ -70,100 +46,6 @@ fn tools() -> bool {
         "gcc libsctp-dev lksctp-tools ncat iperf3",
         missing.as_deref(),
     )
-}
-
-/// The tutorial's client and server (`interop/seed/`), compiled once with
-/// `gcc -o NAME NAME.c -lsctp` as the tutorial says.
-fn seed(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/seed");
-        let out = Path::new(USCTP)
-            .parent()
-            .and_then(Path::parent)
-            .expect("the target directory")
-            .join(format!("seed.{}", std::process::id()));
-        std::fs::create_dir_all(&out).unwrap();
-        for program in ["sctpclnt", "sctpsrvr"] {
-            let gcc = Command::new("gcc")
-                .arg("-o")
-                .arg(out.join(program))
-                .arg(source.join(format!("{program}.c")))
-                .arg("-lsctp")
-                .output()
-                .expect("run gcc");
-            assert!(
-                gcc.status.success(),
-                "gcc {program}.c failed:\n{}",
-                String::from_utf8_lossy(&gcc.stderr)
-            );
-        }
-        out
-    });
-    dir.join(name)
-}
-
-/// A `usctp daemon` of the test's own: a free UDP port, its own socket
-/// name; killed when dropped.
-struct Stack {
-    daemon: Proc,
-    udp_port: u16,
-    name: String,
-}
-
-impl Stack {
-    fn new() -> Self {
-        Self::with(&[])
-    }
-
-    /// A daemon with further options.
-    fn with(options: &[&str]) -> Self {
-        let udp_port = free_port();
-        let name = format!("usctp-test-{}-{udp_port}", std::process::id());
-        let port = udp_port.to_string();
-        let mut args = vec!["daemon", "--udp-port", &port, "--socket", &name];
-        args.extend(options);
-        let mut daemon = Proc::spawn("usctp daemon", Path::new(USCTP), &args);
-        daemon.wait_for("on udp");
-        shim();
-        Self {
-            daemon,
-            udp_port,
-            name,
-        }
-    }
-
-    /// `usctp run` of `program` with this daemon, its peers at
-    /// `remote_udp_port` (this daemon's own port when `None`).
-    fn command(&self, remote_udp_port: Option<u16>, program: &[&str]) -> Vec<String> {
-        let remote = remote_udp_port.unwrap_or(self.udp_port).to_string();
-        let mut args: Vec<String> = [
-            "run",
-            "-v",
-            "--udp-port",
-            &self.udp_port.to_string(),
-            "--remote-udp-port",
-            &remote,
-            "--socket",
-            &self.name,
-            "--",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(program.iter().map(|s| s.to_string()));
-        args
-    }
-
-    fn spawn(&self, name: &str, program: &[&str]) -> Proc {
-        self.spawn_with(name, None, program, false)
-    }
-
-    fn spawn_with(&self, name: &str, remote: Option<u16>, program: &[&str], stdin: bool) -> Proc {
-        let args = self.command(remote, program);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Proc::spawn_with_stdin(name, Path::new(USCTP), &args, stdin)
-    }
 }
 
 /// A native usctp server (`usctp SUBCOMMAND ARGS --listen 127.0.0.1:PORT`)

@@ -145,6 +145,21 @@ fn udp_of(frame: usize, linktype: u32, data: &[u8]) -> Option<Datagram> {
     })
 }
 
+/// The two addresses of a datagram in one family, as a capture needs them.
+/// A dual-stack socket sees IPv4 peers as IPv4-mapped IPv6 addresses
+/// (`::ffff:a.b.c.d`) and, bound to the wildcard, has `::` as its own
+/// address: a mapped address is written as the IPv4 address it maps, and
+/// a wildcard beside an IPv4 address as 0.0.0.0.
+fn same_family(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
+    let (a, b) = (a.to_canonical(), b.to_canonical());
+    let v4_wildcard = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    match (a, b) {
+        (IpAddr::V6(v6), IpAddr::V4(_)) if v6.is_unspecified() => (v4_wildcard, b),
+        (IpAddr::V4(_), IpAddr::V6(v6)) if v6.is_unspecified() => (a, v4_wildcard),
+        _ => (a, b),
+    }
+}
+
 /// Writes every SCTP-over-UDP datagram an endpoint sends and receives to a
 /// pcap file (raw IP link type), so Wireshark or `usctp decode` can open it.
 pub struct Recorder {
@@ -178,7 +193,7 @@ impl Recorder {
     /// capture must never disturb the traffic it records.
     pub fn record(&self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
         let mut frame = Vec::with_capacity(payload.len() + 48);
-        let built = match (src.ip(), dst.ip()) {
+        let built = match same_family(src.ip(), dst.ip()) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
                 etherparse::PacketBuilder::ipv4(s.octets(), d.octets(), 64)
                     .udp(src.port(), dst.port())
@@ -203,5 +218,40 @@ impl Recorder {
             let packet = pcap_file::pcap::PcapPacket::new(stamp, frame.len() as u32, &frame);
             let _ = w.write_packet(&packet);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dual_stack_sockets_datagrams_are_recorded_as_ipv4() {
+        let path = std::env::temp_dir().join(format!("usctp-capture-{}.pcap", std::process::id()));
+        let recorder = Recorder::create(&path).unwrap();
+        let wildcard: SocketAddr = "[::]:5000".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:9899".parse().unwrap();
+        recorder.record(wildcard, mapped, b"sent");
+        recorder.record(mapped, wildcard, b"received");
+        let v6: SocketAddr = "[2001:db8::1]:9899".parse().unwrap();
+        recorder.record(wildcard, v6, b"v6");
+        let datagrams = read_udp(std::fs::File::open(&path).unwrap()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let seen: Vec<(String, String, &[u8])> = datagrams
+            .iter()
+            .map(|d| (d.src.to_string(), d.dst.to_string(), &d.payload[..]))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("0.0.0.0:5000".into(), "10.0.0.1:9899".into(), &b"sent"[..]),
+                (
+                    "10.0.0.1:9899".into(),
+                    "0.0.0.0:5000".into(),
+                    &b"received"[..]
+                ),
+                ("[::]:5000".into(), "[2001:db8::1]:9899".into(), &b"v6"[..]),
+            ]
+        );
     }
 }

@@ -47,6 +47,8 @@ pub struct Settings {
     pub verbose: bool,
     /// Exit after this long without sockets.
     pub idle_exit: Option<Duration>,
+    /// Record every datagram sent and received.
+    pub pcap: Option<std::sync::Arc<usctp::capture::Recorder>>,
 }
 
 /// The daemon's state.
@@ -81,6 +83,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let udp = |ip: IpAddr| SocketAddr::new(ip, settings.udp_port);
     let options = || EndpointOptions {
         config: settings.config.clone(),
+        pcap: settings.pcap.clone(),
         ..EndpointOptions::default()
     };
     let endpoint = Endpoint::bind(udp(IpAddr::from([0u16; 8])), options())

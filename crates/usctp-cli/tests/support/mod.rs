@@ -14,6 +14,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod lksctp;
+
 /// The binary under test.
 pub const USCTP: &str = env!("CARGO_BIN_EXE_usctp");
 /// The usrsctp peer's source.
