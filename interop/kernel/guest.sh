@@ -19,6 +19,9 @@
 #                             (10.0.2.2) at SCTP port 19000 over UDP port
 #                             PORT; again until the association's status
 #                             shows, up to TRIES times (1)
+#   sctp_test UDPPORT SECONDS ARG...
+#                             lksctp-tools' sctp_test ARG... for SECONDS at
+#                             most; UDPPORT as for the clients (0: none)
 #   echo-server SCTPPORT [N]  kpeer.c: N associations (1), every message back
 #   discard-server SCTPPORT [N]  kpeer.c: N associations (1), counted
 #   send UDPPORT SCTPPORT BYTES SIZE STREAMS
@@ -43,8 +46,8 @@
 # 60, 0 for none) bounds the guest's life. The console (the jobs' output
 # and the guest's "guest: ..." lines) goes to standard output.
 #
-# Needs: qemu-system-x86 linux-image-amd64 busybox-static libsctp-dev gcc
-# cpio (apt-get install -y --no-install-recommends ...).
+# Needs: qemu-system-x86 linux-image-amd64 busybox-static libsctp-dev
+# lksctp-tools gcc cpio (apt-get install -y --no-install-recommends ...).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -59,6 +62,7 @@ build() {
     command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
     [ -x /bin/busybox ] || die "no /bin/busybox (apt-get install busybox-static)"
     [ -f /usr/lib/x86_64-linux-gnu/libsctp.a ] || die "no libsctp.a (apt-get install libsctp-dev)"
+    [ -x /usr/bin/sctp_test ] || die "no sctp_test (apt-get install lksctp-tools)"
     local initrd=$out/initrd-$kver.gz stamp inputs
     mkdir -p "$out"
     # kpeer for the host, to run under `usctp run`.
@@ -66,7 +70,7 @@ build() {
         gcc -O2 -o "$out/kpeer.tmp" "$here/kpeer.c" -lsctp
         mv "$out/kpeer.tmp" "$out/kpeer"
     fi
-    inputs="$0 $here/kpeer.c $root/interop/seed/sctpsrvr.c $root/interop/seed/sctpclnt.c $root/interop/seed/common.h"
+    inputs="$0 /usr/bin/sctp_test $here/kpeer.c $root/interop/seed/sctpsrvr.c $root/interop/seed/sctpclnt.c $root/interop/seed/common.h"
     # Cached: rebuilt only when an input is newer than the image.
     if [ -f "$initrd" ]; then
         stamp=$(find $inputs -newer "$initrd" | head -1)
@@ -92,6 +96,14 @@ build() {
     gcc -O2 -static -o "$tree/bin/sctpclnt" "$tree/sctpclnt.c" -I"$root/interop/seed" -l:libsctp.a
     rm "$tree/sctpclnt.c"
     gcc -O2 -static -o "$tree/bin/kpeer" "$here/kpeer.c" -l:libsctp.a
+    # lksctp-tools' sctp_test as Debian builds it, with the shared
+    # libraries it loads.
+    cp /usr/bin/sctp_test "$tree/bin/"
+    local lib
+    for lib in $(ldd /usr/bin/sctp_test | grep -o '/[^ ]*'); do
+        mkdir -p "$tree$(dirname "$lib")"
+        cp -L "$lib" "$tree$lib"
+    done
     cat >"$tree/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -151,6 +163,23 @@ case "$1" in
             status=$?
             cat /tmp/out
             grep -q "instrms   = 5" /tmp/out && break
+            n=$((n + 1))
+        done
+        (exit $status) ;;
+    sctp_test)
+        # lksctp-tools' sctp_test ARGS (commas for spaces on the command
+        # line), for SECONDS at most, sending to the host at UDPPORT
+        # (0: the port each peer's packets come from).
+        [ "$2" != 0 ] && echo "$2" >/proc/sys/net/sctp/encap_port
+        seconds=$3
+        shift 3
+        timeout "$seconds" sctp_test "$@"
+        status=$?
+        # Its close returns at once; the kernel goes on delivering and
+        # shutting down. Wait (up to 10 s) until no association is left.
+        n=0
+        while [ "$(wc -l </proc/net/sctp/assocs)" -gt 1 ] && [ "$n" -lt 100 ]; do
+            sleep 0.1
             n=$((n + 1))
         done
         (exit $status) ;;

@@ -63,12 +63,16 @@ fn tools() -> bool {
             Path::new("/usr/bin/cpio").exists(),
             "/usr/bin/cpio is missing (cpio)",
         ),
+        (
+            Path::new("/usr/bin/sctp_test").exists(),
+            "/usr/bin/sctp_test is missing (lksctp-tools)",
+        ),
     ]
     .into_iter()
     .find(|(present, _)| !present)
     .map(|(_, why)| why);
     available(
-        "qemu-system-x86 linux-image-amd64 busybox-static libsctp-dev cpio",
+        "qemu-system-x86 linux-image-amd64 busybox-static libsctp-dev lksctp-tools cpio",
         missing,
     )
 }
@@ -626,6 +630,119 @@ fn the_tutorials_client_on_kernel_sctp_gets_the_time_from_its_server_under_usctp
     let console = Guest::boot(&["daytime-client", &stack.udp_port.to_string(), "3"], None).finish();
     assert_tutorial_client_times(&console);
     assert!(console.contains("guest: job exit 0"), "{console}");
+}
+
+/// What lksctp-tools' `sctp_test -l` printed for one association from
+/// `sctp_test -s -c 1 -x 3` (ten messages of each of three sizes, then
+/// a close): every message, and the association's start and end.
+#[track_caller]
+fn assert_sctp_test_server_saw_30_messages(out: &str) {
+    assert_eq!(out.matches(") Data ").count(), 30, "{out}");
+    for event in ["COMMUNICATION_UP", "SHUTDOWN_COMPLETE"] {
+        let line = format!("SCTP_ASSOC_CHANGE({event})");
+        assert!(out.contains(&line), "{out}");
+    }
+}
+
+#[test]
+fn sctp_test_under_usctp_run_sends_to_sctp_test_on_kernel_sctp() {
+    if !tools() {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let forwarded = free_port();
+    let mut guest = Guest::boot(
+        &[
+            "sctp_test",
+            "0",
+            "60",
+            "-H",
+            "10.0.2.15",
+            "-P",
+            "19012",
+            "-l",
+        ],
+        Some(forwarded),
+    );
+    guest.wait_for("guest: up");
+    let stack = Stack::new();
+    let args = [
+        "sctp_test",
+        "-H",
+        "127.0.0.1",
+        "-P",
+        "5002",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "19012",
+        "-s",
+        "-c",
+        "1",
+        "-x",
+        "3",
+    ];
+    let client = stack
+        .spawn_with("sctp_test -s (usctp run)", Some(forwarded), &args, false)
+        .succeeded("sctp_test -s under usctp run");
+    assert_eq!(
+        client.stdout.matches("sendmsg(sk=").count(),
+        30,
+        "{}",
+        client.stdout
+    );
+    guest.wait_for("SHUTDOWN_COMPLETE");
+    assert_sctp_test_server_saw_30_messages(&guest.stop());
+}
+
+#[test]
+fn sctp_test_on_kernel_sctp_sends_to_sctp_test_under_usctp_run() {
+    if !tools() {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let stack = Stack::new();
+    let args = [
+        "stdbuf",
+        "-oL",
+        "sctp_test",
+        "-H",
+        "127.0.0.1",
+        "-P",
+        "19013",
+        "-l",
+    ];
+    let mut server = stack.spawn("sctp_test -l (usctp run)", &args);
+    server.wait_for("listen(");
+    let udp = stack.udp_port.to_string();
+    let console = Guest::boot(
+        &[
+            "sctp_test",
+            &udp,
+            "60",
+            "-H",
+            "10.0.2.15",
+            "-P",
+            "5003",
+            "-h",
+            "10.0.2.2",
+            "-p",
+            "19013",
+            "-s",
+            "-c",
+            "1",
+            "-x",
+            "3",
+        ],
+        None,
+    )
+    .finish();
+    assert_eq!(console.matches("sendmsg(sk=").count(), 30, "{console}");
+    // The client closed and exited; the daemon delivers everything, then
+    // the shutdown completes.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = server.child.kill();
+    assert_sctp_test_server_saw_30_messages(&server.collect().stdout);
 }
 
 /// A network namespace with a tap device for each of a guest's NICs:
