@@ -176,9 +176,13 @@ case "$1" in
         timeout "$seconds" sctp_test "$@"
         status=$?
         # Its close returns at once; the kernel goes on delivering and
-        # shutting down. Wait (up to 10 s) until no association is left.
+        # shutting down. Wait (up to 20 s) until every association that
+        # was set up has ended (the SNMP counters: /proc/net/sctp/assocs
+        # no longer lists those of a closed socket).
         n=0
-        while [ "$(wc -l </proc/net/sctp/assocs)" -gt 1 ] && [ "$n" -lt 100 ]; do
+        while [ "$(awk '/SctpActiveEstabs|SctpPassiveEstabs/ { up += $2 }
+                        /SctpAborteds|SctpShutdowns/ { up -= $2 }
+                        END { print up }' /proc/net/sctp/snmp)" -gt 0 ] && [ "$n" -lt 200 ]; do
             sleep 0.1
             n=$((n + 1))
         done

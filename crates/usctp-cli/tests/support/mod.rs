@@ -2,7 +2,9 @@
 //! binary): the binary, free ports, children killed when a test fails, the
 //! tools some tests need (skipped without them, a failure under CI), the
 //! usrsctp peer (interop/usrsctp_peer.c) built once, the JSON lines the
-//! tools print, and commands for the tests across network namespaces.
+//! tools print, and commands for the tests across network namespaces;
+//! `lksctp`: programs under `usctp run`; `kernel`: Linux kernel SCTP in a
+//! QEMU guest.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -14,6 +16,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod kernel;
 pub mod lksctp;
 
 /// The binary under test.
