@@ -28,7 +28,7 @@
 #                             kpeer.c: BYTES in SIZE-byte messages to the
 #                             host, then a graceful close
 #   abort-server SCTPPORT     kpeer.c: one message, then ABORT
-#   ping UDPPORT SCTPPORT COUNT SIZE STREAMS
+#   ping UDPPORT SCTPPORT COUNT SIZE[+SIZE...] STREAMS
 #                             kpeer.c: COUNT echoes from the host, compared
 #   restart UDPPORT SCTPPORT COUNT SIZE
 #                             kpeer.c: COUNT echoes, the association lost

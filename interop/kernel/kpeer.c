@@ -13,9 +13,10 @@
  *   kpeer send IP PORT BYTES SIZE STREAMS
  *                               send BYTES in SIZE-byte messages over
  *                               STREAMS streams in turn, then close
- *   kpeer ping IP PORT COUNT SIZE STREAMS
- *                               send COUNT messages of SIZE bytes, over
- *                               STREAMS streams in turn, odd ones
+ *   kpeer ping IP PORT COUNT SIZE[+SIZE...] STREAMS
+ *                               send COUNT messages of SIZE bytes (the
+ *                               sizes in turn), over STREAMS streams in
+ *                               turn, odd ones
  *                               unordered, each with its number as PPID;
  *                               wait for each echo and compare its bytes,
  *                               stream and PPID; then close
@@ -323,16 +324,41 @@ static void pattern(int i, long size)
         sent[j] = (char)(i * 31 + j * 7);
 }
 
+/* Message sizes, used in turn: "SIZE" or "SIZE+SIZE+...". */
+struct sizes {
+    long size[8];
+    int count;
+};
+
+static int parse_sizes(const char *text, struct sizes *sizes)
+{
+    sizes->count = 0;
+    for (;;) {
+        char *end;
+        long size = strtol(text, &end, 10);
+        if (end == text || size <= 0 || size > MAX_MESSAGE || sizes->count == 8)
+            return -1;
+        sizes->size[sizes->count++] = size;
+        if (*end == 0)
+            return 0;
+        if (*end != '+')
+            return -1;
+        text = end + 1;
+    }
+}
+
 /* COUNT echoes on association `fd`, which is then closed; one report. */
-static int ping_on(int fd, int count, long size, int streams)
+static int ping_on(int fd, int count, const struct sizes *sizes, int streams)
 {
     long interval = env_number("KPEER_INTERVAL_MS");
     int mismatches = 0, echoed = 0;
+    unsigned long long bytes = 0;
     double max_rtt = 0;
     const char *end = "closed";
     for (int i = 0; i < count; i++) {
         if (interval)
             usleep(interval * 1000);
+        long size = sizes->size[i % sizes->count];
         pattern(i, size);
         uint32_t flags = (i % 2) ? SCTP_UNORDERED : 0;
         double start = now_ms();
@@ -350,6 +376,7 @@ static int ping_on(int fd, int count, long size, int streams)
         if (rtt > max_rtt)
             max_rtt = rtt;
         echoed++;
+        bytes += n;
         if (n != size || memcmp(buffer, sent, size) || info.sinfo_stream != i % streams
             || ntohl(info.sinfo_ppid) != (uint32_t)i
             || (info.sinfo_flags & SCTP_UNORDERED) != (flags & SCTP_UNORDERED))
@@ -363,18 +390,19 @@ static int ping_on(int fd, int count, long size, int streams)
     int ok = echoed == count && mismatches == 0;
     char extra[96];
     snprintf(extra, sizeof extra, "\"mismatches\":%d,\"max_rtt_ms\":%.0f,", mismatches, max_rtt);
-    report("ping", echoed, (unsigned long long)echoed * size, extra, end, ok);
+    report("ping", echoed, bytes, extra, end, ok);
     return ok ? 0 : 1;
 }
 
-static int ping(const char *ip, int port, int count, long size, int streams)
+static int ping(const char *ip, int port, int count, const char *size_list, int streams)
 {
-    if (size <= 0 || size > MAX_MESSAGE || streams <= 0)
+    struct sizes sizes;
+    if (parse_sizes(size_list, &sizes) || streams <= 0)
         return fail("arguments");
     int fd = connect_to(ip, port);
     if (fd < 0)
         return fail("connect");
-    return ping_on(fd, count, size, streams);
+    return ping_on(fd, count, &sizes, streams);
 }
 
 static int restart(const char *ip, int port, int count, long size)
@@ -411,7 +439,8 @@ static int restart(const char *ip, int port, int count, long size)
     fd = connect_to(ip, port);
     if (fd < 0)
         return fail("connect again");
-    return ping_on(fd, count, size, 1);
+    struct sizes sizes = {.size = {size}, .count = 1};
+    return ping_on(fd, count, &sizes, 1);
 }
 
 static int exchange(const char *ip, int port, int count, long size)
@@ -463,13 +492,13 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "abort"))
         return abort_after_one(atoi(argv[2]));
     if (argc == 7 && !strcmp(argv[1], "ping"))
-        return ping(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), atoi(argv[6]));
+        return ping(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5], atoi(argv[6]));
     if (argc == 6 && !strcmp(argv[1], "restart"))
         return restart(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]));
     if (argc == 6 && !strcmp(argv[1], "exchange"))
         return exchange(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]));
     fprintf(stderr, "usage: kpeer echo PORT [COUNT] | discard PORT [COUNT] | abort PORT | "
-                    "send IP PORT BYTES SIZE STREAMS | ping IP PORT COUNT SIZE STREAMS | "
+                    "send IP PORT BYTES SIZE STREAMS | ping IP PORT COUNT SIZE[+SIZE...] STREAMS | "
                     "restart IP PORT COUNT SIZE | exchange IP PORT COUNT SIZE\n");
     return 2;
 }

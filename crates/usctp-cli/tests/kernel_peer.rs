@@ -29,22 +29,32 @@ use support::{free_port, json_line, json_u64};
 /// The tutorial client's report: the association came up (state 4 is
 /// SCTP_ESTABLISHED) with five streams each way, and both times arrived.
 fn assert_tutorial_client_report(out: &str) {
-    assert!(
-        out.contains("state     = 4"),
-        "no \"state     = 4\" in:\n{out}"
-    );
+    for line in ["state     = 4", "instrms   = 5", "outstrms  = 5"] {
+        assert!(out.contains(line), "no \"{line}\" in:\n{out}");
+    }
     assert_tutorial_client_times(out);
 }
 
-/// The tutorial client's report, whatever the association's state when
-/// the client asked for it: five streams each way and both times. (The
-/// client asks after `connect` returns; a server that sends both lines
-/// and closes at once may by then be shutting the association down,
-/// state 7 or 8, SHUTDOWN-RECEIVED or SHUTDOWN-ACK-SENT, or have ended
-/// it, and the client prints zeroes: the guest's job tries again then.)
+/// The tutorial client's report where its status line races the server:
+/// both times arrived, and a status that shows streams shows five each
+/// way. (The client asks for the association's status after `connect`
+/// returns; a server that sends both lines and closes at once may by then
+/// be shutting the association down, state 7 or 8, or have ended it, and
+/// the client prints zeroes: Linux answers EINVAL for an association that
+/// is gone, as usctp does. With usctp's daemon answering in microseconds
+/// and the guest emulated, that is what the guest's client mostly sees;
+/// its job tries three times.)
 fn assert_tutorial_client_times(out: &str) {
-    for line in ["instrms   = 5", "outstrms  = 5", "(Local) ", "(GMT  ) "] {
+    for line in ["(Local) ", "(GMT  ) "] {
         assert!(out.contains(line), "no \"{line}\" in:\n{out}");
+    }
+    for line in out.lines() {
+        if line.starts_with("instrms") || line.starts_with("outstrms") {
+            assert!(
+                line.ends_with("= 5") || line.ends_with("= 0"),
+                "{line}:\n{out}"
+            );
+        }
     }
 }
 
@@ -221,6 +231,30 @@ fn assert_closed_by_the_kernel(notifications: &str) {
     }
 }
 
+/// kpeer's echo client as the echo tests run it (`kpeer ping IP PORT
+/// COUNT SIZES STREAMS`): 21 messages of 1, 1000 and 150,000 bytes in
+/// turn over four streams, every second one unordered, each with its
+/// number as PPID; kpeer compares each echo's bytes, stream, PPID and
+/// unordered flag with what it sent.
+const PING: [&str; 3] = ["21", "1+1000+150000", "4"];
+
+/// The guest's job for kpeer's echo client, to UDP port `udp_port` and
+/// SCTP port `sctp_port` on the host.
+fn ping_job<'a>(udp_port: &'a str, sctp_port: &'a str) -> Vec<&'a str> {
+    let mut job = vec!["ping", udp_port, sctp_port];
+    job.extend(PING);
+    job
+}
+
+/// kpeer's echo client's report says that every echo came back as sent.
+#[track_caller]
+fn assert_every_echo(report: &str, context: &str) {
+    assert!(report.contains("\"ok\":true"), "{report}\n{context}");
+    assert_eq!(json_u64(report, "messages"), 21, "{context}");
+    assert_eq!(json_u64(report, "bytes"), 7 * 151_001, "{context}");
+    assert_eq!(json_u64(report, "mismatches"), 0, "{context}");
+}
+
 #[test]
 fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server() {
     if !tools() {
@@ -228,18 +262,33 @@ fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server(
     }
     let _turn = one_at_a_time();
     let (server, port) = usctp_server("echo-server", "19004", &["-v"]);
-    // 20 messages of 100,000 bytes over four streams, every second one
-    // unordered, each with its number as PPID: kpeer compares each echo's
-    // bytes, stream, PPID and unordered flag with what it sent.
-    let console = Guest::boot(
-        &["ping", &port.to_string(), "19004", "20", "100000", "4"],
-        None,
-    )
-    .finish();
-    let report = kpeer_report(&console);
-    assert_eq!(json_u64(report, "messages"), 20, "{console}");
-    assert_eq!(json_u64(report, "mismatches"), 0, "{console}");
+    let console = Guest::boot(&ping_job(&port.to_string(), "19004"), None).finish();
+    assert_every_echo(kpeer_report(&console), &console);
     assert_closed_by_the_kernel(&server.succeeded("usctp echo-server").stderr);
+}
+
+#[test]
+fn kpeer_under_usctp_run_gets_every_message_back_from_an_echo_server_on_kernel_sctp() {
+    if !tools() {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let forwarded = free_port();
+    let mut guest = Guest::boot(&["echo-server", "19014"], Some(forwarded));
+    guest.wait_for("kpeer: listening");
+    let stack = Stack::new();
+    let kpeer = host_kpeer();
+    let mut program = vec![kpeer.as_str(), "ping", "127.0.0.1", "19014"];
+    program.extend(PING);
+    let done = stack
+        .spawn_with("kpeer ping (usctp run)", Some(forwarded), &program, false)
+        .succeeded("kpeer ping under usctp run");
+    assert_every_echo(json_line(&done.stdout), &done.stderr);
+    guest.wait_for("\"mode\":\"echo\"");
+    let console = guest.stop();
+    let report = kpeer_report(&console);
+    assert_eq!(json_u64(report, "messages"), 21, "{console}");
+    assert!(report.contains("\"end\":\"shutdown\""), "{console}");
 }
 
 #[test]
