@@ -477,6 +477,7 @@ fn main() -> ExitCode {
             socket: daemon.socket,
             verbose: cli.verbose,
             protocol: cli.protocol.to_args(),
+            pcap: cli.pcap.clone(),
             program,
         }),
         Command::Daemon { detach: true, .. } => {

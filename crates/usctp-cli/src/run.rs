@@ -18,6 +18,8 @@ pub struct Run {
     pub verbose: bool,
     /// Protocol options for a daemon started here.
     pub protocol: Vec<String>,
+    /// The capture file of a daemon started here.
+    pub pcap: Option<PathBuf>,
     pub program: Vec<OsString>,
 }
 
@@ -34,6 +36,12 @@ pub fn run(run: Run) -> Result<(), String> {
     let preload = preload_path()?;
     if !daemon::running(&name) {
         start_daemon(&run, &name)?;
+    } else if let Some(pcap) = &run.pcap {
+        // The daemon that answers records only what it was started with.
+        eprintln!(
+            "usctp run: a daemon already serves {name}; it does not record to {}",
+            pcap.display()
+        );
     }
     let (program, args) = run.program.split_first().ok_or("no program to run")?;
     let mut ld_preload = OsString::from(&preload);
@@ -92,6 +100,12 @@ fn start_daemon(run: &Run, name: &str) -> Result<(), String> {
         .args(["--socket", name])
         .args(["--idle-exit", &IDLE_EXIT_SECS.to_string()])
         .args(&run.protocol);
+    if let Some(pcap) = &run.pcap {
+        // The daemon is detached: a path that does not depend on where
+        // it runs.
+        let pcap = std::path::absolute(pcap).map_err(|e| format!("{}: {e}", pcap.display()))?;
+        command.arg("--pcap").arg(pcap);
+    }
     if run.verbose {
         command.arg("--verbose");
     }

@@ -543,11 +543,16 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
     let udp_port = free_port().to_string();
     let name = format!("usctp-test-auto-{}-{udp_port}", std::process::id());
     let server = seed("sctpsrvr");
-    let _server = Proc::spawn(
+    // It records what it sends and receives where the first `run` says.
+    let pcap = std::env::temp_dir().join(format!("{name}.pcap"));
+    let mut server = Proc::spawn(
         "sctpsrvr",
         Path::new(USCTP),
         &[
             "run",
+            "-v",
+            "--pcap",
+            pcap.to_str().unwrap(),
             "--udp-port",
             &udp_port,
             "--remote-udp-port",
@@ -558,6 +563,8 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
             server.to_str().unwrap(),
         ],
     );
+    // Its daemon is up once the server listens (the shim logs each call).
+    server.wait_for("listen(");
     let client = seed("sctpclnt");
     let mut out = String::new();
     eventually("the client gets the time", || {
@@ -566,6 +573,8 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
             Path::new(USCTP),
             &[
                 "run",
+                "--pcap",
+                "elsewhere.pcap",
                 "--udp-port",
                 &udp_port,
                 "--remote-udp-port",
@@ -577,10 +586,26 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
             ],
         )
         .finish();
+        // The daemon is the one the server's `run` started.
+        assert!(
+            done.stderr.contains("does not record to elsewhere.pcap"),
+            "{}",
+            done.stderr
+        );
         out = done.stdout;
         out.contains("(GMT  ) ")
     });
     assert_time_lines(&out);
+    let decoded = Proc::spawn(
+        "usctp decode",
+        Path::new(USCTP),
+        &["decode", "--udp-port", &udp_port, pcap.to_str().unwrap()],
+    )
+    .succeeded("usctp decode");
+    let _ = std::fs::remove_file(&pcap);
+    for chunk in ["INIT(", "INIT_ACK(", "COOKIE_ECHO(", "DATA("] {
+        assert!(decoded.stdout.contains(chunk), "{}", decoded.stdout);
+    }
 }
 
 #[test]
