@@ -566,6 +566,8 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
     // Its daemon is up once the server listens (the shim logs each call).
     server.wait_for("listen(");
     let client = seed("sctpclnt");
+    let elsewhere = std::env::temp_dir().join(format!("{name}-not.pcap"));
+    let elsewhere_text = elsewhere.to_str().unwrap();
     let mut out = String::new();
     eventually("the client gets the time", || {
         let done = Proc::spawn(
@@ -574,7 +576,7 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
             &[
                 "run",
                 "--pcap",
-                "elsewhere.pcap",
+                elsewhere_text,
                 "--udp-port",
                 &udp_port,
                 "--remote-udp-port",
@@ -587,11 +589,8 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
         )
         .finish();
         // The daemon is the one the server's `run` started.
-        assert!(
-            done.stderr.contains("does not record to elsewhere.pcap"),
-            "{}",
-            done.stderr
-        );
+        let warning = format!("does not record to {elsewhere_text}");
+        assert!(done.stderr.contains(&warning), "{}", done.stderr);
         out = done.stdout;
         out.contains("(GMT  ) ")
     });
@@ -606,6 +605,7 @@ fn usctp_run_starts_a_daemon_when_none_answers() {
     for chunk in ["INIT(", "INIT_ACK(", "COOKIE_ECHO(", "DATA("] {
         assert!(decoded.stdout.contains(chunk), "{}", decoded.stdout);
     }
+    assert!(!elsewhere.exists(), "{} was written", elsewhere.display());
 }
 
 #[test]
