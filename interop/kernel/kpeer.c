@@ -36,7 +36,8 @@
  * Environment: KPEER_PORT (the local SCTP port of an association this
  * program starts), KPEER_INTERVAL_MS (ping: a pause before each message,
  * and a line "kpeer: echoed N" after each echo), KPEER_FAST=1 (RTO 200 ms
- * to 1 s, heartbeats every 300 ms, Path.Max.Retrans 2), KPEER_PATHS=N
+ * to 1 s, heartbeats every 300 ms, Path.Max.Retrans 2),
+ * KPEER_RTO_INITIAL_MS (RTO.Initial alone), KPEER_PATHS=N
  * (after connecting or accepting, wait until N of the peer's addresses
  * are active).
  *
@@ -97,6 +98,12 @@ static int sctp_socket(void)
     int buf = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    long rto_initial = env_number("KPEER_RTO_INITIAL_MS");
+    if (rto_initial) {
+        /* 0: RTO.Min and RTO.Max as they are. */
+        struct sctp_rtoinfo rto = {.srto_initial = rto_initial};
+        setsockopt(fd, IPPROTO_SCTP, SCTP_RTOINFO, &rto, sizeof rto);
+    }
     if (env_number("KPEER_FAST")) {
         struct sctp_rtoinfo rto = {.srto_initial = 500, .srto_max = 1000, .srto_min = 200};
         setsockopt(fd, IPPROTO_SCTP, SCTP_RTOINFO, &rto, sizeof rto);
@@ -435,7 +442,11 @@ static int restart(const char *ip, int port, int count, long size)
     report("restart", count, (unsigned long long)count * size, "", "closed", 1);
     if (system("ip link set eth0 up"))
         return fail("ip link set eth0 up");
-    sleep(1);
+    /* The link comes back a second or two later; until then the INIT
+     * would be lost (up to 10 s). */
+    if (system("i=0; while [ \"$(cat /sys/class/net/eth0/carrier)\" != 1 ] && [ $i -lt 100 ]; do"
+               " sleep 0.1; i=$((i + 1)); done"))
+        return fail("waiting for eth0's carrier");
     fd = connect_to(ip, port);
     if (fd < 0)
         return fail("connect again");
