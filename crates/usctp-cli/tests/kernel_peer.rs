@@ -20,8 +20,8 @@ mod support;
 use std::time::Duration;
 
 use support::kernel::{
-    Guest, TUTORIAL_PORT, host_kpeer, kpeer_report, kpeer_report_of, kpeer_reports, one_at_a_time,
-    tools, usctp, usctp_server,
+    Guest, TUTORIAL_PORT, host_kpeer, kpeer_report, kpeer_report_of, kpeer_reports, turn, usctp,
+    usctp_server,
 };
 use support::lksctp::{Stack, seed};
 use support::{free_port, json_line, json_u64};
@@ -60,13 +60,9 @@ fn assert_tutorial_client_times(out: &str) {
 
 #[test]
 fn usctp_daytime_client_gets_the_time_from_the_tutorial_server_on_kernel_sctp() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
-    let forwarded = free_port();
-    let mut guest = Guest::boot(&["daytime-server", "60"], Some(forwarded));
-    guest.wait_for("Awaiting a new connection");
+    let Some(_turn) = turn() else { return };
+    let (mut guest, forwarded) =
+        Guest::serving(&["daytime-server", "60"], "Awaiting a new connection");
     let server = format!("127.0.0.1:{forwarded}");
     let client = usctp(&["daytime-client", &server, "--port", TUTORIAL_PORT])
         .succeeded("usctp daytime-client");
@@ -79,10 +75,7 @@ fn usctp_daytime_client_gets_the_time_from_the_tutorial_server_on_kernel_sctp() 
 
 #[test]
 fn the_tutorial_client_on_kernel_sctp_gets_the_time_from_usctp_daytime_server() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
+    let Some(_turn) = turn() else { return };
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     // No limit on associations: the client may try more than once.
@@ -102,15 +95,11 @@ fn the_tutorial_client_on_kernel_sctp_gets_the_time_from_usctp_daytime_server() 
 
 #[test]
 fn usctp_ping_against_an_echo_server_on_kernel_sctp_from_1_byte_to_150_kb() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
-    let forwarded = free_port();
+    let Some(_turn) = turn() else { return };
     let rounds = [(1, 50), (1000, 50), (150_000, 3)];
     let count = rounds.len().to_string();
-    let mut guest = Guest::boot(&["echo-server", "19001", &count], Some(forwarded));
-    guest.wait_for("kpeer: listening");
+    let (mut guest, forwarded) =
+        Guest::serving(&["echo-server", "19001", &count], "kpeer: listening");
     let server = format!("127.0.0.1:{forwarded}");
     for (size, messages) in rounds {
         let (size, messages) = (size.to_string(), messages.to_string());
@@ -146,19 +135,15 @@ fn usctp_ping_against_an_echo_server_on_kernel_sctp_from_1_byte_to_150_kb() {
 
 #[test]
 fn usctp_bench_against_a_discard_server_on_kernel_sctp_ordered_and_unordered() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
-    let forwarded = free_port();
+    let Some(_turn) = turn() else { return };
     // 5 MB in 1200-byte messages, then 3 MB in 150,000-byte unordered
     // messages (each in 100 or more DATA chunks).
     let runs: [(u64, u64, &[&str]); 2] = [
         (5_000_000, 1200, &[]),
         (3_000_000, 150_000, &["--unordered"]),
     ];
-    let mut guest = Guest::boot(&["discard-server", "19002", "2"], Some(forwarded));
-    guest.wait_for("kpeer: listening");
+    let (mut guest, forwarded) =
+        Guest::serving(&["discard-server", "19002", "2"], "kpeer: listening");
     let server = format!("127.0.0.1:{forwarded}");
     for (bytes, size, extra) in runs {
         let (b, s) = (bytes.to_string(), size.to_string());
@@ -196,10 +181,7 @@ fn usctp_bench_against_a_discard_server_on_kernel_sctp_ordered_and_unordered() {
 
 #[test]
 fn a_sender_on_kernel_sctp_delivers_everything_to_usctp_discard_server() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
+    let Some(_turn) = turn() else { return };
     let (server, port) = usctp_server("discard-server", "19003", &["--json", "-v"]);
     // 300 KB in 1200-byte messages over four streams in turn, then a
     // graceful close. (QEMU's user network drops much of what the guest
@@ -257,10 +239,7 @@ fn assert_every_echo(report: &str, context: &str) {
 
 #[test]
 fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
+    let Some(_turn) = turn() else { return };
     let (server, port) = usctp_server("echo-server", "19004", &["-v"]);
     let console = Guest::boot(&ping_job(&port.to_string(), "19004"), None).finish();
     assert_every_echo(kpeer_report(&console), &console);
@@ -269,13 +248,8 @@ fn an_echo_client_on_kernel_sctp_gets_every_message_back_from_usctp_echo_server(
 
 #[test]
 fn kpeer_under_usctp_run_gets_every_message_back_from_an_echo_server_on_kernel_sctp() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
-    let forwarded = free_port();
-    let mut guest = Guest::boot(&["echo-server", "19014"], Some(forwarded));
-    guest.wait_for("kpeer: listening");
+    let Some(_turn) = turn() else { return };
+    let (mut guest, forwarded) = Guest::serving(&["echo-server", "19014"], "kpeer: listening");
     let stack = Stack::new();
     let kpeer = host_kpeer();
     let mut program = vec![kpeer.as_str(), "ping", "127.0.0.1", "19014"];
@@ -293,15 +267,10 @@ fn kpeer_under_usctp_run_gets_every_message_back_from_an_echo_server_on_kernel_s
 
 #[test]
 fn an_abort_from_kernel_sctp_ends_usctp_ping_with_the_peers_reason() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
-    let forwarded = free_port();
+    let Some(_turn) = turn() else { return };
     // The server takes one message, then closes lingering 0 s: Linux
     // sends ABORT (with a User-Initiated Abort cause, RFC 9260 §3.3.10.12).
-    let mut guest = Guest::boot(&["abort-server", "19005"], Some(forwarded));
-    guest.wait_for("kpeer: listening");
+    let (mut guest, forwarded) = Guest::serving(&["abort-server", "19005"], "kpeer: listening");
     let server = format!("127.0.0.1:{forwarded}");
     let ping = usctp(&[
         "ping",
@@ -327,10 +296,7 @@ fn an_abort_from_kernel_sctp_ends_usctp_ping_with_the_peers_reason() {
 
 #[test]
 fn usctp_keeps_the_association_when_the_kernel_side_restarts() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
+    let Some(_turn) = turn() else { return };
     let (server, port) = usctp_server("echo-server", "19006", &["-v"]);
     // Five echoes from SCTP port 5000; then the guest loses the
     // association without a word (eth0 down while it closes, so its
@@ -368,10 +334,7 @@ fn usctp_keeps_the_association_when_the_kernel_side_restarts() {
 
 #[test]
 fn an_abort_from_a_program_under_usctp_run_ends_the_kernels_association() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
+    let Some(_turn) = turn() else { return };
     let stack = Stack::new();
     let kpeer = host_kpeer();
     // kpeer itself, built for the host against libsctp.so, under the
@@ -404,13 +367,9 @@ fn an_abort_from_a_program_under_usctp_run_ends_the_kernels_association() {
 
 #[test]
 fn the_tutorials_client_under_usctp_run_gets_the_time_from_its_server_on_kernel_sctp() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
-    let forwarded = free_port();
-    let mut guest = Guest::boot(&["daytime-server", "60"], Some(forwarded));
-    guest.wait_for("Awaiting a new connection");
+    let Some(_turn) = turn() else { return };
+    let (mut guest, forwarded) =
+        Guest::serving(&["daytime-server", "60"], "Awaiting a new connection");
     let stack = Stack::new();
     let client = seed("sctpclnt");
     // The tutorial's client connects to 127.0.0.1, port 19000; the daemon
@@ -430,10 +389,7 @@ fn the_tutorials_client_under_usctp_run_gets_the_time_from_its_server_on_kernel_
 
 #[test]
 fn the_tutorials_client_on_kernel_sctp_gets_the_time_from_its_server_under_usctp_run() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
+    let Some(_turn) = turn() else { return };
     let stack = Stack::new();
     let program = seed("sctpsrvr");
     let mut server = stack.spawn("sctpsrvr (usctp run)", &[program.to_str().unwrap()]);
@@ -457,12 +413,8 @@ fn assert_sctp_test_server_saw_30_messages(out: &str) {
 
 #[test]
 fn sctp_test_under_usctp_run_sends_to_sctp_test_on_kernel_sctp() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
-    let forwarded = free_port();
-    let mut guest = Guest::boot(
+    let Some(_turn) = turn() else { return };
+    let (mut guest, forwarded) = Guest::serving(
         &[
             "sctp_test",
             "0",
@@ -473,9 +425,8 @@ fn sctp_test_under_usctp_run_sends_to_sctp_test_on_kernel_sctp() {
             "19012",
             "-l",
         ],
-        Some(forwarded),
+        "Server: Receiving packets.",
     );
-    guest.wait_for("Server: Receiving packets.");
     let stack = Stack::new();
     let args = [
         "sctp_test",
@@ -508,10 +459,7 @@ fn sctp_test_under_usctp_run_sends_to_sctp_test_on_kernel_sctp() {
 
 #[test]
 fn sctp_test_on_kernel_sctp_sends_to_sctp_test_under_usctp_run() {
-    if !tools() {
-        return;
-    }
-    let _turn = one_at_a_time();
+    let Some(_turn) = turn() else { return };
     let stack = Stack::new();
     let args = [
         "stdbuf",

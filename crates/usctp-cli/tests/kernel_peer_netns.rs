@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::kernel::{Guest, TapNet, host_kpeer, kpeer_report_of, one_at_a_time, tools, usctp};
+use support::kernel::{Guest, TapNet, host_kpeer, kpeer_report_of, turn, usctp};
 use support::lksctp::Stack;
 use support::{json, json_line, json_u64, skip_without_netns};
 
@@ -30,10 +30,10 @@ const FAST: [&str; 10] = [
 
 #[test]
 fn a_multihomed_kernel_client_keeps_echoing_with_usctp_across_a_path_cut() {
-    if !tools() || skip_without_netns(true) {
+    let Some(_turn) = turn() else { return };
+    if skip_without_netns(true) {
         return;
     }
-    let _turn = one_at_a_time();
     let net = TapNet::new("mh1", 2);
     let mut args = vec![
         "echo-server",
@@ -92,10 +92,10 @@ fn a_multihomed_kernel_client_keeps_echoing_with_usctp_across_a_path_cut() {
 
 #[test]
 fn multihomed_usctp_ping_keeps_echoing_with_kernel_sctp_across_a_path_cut() {
-    if !tools() || skip_without_netns(true) {
+    let Some(_turn) = turn() else { return };
+    if skip_without_netns(true) {
         return;
     }
-    let _turn = one_at_a_time();
     let net = TapNet::new("mh2", 2);
     let mut guest = Guest::boot_on(
         &net,
@@ -276,18 +276,18 @@ fn init_collision(usctp_answers: bool) {
 
 #[test]
 fn an_init_collision_with_kernel_sctp_answered_by_usctp() {
-    if !tools() || skip_without_netns(true) {
+    let Some(_turn) = turn() else { return };
+    if skip_without_netns(true) {
         return;
     }
-    let _turn = one_at_a_time();
     init_collision(true);
 }
 
 #[test]
 fn an_init_collision_with_kernel_sctp_answered_by_the_kernel() {
-    if !tools() || skip_without_netns(true) {
+    let Some(_turn) = turn() else { return };
+    if skip_without_netns(true) {
         return;
     }
-    let _turn = one_at_a_time();
     init_collision(false);
 }

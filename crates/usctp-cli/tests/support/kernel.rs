@@ -24,7 +24,7 @@ pub fn script() -> PathBuf {
 }
 
 /// Whether the guest can be built and booted here.
-pub fn tools() -> bool {
+fn tools() -> bool {
     let kernel = std::fs::read_dir("/boot").ok().is_some_and(|d| {
         d.flatten()
             .any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
@@ -65,9 +65,15 @@ pub fn tools() -> bool {
 }
 
 /// The guests run one at a time: each takes a core for its emulation.
-pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A kernel test's turn: `None` when the guest's tools are missing (the
+/// test says it is skipped), else held while its guest runs.
+pub fn turn() -> Option<std::sync::MutexGuard<'static, ()>> {
+    tools().then(one_at_a_time)
 }
 
 /// A booted guest running one job; its console read line by line.
@@ -105,6 +111,16 @@ impl Guest {
             run.env("HOSTFWD", port.to_string());
         }
         Self::start(run, job)
+    }
+
+    /// Boots a guest running server `job` with the host's UDP port it
+    /// is reached at forwarded to it, and waits until its console says
+    /// `ready`; the guest and that port.
+    pub fn serving(job: &[&str], ready: &str) -> (Guest, u16) {
+        let forwarded = free_port();
+        let mut guest = Self::boot(job, Some(forwarded));
+        guest.wait_for(ready);
+        (guest, forwarded)
     }
 
     /// Boots a guest with `job` and one NIC on each of `net`'s taps,
