@@ -739,3 +739,51 @@ fn a_python_program_gets_sctp_through_libc() {
         .succeeded("python3");
     assert_eq!(done.stdout, "ok 132\n", "{}", done.stderr);
 }
+
+/// A one-to-many server whose daemon dies while it waits in recvmsg, then
+/// reads again and sends: it counts how often a read returns 0 (at most a
+/// hundred times, so that a shim that returned 0 for ever cannot make the
+/// test spin).
+const ORPHANED_SERVER: &str = r#"
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, socket.IPPROTO_SCTP)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+zeros = 0
+while zeros < 100:
+    try:
+        if not s.recvmsg(1000)[0]:
+            zeros += 1
+    except OSError as e:
+        print("recv", errno.errorcode[e.errno])
+        break
+print("zeros", zeros)
+try:
+    s.sendto(b"after", ("127.0.0.1", 9))
+except OSError as e:
+    print("send", errno.errorcode[e.errno])
+"#;
+
+#[test]
+fn a_one_to_many_socket_whose_daemon_dies_fails_as_reset_instead_of_reading_nothing_for_ever() {
+    let _serial = one_at_a_time();
+    if !tools() {
+        return;
+    }
+    let mut stack = Stack::new();
+    let port = free_port().to_string();
+    let server = stack.server("python3", &["python3", "-c", ORPHANED_SERVER, &port], false);
+    std::thread::sleep(Duration::from_millis(200));
+    stack.daemon.child.kill().unwrap();
+    let done = server.succeeded("python3");
+    assert_eq!(
+        done.stdout, "recv ECONNRESET\nzeros 0\nsend EPIPE\n",
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("the daemon serving SCTP socket"),
+        "{}",
+        done.stderr
+    );
+}

@@ -1528,6 +1528,37 @@ unsafe fn recv_record(
 /// # Safety
 /// The iovecs point to writable memory of their lengths.
 unsafe fn sctp_recv(fd: c_int, iov: &[iovec], flags: c_int) -> (ssize_t, Option<Received>) {
+    // SAFETY: the caller's iovecs.
+    match unsafe { sctp_recv_record(fd, iov, flags) } {
+        (0, None) if state(fd) & SEQPACKET != 0 => (orphaned(fd), None),
+        other => other,
+    }
+}
+
+/// A one-to-many socket's pair end closed: the daemon is gone (it keeps
+/// such a socket's end open while the socket lives; only one-to-one
+/// sockets see the end of their association as end of file). Linux never
+/// returns 0 from a one-to-many socket, and a program that reads again
+/// after 0 would spin, so the read fails as for a reset connection, and
+/// the program is told once why.
+fn orphaned(fd: c_int) -> ssize_t {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    TOLD.call_once(|| {
+        let line = format!(
+            "usctp: the daemon serving SCTP socket {fd} is gone; its sockets fail with ECONNRESET\n"
+        );
+        // SAFETY: write(2) of a buffer that lives across the call (not the
+        // hooked write: fd 2 could be an SCTP socket).
+        unsafe { libc::syscall(libc::SYS_write, 2, line.as_ptr(), line.len()) };
+    });
+    fail(errno::ECONNRESET)
+}
+
+/// [`sctp_recv`] before the end of a one-to-many socket is told apart.
+///
+/// # Safety
+/// The iovecs point to writable memory of their lengths.
+unsafe fn sctp_recv_record(fd: c_int, iov: &[iovec], flags: c_int) -> (ssize_t, Option<Received>) {
     let bits = state(fd);
     if bits & LISTENING != 0 {
         return (fail(errno::ENOTCONN), None);
