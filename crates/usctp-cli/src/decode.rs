@@ -2,35 +2,86 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
+
+use anyhow::Context as _;
 use std::path::Path;
 
 use usctp::capture::{self, Datagram};
 use usctp::proto::chunk::packet::{self, Chunks, CommonHeader};
 
-/// Prints every SCTP packet of `file` (standard input for `-`) carried on
-/// `udp_port`. Fails only when the file cannot be read as a capture.
-pub fn run(file: &Path, udp_port: u16) -> Result<(), String> {
-    let named = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
-    let datagrams = if file == Path::new("-") {
-        capture::read_udp(std::io::stdin().lock())
+/// What `usctp decode` reads and how it prints.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The capture (`-`: standard input).
+    pub file: std::path::PathBuf,
+    /// The UDP port SCTP is encapsulated on (either direction).
+    pub udp_port: u16,
+    /// At the end of the file, wait for more (a capture being written).
+    pub follow: bool,
+    /// Timestamps since the Unix epoch instead of since the first packet.
+    pub absolute_time: bool,
+}
+
+/// Prints every SCTP packet of the capture carried on the UDP port, each as
+/// soon as it is read (a pipe from `tcpdump -w -` is decoded live). Fails
+/// when the input cannot be read as a capture; a capture damaged part way
+/// fails after the packets before the damage are printed.
+pub fn run(options: &Options) -> anyhow::Result<()> {
+    let file = &options.file;
+    let input: Box<dyn Read> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
     } else {
-        capture::read_udp(File::open(file).map_err(|e| named(&e))?)
-    }
-    .map_err(|e| named(&e))?;
+        let f = File::open(file).with_context(|| file.display().to_string())?;
+        if options.follow {
+            Box::new(capture::Follow::new(f, FOLLOW_POLL))
+        } else {
+            Box::new(f)
+        }
+    };
+    let named = || file.display().to_string();
+    let reader = capture::CaptureReader::new(input).with_context(named)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    for d in datagrams
-        .iter()
-        .filter(|d| d.src.port() == udp_port || d.dst.port() == udp_port)
-    {
+    let mut first = None;
+    for d in reader {
+        let d = d.with_context(named)?;
+        if d.src.port() != options.udp_port && d.dst.port() != options.udp_port {
+            continue;
+        }
+        let time = d.time.map(|t| {
+            if options.absolute_time {
+                t
+            } else {
+                t.saturating_sub(*first.get_or_insert(t))
+            }
+        });
         // A closed pipe (`usctp decode f | head`) is not an error.
-        if writeln!(out, "{}", describe(d)).is_err() {
+        if writeln!(out, "{}", describe_at(&d, time)).is_err() {
             return Ok(());
+        }
+        // Live input: each line as it is decoded.
+        if options.follow || file == Path::new("-") {
+            let _ = out.flush();
         }
     }
     let _ = out.flush();
     Ok(())
+}
+
+/// How often `--follow` looks for more at the end of the file.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The line for one datagram with its time (seconds, to the microsecond)
+/// after the frame number.
+pub fn describe_at(d: &Datagram, time: Option<std::time::Duration>) -> String {
+    let line = describe(d);
+    match (time, line.split_once(' ')) {
+        (Some(t), Some((frame, rest))) => {
+            format!("{frame} {}.{:06} {rest}", t.as_secs(), t.subsec_micros())
+        }
+        _ => line,
+    }
 }
 
 /// The line for one datagram.

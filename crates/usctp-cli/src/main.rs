@@ -15,11 +15,14 @@ mod cat;
 mod daemon;
 mod daytime;
 mod decode;
+mod duration;
 mod handshakes;
 mod run;
 mod services;
 mod watch;
 
+use anyhow::Context as _;
+use duration::{Millis, Seconds};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -142,10 +145,11 @@ enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
-        /// Print a progress line this often, in ms (default: every 250 ms
-        /// when standard error is a terminal, else never).
+        /// Print a progress line this often (a plain number is in ms;
+        /// default: every 250 ms when standard error is a terminal, else
+        /// never).
         #[arg(long)]
-        progress_ms: Option<u64>,
+        progress_ms: Option<Millis>,
     },
     /// Measure association setup: set up and close `--count` associations
     /// against a server (a discard server, say), one after another.
@@ -181,9 +185,10 @@ enum Command {
     Daemon {
         #[command(flatten)]
         daemon: DaemonArgs,
-        /// Exit after this many seconds without sockets.
+        /// Exit after this long without sockets (a plain number is in
+        /// seconds; or 500ms, 2m).
         #[arg(long)]
-        idle_exit: Option<u64>,
+        idle_exit: Option<Seconds>,
         /// Start in the background and return at once.
         #[arg(long)]
         detach: bool,
@@ -213,11 +218,20 @@ enum Command {
     },
     /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
     Decode {
-        /// The capture file (`-`: standard input).
+        /// The capture file, pcap or pcapng (`-`: standard input, as from
+        /// `tcpdump -w -`).
         file: PathBuf,
         /// The UDP port SCTP is encapsulated on (either direction).
         #[arg(long, default_value_t = 9899)]
         udp_port: u16,
+        /// At the end of the file wait for more, as `tail -f` does (a
+        /// capture still being written); stop with Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+        /// Print each packet's time since the Unix epoch instead of since
+        /// the first packet.
+        #[arg(long)]
+        absolute_time: bool,
     },
 }
 
@@ -225,24 +239,24 @@ enum Command {
 /// are `Config::default()`'s.
 #[derive(Debug, Clone, clap::Args)]
 struct ProtocolArgs {
-    /// RTO.Initial in ms.
-    #[arg(long, global = true, default_value_t = millis(DEFAULTS.rto_initial))]
-    rto_initial: u64,
-    /// RTO.Min in ms.
-    #[arg(long, global = true, default_value_t = millis(DEFAULTS.rto_min))]
-    rto_min: u64,
-    /// RTO.Max in ms.
-    #[arg(long, global = true, default_value_t = millis(DEFAULTS.rto_max))]
-    rto_max: u64,
+    /// RTO.Initial (a plain number is in ms; or 250ms, 2s, 1m).
+    #[arg(long, global = true, default_value_t = Millis(DEFAULTS.rto_initial))]
+    rto_initial: Millis,
+    /// RTO.Min (a plain number is in ms).
+    #[arg(long, global = true, default_value_t = Millis(DEFAULTS.rto_min))]
+    rto_min: Millis,
+    /// RTO.Max (a plain number is in ms).
+    #[arg(long, global = true, default_value_t = Millis(DEFAULTS.rto_max))]
+    rto_max: Millis,
     /// Path.Max.Retrans.
     #[arg(long, global = true, default_value_t = DEFAULTS.path_max_retrans)]
     path_max_retrans: u32,
     /// Association.Max.Retrans.
     #[arg(long, global = true, default_value_t = DEFAULTS.association_max_retrans)]
     assoc_max_retrans: u32,
-    /// HB.interval in ms.
-    #[arg(long, global = true, default_value_t = millis(DEFAULTS.hb_interval))]
-    hb_interval: u64,
+    /// HB.interval (a plain number is in ms).
+    #[arg(long, global = true, default_value_t = Millis(DEFAULTS.hb_interval))]
+    hb_interval: Millis,
     /// Max.Init.Retransmits.
     #[arg(long, global = true, default_value_t = DEFAULTS.max_init_retransmits)]
     max_init_retrans: u32,
@@ -267,10 +281,10 @@ struct ProtocolArgs {
     /// IPv4); 0 turns discovery off.
     #[arg(long, global = true, default_value_t = DEFAULTS.path_mtu_limit.unwrap_or(0))]
     pmtu_limit: usize,
-    /// How long a path MTU probe waits for its answer, in ms (at least
-    /// 1000).
-    #[arg(long, global = true, default_value_t = millis(DEFAULTS.pmtu_probe_timeout))]
-    pmtu_probe_timeout: u64,
+    /// How long a path MTU probe waits for its answer (at least 1s; a
+    /// plain number is in ms).
+    #[arg(long, global = true, default_value_t = Millis(DEFAULTS.pmtu_probe_timeout))]
+    pmtu_probe_timeout: Millis,
 }
 
 /// `--congestion`'s values.
@@ -321,22 +335,17 @@ impl LossArg {
 
 static DEFAULTS: std::sync::LazyLock<Config> = std::sync::LazyLock::new(Config::default);
 
-fn millis(d: Duration) -> u64 {
-    d.as_millis().try_into().unwrap_or(u64::MAX)
-}
-
 impl ProtocolArgs {
     /// The default parameters with the given options applied.
     fn config(&self) -> Config {
-        let ms = Duration::from_millis;
         let streams = self.streams;
         Config {
-            rto_initial: ms(self.rto_initial),
-            rto_min: ms(self.rto_min),
-            rto_max: ms(self.rto_max),
+            rto_initial: self.rto_initial.0,
+            rto_min: self.rto_min.0,
+            rto_max: self.rto_max.0,
             path_max_retrans: self.path_max_retrans,
             association_max_retrans: self.assoc_max_retrans,
-            hb_interval: ms(self.hb_interval),
+            hb_interval: self.hb_interval.0,
             max_init_retransmits: self.max_init_retrans,
             outbound_streams: streams.unwrap_or(DEFAULTS.outbound_streams),
             max_inbound_streams: streams.unwrap_or(DEFAULTS.max_inbound_streams),
@@ -344,7 +353,7 @@ impl ProtocolArgs {
             congestion_control: self.congestion.control(),
             max_packet_size: self.max_packet_size,
             path_mtu_limit: (self.pmtu_limit > 0).then_some(self.pmtu_limit),
-            pmtu_probe_timeout: ms(self.pmtu_probe_timeout),
+            pmtu_probe_timeout: self.pmtu_probe_timeout.0,
             ..Config::default()
         }
     }
@@ -423,7 +432,7 @@ impl ServerArgs {
         config: Config,
         pcap: Option<std::sync::Arc<usctp::capture::Recorder>>,
         verbose: bool,
-    ) -> Result<usctp::socket::SctpListener, String> {
+    ) -> anyhow::Result<usctp::socket::SctpListener> {
         let options = usctp::socket::ListenOptions {
             config,
             max_associations: self.max_assocs.unwrap_or(usize::MAX),
@@ -431,9 +440,7 @@ impl ServerArgs {
             events: notifications(verbose),
             ..Default::default()
         };
-        let listener = services::bind(&self.listen, port, options)
-            .await
-            .map_err(|e| e.to_string())?;
+        let listener = services::bind(&self.listen, port, options).await?;
         eprintln!(
             "listening on udp {}, sctp port {port}",
             listener.local_addr()
@@ -443,17 +450,18 @@ impl ServerArgs {
 }
 
 impl ClientArgs {
-    async fn endpoints(&self) -> Result<(SocketAddr, services::Addresses), String> {
+    async fn endpoints(&self) -> anyhow::Result<(SocketAddr, services::Addresses)> {
+        let resolved = resolve(&self.server).await?;
         let addrs = services::Addresses {
             local: self.local.clone(),
-            peer: self.peer_addr.clone(),
+            peer: resolved.peer_addresses(&self.peer_addr),
         };
-        Ok((resolve(&self.server).await?, addrs))
+        Ok((resolved.first, addrs))
     }
 
     /// An error of the run against the server, saying which server.
-    fn failed(&self, e: std::io::Error) -> String {
-        format!("{}: {e}", self.server)
+    fn failed(&self, e: std::io::Error) -> anyhow::Error {
+        anyhow::Error::from(e).context(self.server.clone())
     }
 }
 
@@ -470,7 +478,17 @@ fn main() -> ExitCode {
     }
     services::DRIVER_THREAD.store(cli.driver_thread, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
-        Command::Decode { file, udp_port } => decode::run(&file, udp_port),
+        Command::Decode {
+            file,
+            udp_port,
+            follow,
+            absolute_time,
+        } => decode::run(&decode::Options {
+            file,
+            udp_port,
+            follow,
+            absolute_time,
+        }),
         Command::Run { daemon, program } => run::run(run::Run {
             udp_port: daemon.udp_port,
             remote_udp_port: daemon.remote_udp_port,
@@ -488,7 +506,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("usctp: {e}");
+            eprintln!("usctp: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -500,12 +518,11 @@ fn run_async(
     protocol: &ProtocolArgs,
     verbose: bool,
     pcap: Option<&std::path::Path>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let config = protocol.config();
     let pcap = match pcap {
         Some(path) => Some(std::sync::Arc::new(
-            usctp::capture::Recorder::create(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?,
+            usctp::capture::Recorder::create(path).with_context(|| path.display().to_string())?,
         )),
         None => None,
     };
@@ -515,27 +532,25 @@ fn run_async(
     // (profiled: over a third of the time in bench went to task switches).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     let result = runtime.block_on(async move {
         match command {
-            Command::Demo => daytime::demo(pcap).await.map_err(|e| e.to_string()),
+            Command::Demo => daytime::demo(pcap).await.map_err(anyhow::Error::from),
             Command::DaytimeServer {
                 listen,
                 port,
                 max_assocs,
             } => {
                 let config = daytime::config(config, streams_given);
-                let listener = daytime::listen(&listen, port, max_assocs, config, pcap, verbose)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let listener =
+                    daytime::listen(&listen, port, max_assocs, config, pcap, verbose).await?;
                 eprintln!(
                     "daytime server on udp {}, sctp port {port}",
                     listener.local_addr()
                 );
                 daytime::server(listener, max_assocs, verbose)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(anyhow::Error::from)
             }
             Command::DaytimeClient {
                 server,
@@ -543,27 +558,27 @@ fn run_async(
                 local,
                 peer_addr,
             } => {
-                let remote = resolve(&server).await?;
+                let resolved = resolve(&server).await?;
                 let config = daytime::config(config, streams_given);
                 let addrs = services::Addresses {
                     local,
-                    peer: peer_addr,
+                    peer: resolved.peer_addresses(&peer_addr),
                 };
-                daytime::client(remote, port, &addrs, config, pcap, verbose)
+                daytime::client(resolved.first, port, &addrs, config, pcap, verbose)
                     .await
-                    .map_err(|e| format!("{server}: {e}"))
+                    .with_context(|| server.clone())
             }
             Command::EchoServer { server, port } => {
                 let listener = server.listen(port, config, pcap, verbose).await?;
                 services::echo_server(listener, server.max_assocs, verbose)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(anyhow::Error::from)
             }
             Command::DiscardServer { server, port, json } => {
                 let listener = server.listen(port, config, pcap, verbose).await?;
                 services::discard_server(listener, server.max_assocs, json, verbose)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(anyhow::Error::from)
             }
             Command::Ping {
                 client,
@@ -602,7 +617,7 @@ fn run_async(
                 };
                 let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
                 let progress = match progress_ms {
-                    Some(ms) => Some(std::time::Duration::from_millis(ms.max(1))),
+                    Some(every) => Some(every.0.max(Duration::from_millis(1))),
                     None => terminal.then_some(std::time::Duration::from_millis(250)),
                 };
                 let out = services::Output {
@@ -641,15 +656,18 @@ fn run_async(
                 local,
             } => {
                 let mode = match (server, listen) {
-                    (Some(server), listen) if listen.is_empty() => cat::Mode::Connect {
-                        remote: resolve(&server).await?,
-                        addrs: services::Addresses {
-                            local,
-                            peer: Vec::new(),
-                        },
-                    },
+                    (Some(server), listen) if listen.is_empty() => {
+                        let resolved = resolve(&server).await?;
+                        cat::Mode::Connect {
+                            remote: resolved.first,
+                            addrs: services::Addresses {
+                                local,
+                                peer: resolved.peer_addresses(&[]),
+                            },
+                        }
+                    }
                     (None, listen) if !listen.is_empty() => cat::Mode::Listen(listen),
-                    _ => return Err("cat takes HOST:UDPPORT or --listen IP:UDPPORT".into()),
+                    _ => anyhow::bail!("cat takes HOST:UDPPORT or --listen IP:UDPPORT"),
                 };
                 let settings = cat::Settings {
                     port,
@@ -659,7 +677,7 @@ fn run_async(
                     verbose,
                     pcap,
                 };
-                cat::run(mode, settings).await.map_err(|e| e.to_string())
+                cat::run(mode, settings).await.map_err(anyhow::Error::from)
             }
             Command::Daemon {
                 daemon: args,
@@ -674,7 +692,7 @@ fn run_async(
                     remote_udp_port: args.remote_udp_port,
                     config,
                     verbose,
-                    idle_exit: idle_exit.map(Duration::from_secs),
+                    idle_exit: idle_exit.map(|d| d.0),
                     pcap,
                 };
                 daemon::serve(settings).await
@@ -701,10 +719,69 @@ fn notifications(verbose: bool) -> usctp::socket::Notifications {
 }
 
 /// HOST:PORT to a socket address.
-async fn resolve(host: &str) -> Result<SocketAddr, String> {
-    tokio::net::lookup_host(host)
+async fn resolve(host: &str) -> anyhow::Result<Resolved> {
+    let all: Vec<SocketAddr> = tokio::net::lookup_host(host)
         .await
-        .map_err(|e| format!("{host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host}: no address"))
+        .with_context(|| host.to_string())?
+        .collect();
+    Resolved::of(&all).with_context(|| format!("{host}: no address"))
+}
+
+/// A server name's addresses: the first to send the INIT to, and the
+/// others of its family, given to the association as further addresses of
+/// the peer, so that the INIT's retransmissions try each in turn (RFC 9260
+/// §6.4) instead of giving up on the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Resolved {
+    first: SocketAddr,
+    others: Vec<std::net::IpAddr>,
+}
+
+impl Resolved {
+    fn of(all: &[SocketAddr]) -> Option<Self> {
+        let first = *all.first()?;
+        let mut others: Vec<std::net::IpAddr> = Vec::new();
+        for a in &all[1..] {
+            let ip = a.ip();
+            if ip.is_ipv4() == first.is_ipv4() && ip != first.ip() && !others.contains(&ip) {
+                others.push(ip);
+            }
+        }
+        Some(Self { first, others })
+    }
+
+    /// The further peer addresses the user named, and these.
+    fn peer_addresses(&self, named: &[std::net::IpAddr]) -> Vec<std::net::IpAddr> {
+        let mut all = named.to_vec();
+        all.extend(self.others.iter().filter(|ip| !named.contains(ip)));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_names_other_addresses_of_its_family_become_further_peer_addresses() {
+        let all: Vec<SocketAddr> = [
+            "10.0.0.1:9899",
+            "[2001:db8::1]:9899",
+            "10.0.0.2:9899",
+            "10.0.0.1:9899",
+            "10.0.0.3:9899",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let r = Resolved::of(&all).unwrap();
+        assert_eq!(r.first, all[0]);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(r.others, [ip("10.0.0.2"), ip("10.0.0.3")]);
+        assert_eq!(
+            r.peer_addresses(&[ip("10.0.0.3"), ip("10.0.0.9")]),
+            [ip("10.0.0.3"), ip("10.0.0.9"), ip("10.0.0.2")]
+        );
+        assert_eq!(Resolved::of(&[]), None);
+    }
 }

@@ -2,6 +2,7 @@
 //! preload shim, its SCTP sockets served by the user's `usctp daemon` for
 //! the UDP port (started here if none answers).
 
+use anyhow::Context as _;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ const IDLE_EXIT_SECS: u64 = 10;
 
 /// Starts the daemon if needed, then becomes the program; returns only on
 /// failure.
-pub fn run(run: Run) -> Result<(), String> {
+pub fn run(run: Run) -> anyhow::Result<()> {
     let name = run
         .socket
         .clone()
@@ -43,7 +44,7 @@ pub fn run(run: Run) -> Result<(), String> {
             pcap.display()
         );
     }
-    let (program, args) = run.program.split_first().ok_or("no program to run")?;
+    let (program, args) = run.program.split_first().context("no program to run")?;
     let mut ld_preload = OsString::from(&preload);
     if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
         ld_preload.push(":");
@@ -62,24 +63,24 @@ pub fn run(run: Run) -> Result<(), String> {
         command.env("USCTP_VERBOSE", "1");
     }
     let e = command.exec();
-    Err(format!("{}: {e}", program.to_string_lossy()))
+    Err(anyhow::anyhow!("{}: {e}", program.to_string_lossy()))
 }
 
 /// The shim: `$USCTP_PRELOAD`, or `libusctp_preload.so` beside this
 /// program (where cargo builds both).
-fn preload_path() -> Result<PathBuf, String> {
+fn preload_path() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("USCTP_PRELOAD") {
         return Ok(PathBuf::from(path));
     }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = exe.parent().ok_or("usctp has no directory")?;
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("usctp has no directory")?;
     // Tests run `usctp` from target/debug; the shim is built there too.
     let beside = [
         dir.join("libusctp_preload.so"),
         dir.join("../libusctp_preload.so"),
     ];
     beside.into_iter().find(|p| p.exists()).ok_or_else(|| {
-        format!(
+        anyhow::anyhow!(
             "libusctp_preload.so is not beside {} (cargo build -p usctp-preload builds it; \
                  USCTP_PRELOAD names another)",
             exe.display()
@@ -89,8 +90,8 @@ fn preload_path() -> Result<PathBuf, String> {
 
 /// Starts `usctp daemon` (detached: not a child of the program, which
 /// could otherwise reap it or wait for it) and waits until it answers.
-fn start_daemon(run: &Run, name: &str) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+fn start_daemon(run: &Run, name: &str) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
     command
         .arg("daemon")
@@ -103,17 +104,15 @@ fn start_daemon(run: &Run, name: &str) -> Result<(), String> {
     if let Some(pcap) = &run.pcap {
         // The daemon is detached: a path that does not depend on where
         // it runs.
-        let pcap = std::path::absolute(pcap).map_err(|e| format!("{}: {e}", pcap.display()))?;
+        let pcap = std::path::absolute(pcap).with_context(|| pcap.display().to_string())?;
         command.arg("--pcap").arg(pcap);
     }
     if run.verbose {
         command.arg("--verbose");
     }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot start usctp daemon: {e}"))?;
+    let status = command.status().context("cannot start usctp daemon")?;
     if !status.success() {
-        return Err(format!("usctp daemon could not start ({status})"));
+        return Err(anyhow::anyhow!("usctp daemon could not start ({status})"));
     }
     // Up to 10 s.
     for _ in 0..1000 {
@@ -122,7 +121,7 @@ fn start_daemon(run: &Run, name: &str) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    Err(format!(
+    Err(anyhow::anyhow!(
         "usctp daemon did not answer within 10 s; run `usctp daemon --udp-port {}` to see why",
         run.udp_port
     ))
@@ -130,8 +129,8 @@ fn start_daemon(run: &Run, name: &str) -> Result<(), String> {
 
 /// `usctp daemon --detach`: starts the daemon in a process group of its
 /// own (the program's terminal signals do not reach it) and returns.
-pub fn detach(args: impl Iterator<Item = OsString>, verbose: bool) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+pub fn detach(args: impl Iterator<Item = OsString>, verbose: bool) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
     Command::new(exe)
         .args(args.filter(|a| a != "--detach"))
         .stdin(Stdio::null())
@@ -144,5 +143,5 @@ pub fn detach(args: impl Iterator<Item = OsString>, verbose: bool) -> Result<(),
         .process_group(0)
         .spawn()
         .map(drop)
-        .map_err(|e| format!("cannot start usctp daemon: {e}"))
+        .context("cannot start usctp daemon")
 }

@@ -135,7 +135,7 @@ fn decode_lists_the_same_chunks_as_tshark() {
 fn decode_prints_key_fields() {
     let lines = stdout_lines(&decode(&fixture("echo.pcap")));
     assert_eq!(lines.len(), 26);
-    assert!(lines[0].starts_with("1 127.0.0.1:9900 > 127.0.0.1:9899 sctp 63794 > 7 vtag=0x00000000 checksum ok: INIT(init_tag=0x55e8c391, a_rwnd=131072, os=10, mis=2048, init_tsn=100692956"), "{}", lines[0]);
+    assert!(lines[0].starts_with("1 0.000000 127.0.0.1:9900 > 127.0.0.1:9899 sctp 63794 > 7 vtag=0x00000000 checksum ok: INIT(init_tag=0x55e8c391, a_rwnd=131072, os=10, mis=2048, init_tsn=100692956"), "{}", lines[0]);
     assert_ends_with(
         &lines[15],
         "DATA(tsn=100692956, stream=0, ssn=0, ppid=0, len=6, flags=BE)",
@@ -491,4 +491,107 @@ fn unreadable_files_exit_non_zero() {
     let junk = temp("junk.pcap");
     std::fs::write(&junk, b"this is not a capture at all").unwrap();
     assert!(!decode(&junk).status.success());
+}
+
+/// The time column of decode's lines: seconds since the first packet, or
+/// since the epoch with `--absolute-time`.
+/// Kills process `pid` after 20 s, so that a read from a decode that
+/// does not print what it should fails the test instead of hanging it.
+fn watchdog(pid: u32) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+}
+
+fn times(out: &Output) -> Vec<f64> {
+    stdout_lines(out)
+        .iter()
+        .map(|l| l.split(' ').nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn each_packet_has_its_capture_time_relative_or_absolute() {
+    let relative = times(&decode(&fixture("echo.pcap")));
+    assert_eq!(relative[0], 0.0);
+    assert!(relative.windows(2).all(|w| w[0] <= w[1]), "{relative:?}");
+    assert!(relative.last().unwrap() > &0.0, "{relative:?}");
+    let out = Command::new(USCTP)
+        .args(["decode", "--absolute-time"])
+        .arg(fixture("echo.pcap"))
+        .output()
+        .unwrap();
+    let absolute = times(&out);
+    // The fixture was captured in 2025 or later.
+    assert!(absolute[0] > 1.7e9, "{absolute:?}");
+    for (a, r) in absolute.iter().zip(&relative) {
+        assert!((a - absolute[0] - r).abs() < 1e-5, "{a} {r}");
+    }
+}
+
+#[test]
+fn standard_input_is_decoded_as_it_arrives() {
+    use std::io::{BufRead, BufReader, Write};
+    let capture = std::fs::read(fixture("echo.pcap")).unwrap();
+    let mut child = Command::new(USCTP)
+        .args(["decode", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    watchdog(child.id());
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The header and the first packet only (24 + 16 + the frame): its line
+    // comes while the pipe stays open.
+    let first_len = u32::from_le_bytes(capture[32..36].try_into().unwrap()) as usize;
+    let first = 24 + 16 + first_len;
+    stdin.write_all(&capture[..first]).unwrap();
+    stdin.flush().unwrap();
+    let line = lines.next().unwrap().unwrap();
+    assert!(line.starts_with("1 0.000000 127.0.0.1:9900 > "), "{line}");
+    stdin.write_all(&capture[first..]).unwrap();
+    drop(stdin);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(rest.len(), 25);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn follow_decodes_a_capture_while_it_is_written() {
+    use std::io::{BufRead, BufReader, Write};
+    let capture = std::fs::read(fixture("echo.pcap")).unwrap();
+    let first_len = u32::from_le_bytes(capture[32..36].try_into().unwrap()) as usize;
+    let first = 24 + 16 + first_len;
+    let path = temp("growing.pcap");
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(&capture[..first]).unwrap();
+    file.flush().unwrap();
+    let mut child = support::Reaper::new(
+        Command::new(USCTP)
+            .args(["decode", "--follow"])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    watchdog(child.child().id());
+    let mut lines = BufReader::new(child.child().stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    assert!(line.starts_with("1 0.000000 "), "{line}");
+    // The rest written later, in two parts, one cut inside a record.
+    let middle = first + 30;
+    file.write_all(&capture[first..middle]).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    file.write_all(&capture[middle..]).unwrap();
+    file.flush().unwrap();
+    for frame in 2..=26 {
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.starts_with(&format!("{frame} ")), "{line}");
+    }
+    // Still following: the process waits for more.
+    assert!(child.child().try_wait().unwrap().is_none());
+    std::fs::remove_file(&path).unwrap();
 }

@@ -232,65 +232,112 @@ impl Config {
 
     /// Checks that the parameters make sense together; the error says
     /// which do not.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.rto_min > self.rto_max {
-            return Err(format!(
-                "RTO.Min ({} ms) is above RTO.Max ({} ms)",
-                self.rto_min.as_millis(),
-                self.rto_max.as_millis()
-            ));
+            return Err(ConfigError::RtoMinAboveMax {
+                min: self.rto_min,
+                max: self.rto_max,
+            });
         }
         if self.rto_initial.is_zero() || self.rto_min.is_zero() {
-            return Err("RTO.Initial and RTO.Min must be above zero".into());
+            return Err(ConfigError::ZeroRto);
         }
         if self.sack_delay > Duration::from_millis(500) {
-            return Err("SACK.Delay must not exceed 500 ms (RFC 9260 §6.2)".into());
+            return Err(ConfigError::SackDelayTooLong(self.sack_delay));
         }
         // §6.1: no TSN more than 2^31 - 1 above the oldest unacknowledged
         // one. Every chunk carries at least a byte and the send buffer holds
         // at most `send_buffer` bytes plus one message, so bounding the two
         // bounds the TSNs outstanding.
         if self.send_buffer.saturating_add(self.max_message_size) >= 1 << 31 {
-            return Err(format!(
-                "send buffer ({}) and largest message ({}) must together stay under 2 GiB (RFC 9260 §6.1)",
-                self.send_buffer, self.max_message_size
-            ));
+            return Err(ConfigError::BuffersTooLarge {
+                send_buffer: self.send_buffer,
+                max_message_size: self.max_message_size,
+            });
         }
         if self.receive_window < 1500 {
-            return Err(format!(
-                "a receive window of {} bytes is below the 1500 an INIT must advertise (RFC 9260 §3.3.2)",
-                self.receive_window
-            ));
+            return Err(ConfigError::ReceiveWindowTooSmall(self.receive_window));
         }
         if self.sack_frequency == 0 {
-            return Err("the SACK frequency must be at least 1 (every packet)".into());
+            return Err(ConfigError::ZeroSackFrequency);
         }
         if self.max_fragment_size == Some(0) || self.partial_delivery_point == Some(0) {
-            return Err("fragment size and partial delivery point must be at least 1".into());
+            return Err(ConfigError::ZeroFragmentSize);
         }
         if self.outbound_streams == 0 || self.max_inbound_streams == 0 {
-            return Err("stream counts must be at least 1".into());
+            return Err(ConfigError::NoStreams);
         }
         if self.path_mtu_limit.is_some() && self.pmtu_probe_timeout < Duration::from_secs(1) {
-            return Err("the path MTU probe timeout must be at least 1 s (RFC 8899 §5.1.1)".into());
+            return Err(ConfigError::ProbeTimeoutTooShort(self.pmtu_probe_timeout));
         }
         for size in [Some(self.max_packet_size), self.loopback_packet_size]
             .into_iter()
             .flatten()
         {
             if size < 256 {
-                return Err(format!(
-                    "a packet of {size} bytes is too small to carry an INIT"
-                ));
+                return Err(ConfigError::PacketTooSmall(size));
             }
             if size > MAX_UDP_PAYLOAD {
-                return Err(format!(
-                    "a packet of {size} bytes does not fit in a UDP datagram"
-                ));
+                return Err(ConfigError::PacketTooLarge(size));
             }
         }
         Ok(())
     }
+}
+
+/// Which parameters of a [`Config`] contradict each other or a limit of
+/// the protocol ([`Config::validate`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// RTO.Min is above RTO.Max.
+    #[error("RTO.Min ({} ms) is above RTO.Max ({} ms)", min.as_millis(), max.as_millis())]
+    RtoMinAboveMax {
+        /// RTO.Min.
+        min: Duration,
+        /// RTO.Max.
+        max: Duration,
+    },
+    /// RTO.Initial or RTO.Min is zero.
+    #[error("RTO.Initial and RTO.Min must be above zero")]
+    ZeroRto,
+    /// SACK.Delay is above the 500 ms RFC 9260 §6.2 allows.
+    #[error("SACK.Delay ({} ms) must not exceed 500 ms (RFC 9260 §6.2)", .0.as_millis())]
+    SackDelayTooLong(Duration),
+    /// The send buffer and the largest message could hold more TSNs than
+    /// RFC 9260 §6.1 lets be outstanding.
+    #[error(
+        "send buffer ({send_buffer}) and largest message ({max_message_size}) must together stay under 2 GiB (RFC 9260 §6.1)"
+    )]
+    BuffersTooLarge {
+        /// [`Config::send_buffer`].
+        send_buffer: usize,
+        /// [`Config::max_message_size`].
+        max_message_size: usize,
+    },
+    /// The receive window is below the 1500 bytes an INIT must advertise.
+    #[error(
+        "a receive window of {0} bytes is below the 1500 an INIT must advertise (RFC 9260 §3.3.2)"
+    )]
+    ReceiveWindowTooSmall(u32),
+    /// The SACK frequency is zero.
+    #[error("the SACK frequency must be at least 1 (every packet)")]
+    ZeroSackFrequency,
+    /// The fragment size or the partial delivery point is zero.
+    #[error("fragment size and partial delivery point must be at least 1")]
+    ZeroFragmentSize,
+    /// A stream count is zero.
+    #[error("stream counts must be at least 1")]
+    NoStreams,
+    /// The PMTU probe timeout is below RFC 8899 §5.1.1's 1 s.
+    #[error("the path MTU probe timeout must be at least 1 s (RFC 8899 §5.1.1)")]
+    ProbeTimeoutTooShort(Duration),
+    /// A packet size too small to carry an INIT.
+    #[error("a packet of {0} bytes is too small to carry an INIT")]
+    PacketTooSmall(usize),
+    /// A packet size larger than a UDP datagram.
+    #[error("a packet of {0} bytes does not fit in a UDP datagram")]
+    PacketTooLarge(usize),
 }
 
 #[cfg(test)]
@@ -305,9 +352,9 @@ mod tests {
             ..Config::default()
         };
         let error = bad.validate().unwrap_err();
-        assert!(
-            error.contains("RTO.Min (1000 ms) is above RTO.Max (200 ms)"),
-            "{error}"
+        assert_eq!(
+            error.to_string(),
+            "RTO.Min (1000 ms) is above RTO.Max (200 ms)"
         );
         let no_streams = Config {
             outbound_streams: 0,

@@ -31,7 +31,9 @@ pub use usctp_proto::config::Config;
 pub mod capture;
 mod driver;
 mod endpoint;
+mod error;
 mod inbox;
 pub mod socket;
 
 pub use endpoint::Endpoint;
+pub use error::Unreachable;

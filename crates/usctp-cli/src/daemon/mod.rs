@@ -11,6 +11,7 @@ mod abi;
 mod control;
 mod pump;
 
+use anyhow::Context as _;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -79,7 +80,7 @@ struct Ended {
 const ENDED: usize = 256;
 
 /// Binds the daemon's socket and serves until idle (or forever).
-pub async fn serve(settings: Settings) -> Result<(), String> {
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let udp = |ip: IpAddr| SocketAddr::new(ip, settings.udp_port);
     let options = || EndpointOptions {
         config: settings.config.clone(),
@@ -87,9 +88,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         ..EndpointOptions::default()
     };
     let endpoint = Endpoint::bind(udp(IpAddr::from([0u16; 8])), options())
-        .or_else(|_| Endpoint::bind(udp(IpAddr::from([0u8; 4])), options()))
-        .map_err(|e| e.to_string())?;
-    let listener = listen_unix(&settings.name).map_err(|e| format!("{}: {e}", settings.name))?;
+        .or_else(|_| Endpoint::bind(udp(IpAddr::from([0u8; 4])), options()))?;
+    let listener = listen_unix(&settings.name).with_context(|| settings.name.clone())?;
     eprintln!(
         "usctp daemon: {} on udp {}, peers' udp port {}",
         shown(&settings.name),

@@ -59,56 +59,54 @@ impl std::fmt::Display for PathChange {
 }
 
 /// Why an association ended or never started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AssociationError {
     /// No INIT ACK came after Max.Init.Retransmits retransmissions of INIT.
+    #[error("no answer to INIT")]
     InitTimeout,
     /// No COOKIE ACK came after Max.Init.Retransmits retransmissions of
     /// COOKIE ECHO.
+    #[error("no answer to COOKIE ECHO")]
     CookieTimeout,
     /// The peer's cookies kept arriving stale at the peer (RFC 9260 §5.2.6).
+    #[error("state cookie kept arriving stale")]
     StaleCookie,
     /// The peer sent an ABORT with these causes.
+    #[error("aborted by peer{}", Causes(.0))]
     PeerAborted(Vec<ErrorCause>),
     /// The peer's INIT ACK was invalid; this end sent an ABORT with these
     /// causes.
+    #[error("invalid INIT ACK{}", Causes(.0))]
     InvalidInitAck(Vec<ErrorCause>),
     /// The user aborted the association.
+    #[error("aborted locally")]
     LocalAbort,
     /// Data went unacknowledged through Association.Max.Retrans timeouts
     /// (RFC 9260 §8.1).
+    #[error("peer unreachable: retransmission limit")]
     RetransmissionLimit,
     /// The graceful shutdown did not complete in time (T2-shutdown
     /// retransmissions or the T5-shutdown-guard timer, RFC 9260 §9.2).
+    #[error("shutdown did not complete")]
     ShutdownTimeout,
     /// The peer broke the protocol; this end sent an ABORT saying why.
+    #[error("protocol violation: {0}")]
     ProtocolViolation(&'static str),
 }
 
-impl std::fmt::Display for AssociationError {
+/// A list of error causes as an error message ends with it: a colon and
+/// each cause, or nothing for none.
+struct Causes<'a>(&'a [ErrorCause]);
+
+impl std::fmt::Display for Causes<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::InitTimeout => f.write_str("no answer to INIT"),
-            Self::CookieTimeout => f.write_str("no answer to COOKIE ECHO"),
-            Self::StaleCookie => f.write_str("state cookie kept arriving stale"),
-            Self::PeerAborted(causes) if causes.is_empty() => f.write_str("aborted by peer"),
-            Self::PeerAborted(causes) => {
-                f.write_str("aborted by peer:")?;
-                causes.iter().try_for_each(|c| write!(f, " {c}"))
-            }
-            Self::InvalidInitAck(causes) => {
-                f.write_str("invalid INIT ACK:")?;
-                causes.iter().try_for_each(|c| write!(f, " {c}"))
-            }
-            Self::LocalAbort => f.write_str("aborted locally"),
-            Self::RetransmissionLimit => f.write_str("peer unreachable: retransmission limit"),
-            Self::ShutdownTimeout => f.write_str("shutdown did not complete"),
-            Self::ProtocolViolation(why) => write!(f, "protocol violation: {why}"),
+        if !self.0.is_empty() {
+            f.write_str(":")?;
         }
+        self.0.iter().try_for_each(|c| write!(f, " {c}"))
     }
 }
-
-impl std::error::Error for AssociationError {}
 
 /// Something the user should know about an association.
 #[derive(Debug, Clone, PartialEq, Eq)]

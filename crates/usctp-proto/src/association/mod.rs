@@ -60,7 +60,7 @@ use paths::{ErrorOutcome, Paths};
 use state::{Backoff, Closed, CookieWait, Phase, State, Target, Tcb};
 
 use crate::chunk::{Abort, Chunk, ErrorCause};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::cookie::{CookieKeys, StateCookie};
 use crate::random::Random;
 use crate::serial::Tsn;
@@ -541,7 +541,7 @@ impl Association {
     /// and failover behaviour take the new values from now on; what the
     /// handshake fixed (streams, initial TSNs, the advertised window and
     /// the packet size) stays.
-    pub(crate) fn set_config(&mut self, config: Config) -> Result<(), String> {
+    pub(crate) fn set_config(&mut self, config: Config) -> Result<(), ConfigError> {
         config.validate()?;
         if let Some(tcb) = self.state.tcb_mut() {
             for path in &mut tcb.paths.list {

@@ -24,13 +24,17 @@ use rack::Rack;
 use seq_map::SeqMap;
 
 /// Why a message was not queued.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The stream is not one of the negotiated outbound streams.
+    #[error("stream {0} was not negotiated")]
     InvalidStream(u16),
     /// SCTP cannot carry an empty message (a DATA chunk needs user data).
+    #[error("empty message")]
     EmptyMessage,
     /// The message is larger than the configured maximum.
+    #[error("message of {size} bytes exceeds {max}")]
     TooLarge {
         /// Its size.
         size: usize,
@@ -38,28 +42,20 @@ pub enum SendError {
         max: usize,
     },
     /// The send buffer is full; try again after a `Writable` event.
+    #[error("send buffer full")]
     WouldBlock,
     /// The association is shutting down or closed.
+    #[error("association not open for sending")]
     NotOpen,
+    /// The endpoint would not start the association a one-to-many
+    /// `send_to` needed.
+    #[error("association refused")]
+    SetupRefused(#[source] crate::endpoint::ConnectError),
     /// The association a one-to-many `send_to` started could not be set
-    /// up; says why.
-    SetupFailed(String),
+    /// up.
+    #[error("association could not be set up")]
+    SetupFailed(#[source] crate::association::AssociationError),
 }
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::InvalidStream(s) => write!(f, "stream {s} was not negotiated"),
-            Self::EmptyMessage => f.write_str("empty message"),
-            Self::TooLarge { size, max } => write!(f, "message of {size} bytes exceeds {max}"),
-            Self::WouldBlock => f.write_str("send buffer full"),
-            Self::NotOpen => f.write_str("association not open for sending"),
-            Self::SetupFailed(why) => write!(f, "association could not be set up: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
 
 #[derive(Debug)]
 struct Pending {

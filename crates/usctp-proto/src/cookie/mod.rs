@@ -110,33 +110,25 @@ pub struct StateCookie {
 }
 
 /// Why a received cookie cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CookieError {
     /// Too short, a different version, or a bad address list. RFC 9260
     /// §5.1.5: discarded silently, like a forgery.
+    #[error("malformed state cookie")]
     Malformed,
     /// The MAC does not match under any current key: forged, modified, or
     /// sealed under a key that has been retired. Discarded silently.
+    #[error("state cookie fails authentication")]
     Forged,
     /// Authentic but expired: answered with a Stale Cookie error cause
     /// (RFC 9260 §3.3.10.3) carrying how late it was.
+    #[error("state cookie stale by {by_us} us")]
     Stale {
         /// Microseconds past its lifespan (saturating).
         by_us: u32,
     },
 }
-
-impl std::fmt::Display for CookieError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Malformed => f.write_str("malformed state cookie"),
-            Self::Forged => f.write_str("state cookie fails authentication"),
-            Self::Stale { by_us } => write!(f, "state cookie stale by {by_us} us"),
-        }
-    }
-}
-
-impl std::error::Error for CookieError {}
 
 impl StateCookie {
     /// Bytes the sealed cookie takes.

@@ -37,7 +37,7 @@ use crate::association::{
 };
 use crate::chunk::Packet;
 use crate::chunk::packet;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::cookie::{CookieKeys, KEY_LEN};
 use crate::random::Random;
 use stateless::{RateLimit, Replies};
@@ -59,30 +59,22 @@ macro_rules! context {
 use context;
 
 /// Why `connect` refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// An association with that peer address and port exists already.
+    #[error("already associated with that peer ({0})")]
     AlreadyConnected(AssocId),
     /// The endpoint holds as many associations as it may.
+    #[error("association limit reached")]
     TooManyAssociations,
     /// The peer port 0 cannot be addressed.
+    #[error("peer port 0")]
     InvalidPort,
     /// The association's own parameters contradict each other.
-    InvalidConfig(String),
+    #[error("invalid parameters")]
+    InvalidConfig(#[source] ConfigError),
 }
-
-impl std::fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::AlreadyConnected(id) => write!(f, "already associated with that peer ({id})"),
-            Self::TooManyAssociations => f.write_str("association limit reached"),
-            Self::InvalidPort => f.write_str("peer port 0"),
-            Self::InvalidConfig(why) => write!(f, "invalid parameters: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectError {}
 
 /// Counters of what the endpoint dropped, for diagnostics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -743,7 +735,7 @@ impl AssociationMut<'_> {
     /// and failover behaviour take the new values from now on; what the
     /// handshake fixed (streams, initial TSNs, the advertised window, the
     /// packet size) stays.
-    pub fn set_config(&mut self, config: Config) -> Result<(), String> {
+    pub fn set_config(&mut self, config: Config) -> Result<(), ConfigError> {
         self.act(|a| a.set_config(config))
     }
 }

@@ -112,7 +112,7 @@ pub(crate) enum Command {
     SetConfig {
         id: AssocId,
         config: Box<Config>,
-        reply: Reply<Result<(), String>>,
+        reply: Reply<std::io::Result<()>>,
     },
     /// Answers once everything sent on `id` is acknowledged (or it ended).
     WhenDrained {
@@ -184,7 +184,7 @@ impl Driver {
                 let id = match self.one_to_many_association(t, port, to, peer_port, Vec::new()) {
                     Ok(id) => id,
                     Err(e) => {
-                        let _ = reply.send(Err(SendError::SetupFailed(e.to_string())));
+                        let _ = reply.send(Err(crate::error::setup_failed(&e)));
                         return;
                     }
                 };
@@ -223,8 +223,13 @@ impl Driver {
             }
             Command::SetConfig { id, config, reply } => {
                 let result = match self.endpoint.association_mut(id) {
-                    Some(mut a) => a.set_config(*config),
-                    None => Err("the association has ended".to_string()),
+                    Some(mut a) => a
+                        .set_config(*config)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+                    None => Err(std::io::Error::new(
+                        std::io::ErrorKind::NotConnected,
+                        "the association has ended",
+                    )),
                 };
                 if let (Some(entry), Some(assoc)) =
                     (self.assocs.get(&id), self.endpoint.association(id))

@@ -250,7 +250,11 @@ impl Driver {
                 AssociationError::InitTimeout | AssociationError::CookieTimeout => {
                     std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
-                        format!("could not reach {remote} after {attempts} attempts ({error})"),
+                        crate::error::Unreachable {
+                            remote,
+                            attempts,
+                            cause: error.clone(),
+                        },
                     )
                 }
                 other => std::io::Error::new(std::io::ErrorKind::ConnectionRefused, other.clone()),
@@ -260,7 +264,7 @@ impl Driver {
         // Messages `send_to` queued for an association that never came up.
         for send in entry.blocked.drain(..) {
             send.reply
-                .answer(Err(SendError::SetupFailed(error.to_string())));
+                .answer(Err(SendError::SetupFailed(error.clone())));
         }
         if entry.shared {
             entry.inbox.notify(id, StreamEvent::Closed(Some(error)));

@@ -537,7 +537,12 @@ impl Driver {
             let stride = meta.stride.max(1);
             for datagram in buf[..meta.len.min(buf.len())].chunks(stride) {
                 if let Some(r) = &self.recorder {
-                    r.record(meta.addr, local, datagram);
+                    // The address the datagram came to, where the socket
+                    // is bound to the wildcard and says.
+                    let to = meta
+                        .dst_ip
+                        .map_or(local, |ip| SocketAddr::new(ip, local.port()));
+                    r.record(meta.addr, to, datagram);
                 }
                 let from = unmapped(meta.addr);
                 tracing::trace!(%from, bytes = datagram.len(), "receive");

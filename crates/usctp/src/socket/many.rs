@@ -274,7 +274,7 @@ impl SocketSender {
         let id = if !carries_message(&data, &info) {
             self.connect(to, port)
                 .await
-                .map_err(|e| SendError::SetupFailed(e.to_string()))?
+                .map_err(|e| crate::error::setup_failed(&e))?
         } else {
             let message = Outgoing::new(data.clone(), &info);
             self.endpoint

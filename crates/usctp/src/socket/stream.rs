@@ -643,13 +643,11 @@ impl Monitor {
     pub async fn set_config(&self, config: Config) -> io::Result<()> {
         let id = self.id;
         let config = Box::new(config);
-        let answer = self
-            .endpoint
+        self.endpoint
             .handle
             .ask(|reply| Command::SetConfig { id, config, reply })
             .await
-            .ok_or_else(stopped)?;
-        answer.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+            .ok_or_else(stopped)?
     }
 
     /// Makes `address` the primary path (SCTP_PRIMARY_ADDR); `false` if it
