@@ -155,20 +155,13 @@ impl Checker {
 pub fn run(ops: Vec<Op>) {
     #[allow(clippy::disallowed_methods)] // the harness's clock
     let now = Instant::now();
-    let config = Config {
-        outbound_streams: 4,
-        ..Config::default()
-    };
+    let config = Config::default().with_outbound_streams(4);
     // One end with RACK-TLP and CUBIC, the other with RFC 9260's loss
     // detection and congestion control: every algorithm is exercised.
-    let a_config = Config {
-        congestion_control: CongestionControl::Cubic,
-        ..config.clone()
-    };
-    let b_config = Config {
-        loss_detection: LossDetection::Rfc9260,
-        ..config
-    };
+    let a_config = config
+        .clone()
+        .with_congestion_control(CongestionControl::Cubic);
+    let b_config = config.with_loss_detection(LossDetection::Rfc9260);
     let mut a = Endpoint::new(a_config, 5000, [1; 32], now);
     let mut b = Endpoint::new(b_config, 13, [2; 32], now);
     b.listen(1);

@@ -50,13 +50,11 @@ pub async fn run(mode: Mode, settings: Settings) -> io::Result<()> {
             crate::services::connect(remote, port, &addrs, config, pcap).await?
         }
         Mode::Listen(listen) => {
-            let options = ListenOptions {
-                config,
-                max_associations: 1,
-                pcap,
-                events: crate::notifications(verbose),
-                ..ListenOptions::default()
-            };
+            let options = ListenOptions::default()
+                .with_config(config)
+                .with_max_associations(1)
+                .with_pcap(pcap)
+                .with_events(crate::notifications(verbose));
             let listener = crate::services::bind(&listen, port, options).await?;
             if verbose {
                 eprintln!(

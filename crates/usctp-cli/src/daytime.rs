@@ -23,11 +23,8 @@ pub fn config(base: Config, streams_given: bool) -> Config {
     if streams_given {
         return base;
     }
-    Config {
-        outbound_streams: STREAMS,
-        max_inbound_streams: STREAMS,
-        ..base
-    }
+    base.with_outbound_streams(STREAMS)
+        .with_max_inbound_streams(STREAMS)
 }
 
 /// lksctp's numbering of association states (enum sctp_sstat_state).
@@ -41,6 +38,8 @@ fn lksctp_state(state: AssociationState) -> u8 {
         AssociationState::ShutdownSent => 6,
         AssociationState::ShutdownReceived => 7,
         AssociationState::ShutdownAckSent => 8,
+        // A state lksctp has no number for (SCTP_EMPTY).
+        _ => 0,
     }
 }
 
@@ -147,13 +146,11 @@ pub async fn listen(
     pcap: Option<Arc<Recorder>>,
     verbose: bool,
 ) -> io::Result<SctpListener> {
-    let options = ListenOptions {
-        config,
-        max_associations: max.unwrap_or(usize::MAX),
-        pcap,
-        events: crate::notifications(verbose),
-        ..ListenOptions::default()
-    };
+    let options = ListenOptions::default()
+        .with_config(config)
+        .with_max_associations(max.unwrap_or(usize::MAX))
+        .with_pcap(pcap)
+        .with_events(crate::notifications(verbose));
     crate::services::bind(listen, port, options).await
 }
 

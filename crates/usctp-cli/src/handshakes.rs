@@ -36,11 +36,9 @@ pub async fn run(
     for i in 0..parallel {
         // The first clients take the remainder.
         let share = job.count / parallel + usize::from(i < job.count % parallel);
-        let options = ConnectOptions {
-            config: config.clone(),
-            peer_addresses: addrs.peer.clone(),
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions::default()
+            .with_config(config.clone())
+            .with_peer_addresses(addrs.peer.clone());
         clients.spawn(one_after_another(
             endpoint.clone(),
             remote,

@@ -339,23 +339,21 @@ impl ProtocolArgs {
     /// The default parameters with the given options applied.
     fn config(&self) -> Config {
         let streams = self.streams;
-        Config {
-            rto_initial: self.rto_initial.0,
-            rto_min: self.rto_min.0,
-            rto_max: self.rto_max.0,
-            path_max_retrans: self.path_max_retrans,
-            association_max_retrans: self.assoc_max_retrans,
-            hb_interval: self.hb_interval.0,
-            max_init_retransmits: self.max_init_retrans,
-            outbound_streams: streams.unwrap_or(DEFAULTS.outbound_streams),
-            max_inbound_streams: streams.unwrap_or(DEFAULTS.max_inbound_streams),
-            loss_detection: self.loss_detection.detection(),
-            congestion_control: self.congestion.control(),
-            max_packet_size: self.max_packet_size,
-            path_mtu_limit: (self.pmtu_limit > 0).then_some(self.pmtu_limit),
-            pmtu_probe_timeout: self.pmtu_probe_timeout.0,
-            ..Config::default()
-        }
+        Config::default()
+            .with_rto_initial(self.rto_initial.0)
+            .with_rto_min(self.rto_min.0)
+            .with_rto_max(self.rto_max.0)
+            .with_path_max_retrans(self.path_max_retrans)
+            .with_association_max_retrans(self.assoc_max_retrans)
+            .with_hb_interval(self.hb_interval.0)
+            .with_max_init_retransmits(self.max_init_retrans)
+            .with_outbound_streams(streams.unwrap_or(DEFAULTS.outbound_streams))
+            .with_max_inbound_streams(streams.unwrap_or(DEFAULTS.max_inbound_streams))
+            .with_loss_detection(self.loss_detection.detection())
+            .with_congestion_control(self.congestion.control())
+            .with_max_packet_size(self.max_packet_size)
+            .with_path_mtu_limit((self.pmtu_limit > 0).then_some(self.pmtu_limit))
+            .with_pmtu_probe_timeout(self.pmtu_probe_timeout.0)
     }
 }
 
@@ -433,13 +431,11 @@ impl ServerArgs {
         pcap: Option<std::sync::Arc<usctp::capture::Recorder>>,
         verbose: bool,
     ) -> anyhow::Result<usctp::socket::SctpListener> {
-        let options = usctp::socket::ListenOptions {
-            config,
-            max_associations: self.max_assocs.unwrap_or(usize::MAX),
-            pcap,
-            events: notifications(verbose),
-            ..Default::default()
-        };
+        let options = usctp::socket::ListenOptions::default()
+            .with_config(config)
+            .with_max_associations(self.max_assocs.unwrap_or(usize::MAX))
+            .with_pcap(pcap)
+            .with_events(notifications(verbose));
         let listener = services::bind(&self.listen, port, options).await?;
         eprintln!(
             "listening on udp {}, sctp port {port}",

@@ -196,12 +196,11 @@ pub fn client_endpoint(
         None if remote.is_ipv6() => (SocketAddr::from(([0u16; 8], 0)), Vec::new()),
         None => (SocketAddr::from(([0, 0, 0, 0], 0)), Vec::new()),
     };
-    let options = EndpointOptions {
-        config: config.clone(),
-        also_bind,
-        pcap,
-        on_current_runtime: !driver_thread(),
-    };
+    let options = EndpointOptions::default()
+        .with_config(config.clone())
+        .with_also_bind(also_bind)
+        .with_pcap(pcap)
+        .with_on_current_runtime(!driver_thread());
     Endpoint::bind(local, options)
 }
 
@@ -213,13 +212,10 @@ pub async fn connect_on(
     addrs: &Addresses,
     config: Config,
 ) -> io::Result<SctpStream> {
-    let options = ConnectOptions {
-        config,
-        peer_addresses: addrs.peer.clone(),
-        // Path changes count failovers; the rest shows with -v.
-        events: Notifications::ALL,
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default()
+        .with_config(config)
+        .with_peer_addresses(addrs.peer.clone())
+        .with_events(Notifications::ALL);
     endpoint.connect(remote, port, options).await
 }
 
@@ -256,12 +252,11 @@ pub async fn bind(
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on"))?;
     let endpoint = Endpoint::bind(
         *first,
-        EndpointOptions {
-            config: options.config.clone(),
-            also_bind: rest.to_vec(),
-            pcap: options.pcap.clone(),
-            on_current_runtime: !driver_thread(),
-        },
+        EndpointOptions::default()
+            .with_config(options.config.clone())
+            .with_also_bind(rest.to_vec())
+            .with_pcap(options.pcap.clone())
+            .with_on_current_runtime(!driver_thread()),
     )?;
     endpoint.listen(port, options).await
 }
@@ -375,10 +370,7 @@ pub async fn bench(
     job: BenchJob,
     out: Output,
 ) -> io::Result<()> {
-    let config = Config {
-        outbound_streams: job.streams.max(1),
-        ..config
-    };
+    let config = config.with_outbound_streams(job.streams.max(1));
     let count = job.associations.max(1);
     // Every association on one endpoint: one UDP socket, as a kernel's.
     let endpoint = client_endpoint(remote, addrs, &config, pcap)?;

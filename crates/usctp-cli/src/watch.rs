@@ -64,5 +64,6 @@ fn describe(event: &StreamEvent) -> Option<String> {
         StreamEvent::NotificationsLost(n) => format!("{n} notification(s) dropped (queue full)"),
         StreamEvent::Closed(None) => "closed gracefully".into(),
         StreamEvent::Closed(Some(e)) => format!("closed: {e}"),
+        other => format!("{other:?}"),
     })
 }

@@ -192,11 +192,9 @@ fn real_cookie(raw: &UdpSocket, server: SocketAddr) -> Bytes {
 /// An association from loopback, SCTP port `port` (0: any), to the echo
 /// server at `server`.
 async fn echo_client(server: SocketAddr, port: u16) -> SctpStream {
-    let options = ConnectOptions {
-        port,
-        local: "127.0.0.1:0".parse().unwrap(),
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default()
+        .with_port(port)
+        .with_local("127.0.0.1:0".parse().unwrap());
     SctpStream::connect(server, ECHO_PORT, options)
         .await
         .unwrap()

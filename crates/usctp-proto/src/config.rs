@@ -6,6 +6,7 @@ use std::time::Duration;
 ///
 /// Each field names the RFC 9260 parameter it sets; defaults are §16's.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// RTO.Initial: the retransmission timeout before any RTT is measured
     /// (§16: 1 second).
@@ -121,8 +122,47 @@ pub struct Config {
     pub congestion_control: CongestionControl,
 }
 
+crate::with_setters! {
+    Config {
+        with_rto_initial => rto_initial: Duration,
+        with_rto_min => rto_min: Duration,
+        with_rto_max => rto_max: Duration,
+        with_max_init_retransmits => max_init_retransmits: u32,
+        with_max_burst => max_burst: u32,
+        with_association_max_retrans => association_max_retrans: u32,
+        with_path_max_retrans => path_max_retrans: u32,
+        with_hb_interval => hb_interval: Duration,
+        with_pf_max_retrans => pf_max_retrans: u32,
+        with_primary_failback => primary_failback: bool,
+        with_valid_cookie_life => valid_cookie_life: Duration,
+        with_max_cookie_preservative => max_cookie_preservative: Duration,
+        with_cookie_key_rotation => cookie_key_rotation: Duration,
+        with_outbound_streams => outbound_streams: u16,
+        with_max_inbound_streams => max_inbound_streams: u16,
+        with_receive_window => receive_window: u32,
+        with_sack_delay => sack_delay: std::time::Duration,
+        with_send_buffer => send_buffer: usize,
+        with_max_message_size => max_message_size: usize,
+        with_max_packet_size => max_packet_size: usize,
+        with_path_mtu_limit => path_mtu_limit: Option<usize>,
+        with_pmtu_probe_timeout => pmtu_probe_timeout: std::time::Duration,
+        with_loopback_packet_size => loopback_packet_size: Option<usize>,
+        with_stateless_replies_per_second => stateless_replies_per_second: u32,
+        with_partial_delivery_point => partial_delivery_point: Option<usize>,
+        with_max_fragment_size => max_fragment_size: Option<usize>,
+        with_fragmentation => fragmentation: bool,
+        with_autoclose => autoclose: Option<Duration>,
+        with_adaptation_indication => adaptation_indication: Option<u32>,
+        with_heartbeats => heartbeats: bool,
+        with_sack_frequency => sack_frequency: u32,
+        with_loss_detection => loss_detection: LossDetection,
+        with_congestion_control => congestion_control: CongestionControl,
+    }
+}
+
 /// The congestion controller of each destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum CongestionControl {
     /// RFC 9260 §7.2: slow start, one PMDCS per cwnd acknowledged in
     /// congestion avoidance, cwnd halved on loss.
@@ -136,6 +176,7 @@ pub enum CongestionControl {
 
 /// How the sender finds lost DATA before T3-rtx expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum LossDetection {
     /// RACK-TLP (RFC 8985) on SCTP's TSNs: a chunk is lost once a chunk
     /// sent after it has been acknowledged and a reordering window has

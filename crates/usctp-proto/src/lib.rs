@@ -71,3 +71,26 @@ pub(crate) fn test_start() -> std::time::Instant {
     #[allow(clippy::disallowed_methods)]
     std::time::Instant::now()
 }
+
+/// Builder methods for a struct of options whose fields are public but
+/// which is `#[non_exhaustive]` (so that a field can be added without a
+/// breaking release): `with_FIELD(value)` for each field, taking and
+/// giving back the struct, as in
+/// `Config::default().with_outbound_streams(5).with_rto_min(ms)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! with_setters {
+    ($ty:ident { $( $(#[$attr:meta])* $setter:ident => $field:ident: $fty:ty ),* $(,)? }) => {
+        impl $ty {
+            $(
+                $(#[$attr])*
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $setter(mut self, $field: $fty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}

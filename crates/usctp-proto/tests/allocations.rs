@@ -42,14 +42,10 @@ static GLOBAL: Counting = Counting;
 /// Allocations per message while `total` bytes move in messages of
 /// `size`, after a warm-up.
 fn allocations_per_message(size: usize) -> f64 {
-    let config = Config {
-        receive_window: 4 << 20,
-        send_buffer: 4 << 20,
-        // The packet size the benchmarks use (sctp-proto's INITIAL_MTU,
-        // 1228): a 1200-byte message fits one packet.
-        max_packet_size: 1228,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_receive_window(4 << 20)
+        .with_send_buffer(4 << 20)
+        .with_max_packet_size(1228);
     let mut sim = Sim::pair(1, config);
     sim.tracing = false;
     // An ideal link, no delay and no serialization: a burst arrives whole,

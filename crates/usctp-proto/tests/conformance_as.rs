@@ -98,10 +98,7 @@ fn up_at_both_addresses(t: &mut Tester, alternate: IpAddr, iut_tag: u32, peer_ta
 /// Parameters with RTO.Max 4 s, so that retransmissions back off to it
 /// within a minute.
 fn rto_max_4s() -> Config {
-    Config {
-        rto_max: Duration::from_secs(4),
-        ..Config::default()
-    }
+    Config::default().with_rto_max(Duration::from_secs(4))
 }
 
 // ---- AS: association setup ----
@@ -426,10 +423,7 @@ fn sctp_as_i_1_7_2() {
 /// INIT ACK allows (RFC 9260 §5.1.1).
 #[test]
 fn sctp_as_v_1_7_3() {
-    let config = Config {
-        outbound_streams: 2,
-        ..Config::default()
-    };
+    let config = Config::default().with_outbound_streams(2);
     let (mut t, id) = client_with(config);
     // IUT -> INIT (OS 2) -> T
     let ours = sent_init(&mut t);

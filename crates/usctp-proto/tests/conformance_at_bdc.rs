@@ -55,11 +55,9 @@ fn in_shutdown_received(peer: u32) -> (Tester, u32, AssocId, Tsn) {
 }
 
 fn config_max_retrans(n: u32) -> Config {
-    Config {
-        association_max_retrans: n,
-        path_max_retrans: n,
-        ..Config::default()
-    }
+    Config::default()
+        .with_association_max_retrans(n)
+        .with_path_max_retrans(n)
 }
 
 // ---- AT: association termination ----

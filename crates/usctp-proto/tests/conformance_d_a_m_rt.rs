@@ -526,13 +526,11 @@ fn sctp_m_i_10_4() {
 /// never acknowledged is retransmitted after 100, 200, 400, 800, 800, 800
 /// ms. Returns the times of the DATA retransmissions over 3.1 s.
 fn backoff(peer: u32, hb_interval: Duration) -> Vec<Duration> {
-    let config = Config {
-        rto_initial: Duration::from_millis(100),
-        rto_min: Duration::from_millis(100),
-        rto_max: Duration::from_millis(800),
-        hb_interval,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_rto_initial(Duration::from_millis(100))
+        .with_rto_min(Duration::from_millis(100))
+        .with_rto_max(Duration::from_millis(800))
+        .with_hb_interval(hb_interval);
     let (mut t, _, id, _) = established_with(config, peer);
     user_sends(&mut t, id, b"never acked");
     // IUT -> DATA -> T
@@ -653,10 +651,7 @@ fn sctp_rt_i_11_3() {
 /// (RFC 9260 §6.4).
 #[test]
 fn sctp_rt_i_11_3_without_sctp_pf() {
-    let config = Config {
-        pf_max_retrans: Config::default().path_max_retrans,
-        ..Config::default()
-    };
+    let config = Config::default().with_pf_max_retrans(Config::default().path_max_retrans);
     let sent = dual_homed_retransmissions(config, 0xb310_0001);
     let to: Vec<SocketAddr> = sent.iter().map(|(_, to)| *to).collect();
     assert!(to.len() >= 4, "{sent:?}");

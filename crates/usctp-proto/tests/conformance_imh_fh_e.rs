@@ -488,10 +488,7 @@ fn sctp_fh_o_5_3_5() {
 #[test]
 fn sctp_e_o_6_1() {
     // A slow path: T1-cookie must not fire during the 4 s round trip.
-    let config = Config {
-        rto_initial: Duration::from_secs(10),
-        ..Config::default()
-    };
+    let config = Config::default().with_rto_initial(Duration::from_secs(10));
     let (mut t, id) = client_with(config);
     // IUT -> INIT -> T
     // T -> INIT ACK -> IUT

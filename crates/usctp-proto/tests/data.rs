@@ -269,10 +269,7 @@ fn window_updates_wait_until_the_window_has_grown_by_a_packet() {
 #[test]
 fn sack_delay_above_500_ms_is_refused() {
     // §6.2: SACK.Delay cannot be configured above 500 ms.
-    let at = |ms| Config {
-        sack_delay: Duration::from_millis(ms),
-        ..Config::default()
-    };
+    let at = |ms| Config::default().with_sack_delay(Duration::from_millis(ms));
     assert_eq!(at(500).validate(), Ok(()));
     assert!(at(501).validate().is_err());
     let (mut t, _iut_tag, id) = established(PEER);
@@ -287,10 +284,7 @@ fn sack_delay_above_500_ms_is_refused() {
 fn an_endpoint_with_sack_delay_above_500_ms_is_refused() {
     // §6.2: the endpoint's own configuration cannot raise SACK.Delay
     // beyond 500 ms either; 500 ms itself is taken.
-    let at = |ms| Config {
-        sack_delay: Duration::from_millis(ms),
-        ..Config::default()
-    };
+    let at = |ms| Config::default().with_sack_delay(Duration::from_millis(ms));
     Tester::with_config(at(500), true);
     Tester::with_config(at(501), true);
 }
@@ -434,10 +428,10 @@ fn the_send_buffer_keeps_tsns_within_half_the_serial_space() {
     // Each outstanding chunk holds a byte at least, and the buffer holds at
     // most `send_buffer` bytes plus one message: configurations that could
     // exceed the bound are refused.
-    let with = |send_buffer: usize, max_message_size: usize| Config {
-        send_buffer,
-        max_message_size,
-        ..Config::default()
+    let with = |send_buffer: usize, max_message_size: usize| {
+        Config::default()
+            .with_send_buffer(send_buffer)
+            .with_max_message_size(max_message_size)
     };
     assert_eq!(with(1 << 30, (1 << 30) - 1).validate(), Ok(()));
     assert!(with(1 << 30, 1 << 30).validate().is_err());

@@ -352,14 +352,12 @@ fn lan() -> Impairment {
 
 /// The fast timers of issue #6's second target.
 fn fast_timers() -> Config {
-    Config {
-        rto_min: 100 * MS,
-        rto_max: 1000 * MS,
-        rto_initial: 200 * MS,
-        hb_interval: 1000 * MS,
-        path_max_retrans: 2,
-        ..Config::default()
-    }
+    Config::default()
+        .with_rto_min(100 * MS)
+        .with_rto_max(1000 * MS)
+        .with_rto_initial(200 * MS)
+        .with_hb_interval(1000 * MS)
+        .with_path_max_retrans(2)
 }
 
 fn on_subnet(a: SocketAddr, subnet: u8) -> bool {

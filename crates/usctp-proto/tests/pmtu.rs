@@ -17,10 +17,7 @@ use usctp_proto::config::Config;
 /// The probe timeout the simulated searches use: the least RFC 8899
 /// allows, so a failing size costs 3 s of simulated time.
 fn quick_probes() -> Config {
-    Config {
-        pmtu_probe_timeout: Duration::from_secs(1),
-        ..Config::default()
-    }
+    Config::default().with_pmtu_probe_timeout(Duration::from_secs(1))
 }
 
 /// Two nodes joined by a link that passes datagrams of at most `mtu`
@@ -84,11 +81,9 @@ fn the_first_probe_is_a_heartbeat_padded_to_the_limit_and_its_answer_raises_the_
 
 #[test]
 fn unanswered_probes_are_not_path_errors_and_end_the_search_at_the_base() {
-    let config = Config {
-        pmtu_probe_timeout: Duration::from_secs(1),
-        path_mtu_limit: Some(1236), // one probe size above the base: 1208
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_pmtu_probe_timeout(Duration::from_secs(1))
+        .with_path_mtu_limit(Some(1236));
     let mut t = Tester::with_probes(config, true);
     let (_, id) = t.establish(0x4d54_0002);
     // Answer nothing for a minute: heartbeats are not due (30 s and

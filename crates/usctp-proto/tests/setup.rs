@@ -420,10 +420,7 @@ fn cookie_preservative_extends_the_lifespan_within_the_bound() {
 fn cookie_sealed_before_one_key_rotation_opens_but_not_after_two() {
     // §5.1.3: the cookie key changes every `cookie_key_rotation`; the
     // previous key stays good for one more interval.
-    let config = Config {
-        cookie_key_rotation: Duration::from_secs(10),
-        ..Default::default()
-    };
+    let config = Config::default().with_cookie_key_rotation(Duration::from_secs(10));
     for (wait, opens) in [(15, true), (26, false)] {
         let mut t = Tester::with_config(config.clone(), true);
         let ack = send_init(&mut t, init(0x5151));
@@ -788,10 +785,7 @@ fn stale_cookie_error_restarts_with_a_cookie_preservative() {
 #[test]
 fn parameters_can_be_set_per_association() {
     let mut t = Tester::with_config(Config::default(), false);
-    let own = Config {
-        rto_initial: Duration::from_secs(3),
-        ..Config::default()
-    };
+    let own = Config::default().with_rto_initial(Duration::from_secs(3));
     let now = t.now;
     let id = t
         .iut
@@ -801,11 +795,9 @@ fn parameters_can_be_set_per_association() {
     t.quiet_for(Duration::from_secs(2));
     t.advance(Duration::from_secs(1));
     assert!(matches!(t.sent_one().only(), Chunk::Init(_)), "T1 at 3 s");
-    let bad = Config {
-        rto_min: Duration::from_secs(5),
-        rto_max: Duration::from_secs(2),
-        ..Config::default()
-    };
+    let bad = Config::default()
+        .with_rto_min(Duration::from_secs(5))
+        .with_rto_max(Duration::from_secs(2));
     let remote = "10.9.9.9:9899".parse().unwrap();
     let refused = t.iut.connect_with(now, remote, 1, own_config(bad.clone()));
     assert!(refused.is_err());
@@ -813,10 +805,7 @@ fn parameters_can_be_set_per_association() {
     assert!(assoc.set_config(bad).is_err());
 
     let (mut t, _, id) = established(0x7070);
-    let small = Config {
-        send_buffer: 3000,
-        ..Config::default()
-    };
+    let small = Config::default().with_send_buffer(3000);
     let mut assoc = t.iut.association_mut(id).unwrap();
     assoc.set_config(small).unwrap();
     let message = Bytes::from(vec![1u8; 1000]);
@@ -832,10 +821,7 @@ fn parameters_can_be_set_per_association() {
 /// configuration is taken, and 1500 goes out as it is.
 #[test]
 fn own_receive_window_below_1500_is_refused() {
-    let window = |bytes| Config {
-        receive_window: bytes,
-        ..Config::default()
-    };
+    let window = |bytes| Config::default().with_receive_window(bytes);
     assert!(window(1499).validate().is_err());
     assert_eq!(window(1500).validate(), Ok(()));
 
@@ -858,17 +844,11 @@ fn own_receive_window_below_1500_is_refused() {
 #[test]
 #[should_panic(expected = "1500")]
 fn an_endpoint_with_a_window_below_1500_is_refused() {
-    let config = Config {
-        receive_window: 1499,
-        ..Config::default()
-    };
+    let config = Config::default().with_receive_window(1499);
     Tester::with_config(config, true);
 }
 
 /// Connect options that give the association `config` of its own.
 fn own_config(config: Config) -> ConnectOptions {
-    ConnectOptions {
-        config: Some(config),
-        ..ConnectOptions::default()
-    }
+    ConnectOptions::default().with_config(Some(config))
 }

@@ -238,10 +238,7 @@ fn init_to_a_non_listening_endpoint_gets_abort_with_the_initiate_tag() {
 fn stateless_replies_are_rate_limited() {
     // 1000 x (A -> DATA (OOTB) -> Z) at one instant; Z -> ABORT -> A only 10
     // times; a second later, 10 more.
-    let config = Config {
-        stateless_replies_per_second: 10,
-        ..Default::default()
-    };
+    let config = Config::default().with_stateless_replies_per_second(10);
     let mut t = Tester::with_config(config, true);
     for i in 0..1000 {
         t.send(0x1000 + i, &[data(i)]);

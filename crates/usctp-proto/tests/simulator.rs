@@ -116,11 +116,9 @@ fn run(seed: u64, link: Impairment, count: usize, max_size: usize) {
 /// thousand, and the association is then rightly declared lost. These runs
 /// test delivery, so they allow more retransmissions.
 fn patient() -> Config {
-    Config {
-        association_max_retrans: 40,
-        max_init_retransmits: 40,
-        ..Config::default()
-    }
+    Config::default()
+        .with_association_max_retrans(40)
+        .with_max_init_retransmits(40)
 }
 
 fn run_with(seed: u64, link: Impairment, count: usize, max_size: usize, config: Config) {
@@ -247,16 +245,14 @@ fn goodput(
     (detection, congestion): (LossDetection, CongestionControl),
     fixed: bool,
 ) -> f64 {
-    let config = Config {
-        loss_detection: detection,
-        congestion_control: congestion,
-        path_mtu_limit: if fixed {
+    let config = Config::default()
+        .with_loss_detection(detection)
+        .with_congestion_control(congestion)
+        .with_path_mtu_limit(if fixed {
             None
         } else {
             Config::default().path_mtu_limit
-        },
-        ..Config::default()
-    };
+        });
     let mut sim = Sim::pair(42, config);
     sim.tracing = false;
     sim.link = Impairment {
@@ -465,10 +461,7 @@ fn a_gap_filled_by_a_retransmission_does_not_time_the_round_trip() {
 #[test]
 fn an_answered_stall_probe_is_not_repeated_while_data_is_stuck() {
     for (detection, answers) in [(LossDetection::Rfc9260, 1), (LossDetection::Rack, 0)] {
-        let config = Config {
-            loss_detection: detection,
-            ..Config::default()
-        };
+        let config = Config::default().with_loss_detection(detection);
         let (mut sim, a, _) = measured_pair_with(1, config);
         // Every DATA packet is lost from now on; HEARTBEATs pass.
         sim.drop_if = Some(Box::new(|p| {
@@ -516,10 +509,7 @@ fn a_reordering_link_is_not_mistaken_for_loss() {
     for detection in [LossDetection::Rack, LossDetection::Rfc9260] {
         let mut total = (0, 0);
         for seed in seeds(5) {
-            let config = Config {
-                loss_detection: detection,
-                ..Config::default()
-            };
+            let config = Config::default().with_loss_detection(detection);
             let mut sim = Sim::pair(seed, config);
             sim.tracing = false;
             sim.link = Impairment {

@@ -15,14 +15,11 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9899".into());
     let server = server.parse().map_err(std::io::Error::other)?;
-    let options = ConnectOptions {
-        config: Config {
-            outbound_streams: 5,
-            max_inbound_streams: 5,
-            ..Config::default()
-        },
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default().with_config(
+        Config::default()
+            .with_outbound_streams(5)
+            .with_max_inbound_streams(5),
+    );
     let mut stream = SctpStream::connect(server, 13, options).await?;
     if let Some(status) = stream.status_at_start() {
         println!("assoc id  = {}", status.id);

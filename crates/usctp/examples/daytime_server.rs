@@ -14,11 +14,9 @@ use usctp::socket::SctpListener;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // Like setsockopt(SCTP_INITMSG) with 5 streams each way.
-    let config = Config {
-        outbound_streams: 5,
-        max_inbound_streams: 5,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_outbound_streams(5)
+        .with_max_inbound_streams(5);
     let listener = SctpListener::bind("127.0.0.1:9899".parse().unwrap(), 13, config).await?;
     loop {
         println!("Awaiting a new connection");

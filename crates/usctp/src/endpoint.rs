@@ -146,11 +146,10 @@ impl Endpoint {
         port: u16,
         options: ConnectOptions,
     ) -> io::Result<SctpStream> {
-        let core = CoreConnect {
-            local_port: (options.port != 0).then_some(options.port),
-            peer_addresses: options.peer_addresses.clone(),
-            config: Some(options.config.clone()),
-        };
+        let core = CoreConnect::default()
+            .with_local_port((options.port != 0).then_some(options.port))
+            .with_peer_addresses(options.peer_addresses.clone())
+            .with_config(Some(options.config.clone()));
         let spec = StreamSpec {
             notifications: options.events,
         };

@@ -136,17 +136,13 @@ async fn slow_reader() {
 /// end-of-record, and the parts make up the message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_larger_than_the_receive_buffer_arrives_in_parts() {
-    let receiver = Config {
-        receive_window: 256 * 1024,
-        partial_delivery_point: Some(64 * 1024),
-        max_message_size: 4 << 20,
-        ..Config::default()
-    };
-    let sender = Config {
-        max_message_size: 4 << 20,
-        send_buffer: 4 << 20,
-        ..Config::default()
-    };
+    let receiver = Config::default()
+        .with_receive_window(256 * 1024)
+        .with_partial_delivery_point(Some(64 * 1024))
+        .with_max_message_size(4 << 20);
+    let sender = Config::default()
+        .with_max_message_size(4 << 20)
+        .with_send_buffer(4 << 20);
     let (client, mut server) = connected_with(receiver, sender).await;
     let body: Bytes = (0..3 << 20)
         .map(|i: u32| (i % 253) as u8)
@@ -194,10 +190,7 @@ async fn a_message_larger_than_the_receive_buffer_arrives_in_parts() {
 async fn a_one_to_many_socket_bounds_what_it_holds() {
     const SIZE: usize = 20_000;
     const EACH: usize = 300; // 6 MB from each of three peers
-    let options = ListenOptions {
-        receive_buffer: 256 * 1024,
-        ..ListenOptions::default()
-    };
+    let options = ListenOptions::default().with_receive_buffer(256 * 1024);
     let mut socket = SctpSocket::bind(loopback(), 9, options).await.unwrap();
     let addr = socket.local_addr();
     let mut peers = Vec::new();
@@ -241,10 +234,7 @@ async fn exiting_sender() {
         return;
     };
     let count: usize = std::env::var("LINGER_MESSAGES").unwrap().parse().unwrap();
-    let options = ConnectOptions {
-        local: loopback(),
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default().with_local(loopback());
     let stream = SctpStream::connect(peer.parse().unwrap(), 7, options)
         .await
         .unwrap();

@@ -184,11 +184,9 @@ mod dcsctp_peer {
     async fn usctp_client_echoes_through_a_dcsctp_server() {
         let mut dc = Dc::new(7, 5002, "127.0.0.1:9".parse().unwrap()).await;
         let dc_addr = dc.udp.local_addr().unwrap();
-        let options = ConnectOptions {
-            local: "127.0.0.1:0".parse().unwrap(),
-            port: 5002,
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions::default()
+            .with_local("127.0.0.1:0".parse().unwrap())
+            .with_port(5002);
         let client = tokio::spawn(async move {
             let mut stream = SctpStream::connect(dc_addr, 7, options).await.unwrap();
             let sent = messages();
@@ -332,11 +330,9 @@ mod webrtc_peer {
             tokio::time::sleep(Duration::from_millis(500)).await;
             a.close().await.unwrap();
         });
-        let options = ConnectOptions {
-            local: client_addr,
-            port: PORT,
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions::default()
+            .with_local(client_addr)
+            .with_port(PORT);
         let mut client = within("handshake", SctpStream::connect(server_addr, PORT, options))
             .await
             .unwrap();

@@ -42,10 +42,7 @@ async fn a_thousand_client_associations_share_one_udp_socket() {
     let mut clients = Vec::with_capacity(N);
     for _ in 0..N {
         // The default options: the process's shared endpoint.
-        let options = ConnectOptions {
-            config: Config::default(),
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions::default().with_config(Config::default());
         clients.push(
             within("connect", SctpStream::connect(addr, 7, options))
                 .await

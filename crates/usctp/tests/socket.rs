@@ -14,9 +14,7 @@ use bytes::Bytes;
 use support::{connected, from_loopback, giving_up_soon, listener_on, loopback, within};
 use usctp::proto::association::{AssocId, AssociationError, SendError};
 use usctp::proto::config::Config;
-use usctp::socket::{
-    ConnectOptions, ListenOptions, SctpListener, SctpSocket, SctpStream, StreamEvent,
-};
+use usctp::socket::{ListenOptions, SctpListener, SctpSocket, SctpStream, StreamEvent};
 
 // ---- one-to-one streams ----
 
@@ -74,11 +72,7 @@ async fn a_shutdown_right_after_sends_that_did_not_wait_delivers_them_all() {
     // `send` may return before the message is in the send buffer (it did
     // not wait for the endpoint task); a shutdown asked for then must still
     // deliver every message first (before the fix: 35 of 200 arrived).
-    let (mut client, mut server) = connected(Config {
-        send_buffer: 32 * 1024,
-        ..Config::default()
-    })
-    .await;
+    let (mut client, mut server) = connected(Config::default().with_send_buffer(32 * 1024)).await;
     const N: usize = 200;
     for i in 0..N {
         let body = Bytes::from(vec![(i % 251) as u8; 1000]);
@@ -171,10 +165,7 @@ async fn notifications_follow_the_subscription() {
             stream.shutdown();
             while stream.next_event().await.is_some() {}
         });
-        let options = ConnectOptions {
-            events,
-            ..from_loopback(Config::default())
-        };
+        let options = from_loopback(Config::default()).with_events(events);
         let mut client = SctpStream::connect(addr, 9, options).await.unwrap();
         let mut seen = Vec::new();
         while let Some(event) = within("events", client.next_event()).await {
@@ -234,13 +225,10 @@ async fn one_socket_serves_many_associations_and_sets_them_up_on_send() {
     // A one-to-many client: the first send_to sets the association up, the
     // second reuses it; the echo comes back on the same association, and
     // the subscribed association change announces it once.
-    let options = ListenOptions {
-        events: usctp::socket::Notifications {
-            association_change: true,
-            ..usctp::socket::Notifications::NONE
-        },
-        ..ListenOptions::default()
-    };
+    let options = ListenOptions::default().with_events(usctp::socket::Notifications {
+        association_change: true,
+        ..usctp::socket::Notifications::NONE
+    });
     let mut client = SctpSocket::bind(loopback(), 5000, options).await.unwrap();
     let first = within(
         "send_to",
@@ -320,10 +308,8 @@ async fn peeloff_moves_an_association_to_its_own_stream() {
 
 #[tokio::test]
 async fn send_to_an_unreachable_peer_fails_with_the_reason() {
-    let options = ListenOptions {
-        config: giving_up_soon(Duration::from_millis(20), 2),
-        ..ListenOptions::default()
-    };
+    let options =
+        ListenOptions::default().with_config(giving_up_soon(Duration::from_millis(20), 2));
     let client = SctpSocket::bind(loopback(), 5001, options).await.unwrap();
     // A port nobody listens on.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

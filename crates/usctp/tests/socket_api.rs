@@ -28,10 +28,7 @@ async fn send(stream: &mut SctpStream, data: impl Into<Bytes>, info: SendInfo) {
 /// Send information asking the peer to acknowledge at once
 /// (SCTP_SACK_IMMEDIATELY).
 fn ack_now() -> SendInfo {
-    SendInfo {
-        sack_immediately: true,
-        ..SendInfo::default()
-    }
+    SendInfo::default().with_sack_immediately(true)
 }
 
 /// Only the given kind of notification.
@@ -60,10 +57,7 @@ async fn accept_names_the_peer_and_each_end_knows_both_addresses() {
 /// that, new peers are refused until `accept` makes room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_accept_backlog_refuses_peers_until_accept_makes_room() {
-    let options = ListenOptions {
-        backlog: 1,
-        ..ListenOptions::default()
-    };
+    let options = ListenOptions::default().with_backlog(1);
     let listener = SctpListener::bind_with(loopback(), 7, options)
         .await
         .unwrap();
@@ -177,12 +171,10 @@ async fn messages_carry_their_receive_information() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_information_shuts_down_aborts_and_returns_contexts() {
     let (mut client, mut server) = connected(Config::default()).await;
-    let eof = SendInfo {
-        stream: 2,
-        ppid: 5,
-        eof: true,
-        ..SendInfo::default()
-    };
+    let eof = SendInfo::default()
+        .with_stream(2)
+        .with_ppid(5)
+        .with_eof(true);
     send(&mut client, Bytes::from_static(b"last"), eof).await;
     let m = within("last", server.recv()).await.unwrap();
     assert_eq!((&m.data[..], m.stream, m.ppid), (&b"last"[..], 2, 5));
@@ -190,10 +182,7 @@ async fn send_information_shuts_down_aborts_and_returns_contexts() {
     assert_eq!(server.close_reason(), None);
 
     let (mut client, mut server) = connected(Config::default()).await;
-    let abort = SendInfo {
-        abort: true,
-        ..SendInfo::default()
-    };
+    let abort = SendInfo::default().with_abort(true);
     send(&mut client, Bytes::from_static(b"going away"), abort).await;
     assert!(within("abort", server.recv()).await.is_none());
     let Some(AssociationError::PeerAborted(causes)) = server.close_reason() else {
@@ -203,17 +192,11 @@ async fn send_information_shuts_down_aborts_and_returns_contexts() {
 
     // A peer that does not read: its window closes, messages stay queued
     // here, and an abort returns each with its context.
-    let small = Config {
-        receive_window: 8 * 1024,
-        ..Config::default()
-    };
+    let small = Config::default().with_receive_window(8 * 1024);
     let (mut client, _server) = connected_with(small, Config::default()).await;
     client.subscribe(only(|n| n.send_failed = true));
     for context in 0..64 {
-        let info = SendInfo {
-            context,
-            ..SendInfo::default()
-        };
+        let info = SendInfo::default().with_context(context);
         send(&mut client, vec![7; 1000], info).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -239,10 +222,7 @@ async fn send_information_shuts_down_aborts_and_returns_contexts() {
 /// held for it, in order; the socket keeps the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peeloff_takes_the_messages_queued_for_the_association() {
-    let options = ListenOptions {
-        events: only(|n| n.association_change = true),
-        ..ListenOptions::default()
-    };
+    let options = ListenOptions::default().with_events(only(|n| n.association_change = true));
     let mut server = SctpSocket::bind(loopback(), 9, options).await.unwrap();
     let addr = server.local_addr();
     let a = SctpStream::connect(addr, 9, from_loopback(Config::default()))
@@ -367,11 +347,9 @@ async fn status_counters_and_settings_are_readable_and_settable() {
         client.config().await.unwrap().hb_interval,
         Duration::from_secs(5)
     );
-    let bad = Config {
-        rto_min: Duration::from_secs(10),
-        rto_max: Duration::from_secs(1),
-        ..Config::default()
-    };
+    let bad = Config::default()
+        .with_rto_min(Duration::from_secs(10))
+        .with_rto_max(Duration::from_secs(1));
     let e = client.set_config(bad).await.unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
 }
@@ -431,12 +409,12 @@ async fn default_clients_share_an_endpoint_and_explicit_ones_do_not() {
 async fn writes_go_with_the_default_send_information() {
     use tokio::io::AsyncWriteExt;
     let (mut client, mut server) = connected(Config::default()).await;
-    client.set_default_send_info(SendInfo {
-        stream: 2,
-        ppid: 99,
-        unordered: true,
-        ..SendInfo::default()
-    });
+    client.set_default_send_info(
+        SendInfo::default()
+            .with_stream(2)
+            .with_ppid(99)
+            .with_unordered(true),
+    );
     client.write_all(b"written").await.unwrap();
     client.flush().await.unwrap();
     client
@@ -474,10 +452,7 @@ async fn an_abandoned_read_does_not_hide_the_next_message() {
 /// shutdown completes, well before the linger would end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_dropped_unread_lets_its_peer_finish() {
-    let small = Config {
-        receive_window: 64 * 1024,
-        ..Config::default()
-    };
+    let small = Config::default().with_receive_window(64 * 1024);
     let (mut client, mut server) = connected_with(small, Config::default()).await;
     server.set_linger(Some(Duration::from_secs(60)));
     for _ in 0..100 {
@@ -517,10 +492,7 @@ async fn a_cancelled_listen_leaves_the_port_free() {
 #[tokio::test(flavor = "current_thread")]
 async fn endpoints_can_run_on_the_callers_runtime() {
     use usctp::socket::EndpointOptions;
-    let on_runtime = || EndpointOptions {
-        on_current_runtime: true,
-        ..EndpointOptions::default()
-    };
+    let on_runtime = || EndpointOptions::default().with_on_current_runtime(true);
     let server = usctp::Endpoint::bind(loopback(), on_runtime()).unwrap();
     let client = usctp::Endpoint::bind(loopback(), on_runtime()).unwrap();
     let listener = server.listen(7, ListenOptions::default()).await.unwrap();

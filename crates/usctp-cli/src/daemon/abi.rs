@@ -81,6 +81,8 @@ pub(super) fn state_number(s: AssociationState) -> i32 {
         AssociationState::ShutdownReceived => state::SHUTDOWN_RECEIVED,
         AssociationState::ShutdownAckSent => state::SHUTDOWN_ACK_SENT,
         AssociationState::Closed => state::CLOSED,
+        // A state this build does not know: SCTP_EMPTY.
+        _ => 0,
     }
 }
 
@@ -99,6 +101,8 @@ pub(super) fn paddrinfo(
             PathState::Active => 2,
             PathState::PotentiallyFailed => 1,
             PathState::Inactive => 0,
+            // A state this build does not know: SCTP_INACTIVE.
+            _ => 0,
         },
     };
     let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
@@ -252,6 +256,8 @@ pub(super) fn notification(
                 PathChange::Confirmed => n::ADDR_CONFIRMED,
                 PathChange::MadePrimary => n::ADDR_MADE_PRIM,
                 PathChange::PotentiallyFailed => n::ADDR_POTENTIALLY_FAILED,
+                // A change Linux has no number for: not told.
+                _ => return None,
             };
             let address = SocketAddr::new(address.ip(), peer_port);
             finish(
@@ -290,13 +296,13 @@ mod tests {
 
     #[test]
     fn notifications_have_linux_layouts_and_follow_the_subscription() {
-        let up = StreamEvent::Up(Established {
-            outbound_streams: 5,
-            inbound_streams: 6,
-            peer_addresses: vec!["127.0.0.1:9899".parse().unwrap()],
-            local_port: 1,
-            peer_port: 2,
-        });
+        let mut established = Established::default();
+        established.outbound_streams = 5;
+        established.inbound_streams = 6;
+        established.peer_addresses = vec!["127.0.0.1:9899".parse().unwrap()];
+        established.local_port = 1;
+        established.peer_port = 2;
+        let up = StreamEvent::Up(established);
         let mut subscribed = [0u8; 14];
         assert_eq!(notification(&up, &subscribed, 3, 2, addr::AF_INET), None);
         subscribed[1] = 1;
@@ -332,11 +338,10 @@ mod tests {
     fn each_unsent_message_is_its_own_send_failed_notification() {
         use bytes::Bytes;
         use usctp::proto::association::Unsent;
-        let options = usctp::proto::association::SendOptions {
-            unordered: false,
-            sack_immediately: false,
-            context: 9,
-        };
+        let options = usctp::proto::association::SendOptions::default()
+            .with_unordered(false)
+            .with_sack_immediately(false)
+            .with_context(9);
         let unsent = |data: &'static [u8], partly_sent| {
             let mut m = Unsent::never_queued(2, 7, options, Bytes::from_static(data));
             m.partly_sent = partly_sent;

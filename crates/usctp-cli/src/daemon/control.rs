@@ -352,13 +352,11 @@ impl Daemon {
             _ => return Err(errno::EINVAL),
         }
         let port = self.port(sock)?;
-        let options = ListenOptions {
-            config: sock.state().options.config.clone(),
-            backlog: backlog.clamp(1, 4096) as usize,
-            events: Notifications::ALL,
-            linger: None,
-            ..ListenOptions::default()
-        };
+        let options = ListenOptions::default()
+            .with_config(sock.state().options.config.clone())
+            .with_backlog(backlog.clamp(1, 4096) as usize)
+            .with_events(Notifications::ALL)
+            .with_linger(None);
         let listener = self
             .endpoint
             .listen(port, options)
@@ -379,12 +377,10 @@ impl Daemon {
             return Ok(m.commands.clone());
         }
         let port = self.port(sock)?;
-        let options = ListenOptions {
-            config: sock.state().options.config.clone(),
-            events: Notifications::ALL,
-            linger: None,
-            ..ListenOptions::default()
-        };
+        let options = ListenOptions::default()
+            .with_config(sock.state().options.config.clone())
+            .with_events(Notifications::ALL)
+            .with_linger(None);
         let many = self
             .endpoint
             .socket(port, options)
@@ -455,14 +451,12 @@ impl Daemon {
             Phase::Fresh => {}
         }
         let port = sock.state().bound.as_ref().map_or(0, |b| b.1);
-        let options = ConnectOptions {
-            config: sock.state().options.config.clone(),
-            port,
-            events: Notifications::ALL,
-            linger: None,
-            peer_addresses: more,
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions::default()
+            .with_config(sock.state().options.config.clone())
+            .with_port(port)
+            .with_events(Notifications::ALL)
+            .with_linger(None)
+            .with_peer_addresses(more);
         sock.set_phase(Phase::Connecting);
         let daemon = self.clone();
         let sock = sock.clone();

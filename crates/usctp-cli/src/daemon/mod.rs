@@ -82,10 +82,10 @@ const ENDED: usize = 256;
 /// Binds the daemon's socket and serves until idle (or forever).
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let udp = |ip: IpAddr| SocketAddr::new(ip, settings.udp_port);
-    let options = || EndpointOptions {
-        config: settings.config.clone(),
-        pcap: settings.pcap.clone(),
-        ..EndpointOptions::default()
+    let options = || {
+        EndpointOptions::default()
+            .with_config(settings.config.clone())
+            .with_pcap(settings.pcap.clone())
     };
     let endpoint = Endpoint::bind(udp(IpAddr::from([0u16; 8])), options())
         .or_else(|_| Endpoint::bind(udp(IpAddr::from([0u8; 4])), options()))?;

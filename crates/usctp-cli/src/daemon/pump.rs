@@ -325,15 +325,14 @@ fn send_info(header: &Header, defaults: &SendParams) -> SendInfo {
         *defaults
     };
     let f = p.flags;
-    SendInfo {
-        stream: p.stream,
-        ppid: ppid_from_program(p.ppid),
-        unordered: f & abi::flags::UNORDERED != 0,
-        sack_immediately: f & abi::flags::SACK_IMMEDIATELY != 0,
-        eof: f & abi::flags::EOF != 0,
-        abort: f & abi::flags::ABORT != 0,
-        context: p.context,
-    }
+    SendInfo::default()
+        .with_stream(p.stream)
+        .with_ppid(ppid_from_program(p.ppid))
+        .with_unordered(f & abi::flags::UNORDERED != 0)
+        .with_sack_immediately(f & abi::flags::SACK_IMMEDIATELY != 0)
+        .with_eof(f & abi::flags::EOF != 0)
+        .with_abort(f & abi::flags::ABORT != 0)
+        .with_context(p.context)
 }
 
 /// Writes a message to the program in records of at most MAX_PAYLOAD.

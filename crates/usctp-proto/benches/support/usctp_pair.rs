@@ -26,14 +26,10 @@ impl Pair {
     pub fn new() -> Self {
         #[allow(clippy::disallowed_methods)] // the harness's clock starts here
         let now = Instant::now();
-        let config = Config {
-            receive_window: 4 << 20,
-            send_buffer: 4 << 20,
-            // The packet size sctp-proto uses (its INITIAL_MTU, 1228), so
-            // that both stacks carry a 1200-byte message in one packet.
-            max_packet_size: 1228,
-            ..Config::default()
-        };
+        let config = Config::default()
+            .with_receive_window(4 << 20)
+            .with_send_buffer(4 << 20)
+            .with_max_packet_size(1228);
         let mut a = Endpoint::new(config.clone(), 5000, [1; 32], now);
         let mut b = Endpoint::new(config, 9, [2; 32], now);
         b.listen(1);

@@ -15,7 +15,8 @@ impl std::fmt::Display for AssocId {
 }
 
 /// The parameters an association came up with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Established {
     /// Streams this end may send on.
     pub outbound_streams: u16,
@@ -33,6 +34,7 @@ pub struct Established {
 /// SCTP_ADDR_AVAILABLE, _UNREACHABLE, _CONFIRMED and _MADE_PRIM, and RFC 7829
 /// §7's SCTP_ADDR_POTENTIALLY_FAILED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PathChange {
     /// Reachable again after being potentially failed or inactive.
     Available,
@@ -110,6 +112,7 @@ impl std::fmt::Display for Causes<'_> {
 
 /// Something the user should know about an association.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The association is up (SCTP_COMM_UP).
     Up(Established),
@@ -161,6 +164,7 @@ pub enum Event {
 /// What an association has counted (after RFC 6458's
 /// SCTP_GET_ASSOC_STATS, with the loss-recovery counts added).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// SCTP packets sent.
     pub packets_sent: u64,

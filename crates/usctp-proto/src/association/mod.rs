@@ -67,6 +67,7 @@ use crate::serial::Tsn;
 
 /// The state of an association, as RFC 9260 §4 names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AssociationState {
     /// INIT sent, waiting for INIT ACK.
     CookieWait,
@@ -88,6 +89,7 @@ pub enum AssociationState {
 
 /// A packet written into the caller's buffer by `poll_transmit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Transmit {
     /// Where to send it: the peer's IP address and UDP port.
     pub destination: SocketAddr,
@@ -274,6 +276,7 @@ pub struct Association {
 
 /// An association's status (after RFC 6458's SCTP_STATUS).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Status {
     /// The association's id (sstat_assoc_id).
     pub id: AssocId,
@@ -486,7 +489,7 @@ impl Association {
     /// The events of an association that came up (or restarted): the
     /// event itself, then the peer's adaptation layer if it named one.
     fn announce(&mut self, restart: bool) {
-        let info = self.established();
+        let info = self.agreed();
         self.out.event(if restart {
             Event::Restart(info)
         } else {
@@ -522,7 +525,7 @@ impl Association {
         std::mem::take(&mut self.addresses_changed)
     }
 
-    fn established(&self) -> Established {
+    fn agreed(&self) -> Established {
         let (outbound_streams, inbound_streams) = self.streams();
         Established {
             outbound_streams,
@@ -598,6 +601,12 @@ impl Association {
             State::Open(tcb, _) => (tcb.outbound_streams, tcb.inbound_streams),
             State::Closed(_) => (0, 0),
         }
+    }
+
+    /// What the association agreed on when it came up (as
+    /// [`Event::Up`] told it), while it is established.
+    pub fn established(&self) -> Option<Established> {
+        (self.state() == AssociationState::Established).then(|| self.agreed())
     }
 
     /// The peer's transport addresses, primary first.

@@ -17,6 +17,7 @@ pub(crate) const MAX_PATHS: usize = 16;
 
 /// Whether a destination is reachable, as this end judges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PathState {
     /// Reachable (RFC 9260 §8.2 "active").
     Active,

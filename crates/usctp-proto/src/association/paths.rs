@@ -25,6 +25,7 @@ use crate::random::Random;
 /// One peer address as `Association::paths` reports it (after the fields of
 /// RFC 6458's SCTP_GET_PEER_ADDR_INFO).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PathInfo {
     /// The peer's IP address and UDP encapsulation port.
     pub address: SocketAddr,

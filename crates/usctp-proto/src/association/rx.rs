@@ -32,6 +32,7 @@ pub(crate) const SACK_HEADER_LEN: usize = 16;
 /// A message handed to the user, with what RFC 6458's `sctp_rcvinfo`
 /// carries about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Message {
     /// The stream it arrived on.
     pub stream: u16,

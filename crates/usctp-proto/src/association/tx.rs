@@ -87,6 +87,7 @@ struct Outstanding {
 /// A message that was not delivered when the association ended (after
 /// SCTP_SEND_FAILED_EVENT): what of it the peer did not acknowledge.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unsent {
     /// Its stream.
     pub stream: u16,
@@ -106,6 +107,7 @@ pub struct Unsent {
 
 /// How a message is sent (after RFC 6458's `sctp_sndinfo` flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendOptions {
     /// Delivered as soon as it arrives, not in stream order (U bit).
     pub unordered: bool,
@@ -115,6 +117,14 @@ pub struct SendOptions {
     /// A value of the sender's, given back if the message is not delivered
     /// (in [`Unsent::context`]).
     pub context: u32,
+}
+
+crate::with_setters! {
+    SendOptions {
+        with_unordered => unordered: bool,
+        with_sack_immediately => sack_immediately: bool,
+        with_context => context: u32,
+    }
 }
 
 impl Unsent {

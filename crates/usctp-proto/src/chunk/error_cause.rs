@@ -47,6 +47,7 @@ wire_enum! {
 /// One error cause, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
 pub enum ErrorCause {
     /// 1: the stream of the DATA that was refused.
     InvalidStreamIdentifier(u16),

@@ -177,6 +177,7 @@ impl UnknownChunk {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[allow(missing_docs)] // each variant is named after its chunk type
+#[non_exhaustive]
 pub enum Chunk {
     Data(Data),
     Init(Init),

@@ -69,6 +69,7 @@ impl ParamType {
 /// One parameter, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
 pub enum Param {
     /// Opaque to the receiver, echoed in HEARTBEAT ACK.
     HeartbeatInfo(

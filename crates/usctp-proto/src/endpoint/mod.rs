@@ -78,6 +78,7 @@ pub enum ConnectError {
 
 /// Counters of what the endpoint dropped, for diagnostics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EndpointStats {
     /// Datagrams whose checksum failed.
     pub bad_checksum: u64,
@@ -100,6 +101,7 @@ struct Listener {
 
 /// Options for [`Endpoint::connect_with`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// This end's SCTP port; `None`: the endpoint's own port if it has no
     /// association with this peer yet, else a free ephemeral one.
@@ -111,6 +113,14 @@ pub struct ConnectOptions {
     /// Protocol parameters of its own for this association, instead of the
     /// endpoint's.
     pub config: Option<Config>,
+}
+
+crate::with_setters! {
+    ConnectOptions {
+        with_local_port => local_port: Option<u16>,
+        with_peer_addresses => peer_addresses: Vec<IpAddr>,
+        with_config => config: Option<Config>,
+    }
 }
 
 /// The range ephemeral SCTP ports are taken from (the IANA dynamic

@@ -404,10 +404,7 @@ pub fn assert_nothing_set_up(t: &mut Tester) {
 #[track_caller]
 pub fn assert_connect_refused(t: &mut Tester, config: Config) {
     let now = t.now;
-    let options = ConnectOptions {
-        config: Some(config),
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default().with_config(Some(config));
     let refused = t.iut.connect_with(
         now,
         "10.0.0.3:9899".parse().unwrap(),
@@ -599,10 +596,7 @@ pub fn with_outstanding(peer: u32, payload: &'static [u8]) -> (Tester, u32, Asso
 /// T3-rtx): for the test purposes that check those timers and counts,
 /// which RACK-TLP, the default, pre-empts.
 pub fn rfc9260_loss_detection() -> Config {
-    Config {
-        loss_detection: usctp_proto::config::LossDetection::Rfc9260,
-        ..Config::default()
-    }
+    Config::default().with_loss_detection(usctp_proto::config::LossDetection::Rfc9260)
 }
 
 /// An established association whose user has sent `payload`; returns the

@@ -60,10 +60,7 @@ impl Tester {
     /// packet, and a probe would come between them. The probes have tests
     /// of their own (`pmtu.rs`, through `with_probes`).
     pub fn with_config(config: Config, listen: bool) -> Self {
-        let config = Config {
-            path_mtu_limit: None,
-            ..config
-        };
+        let config = config.with_path_mtu_limit(None);
         Self::with_probes(config, listen)
     }
 

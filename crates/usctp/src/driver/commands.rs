@@ -413,11 +413,10 @@ impl Driver {
             ));
         };
         let inbox = inbox.clone();
-        let options = ConnectOptions {
-            local_port: Some(port),
-            peer_addresses,
-            config: None,
-        };
+        let options = ConnectOptions::default()
+            .with_local_port(Some(port))
+            .with_peer_addresses(peer_addresses)
+            .with_config(None);
         let id = self
             .endpoint
             .connect_with(t, to, peer_port, options)

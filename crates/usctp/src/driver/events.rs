@@ -11,9 +11,7 @@ use super::{
     Accepted, Assoc, Connecting, Driver, Listener, Orphaned, StreamSpec, now, sends, wake,
 };
 use crate::inbox::Inbox;
-use crate::proto::association::{
-    AssocId, AssociationError, AssociationState, Established, Event, SendError,
-};
+use crate::proto::association::{AssocId, AssociationError, Established, Event, SendError};
 use crate::socket::StreamEvent;
 
 impl Driver {
@@ -144,6 +142,9 @@ impl Driver {
             Event::PartialDeliveryAborted { stream, ssn } => {
                 self.notify(id, StreamEvent::PartialDeliveryAborted { stream, ssn });
             }
+            // The core's events are open for additions; one this driver
+            // does not know yet has nothing to tell its sockets.
+            other => tracing::debug!(assoc = %id, ?other, "event not handled"),
         }
     }
 
@@ -323,18 +324,7 @@ impl Driver {
         if !entry.shared {
             return None;
         }
-        let assoc = self.endpoint.association(id)?;
-        if assoc.state() != AssociationState::Established {
-            return None;
-        }
-        let (outbound_streams, inbound_streams) = assoc.streams();
-        let established = Established {
-            outbound_streams,
-            inbound_streams,
-            peer_addresses: assoc.peer_addresses(),
-            local_port: assoc.local_port(),
-            peer_port: assoc.peer_port(),
-        };
+        let established = self.endpoint.association(id)?.established()?;
         let inbox = Arc::new(Inbox::new(spec.notifications, usize::MAX));
         entry.inbox.move_items(id, &inbox);
         // It waits on its new inbox from now on, if at all.

@@ -46,6 +46,7 @@ use crate::proto::config::Config;
 /// A message or a notification (RFC 6458 §6.1), in the order they
 /// happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StreamEvent {
     /// A message (or, when partly delivered, a part of one).
     Message(Message),
@@ -163,6 +164,7 @@ impl Notifications {
 
 /// How a message is sent (after RFC 6458 §5.3.4's `sctp_sndinfo`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendInfo {
     /// The stream (snd_sid).
     pub stream: u16,
@@ -183,6 +185,18 @@ pub struct SendInfo {
     pub context: u32,
 }
 
+usctp_proto::with_setters! {
+    SendInfo {
+        with_stream => stream: u16,
+        with_ppid => ppid: u32,
+        with_unordered => unordered: bool,
+        with_sack_immediately => sack_immediately: bool,
+        with_eof => eof: bool,
+        with_abort => abort: bool,
+        with_context => context: u32,
+    }
+}
+
 impl SendInfo {
     /// A message on `stream` with `ppid`, ordered or not; nothing else set.
     pub fn new(stream: u16, ppid: u32, unordered: bool) -> Self {
@@ -195,17 +209,17 @@ impl SendInfo {
     }
 
     pub(crate) fn options(&self) -> SendOptions {
-        SendOptions {
-            unordered: self.unordered,
-            sack_immediately: self.sack_immediately,
-            context: self.context,
-        }
+        SendOptions::default()
+            .with_unordered(self.unordered)
+            .with_sack_immediately(self.sack_immediately)
+            .with_context(self.context)
     }
 }
 
 /// Options for an endpoint: the UDP sockets and what every association on
 /// them shares.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct EndpointOptions {
     /// Protocol parameters for its associations (each can change its own
     /// later).
@@ -225,6 +239,16 @@ pub struct EndpointOptions {
     pub on_current_runtime: bool,
 }
 
+usctp_proto::with_setters! {
+    EndpointOptions {
+        with_config => config: Config,
+        with_also_bind => also_bind: Vec<SocketAddr>,
+        #[cfg(feature = "pcap")]
+        with_pcap => pcap: Option<Arc<Recorder>>,
+        with_on_current_runtime => on_current_runtime: bool,
+    }
+}
+
 impl EndpointOptions {
     pub(crate) fn recorder(&self) -> Option<Arc<Recorder>> {
         #[cfg(feature = "pcap")]
@@ -236,6 +260,7 @@ impl EndpointOptions {
 
 /// Options for a listener or a one-to-many socket.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ListenOptions {
     /// Protocol parameters (for the endpoint `SctpListener::bind_with`
     /// makes).
@@ -261,6 +286,20 @@ pub struct ListenOptions {
     /// How long dropping an accepted stream (or the one-to-many socket)
     /// waits for its graceful shutdown (SO_LINGER); `None` does not wait.
     pub linger: Option<Duration>,
+}
+
+usctp_proto::with_setters! {
+    ListenOptions {
+        with_config => config: Config,
+        with_max_associations => max_associations: usize,
+        with_backlog => backlog: usize,
+        #[cfg(feature = "pcap")]
+        with_pcap => pcap: Option<Arc<Recorder>>,
+        with_also_bind => also_bind: Vec<SocketAddr>,
+        with_events => events: Notifications,
+        with_receive_buffer => receive_buffer: usize,
+        with_linger => linger: Option<Duration>,
+    }
 }
 
 impl Default for ListenOptions {
@@ -293,6 +332,7 @@ impl ListenOptions {
 
 /// Options for starting an association (after SCTP_INITMSG).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// Protocol parameters, including outbound streams, maximum inbound
     /// streams and INIT retransmissions.
@@ -316,6 +356,20 @@ pub struct ConnectOptions {
     /// How long dropping the stream waits for its graceful shutdown to
     /// finish (SO_LINGER); `None` does not wait.
     pub linger: Option<Duration>,
+}
+
+usctp_proto::with_setters! {
+    ConnectOptions {
+        with_config => config: Config,
+        with_local => local: SocketAddr,
+        with_port => port: u16,
+        #[cfg(feature = "pcap")]
+        with_pcap => pcap: Option<Arc<Recorder>>,
+        with_also_bind => also_bind: Vec<SocketAddr>,
+        with_peer_addresses => peer_addresses: Vec<IpAddr>,
+        with_events => events: Notifications,
+        with_linger => linger: Option<Duration>,
+    }
 }
 
 impl Default for ConnectOptions {

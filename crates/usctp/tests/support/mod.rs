@@ -27,13 +27,11 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
 /// answer: every RTO `rto` (twice that at most) and at most
 /// `max_init_retransmits` retransmissions of the INIT.
 pub fn giving_up_soon(rto: Duration, max_init_retransmits: u32) -> Config {
-    Config {
-        rto_initial: rto,
-        rto_min: rto,
-        rto_max: rto * 2,
-        max_init_retransmits,
-        ..Config::default()
-    }
+    Config::default()
+        .with_rto_initial(rto)
+        .with_rto_min(rto)
+        .with_rto_max(rto * 2)
+        .with_max_init_retransmits(max_init_retransmits)
 }
 
 /// `from` sends `text` on stream 0 with PPID `ppid`, and `to` receives it
@@ -52,11 +50,9 @@ pub async fn assert_carried(
 
 /// Connect options from a loopback address, with `config`.
 pub fn from_loopback(config: Config) -> ConnectOptions {
-    ConnectOptions {
-        local: loopback(),
-        config,
-        ..ConnectOptions::default()
-    }
+    ConnectOptions::default()
+        .with_local(loopback())
+        .with_config(config)
 }
 
 /// A listener of default parameters on loopback, SCTP port `port`.
