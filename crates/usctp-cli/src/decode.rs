@@ -118,10 +118,10 @@ pub fn describe(d: &Datagram) -> String {
     }
     if types.is_empty() {
         line.push_str(": malformed: packet holds no chunk");
-    } else if types.len() > 1 {
-        if let Some(alone) = types.iter().find(|t| t.must_be_alone()) {
-            let _ = write!(line, "; malformed: {alone} bundled with other chunks");
-        }
+    } else if types.len() > 1
+        && let Some(alone) = types.iter().find(|t| t.must_be_alone())
+    {
+        let _ = write!(line, "; malformed: {alone} bundled with other chunks");
     }
     line
 }

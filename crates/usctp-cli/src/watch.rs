@@ -34,11 +34,11 @@ impl Watch {
         {
             self.failovers += 1;
         }
-        if self.verbose {
-            if let Some(text) = describe(event) {
-                let t = self.start.elapsed().as_secs_f64();
-                eprintln!("{t:9.3} s  association {id}: {text}");
-            }
+        if self.verbose
+            && let Some(text) = describe(event)
+        {
+            let t = self.start.elapsed().as_secs_f64();
+            eprintln!("{t:9.3} s  association {id}: {text}");
         }
     }
 }

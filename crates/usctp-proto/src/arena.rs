@@ -47,10 +47,10 @@ impl Arena {
         }
         if len <= ARENA {
             // `try_reclaim` succeeds only for a buffer no view shares.
-            if let Some(i) = self.full.iter_mut().position(|b| b.try_reclaim(ARENA)) {
-                if let Some(reused) = self.full.remove(i) {
-                    return reused;
-                }
+            if let Some(i) = self.full.iter_mut().position(|b| b.try_reclaim(ARENA))
+                && let Some(reused) = self.full.remove(i)
+            {
+                return reused;
             }
         }
         while self.full.len() > KEPT {

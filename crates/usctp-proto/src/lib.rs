@@ -63,6 +63,13 @@ pub mod endpoint;
 pub mod random;
 pub mod serial;
 
+pub use association::{
+    AssocId, Association, AssociationError, AssociationState, Established, Event, Message,
+    SendError, SendOptions, Transmit,
+};
+pub use config::{Config, ConfigError};
+pub use endpoint::{ConnectError, ConnectOptions, Endpoint};
+
 /// Where the unit tests' time starts: the one read of the clock in this
 /// crate, test builds only. The code under test never reads it; the tests
 /// pass this instant and later ones derived from it as inputs.

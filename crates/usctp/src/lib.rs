@@ -16,6 +16,28 @@
 //!
 //! The driver (`driver`) is the only code that reads a clock or touches a
 //! socket.
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use usctp::Config;
+//! use usctp::socket::{ConnectOptions, SctpStream};
+//!
+//! # async fn daytime() -> std::io::Result<()> {
+//! // A daytime server as `usctp daytime-server` runs it: UDP 9899, SCTP port 13.
+//! let config = Config::default()
+//!     .with_outbound_streams(5)
+//!     .with_max_inbound_streams(5);
+//! let options = ConnectOptions::default().with_config(config);
+//! let server = "127.0.0.1:9899".parse().unwrap();
+//! let mut stream = SctpStream::connect(server, 13, options).await?;
+//! while let Some(message) = stream.recv().await {
+//!     let text = String::from_utf8_lossy(&message.data);
+//!     println!("stream {}: {text}", message.stream);
+//! }
+//! stream.send(0, 0, Bytes::from_static(b"thanks")).await.ok();
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -25,7 +47,7 @@ pub use usctp_proto::association::{
     AssocId, AssociationError, AssociationState, Established, Message, PathChange, PathInfo,
     PathState, SendError, Unsent,
 };
-pub use usctp_proto::config::Config;
+pub use usctp_proto::config::{Config, ConfigError};
 
 #[cfg(feature = "pcap")]
 pub mod capture;

@@ -84,13 +84,12 @@ impl Pair {
                     .into_iter()
                     .chain(self.a.poll_timeout())
                     .min()
+                    && t <= self.now + Duration::from_millis(250)
                 {
-                    if t <= self.now + Duration::from_millis(250) {
-                        self.now = self.now.max(t);
-                        self.a.handle_timeout(self.now);
-                        self.b.handle_timeout(self.now);
-                        continue;
-                    }
+                    self.now = self.now.max(t);
+                    self.a.handle_timeout(self.now);
+                    self.b.handle_timeout(self.now);
+                    continue;
                 }
                 return read;
             }

@@ -530,16 +530,16 @@ impl Association {
         // A stale cookie may only confirm an association both ends already
         // agree on (D); restarting or resolving a collision from it would
         // let an old COOKIE ECHO replace the association.
-        if resolution != CookieResolution::Established {
-            if let Some(by_us) = cookie.staleness_us(ctx.clock_ms) {
-                let error = Chunk::Error(ErrorChunk {
-                    causes: vec![ErrorCause::StaleCookie {
-                        staleness_us: by_us,
-                    }],
-                });
-                self.out.send(remote, cookie.peer_tag, error);
-                return false;
-            }
+        if resolution != CookieResolution::Established
+            && let Some(by_us) = cookie.staleness_us(ctx.clock_ms)
+        {
+            let error = Chunk::Error(ErrorChunk {
+                causes: vec![ErrorCause::StaleCookie {
+                    staleness_us: by_us,
+                }],
+            });
+            self.out.send(remote, cookie.peer_tag, error);
+            return false;
         }
         let shutting_down = matches!(self.state, State::Open(_, Phase::ShutdownAckSent(_)));
         if resolution == CookieResolution::PeerRestart && shutting_down {

@@ -396,12 +396,11 @@ impl Association {
         assoc.out.send(remote, peer_tag, Chunk::CookieAck);
         // A COOKIE ACK to an unconfirmed address carries a HEARTBEAT
         // behind it (§5.4), which starts confirming the address.
-        if let State::Open(tcb, _) = &mut assoc.state {
-            if let Some(i) = tcb.paths.index_of(remote) {
-                if !tcb.paths.list[i].confirmed {
-                    tcb.send_probe(now, i, true, &mut assoc.random, &mut assoc.out);
-                }
-            }
+        if let State::Open(tcb, _) = &mut assoc.state
+            && let Some(i) = tcb.paths.index_of(remote)
+            && !tcb.paths.list[i].confirmed
+        {
+            tcb.send_probe(now, i, true, &mut assoc.random, &mut assoc.out);
         }
         assoc.announce(false);
         assoc

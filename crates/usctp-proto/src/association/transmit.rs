@@ -112,37 +112,38 @@ impl Association {
                 self.out.queue.pop_front();
             }
             // Nothing joins an oversized COOKIE ECHO.
-            if let (State::Open(tcb, phase), Some((p, remote))) = (&mut self.state, data_path) {
-                if vtag == tcb.peer_tag && size == tcb.packet_size {
-                    // A due or pending delayed SACK rides along (§6: SACKs are bundled
-                    // with outgoing DATA where possible).
-                    // It is cut to the room left, and waits for the next
-                    // packet when not even its header fits.
-                    if tcb.acks.wanted()
-                        && destination == tcb.acks.to()
-                        && w.remaining() >= SACK_HEADER_LEN
-                    {
-                        let sack = tcb.rx.sack(w.remaining());
-                        if w.push(&Chunk::Sack(sack)).is_ok() {
-                            self.counters.control_chunks_sent += 1;
-                            self.counters.sacks_sent += 1;
-                            // What must follow the SACK goes now, or as
-                            // the first control chunks of the next packet.
-                            for chunk in tcb.acks.sent() {
-                                if w.push(&chunk).is_err() {
-                                    self.out.queue.push_front(Queued {
-                                        destination,
-                                        vtag,
-                                        chunk,
-                                    });
-                                }
+            if let (State::Open(tcb, phase), Some((p, remote))) = (&mut self.state, data_path)
+                && vtag == tcb.peer_tag
+                && size == tcb.packet_size
+            {
+                // A due or pending delayed SACK rides along (§6: SACKs are bundled
+                // with outgoing DATA where possible).
+                // It is cut to the room left, and waits for the next
+                // packet when not even its header fits.
+                if tcb.acks.wanted()
+                    && destination == tcb.acks.to()
+                    && w.remaining() >= SACK_HEADER_LEN
+                {
+                    let sack = tcb.rx.sack(w.remaining());
+                    if w.push(&Chunk::Sack(sack)).is_ok() {
+                        self.counters.control_chunks_sent += 1;
+                        self.counters.sacks_sent += 1;
+                        // What must follow the SACK goes now, or as
+                        // the first control chunks of the next packet.
+                        for chunk in tcb.acks.sent() {
+                            if w.push(&chunk).is_err() {
+                                self.out.queue.push_front(Queued {
+                                    destination,
+                                    vtag,
+                                    chunk,
+                                });
                             }
                         }
                     }
-                    let can_send = phase.sends_data() && tcb.paths.data_path_open();
-                    if destination == remote && can_send {
-                        tcb.tx.fill(now, &mut w, &mut tcb.paths.list, p);
-                    }
+                }
+                let can_send = phase.sends_data() && tcb.paths.data_path_open();
+                if destination == remote && can_send {
+                    tcb.tx.fill(now, &mut w, &mut tcb.paths.list, p);
                 }
             }
             if w.is_empty() {

@@ -497,10 +497,10 @@ impl Tx {
         // §7.2.1: after an idle period of an RTO, cwnd shrinks back.
         if path.flight == 0 {
             path.progress_at = Some(now);
-            if let Some(last) = path.last_data {
-                if now.saturating_duration_since(last) > path.rto.rto() {
-                    path.cwnd = path.cwnd.min(path.initial_cwnd(self.max_payload()));
-                }
+            if let Some(last) = path.last_data
+                && now.saturating_duration_since(last) > path.rto.rto()
+            {
+                path.cwnd = path.cwnd.min(path.initial_cwnd(self.max_payload()));
             }
         }
         let probe = std::mem::take(&mut self.probe_due);
@@ -789,10 +789,10 @@ impl Tx {
         // §7.2.1, §7.2.2: grow cwnd on new acks, only when it was in use.
         if outcome.advanced {
             for (i, p) in paths.iter_mut().enumerate() {
-                if let Some(exit) = p.fast_recovery_exit {
-                    if cum >= exit {
-                        p.fast_recovery_exit = None;
-                    }
+                if let Some(exit) = p.fast_recovery_exit
+                    && cum >= exit
+                {
+                    p.fast_recovery_exit = None;
                 }
                 if acked[i] == 0 || p.fast_recovery_exit.is_some() {
                     continue;

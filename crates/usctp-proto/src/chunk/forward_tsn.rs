@@ -131,7 +131,7 @@ impl<E: Entry> ForwardTsnOf<E> {
     pub(crate) fn parse(value: Bytes) -> Result<Self, Error> {
         let mut r = Reader::new(value, E::CHUNK);
         let new_cumulative_tsn = Tsn(r.u32()?);
-        if r.remaining() % E::SIZE != 0 {
+        if !r.remaining().is_multiple_of(E::SIZE) {
             return Err(Error::BadLength {
                 what: E::CHUNK,
                 length: 8 + r.remaining(),

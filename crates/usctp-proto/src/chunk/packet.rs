@@ -156,10 +156,10 @@ impl Packet {
     /// RFC 9260 §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE must be the only
     /// chunk of their packet.
     pub fn check_bundling(&self) -> Result<(), Error> {
-        if self.chunks.len() > 1 {
-            if let Some(c) = self.chunks.iter().find(|c| c.chunk_type().must_be_alone()) {
-                return Err(Error::NotBundlable(c.chunk_type()));
-            }
+        if self.chunks.len() > 1
+            && let Some(c) = self.chunks.iter().find(|c| c.chunk_type().must_be_alone())
+        {
+            return Err(Error::NotBundlable(c.chunk_type()));
         }
         Ok(())
     }

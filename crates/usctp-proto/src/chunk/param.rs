@@ -325,7 +325,7 @@ fn exact<const N: usize>(what: &'static str, r: &mut Reader) -> Result<[u8; N], 
 
 /// A list of 16-bit values; an odd trailing byte is an error.
 pub(crate) fn u16_list(what: &'static str, r: &mut Reader) -> Result<Vec<u16>, Error> {
-    if r.remaining() % 2 != 0 {
+    if !r.remaining().is_multiple_of(2) {
         return Err(Error::BadLength {
             what,
             length: 4 + r.remaining(),

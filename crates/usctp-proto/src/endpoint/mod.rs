@@ -593,10 +593,10 @@ impl Endpoint {
     /// (see `association::liveness`). Debug builds and fuzz targets only.
     #[cfg(any(debug_assertions, fuzzing))]
     fn assert_live(&self, id: AssocId) {
-        if let Some(assoc) = self.table.get(id) {
-            if let Some(why) = assoc.liveness_violation() {
-                panic!("liveness: association {id} in {:?}: {why}", assoc.state());
-            }
+        if let Some(assoc) = self.table.get(id)
+            && let Some(why) = assoc.liveness_violation()
+        {
+            panic!("liveness: association {id} in {:?}: {why}", assoc.state());
         }
     }
 

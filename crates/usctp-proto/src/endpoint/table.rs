@@ -257,10 +257,10 @@ impl Table {
     /// The association `next_ready` gave has nothing to send until acted
     /// on again.
     pub fn idle(&mut self) {
-        if let Some(id) = self.ready.pop_front() {
-            if let Some(entry) = self.entries.get_mut(&id) {
-                entry.ready = false;
-            }
+        if let Some(id) = self.ready.pop_front()
+            && let Some(entry) = self.entries.get_mut(&id)
+        {
+            entry.ready = false;
         }
     }
 

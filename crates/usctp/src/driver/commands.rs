@@ -124,11 +124,11 @@ pub(crate) enum Command {
 impl Driver {
     /// Starts a graceful shutdown of `id`: what was sent goes first.
     pub(super) fn shutdown(&mut self, id: AssocId, t: Instant) {
-        if let Some(entry) = self.assocs.get_mut(&id) {
-            if !entry.blocked.is_empty() {
-                entry.shutdown_after_blocked = true;
-                return;
-            }
+        if let Some(entry) = self.assocs.get_mut(&id)
+            && !entry.blocked.is_empty()
+        {
+            entry.shutdown_after_blocked = true;
+            return;
         }
         if let Some(mut assoc) = self.endpoint.association_mut(id) {
             assoc.shutdown(t);
@@ -156,10 +156,10 @@ impl Driver {
             }
             Command::Unlisten { port } => self.unlisten(port, t),
             Command::Accepted { port } => {
-                if let Some(Listener::OneToOne { queue, .. }) = self.listeners.get(&port) {
-                    if queue.len() < queue.backlog {
-                        self.endpoint.pause_accepting(port, false);
-                    }
+                if let Some(Listener::OneToOne { queue, .. }) = self.listeners.get(&port)
+                    && queue.len() < queue.backlog
+                {
+                    self.endpoint.pause_accepting(port, false);
                 }
             }
             Command::Send { id, message, reply } => {

@@ -287,11 +287,11 @@ impl Driver {
     pub(super) fn closed(&mut self, id: AssocId, error: Option<AssociationError>) {
         // Deliver what arrived before the end (its window no longer
         // matters).
-        if let Some(entry) = self.assocs.get(&id) {
-            if let Some(mut assoc) = self.endpoint.association_mut(id) {
-                while let Some(message) = assoc.recv_held() {
-                    entry.inbox.push(id, StreamEvent::Message(message));
-                }
+        if let Some(entry) = self.assocs.get(&id)
+            && let Some(mut assoc) = self.endpoint.association_mut(id)
+        {
+            while let Some(message) = assoc.recv_held() {
+                entry.inbox.push(id, StreamEvent::Message(message));
             }
         }
         let Some(mut entry) = self.assocs.remove(&id) else {

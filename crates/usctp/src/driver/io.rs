@@ -176,10 +176,10 @@ impl RecvBuffers {
 
 impl Drop for RecvBuffers {
     fn drop(&mut self) {
-        if let Ok(mut spare) = SPARE_RECV_BUFFERS.lock() {
-            if spare.len() < SPARE_RECV_KEPT {
-                spare.push(std::mem::take(&mut self.data));
-            }
+        if let Ok(mut spare) = SPARE_RECV_BUFFERS.lock()
+            && spare.len() < SPARE_RECV_KEPT
+        {
+            spare.push(std::mem::take(&mut self.data));
         }
     }
 }

@@ -243,10 +243,11 @@ impl Driver {
         entry.blocked = queue;
         // A shutdown asked for while messages waited starts now that they
         // are all in the send buffer.
-        if entry.blocked.is_empty() && std::mem::take(&mut entry.shutdown_after_blocked) {
-            if let Some(mut assoc) = self.endpoint.association_mut(id) {
-                assoc.shutdown(now());
-            }
+        if entry.blocked.is_empty()
+            && std::mem::take(&mut entry.shutdown_after_blocked)
+            && let Some(mut assoc) = self.endpoint.association_mut(id)
+        {
+            assoc.shutdown(now());
         }
     }
 }

@@ -285,10 +285,10 @@ impl Sim {
                 let mut lost = self.drop_indices.contains(&index)
                     || self.rng.random_bool(self.link.loss)
                     || fate == Fate::BlackHole;
-                if let Some(filter) = &mut self.drop_if {
-                    if let Ok(packet) = Packet::parse(bytes.clone()) {
-                        lost |= filter(&packet);
-                    }
+                if let Some(filter) = &mut self.drop_if
+                    && let Ok(packet) = Packet::parse(bytes.clone())
+                {
+                    lost |= filter(&packet);
                 }
                 // Serialization: the datagram occupies the link for its
                 // length at the link rate, lost or not.
