@@ -12,7 +12,7 @@ use usctp::capture::Recorder;
 use usctp::proto::config::Config;
 use usctp::socket::ConnectOptions;
 
-use crate::services::{Addresses, client_endpoint, now, report};
+use crate::services::{Addresses, client_endpoint, now};
 
 /// What to measure.
 pub struct Job {
@@ -51,14 +51,12 @@ pub async fn run(
         result.map_err(io::Error::other)??;
     }
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
-    report(
-        job.json,
-        &[
-            ("handshakes", job.count.to_string()),
-            ("seconds", format!("{seconds:.6}")),
-            ("per_second", format!("{:.1}", job.count as f64 / seconds)),
-        ],
-    );
+    let handshakes = crate::report::Handshakes {
+        handshakes: job.count,
+        seconds: crate::report::rounded(seconds, 6),
+        per_second: crate::report::rounded(job.count as f64 / seconds, 1),
+    };
+    crate::report::print(job.json, &handshakes);
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod daytime;
 mod decode;
 mod duration;
 mod handshakes;
+mod report;
 mod run;
 mod services;
 mod watch;

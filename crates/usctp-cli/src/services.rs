@@ -17,6 +17,7 @@ use usctp::socket::{
     SctpStream, StreamEvent,
 };
 
+use crate::report::{self, rounded};
 use crate::watch::Watch;
 
 /// `--driver-thread`: each endpoint's driver on a thread of its own.
@@ -106,20 +107,6 @@ fn drain(watch: &mut Watch, stream: &mut SctpStream) {
     }
 }
 
-/// One line of measurements, human or JSON.
-pub(crate) fn report(json: bool, fields: &[(&str, String)]) {
-    if json {
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("\"{k}\": {v}"))
-            .collect();
-        say!("{{{}}}", body.join(", "));
-    } else {
-        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        say!("{}", body.join(" "));
-    }
-}
-
 /// Discard: counts what arrives and reports each association when it ends.
 pub async fn discard_server(
     listener: SctpListener,
@@ -170,15 +157,13 @@ pub async fn discard_server(
 /// What a discard server prints for one association.
 fn report_discarded(json: bool, bytes: usize, messages: usize, took: Duration) {
     let seconds = took.as_secs_f64().max(1e-9);
-    report(
-        json,
-        &[
-            ("bytes", bytes.to_string()),
-            ("messages", messages.to_string()),
-            ("seconds", format!("{seconds:.6}")),
-            ("MBps", format!("{:.3}", bytes as f64 / seconds / 1e6)),
-        ],
-    );
+    let discarded = report::Discarded {
+        bytes,
+        messages,
+        seconds: rounded(seconds, 6),
+        mbps: rounded(bytes as f64 / seconds / 1e6, 3),
+    };
+    report::print(json, &discarded);
 }
 
 /// The endpoint a client subcommand runs on: bound to `--local` (any
@@ -320,22 +305,20 @@ pub async fn ping(
         watch.note(id, &event);
     }
     rtts.sort_unstable();
-    let percentile = |p: f64| -> u128 {
+    let percentile = |p: f64| -> u64 {
         rtts.get(((rtts.len() as f64 - 1.0) * p).round() as usize)
-            .map_or(0, |d| d.as_micros())
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
     };
-    report(
-        out.json,
-        &[
-            ("messages", count.to_string()),
-            ("mismatches", mismatches.to_string()),
-            ("rtt_us_p50", percentile(0.5).to_string()),
-            ("rtt_us_p99", percentile(0.99).to_string()),
-            ("rtt_us_max", percentile(1.0).to_string()),
-            ("path", format!("\"{path}\"")),
-            ("failovers", watch.failovers.to_string()),
-        ],
-    );
+    let ping = report::Ping {
+        messages: count,
+        mismatches,
+        rtt_us_p50: percentile(0.5),
+        rtt_us_p99: percentile(0.99),
+        rtt_us_max: percentile(1.0),
+        path,
+        failovers: watch.failovers,
+    };
+    report::print(out.json, &ping);
     if mismatches > 0 {
         return Err(io::Error::other(format!("{mismatches} echoes differed")));
     }
@@ -401,30 +384,22 @@ pub async fn bench(
         total
     };
     let seconds = start.elapsed().as_secs_f64().max(1e-9);
-    report(
-        out.json,
-        &[
-            ("bytes", total.bytes.to_string()),
-            ("messages", total.messages.to_string()),
-            ("seconds", format!("{seconds:.6}")),
-            ("MBps", format!("{:.3}", total.bytes as f64 / seconds / 1e6)),
-            ("failovers", total.failovers.to_string()),
-            ("associations", count.to_string()),
-            // How losses were recovered (summed over the associations).
-            ("retransmitted_chunks", total.retransmitted.to_string()),
-            ("fast_retransmits", total.fast_retransmits.to_string()),
-            ("t3_expiries", total.t3_expiries.to_string()),
-            (
-                "lost_retransmissions",
-                total.lost_retransmissions.to_string(),
-            ),
-            ("loss_probes", total.loss_probes.to_string()),
-            ("gap_blocks_received", total.gap_blocks.to_string()),
-            // The smallest packet size path MTU discovery left any
-            // association at (its primary path), SCTP bytes.
-            ("path_mtu", total.path_mtu.to_string()),
-        ],
-    );
+    let bench = report::Bench {
+        bytes: total.bytes,
+        messages: total.messages,
+        seconds: rounded(seconds, 6),
+        mbps: rounded(total.bytes as f64 / seconds / 1e6, 3),
+        failovers: total.failovers,
+        associations: count,
+        retransmitted_chunks: total.retransmitted,
+        fast_retransmits: total.fast_retransmits,
+        t3_expiries: total.t3_expiries,
+        lost_retransmissions: total.lost_retransmissions,
+        loss_probes: total.loss_probes,
+        gap_blocks_received: total.gap_blocks,
+        path_mtu: total.path_mtu,
+    };
+    report::print(out.json, &bench);
     Ok(())
 }
 
