@@ -52,6 +52,42 @@ fn the_demo_prints_the_classic_output() {
     );
 }
 
+/// With RUST_LOG, the state machine says what happens to each association,
+/// inside the span of the endpoint it runs on; without it, nothing.
+#[test]
+fn the_log_shows_each_association_event_in_its_endpoint_span() {
+    let out = Command::new(USCTP)
+        .arg("demo")
+        .env("RUST_LOG", "usctp=debug")
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let log = String::from_utf8(out.stderr).unwrap();
+    let events: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("association event assoc="))
+        .collect();
+    for wanted in [
+        "event=Up(",
+        "event=ShutdownStarted",
+        "event=ShutdownComplete",
+    ] {
+        let line = events
+            .iter()
+            .find(|l| l.contains(wanted))
+            .unwrap_or_else(|| panic!("no {wanted} in:\n{log}"));
+        assert!(line.contains("usctp_endpoint{local=[127.0.0.1:"), "{line}");
+    }
+    let quiet = Command::new(USCTP)
+        .arg("demo")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_success(&quiet);
+    let quiet_log = String::from_utf8(quiet.stderr).unwrap();
+    assert!(!quiet_log.contains("association event"), "{quiet_log}");
+}
+
 /// Runs a `usctp` server subcommand on a free loopback port, then a client
 /// subcommand against it; returns both outputs.
 fn serve_and_run(server: &[&str], client: &[&str]) -> (Output, Output) {

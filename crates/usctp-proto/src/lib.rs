@@ -46,11 +46,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-/// A `tracing` event with the `tracing` feature, nothing without it.
+/// A `tracing` event with the `tracing` feature, nothing without it:
+/// `trace!` for what happens per packet (drops and their reasons, each
+/// retransmission), `debug!` for what happens to an association (its
+/// events: state changes, path changes, the end; T3-rtx expiries).
 macro_rules! trace {
     ($($arg:tt)*) => {
         #[cfg(feature = "tracing")]
         tracing::trace!($($arg)*);
+    };
+}
+
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        #[cfg(feature = "tracing")]
+        tracing::debug!($($arg)*);
     };
 }
 

@@ -117,6 +117,12 @@ impl Table {
             self.ready.push_back(id);
         }
         while let Some(event) = entry.assoc.poll_event() {
+            // Every user event passes here, with its association: the
+            // state changes (up, restart, shutdown, the end and why), path
+            // changes, send failures.
+            if !matches!(event, Event::Readable | Event::Writable) {
+                debug!(assoc = %id, peer_port = entry.assoc.peer_port(), ?event, "association event");
+            }
             events.push_back((id, event));
         }
         if entry.assoc.take_addresses_changed() {

@@ -105,7 +105,6 @@ impl Driver {
     }
 
     pub(super) fn event(&mut self, id: AssocId, event: Event) {
-        tracing::debug!(assoc = %id, ?event, "event");
         match event {
             Event::Up(established) => self.up(id, established),
             Event::CantStart(error) => self.cant_start(id, error),

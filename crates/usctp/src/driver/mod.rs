@@ -233,6 +233,9 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
     let (started, ready) = std::sync::mpsc::channel();
     let sockets = spawn.sockets;
     let recorder = spawn.recorder;
+    // Everything the driver and the core log for this endpoint is inside
+    // its span (the core adds each association's id to its events).
+    let span = tracing::debug_span!("usctp_endpoint", local = ?local_addrs);
     let handle = Handle {
         commands,
         local_addrs: Arc::new(local_addrs),
@@ -248,7 +251,7 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
             .map(Io::from_std)
             .collect::<std::io::Result<Vec<Io>>>()?;
         let driver = Driver::new(sockets, endpoint, (rx, weak_commands), recorder);
-        runtime.spawn(driver.run());
+        runtime.spawn(tracing::Instrument::instrument(driver.run(), span));
         return Ok(handle);
     }
     std::thread::Builder::new()
@@ -275,9 +278,8 @@ pub(crate) fn spawn(spawn: Spawn) -> std::io::Result<Handle> {
                     }
                 };
                 let _ = started.send(Ok(()));
-                Driver::new(sockets, endpoint, (rx, weak_commands), recorder)
-                    .run()
-                    .await;
+                let driver = Driver::new(sockets, endpoint, (rx, weak_commands), recorder);
+                tracing::Instrument::instrument(driver.run(), span).await;
             });
         })?;
     ready

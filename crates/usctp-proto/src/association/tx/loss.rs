@@ -75,6 +75,11 @@ impl Tx {
             }
             o.fast_retransmitted = true;
             self.stats.fast_retransmits += 1;
+            trace!(
+                tsn = tsn,
+                path = o.path,
+                "fast retransmit: three miss indications"
+            );
             o.in_flight = false;
             self.rack.left_flight(o.xmit);
             self.flight -= len;
@@ -112,6 +117,11 @@ impl Tx {
             return false;
         }
         self.stats.t3_expiries += 1;
+        debug!(
+            path = p,
+            flight = self.flight,
+            "T3-rtx expired: outstanding chunks marked for retransmission"
+        );
         let path = &mut paths[p];
         cc::on_timeout(path, self.max_payload(), self.congestion);
         path.fast_recovery_exit = None;
@@ -186,6 +196,11 @@ impl Tx {
         o.fast_retransmitted = true;
         o.in_flight = false;
         self.stats.fast_retransmits += 1;
+        trace!(
+            tsn = tsn,
+            path = o.path,
+            "retransmit: RACK found the chunk lost"
+        );
         self.flight -= len;
         self.retransmit.insert(tsn);
         self.fast_retransmit_due = true;
@@ -214,6 +229,7 @@ impl Tx {
         self.rack.probe_out = true;
         self.probe_due = true;
         self.stats.loss_probes += 1;
+        trace!("RACK-TLP loss probe due");
         let new_fits = self
             .pending
             .front()
