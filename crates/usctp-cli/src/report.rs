@@ -35,6 +35,14 @@ pub struct Ping {
     pub path: String,
     /// Changes of the primary path seen.
     pub failovers: usize,
+    /// SCTP packets this end sent on the association.
+    pub packets_sent: u64,
+    /// SCTP packets this end received on it.
+    pub packets_received: u64,
+    /// DATA chunks this end sent again.
+    pub retransmitted_chunks: u64,
+    /// T3-rtx expiries at this end.
+    pub t3_expiries: u64,
 }
 
 /// `bench`: bulk transfer over one association or several.
@@ -162,17 +170,21 @@ mod tests {
             rtt_us_max: 95,
             path: "[::1]:9899".into(),
             failovers: 1,
+            packets_sent: 7,
+            packets_received: 6,
+            retransmitted_chunks: 0,
+            t3_expiries: 0,
         };
         let json = one_line(&ping);
         assert_eq!(
             json,
-            r#"{"messages": 3, "mismatches": 0, "rtt_us_p50": 40, "rtt_us_p99": 90, "rtt_us_max": 95, "path": "[::1]:9899", "failovers": 1}"#
+            r#"{"messages": 3, "mismatches": 0, "rtt_us_p50": 40, "rtt_us_p99": 90, "rtt_us_max": 95, "path": "[::1]:9899", "failovers": 1, "packets_sent": 7, "packets_received": 6, "retransmitted_chunks": 0, "t3_expiries": 0}"#
         );
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["path"], "[::1]:9899");
         assert_eq!(
             words(&ping),
-            "messages=3 mismatches=0 rtt_us_p50=40 rtt_us_p99=90 rtt_us_max=95 path=[::1]:9899 failovers=1"
+            "messages=3 mismatches=0 rtt_us_p50=40 rtt_us_p99=90 rtt_us_max=95 path=[::1]:9899 failovers=1 packets_sent=7 packets_received=6 retransmitted_chunks=0 t3_expiries=0"
         );
         let d = Discarded {
             bytes: 10,

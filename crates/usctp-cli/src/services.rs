@@ -300,6 +300,7 @@ pub async fn ping(
         .await
         .and_then(|s| s.primary)
         .map_or_else(|| "none".to_string(), |p| p.address.to_string());
+    let counters = stream.counters().await.unwrap_or_default();
     stream.shutdown();
     while let Some(event) = stream.next_event().await {
         watch.note(id, &event);
@@ -317,6 +318,10 @@ pub async fn ping(
         rtt_us_max: percentile(1.0),
         path,
         failovers: watch.failovers,
+        packets_sent: counters.packets_sent,
+        packets_received: counters.packets_received,
+        retransmitted_chunks: counters.retransmitted_chunks,
+        t3_expiries: counters.t3_expiries,
     };
     report::print(out.json, &ping);
     if mismatches > 0 {

@@ -480,12 +480,14 @@ impl Endpoint {
         // bundling one with other chunks is discarded whole, in any state
         // (ETSI BDC-i-7-2 and -7-3 accept this; the sender retransmits).
         if packet.check_bundling().is_err() {
+            trace!(%remote, "dropped: INIT, INIT ACK or SHUTDOWN COMPLETE bundled (§6.10)");
             self.stats.malformed += 1;
             return;
         }
         // §3.1: SCTP port 0 is never used, so nothing from it (or to it) is
         // taken or answered.
         if packet.header.src_port == 0 || packet.header.dst_port == 0 {
+            trace!(%remote, "dropped: SCTP port 0 (§3.1)");
             self.stats.malformed += 1;
             return;
         }
@@ -495,6 +497,7 @@ impl Endpoint {
         let unicast =
             |a: IpAddr| !a.is_multicast() && !matches!(a, IpAddr::V4(v4) if v4.is_broadcast());
         if ip.is_unspecified() || !unicast(ip) || local.is_some_and(|l| !unicast(l)) {
+            trace!(%remote, "dropped: not unicast (§8.4 (1))");
             return;
         }
         self.rotate_keys(now);
@@ -522,6 +525,10 @@ impl Endpoint {
         if let Some(local) = self.arrived_at {
             assoc.note_local_address(local);
         }
+        // What the association logs while it handles the packet is in its
+        // span: its id and peer.
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("association", id = %id, peer = %remote).entered();
         assoc.handle_packet(now, remote, packet, &mut ctx);
         self.table.settle(id, &mut self.events);
     }
@@ -534,6 +541,10 @@ impl Endpoint {
         // endpoint in a loop.
         for id in self.table.due(now) {
             if let Some(assoc) = self.table.get_mut(id) {
+                #[cfg(feature = "tracing")]
+                let _span =
+                    tracing::debug_span!("association", id = %id, peer_port = assoc.peer_port())
+                        .entered();
                 assoc.handle_timeout(now);
             }
             self.table.settle(id, &mut self.events);

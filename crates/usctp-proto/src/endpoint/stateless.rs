@@ -151,7 +151,9 @@ impl Endpoint {
         let ours = self.serves(header.dst_port);
         let accepts = self.accepts(header.dst_port);
         match OutOfTheBlue::classify(&packet, ours) {
-            OutOfTheBlue::Discard => {}
+            OutOfTheBlue::Discard => {
+                trace!(%remote, port = header.dst_port, "dropped: out of the blue (§8.4)");
+            }
             OutOfTheBlue::Init => {
                 let Some(Chunk::Init(init)) = packet.chunks.first() else {
                     return;
@@ -268,7 +270,10 @@ impl Endpoint {
                 (c, stale)
             }
             // Forged, modified or truncated: discarded silently.
-            Err(CookieError::Forged | CookieError::Malformed | CookieError::Stale { .. }) => {
+            Err(
+                _e @ (CookieError::Forged | CookieError::Malformed | CookieError::Stale { .. }),
+            ) => {
+                trace!(%remote, error = %_e, "dropped: COOKIE ECHO");
                 return;
             }
         };
@@ -278,6 +283,7 @@ impl Endpoint {
             || cookie.local_port != header.dst_port
             || cookie.peer_port != header.src_port
         {
+            trace!(%remote, "dropped: COOKIE ECHO with another tag or ports than its cookie's");
             return;
         }
         // The peer may come back from another of its addresses.
