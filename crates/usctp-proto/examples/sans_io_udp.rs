@@ -58,12 +58,18 @@ impl Driver {
         })
     }
 
-    /// Steps 1 and 2: sends what is due, then waits at most `most` for one
-    /// datagram or the core's next deadline.
-    fn turn(&mut self, most: Duration) -> std::io::Result<()> {
+    /// Step 1: sends every datagram the core has ready.
+    fn flush(&mut self) -> std::io::Result<()> {
         while let Some(t) = self.endpoint.poll_transmit(now(), &mut self.buf) {
             self.socket.send_to(&self.buf[..t.size], t.destination)?;
         }
+        Ok(())
+    }
+
+    /// Steps 1 and 2: sends what is due, then waits at most `most` for one
+    /// datagram or the core's next deadline.
+    fn turn(&mut self, most: Duration) -> std::io::Result<()> {
+        self.flush()?;
         let t = now();
         let wait = self
             .endpoint
@@ -97,8 +103,8 @@ fn serve(mut server: Driver) -> std::io::Result<()> {
             match event {
                 Event::Readable => echo(&mut server.endpoint, id),
                 Event::ShutdownComplete | Event::Lost(_) => {
-                    // Send the SHUTDOWN COMPLETE before leaving.
-                    server.turn(Duration::ZERO)?;
+                    // Whatever the end queued (an ABORT, say) goes out first.
+                    server.flush()?;
                     return Ok(());
                 }
                 _ => {}
@@ -174,6 +180,10 @@ fn main() -> std::io::Result<()> {
             closed |= matches!(event, Event::ShutdownComplete | Event::Lost(_));
         }
     }
+    // The SHUTDOWN ACK that ended the association was answered with a
+    // SHUTDOWN COMPLETE the core has queued: send it, or the server keeps
+    // retransmitting its SHUTDOWN ACK (§9.2) until it gives up.
+    client.flush()?;
     println!("{echoed} echoes; shut down: {closed}");
     serving.join().expect("the server thread")?;
     if echoed == words.len() && closed {
