@@ -12,6 +12,7 @@ macro_rules! say {
 }
 
 mod cat;
+mod conformance;
 mod daemon;
 mod daytime;
 mod decode;
@@ -216,6 +217,51 @@ enum Command {
         /// others share the first one's UDP port).
         #[arg(long)]
         local: Vec<SocketAddr>,
+    },
+    /// Play the ETSI TS 102 369 test purposes black-box against an SCTP
+    /// implementation over UDP, judging each by RFC 9260.
+    Conformance {
+        /// The implementation's HOST:UDPPORT.
+        target: String,
+        /// Its SCTP port, where it runs an echo service (every message back
+        /// on its stream, with its PPID and unordered flag).
+        #[arg(long, default_value_t = 7)]
+        port: u16,
+        /// Play only these groups (AS, IMH, …), purpose ids or id prefixes;
+        /// comma-separated or repeated.
+        #[arg(long)]
+        only: Vec<String>,
+        /// List the purposes and how each is played, and exit.
+        #[arg(long)]
+        list: bool,
+        /// The seed of the tester's tags, TSNs and ports (printed when not
+        /// given, to repeat a run).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also play the purposes that wait for the implementation to give
+        /// up (up to --give-up each).
+        #[arg(long)]
+        long: bool,
+        /// A second local address for the multi-homed purposes (default on
+        /// IPv4 loopback: a 127/8 neighbour).
+        #[arg(long)]
+        alternate: Option<std::net::IpAddr>,
+        /// One JSON document: the run and one object per purpose.
+        #[arg(long)]
+        json: bool,
+        /// How long an answer due at once may take.
+        #[arg(long, default_value = "2s")]
+        reply_timeout: Millis,
+        /// Silence this long counts as no answer.
+        #[arg(long, default_value = "1s")]
+        quiet: Millis,
+        /// How long an answer due to a timer (T1, T2, T3, the SACK delay)
+        /// may take.
+        #[arg(long, default_value = "5s")]
+        timer_timeout: Millis,
+        /// How long the long purposes wait for the implementation to give up.
+        #[arg(long, default_value = "10m")]
+        give_up: Seconds,
     },
     /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
     Decode {
@@ -498,6 +544,43 @@ fn main() -> ExitCode {
         Command::Daemon { detach: true, .. } => {
             run::detach(std::env::args_os().skip(1), cli.verbose)
         }
+        Command::Conformance {
+            target,
+            port,
+            only,
+            list,
+            seed,
+            long,
+            alternate,
+            json,
+            reply_timeout,
+            quiet,
+            timer_timeout,
+            give_up,
+        } => conformance_target(&target).and_then(|target| {
+            let options = conformance::Options {
+                target,
+                port,
+                only,
+                list,
+                seed: seed.unwrap_or_else(clock_seed),
+                long,
+                alternate,
+                timing: conformance::Timing {
+                    reply: reply_timeout.0,
+                    quiet: quiet.0,
+                    timer: timer_timeout.0,
+                    give_up: give_up.0,
+                },
+                json,
+                pcap: cli.pcap.clone(),
+            };
+            if conformance::run(&options)? {
+                Ok(())
+            } else {
+                anyhow::bail!("the implementation failed test purposes")
+            }
+        }),
         command => run_async(command, &cli.protocol, cli.verbose, cli.pcap.as_deref()),
     };
     match result {
@@ -694,8 +777,8 @@ fn run_async(
                 };
                 daemon::serve(settings).await
             }
-            Command::Decode { .. } | Command::Run { .. } => {
-                unreachable!("decode and run need no runtime")
+            Command::Decode { .. } | Command::Run { .. } | Command::Conformance { .. } => {
+                unreachable!("decode, run and conformance need no runtime")
             }
         }
     });
@@ -703,6 +786,25 @@ fn run_async(
     // read would keep the process alive after the association has ended.
     runtime.shutdown_background();
     result
+}
+
+/// The implementation under test's address: its first address of the
+/// system's family order (the tester speaks to one address).
+fn conformance_target(target: &str) -> anyhow::Result<SocketAddr> {
+    use std::net::ToSocketAddrs as _;
+    target
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {target} (HOST:UDPPORT)"))?
+        .next()
+        .with_context(|| format!("{target} has no address"))
+}
+
+/// A seed from the clock, for a run that was given none.
+#[allow(clippy::disallowed_methods)]
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// What a server subscribes to: every notification with `-v`, none
