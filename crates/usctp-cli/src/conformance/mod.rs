@@ -8,6 +8,7 @@
 //! requirement of RFC 9260 the purpose checks. Purposes are named by their
 //! ids as the nplab suite names them (docs/etsi-test-purposes.md).
 
+mod ack;
 mod data;
 mod setup;
 mod teardown;
@@ -112,6 +113,21 @@ pub struct Purpose {
     pub kind: Kind,
 }
 
+/// The purposes' tables are built with this.
+const fn purpose(
+    id: &'static str,
+    checks: &'static str,
+    requirement: &'static str,
+    kind: Kind,
+) -> Purpose {
+    Purpose {
+        id,
+        checks,
+        requirement,
+        kind,
+    }
+}
+
 impl Purpose {
     /// Its group (`as`, `imh`, …).
     pub fn group(&self) -> &'static str {
@@ -130,8 +146,8 @@ pub fn purposes() -> Vec<Purpose> {
     all.extend_from_slice(data::E);
     all.extend_from_slice(data::BDC);
     all.extend_from_slice(data::D);
-    all.extend_from_slice(data::A);
-    all.extend_from_slice(data::M);
+    all.extend_from_slice(ack::A);
+    all.extend_from_slice(ack::M);
     all.extend_from_slice(teardown::RT);
     all
 }

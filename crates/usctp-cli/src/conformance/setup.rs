@@ -7,21 +7,7 @@ use bytes::Bytes;
 use usctp::proto::chunk::{Abort, Chunk, ChunkType, ErrorCause, Init, Param, ParamType};
 
 use super::wire::{Received, Wire, unknown_param};
-use super::{Kind, Outcome, Purpose};
-
-const fn purpose(
-    id: &'static str,
-    checks: &'static str,
-    requirement: &'static str,
-    kind: Kind,
-) -> Purpose {
-    Purpose {
-        id,
-        checks,
-        requirement,
-        kind,
-    }
-}
+use super::{Kind, Outcome, Purpose, purpose};
 
 /// The AS group.
 pub const AS: &[Purpose] = &[
@@ -304,8 +290,10 @@ fn as_i_1_4(w: &mut Wire) -> Result<String, Outcome> {
         tags.push(w.send_init(&init)?.initiate_tag);
     }
     // With no state kept, a packet on one of those tags is out of the blue.
-    w.no_association(tags[50])?;
-    Ok("100 INITs each answered with an INIT ACK; none left an association".into())
+    let how = w.no_association(tags[50])?;
+    Ok(format!(
+        "100 INITs each answered with an INIT ACK; none left an association ({how})"
+    ))
 }
 
 fn as_v_1_5_2(w: &mut Wire) -> Result<String, Outcome> {
@@ -579,22 +567,29 @@ fn as_v_1_11_1(w: &mut Wire) -> Result<String, Outcome> {
     w.answer_heartbeats = false;
     w.associate_with(init)?;
     // The alternate address is unconfirmed: the IUT must probe it (§5.4)
-    // before it may send there, and may heartbeat it later anyway.
+    // before it may send there. HEARTBEATs on the primary are answered on
+    // the way, so that its path stays up.
     let own = w.assoc().own_tag;
-    let within = w.timing.timer.max(std::time::Duration::from_secs(35));
-    let hb = w.expect("HEARTBEAT to the tester's second address", within, |r| {
-        (r.on == 1 && r.vtag() == Some(own))
-            .then(|| {
-                r.chunks().iter().find_map(|c| match c {
-                    Chunk::Heartbeat(h) => Some(h.clone()),
-                    _ => None,
+    let peer = w.assoc().peer_tag;
+    let until = super::wire::now() + w.timing.timer.max(std::time::Duration::from_secs(65));
+    loop {
+        let left = until.saturating_duration_since(super::wire::now());
+        let (on, from, hb) = w.expect("HEARTBEAT to the tester's second address", left, |r| {
+            (r.vtag() == Some(own))
+                .then(|| {
+                    r.chunks().iter().find_map(|c| match c {
+                        Chunk::Heartbeat(h) => Some((r.on, r.from, h.clone())),
+                        _ => None,
+                    })
                 })
-            })
-            .flatten()
-    })?;
-    let tag = w.assoc().peer_tag;
-    let ack = w.encode(tag, vec![Chunk::HeartbeatAck(hb)]);
-    w.send_bytes(1, &ack);
+                .flatten()
+        })?;
+        let ack = w.encode(peer, vec![Chunk::HeartbeatAck(hb)]);
+        w.send_bytes_to(on, from, &ack);
+        if on == 1 {
+            break;
+        }
+    }
     Ok(format!(
         "HEARTBEAT to {alternate}, the INIT's second address"
     ))
@@ -707,8 +702,8 @@ fn imh_i_3_3(w: &mut Wire) -> Result<String, Outcome> {
     w.send(wrong, vec![Wire::cookie_echo(&ack)]);
     let quiet = w.timing.quiet;
     w.expect_none("no COOKIE ACK", quiet, |r| r.has(ChunkType::COOKIE_ACK))?;
-    w.no_association(ack.initiate_tag)?;
-    Ok("discarded; no association".into())
+    let how = w.no_association(ack.initiate_tag)?;
+    Ok(format!("discarded; no association ({how})"))
 }
 
 fn imh_i_3_4(w: &mut Wire) -> Result<String, Outcome> {
@@ -742,8 +737,10 @@ fn imh_i_3_5(w: &mut Wire) -> Result<String, Outcome> {
     w.send(ack.initiate_tag, vec![Wire::cookie_echo(&forged(&ack))]);
     let quiet = w.timing.quiet;
     w.expect_none("no COOKIE ACK", quiet, |r| r.has(ChunkType::COOKIE_ACK))?;
-    w.no_association(ack.initiate_tag)?;
-    Ok("the forged cookie was discarded; no association".into())
+    let how = w.no_association(ack.initiate_tag)?;
+    Ok(format!(
+        "the forged cookie was discarded; no association ({how})"
+    ))
 }
 
 fn imh_i_3_6(w: &mut Wire) -> Result<String, Outcome> {

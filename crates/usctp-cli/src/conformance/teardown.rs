@@ -8,21 +8,7 @@ use usctp::proto::chunk::{Abort, Chunk, ChunkType, Data, DataFlags, Shutdown, Sh
 use usctp::proto::serial::{Ssn, Tsn};
 
 use super::wire::{Wire, now};
-use super::{Kind, Outcome, Purpose, setup};
-
-const fn purpose(
-    id: &'static str,
-    checks: &'static str,
-    requirement: &'static str,
-    kind: Kind,
-) -> Purpose {
-    Purpose {
-        id,
-        checks,
-        requirement,
-        kind,
-    }
-}
+use super::{Kind, Outcome, Purpose, purpose, setup};
 
 const API: &str = "judged at the IUT's API (its user's send must fail), not on the wire";
 
@@ -337,8 +323,8 @@ fn expect_shutdown_ack(w: &mut Wire, within: Duration) -> Result<(), Outcome> {
 fn at_v_2_2(w: &mut Wire) -> Result<String, Outcome> {
     w.associate()?;
     w.send_assoc(vec![abort()]);
-    w.gone()?;
-    Ok("after the ABORT a HEARTBEAT is out of the blue: ABORT (T)".into())
+    let how = w.gone()?;
+    Ok(format!("gone after the ABORT: {how}"))
 }
 
 fn at_i_2_9(w: &mut Wire) -> Result<String, Outcome> {
@@ -444,9 +430,9 @@ fn at_i_2_12(w: &mut Wire) -> Result<String, Outcome> {
             )));
         }
     }
-    w.gone()?;
+    let how = w.gone()?;
     Ok(format!(
-        "SHUTDOWN ACK retransmitted {count} times, then the association was gone"
+        "SHUTDOWN ACK retransmitted {count} times, then gone: {how}"
     ))
 }
 
@@ -455,8 +441,8 @@ fn at_i_2_13(w: &mut Wire) -> Result<String, Outcome> {
     w.shutdown_ack_sent()?;
     let tag = w.assoc().peer_tag;
     w.send(tag, vec![shutdown_complete(false)]);
-    w.gone()?;
-    Ok("SHUTDOWN COMPLETE ended it: a HEARTBEAT then gets ABORT (T)".into())
+    let how = w.gone()?;
+    Ok(format!("gone after the SHUTDOWN COMPLETE: {how}"))
 }
 
 fn at_v_2_14(w: &mut Wire) -> Result<String, Outcome> {
@@ -497,7 +483,7 @@ fn dm_o_4_6_2(w: &mut Wire) -> Result<String, Outcome> {
     let tag = w.random.nonzero_u32();
     let cum = Tsn(w.random.u32());
     w.send(tag, vec![shutdown(cum)]);
-    w.expect_reflected_abort(tag, "(out of the blue)")?;
+    w.expect_reflected_abort(tag, "(the answer §8.4 (8) recommends)")?;
     Ok("ABORT with the T bit and the tag reflected".into())
 }
 
@@ -517,8 +503,8 @@ fn dm_o_4_7_3(w: &mut Wire) -> Result<String, Outcome> {
     w.expect("SHUTDOWN COMPLETE", reply, |r| {
         (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_COMPLETE)).then_some(())
     })?;
-    w.gone()?;
-    Ok("SHUTDOWN COMPLETE, then the association was gone".into())
+    let how = w.gone()?;
+    Ok(format!("SHUTDOWN COMPLETE, then gone: {how}"))
 }
 
 fn dm_o_4_8(w: &mut Wire) -> Result<String, Outcome> {
@@ -647,7 +633,7 @@ fn fh_o_5_3_1(w: &mut Wire) -> Result<String, Outcome> {
         payload: Bytes::from_static(b"out of the blue"),
     });
     w.send(tag, vec![data]);
-    w.expect_reflected_abort(tag, "(out of the blue)")?;
+    w.expect_reflected_abort(tag, "(the answer §8.4 (8) recommends)")?;
     Ok("ABORT with the T bit and the tag reflected".into())
 }
 

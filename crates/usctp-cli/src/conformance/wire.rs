@@ -282,6 +282,14 @@ impl Wire {
         }
     }
 
+    /// Sends raw bytes from the tester's address `on` to `to`.
+    pub fn send_bytes_to(&mut self, on: usize, to: SocketAddr, bytes: &[u8]) {
+        let _ = self.sockets[on].send_to(bytes, to);
+        if let Some(capture) = &self.capture {
+            capture.record(self.local(on), to, bytes);
+        }
+    }
+
     // ---- receiving ----
 
     /// The next datagram before `until`, answering the IUT's HEARTBEATs on
@@ -635,8 +643,8 @@ impl Wire {
     }
 
     /// The association is gone at the IUT: a HEARTBEAT with its old tag is
-    /// out of the blue and gets an ABORT with the T bit (§8.4 (8)).
-    pub fn gone(&mut self) -> Result<(), Outcome> {
+    /// not answered with a HEARTBEAT ACK. Returns how the IUT answered.
+    pub fn gone(&mut self) -> Result<&'static str, Outcome> {
         let tag = self.assoc().peer_tag;
         self.answer_heartbeats = false;
         self.assoc = None;
@@ -644,11 +652,42 @@ impl Wire {
     }
 
     /// The IUT has no association with tag `tag`: a HEARTBEAT carrying it
-    /// is out of the blue and gets an ABORT with the T bit (§8.4 (8)).
-    pub fn no_association(&mut self, tag: u32) -> Result<(), Outcome> {
+    /// is out of the blue. §8.3 would have an association answer it; §8.4
+    /// (8) says the IUT SHOULD answer with an ABORT with the T bit, so an
+    /// ABORT or silence both show there is none. Returns which it was.
+    pub fn no_association(&mut self, tag: u32) -> Result<&'static str, Outcome> {
         let info = Bytes::from_static(b"any association?");
-        self.send(tag, vec![Chunk::Heartbeat(Heartbeat { info })]);
-        self.expect_reflected_abort(tag, "(there should be no association)")
+        self.send(
+            tag,
+            vec![Chunk::Heartbeat(Heartbeat { info: info.clone() })],
+        );
+        let quiet = self
+            .timing
+            .quiet
+            .max(self.timing.reply.min(Duration::from_secs(2)));
+        let all = self.collect(quiet);
+        if all.iter().any(|r| {
+            r.chunks()
+                .iter()
+                .any(|c| matches!(c, Chunk::HeartbeatAck(h) if h.info == info))
+        }) {
+            return Err(Outcome::fail(
+                "a HEARTBEAT on the association's tag was still answered: it is not gone",
+            ));
+        }
+        let abort = all.iter().find(|r| {
+            r.chunks()
+                .iter()
+                .any(|c| matches!(c, Chunk::Abort(a) if a.reflected_tag))
+        });
+        match abort {
+            Some(r) if r.vtag() != Some(tag) => Err(Outcome::fail(format!(
+                "the ABORT with the T bit carries tag {:#x}, not the tag it answers ({tag:#x}, §8.5.1)",
+                r.vtag().unwrap_or_default()
+            ))),
+            Some(_) => Ok("a HEARTBEAT on its tag got ABORT (T)"),
+            None => Ok("a HEARTBEAT on its tag got no answer (no ABORT: §8.4 (8) is a SHOULD)"),
+        }
     }
 
     /// Waits for an ABORT with the T bit and the tag `tag` reflected.
