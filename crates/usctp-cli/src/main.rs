@@ -262,6 +262,12 @@ enum Command {
         /// How long the long purposes wait for the implementation to give up.
         #[arg(long, default_value = "10m")]
         give_up: Seconds,
+        /// A shell command that starts the implementation as a client of
+        /// the tester: it must connect to {host}:{udp}, SCTP port {port},
+        /// send one message and close gracefully. Plays the purposes in
+        /// which the implementation starts or closes the association.
+        #[arg(long)]
+        client_cmd: Option<String>,
     },
     /// Dissect the SCTP packets carried in UDP in a pcap or pcapng capture.
     Decode {
@@ -557,6 +563,7 @@ fn main() -> ExitCode {
             quiet,
             timer_timeout,
             give_up,
+            client_cmd,
         } => conformance_target(&target).and_then(|target| {
             let options = conformance::Options {
                 target,
@@ -574,6 +581,7 @@ fn main() -> ExitCode {
                 },
                 json,
                 pcap: cli.pcap.clone(),
+                client_cmd,
             };
             if conformance::run(&options)? {
                 Ok(())

@@ -70,7 +70,10 @@ fn with_verdict(report: &Value, verdict: &str) -> Vec<String> {
 #[test]
 fn usctp_passes_every_purpose_the_tester_plays() {
     let (_server, addr) = echo_server();
-    let (ok, report) = conformance(&addr, &[]);
+    // The client purposes run `usctp cat` against the tester: it sends one
+    // line and closes.
+    let client = format!("echo hello | {USCTP} cat {{host}}:{{udp}} --port {{port}}");
+    let (ok, report) = conformance(&addr, &["--client-cmd", &client]);
     let failed = with_verdict(&report, "fail");
     let inconclusive = with_verdict(&report, "inconclusive");
     assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));

@@ -9,6 +9,7 @@ use usctp::proto::chunk::{
 };
 use usctp::proto::serial::Tsn;
 
+use super::client;
 use super::teardown::echo_outstanding;
 use super::wire::{Received, Wire, data_tsn, now};
 use super::{Kind, Outcome, Purpose, Verdict, purpose};
@@ -19,7 +20,7 @@ pub const E: &[Purpose] = &[
         "sctp-e-o-6-1",
         "Stale Cookie ERROR in COOKIE-ECHOED: a new INIT",
         "§5.2.6",
-        Kind::Client,
+        Kind::Client(client::e_o_6_1),
     ),
     purpose(
         "sctp-e-o-6-2",
@@ -37,13 +38,13 @@ pub const E: &[Purpose] = &[
         "sctp-e-i-6-4",
         "INIT ACK without a State Cookie: ABORT",
         "§3.3.3",
-        Kind::Client,
+        Kind::Client(client::e_i_6_4),
     ),
     purpose(
         "sctp-e-i-6-5",
         "unknown INIT ACK parameter reported with the COOKIE ECHO",
         "§3.2.1",
-        Kind::Client,
+        Kind::Client(client::e_i_6_5),
     ),
     purpose(
         "sctp-e-i-6-6",
@@ -65,7 +66,7 @@ pub const BDC: &[Purpose] = &[
         "sctp-bdc-i-7-2",
         "INIT ACK bundled with DATA not accepted",
         "§6.10",
-        Kind::Client,
+        Kind::Client(client::bdc_i_7_2),
     ),
     purpose(
         "sctp-bdc-i-7-3",
@@ -83,7 +84,7 @@ pub const BDC: &[Purpose] = &[
         "sctp-bdc-v-7-5",
         "COOKIE ACK bundled with DATA",
         "§5.1, §6.10",
-        Kind::Client,
+        Kind::Client(client::bdc_v_7_5),
     ),
     purpose(
         "sctp-bdc-v-7-6",
@@ -101,7 +102,7 @@ pub const BDC: &[Purpose] = &[
         "sctp-bdc-v-7-8",
         "SHUTDOWN ACK bundled with DATA in SHUTDOWN-SENT",
         "§6.10, §9.2",
-        Kind::Client,
+        Kind::Client(client::bdc_v_7_8),
     ),
 ];
 

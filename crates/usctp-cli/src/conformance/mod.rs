@@ -9,6 +9,7 @@
 //! ids as the nplab suite names them (docs/etsi-test-purposes.md).
 
 mod ack;
+mod client;
 mod data;
 mod setup;
 mod teardown;
@@ -93,9 +94,11 @@ pub enum Kind {
     /// its cookie to go stale: played with `--long`.
     Long(Play),
     /// The IUT acting on its own: starting an association (the client
-    /// role) or closing one. The tester would start it with a command,
-    /// which this version does not yet do.
-    Client,
+    /// role) or closing one; played with `--client-cmd`.
+    Client(Play),
+    /// The same, waiting for the IUT to give up: with `--client-cmd` and
+    /// `--long`.
+    ClientLong(Play),
     /// Cannot be judged on the wire: the reason.
     Off(&'static str),
 }
@@ -175,6 +178,8 @@ pub struct Options {
     pub json: bool,
     /// Record the whole run.
     pub pcap: Option<PathBuf>,
+    /// The command that starts the IUT as a client of the tester.
+    pub client_cmd: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -298,7 +303,8 @@ fn kind_word(kind: Kind) -> &'static str {
         Kind::Server(_) => "server",
         Kind::MultiHomed(_) => "multi-homed",
         Kind::Long(_) => "long",
-        Kind::Client => "client",
+        Kind::Client(_) => "client",
+        Kind::ClientLong(_) => "client-long",
         Kind::Off(_) => "off-wire",
     }
 }
@@ -357,10 +363,20 @@ fn play(
                 );
             }
         },
-        Kind::Client => {
+        Kind::Client(play) if options.client_cmd.is_some() => (play, Vec::new()),
+        Kind::ClientLong(play) if options.client_cmd.is_some() && options.long => {
+            (play, Vec::new())
+        }
+        Kind::Client(_) | Kind::ClientLong(_) if options.client_cmd.is_none() => {
             return Outcome::new(
                 Verdict::Skip,
-                "needs the IUT to start or close an association itself (a client command): not yet in this tester",
+                "needs the IUT to start or close an association itself: give --client-cmd",
+            );
+        }
+        Kind::ClientLong(_) | Kind::Client(_) => {
+            return Outcome::new(
+                Verdict::Skip,
+                "waits for the IUT to give up: run with --long",
             );
         }
         Kind::Off(reason) => return Outcome::new(Verdict::Skip, reason),
@@ -384,6 +400,7 @@ fn play(
             return Outcome::new(Verdict::Inconclusive, format!("the tester's sockets: {e}"));
         }
     };
+    wire.client_cmd.clone_from(&options.client_cmd);
     match play(&mut wire) {
         Ok(why) => Outcome::new(Verdict::Pass, why),
         Err(outcome) => outcome,

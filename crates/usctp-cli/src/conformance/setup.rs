@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use usctp::proto::chunk::{Abort, Chunk, ChunkType, ErrorCause, Init, Param, ParamType};
 
+use super::client;
 use super::wire::{Received, Wire, unknown_param};
 use super::{Kind, Outcome, Purpose, purpose};
 
@@ -15,7 +16,7 @@ pub const AS: &[Purpose] = &[
         "sctp-as-v-1-1-1",
         "as client: INIT, COOKIE ECHO, up after COOKIE ACK",
         "§5.1",
-        Kind::Client,
+        Kind::Client(client::as_v_1_1_1),
     ),
     purpose(
         "sctp-as-v-1-1-2",
@@ -27,25 +28,25 @@ pub const AS: &[Purpose] = &[
         "sctp-as-i-1-2-1",
         "INIT retransmitted on T1-init expiry",
         "§5.1",
-        Kind::Client,
+        Kind::Client(client::as_i_1_2_1),
     ),
     purpose(
         "sctp-as-i-1-2-2",
         "COOKIE ECHO retransmitted on T1-cookie expiry",
         "§5.1",
-        Kind::Client,
+        Kind::Client(client::as_i_1_2_2),
     ),
     purpose(
         "sctp-as-i-1-3-1",
         "INIT given up after Max.Init.Retransmits",
         "§5.1, §6.3.3",
-        Kind::Client,
+        Kind::ClientLong(client::as_i_1_3_1),
     ),
     purpose(
         "sctp-as-i-1-3-2",
         "COOKIE ECHO given up after Max.Init.Retransmits",
         "§5.1",
-        Kind::Client,
+        Kind::ClientLong(client::as_i_1_3_2),
     ),
     purpose(
         "sctp-as-i-1-4",
@@ -57,7 +58,7 @@ pub const AS: &[Purpose] = &[
         "sctp-as-v-1-5-1",
         "Initiate Tags of its INITs look random",
         "§5.3.1",
-        Kind::Client,
+        Kind::Client(client::as_v_1_5_1),
     ),
     purpose(
         "sctp-as-v-1-5-2",
@@ -75,7 +76,7 @@ pub const AS: &[Purpose] = &[
         "sctp-as-v-1-6-2",
         "INIT ACK with optional parameters accepted",
         "§3.3.3",
-        Kind::Client,
+        Kind::Client(client::as_v_1_6_2),
     ),
     purpose(
         "sctp-as-v-1-7-1",
@@ -93,13 +94,13 @@ pub const AS: &[Purpose] = &[
         "sctp-as-v-1-7-3",
         "INIT ACK's MIS limits the outbound streams",
         "§5.1.1",
-        Kind::Client,
+        Kind::Client(client::as_v_1_7_3),
     ),
     purpose(
         "sctp-as-i-1-7-4",
         "INIT ACK with 0 outbound streams refused",
         "§3.3.3",
-        Kind::Client,
+        Kind::Client(client::as_i_1_7_4),
     ),
     purpose(
         "sctp-as-v-1-7-5",
@@ -153,7 +154,7 @@ pub const AS: &[Purpose] = &[
         "sctp-as-v-1-10-2",
         "INIT ACK without addresses: COOKIE ECHO to its source",
         "§5.1.2",
-        Kind::Client,
+        Kind::Client(client::as_v_1_10_2),
     ),
     purpose(
         "sctp-as-v-1-11-1",
@@ -165,7 +166,7 @@ pub const AS: &[Purpose] = &[
         "sctp-as-v-1-11-2",
         "every address of a multi-homed INIT ACK used",
         "§5.1.2, §6.4",
-        Kind::Client,
+        Kind::Off("the IUT as a client of a multi-homed peer: not yet played by this tester"),
     ),
     purpose(
         "sctp-as-v-1-12-1",
@@ -177,7 +178,7 @@ pub const AS: &[Purpose] = &[
         "sctp-as-i-1-12-2",
         "INIT ACK with a Host Name Address: ABORT",
         "§5.1.2",
-        Kind::Client,
+        Kind::Client(client::as_i_1_12_2),
     ),
     purpose(
         "sctp-as-v-1-13-1",
@@ -201,13 +202,13 @@ pub const AS: &[Purpose] = &[
         "sctp-as-i-1-14-2",
         "INIT ACK with Initiate Tag 0: ABORT",
         "§3.3.3",
-        Kind::Client,
+        Kind::Client(client::as_i_1_14_2),
     ),
     purpose(
         "sctp-as-i-1-15",
         "INIT retransmitted to each of the peer's addresses",
         "§5.1, §6.4",
-        Kind::Client,
+        Kind::Off("the IUT as a client of a multi-homed peer: not yet played by this tester"),
     ),
 ];
 
@@ -223,7 +224,7 @@ pub const IMH: &[Purpose] = &[
         "sctp-imh-i-3-2",
         "truncated INIT ACK not answered with a COOKIE ECHO",
         "§3.3.3",
-        Kind::Client,
+        Kind::Client(client::imh_i_3_2),
     ),
     purpose(
         "sctp-imh-i-3-3",
@@ -265,7 +266,7 @@ pub const IMH: &[Purpose] = &[
         "sctp-imh-i-3-9",
         "SHUTDOWN ACK with a wrong tag discarded",
         "§8.5",
-        Kind::Client,
+        Kind::Client(client::imh_i_3_9),
     ),
     purpose(
         "sctp-imh-i-3-10",

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use usctp::proto::chunk::{Abort, Chunk, ChunkType, Data, DataFlags, Shutdown, ShutdownComplete};
 use usctp::proto::serial::{Ssn, Tsn};
 
+use super::client;
 use super::wire::{Wire, now};
 use super::{Kind, Outcome, Purpose, purpose, setup};
 
@@ -24,25 +25,25 @@ pub const AT: &[Purpose] = &[
         "sctp-at-i-2-3",
         "SHUTDOWN held until outstanding DATA is acknowledged",
         "§9.2",
-        Kind::Client,
+        Kind::Client(client::at_i_2_3),
     ),
     purpose(
         "sctp-at-i-2-4",
         "SHUTDOWN retransmitted on T2-shutdown expiry",
         "§9.2",
-        Kind::Client,
+        Kind::Client(client::at_i_2_4),
     ),
     purpose(
         "sctp-at-i-2-5",
         "SHUTDOWN given up after Association.Max.Retrans",
         "§9.2",
-        Kind::Client,
+        Kind::ClientLong(client::at_i_2_5),
     ),
     purpose(
         "sctp-at-v-2-6",
         "SHUTDOWN ACK answered with SHUTDOWN COMPLETE",
         "§9.2",
-        Kind::Client,
+        Kind::Client(client::at_v_2_6),
     ),
     purpose(
         "sctp-at-i-2-7-1",
@@ -72,7 +73,7 @@ pub const AT: &[Purpose] = &[
         "sctp-at-i-2-8",
         "DATA in SHUTDOWN-SENT acknowledged at once",
         "§9.2",
-        Kind::Client,
+        Kind::Client(client::at_i_2_8),
     ),
     purpose(
         "sctp-at-i-2-9",
@@ -118,7 +119,7 @@ pub const DM: &[Purpose] = &[
         "sctp-dm-o-4-1",
         "INIT in COOKIE-WAIT: INIT ACK with the original tag",
         "§5.2.1",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_1),
     ),
     purpose(
         "sctp-dm-o-4-2-1",
@@ -136,25 +137,25 @@ pub const DM: &[Purpose] = &[
         "sctp-dm-o-4-3",
         "INIT ACK in COOKIE-ECHOED discarded",
         "§5.2.3",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_3),
     ),
     purpose(
         "sctp-dm-o-4-4",
         "COOKIE ACK in ESTABLISHED discarded",
         "§5.2.5",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_4),
     ),
     purpose(
         "sctp-dm-o-4-5",
         "SHUTDOWN in SHUTDOWN-SENT: SHUTDOWN ACK",
         "§9.2",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_5),
     ),
     purpose(
         "sctp-dm-o-4-6-1",
         "SHUTDOWN in COOKIE-WAIT ignored",
         "§8.5.1",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_6_1),
     ),
     purpose(
         "sctp-dm-o-4-6-2",
@@ -166,13 +167,13 @@ pub const DM: &[Purpose] = &[
         "sctp-dm-o-4-6-3",
         "duplicate SHUTDOWN in SHUTDOWN-SENT: SHUTDOWN ACK",
         "§9.2",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_6_3),
     ),
     purpose(
         "sctp-dm-o-4-7-1",
         "SHUTDOWN ACK in COOKIE-WAIT: SHUTDOWN COMPLETE (T)",
         "§8.4, §8.5.1",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_7_1),
     ),
     purpose(
         "sctp-dm-o-4-7-2",
@@ -196,7 +197,7 @@ pub const DM: &[Purpose] = &[
         "sctp-dm-o-4-9",
         "SHUTDOWN COMPLETE in COOKIE-WAIT discarded",
         "§8.5.1",
-        Kind::Client,
+        Kind::Client(client::dm_o_4_9),
     ),
     purpose(
         "sctp-dm-o-4-10",

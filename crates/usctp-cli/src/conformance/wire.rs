@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -119,7 +120,7 @@ pub struct Assoc {
     pub cum_ack: Tsn,
     /// The next Stream Sequence Number of each of the tester's streams.
     ssn: Vec<u16>,
-    /// The IUT's INIT ACK.
+    /// The IUT's INIT ACK (its INIT when the IUT is the client).
     pub ack: Init,
 }
 
@@ -148,6 +149,10 @@ pub struct Wire {
     seen: Vec<String>,
     /// The packet `expect` picked last.
     pub last: Option<Received>,
+    /// The command that starts the IUT as a client (`{host}`, `{udp}` and
+    /// `{port}` are the tester's address, UDP port and SCTP port).
+    pub client_cmd: Option<String>,
+    client: Option<std::process::Child>,
 }
 
 impl Wire {
@@ -207,6 +212,8 @@ impl Wire {
             answer_heartbeats: true,
             seen: Vec::new(),
             last: None,
+            client_cmd: None,
+            client: None,
         })
     }
 
@@ -529,6 +536,135 @@ impl Wire {
         self.establish(init, ack, Vec::new()).map(drop)
     }
 
+    // ---- the IUT as client ----
+
+    /// Starts the IUT's client command, which connects to the tester.
+    pub fn start_client(&mut self) -> Result<(), Outcome> {
+        let Some(template) = &self.client_cmd else {
+            return Err(Outcome::fail("no client command"));
+        };
+        let local = self.local(0);
+        let command = template
+            .replace("{host}", &local.ip().to_string())
+            .replace("{udp}", &local.port().to_string())
+            .replace("{port}", &self.port.to_string());
+        // A process group of its own, so that stopping it stops what the
+        // shell started too.
+        let child = std::process::Command::new("sh")
+            .args(["-c", &command])
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| Outcome {
+                verdict: super::Verdict::Inconclusive,
+                why: format!("starting the client command: {e}"),
+            })?;
+        self.client = Some(child);
+        Ok(())
+    }
+
+    /// Stops the client command and everything it started, and forgets
+    /// what it sent.
+    pub fn stop_client(&mut self) {
+        if let Some(mut client) = self.client.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", client.id())])
+                .stderr(std::process::Stdio::null())
+                .status();
+            let _ = client.kill();
+            let _ = client.wait();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        self.drain();
+    }
+
+    /// Starts the client and waits for its INIT; the IUT's address and
+    /// SCTP port are then the INIT's source.
+    pub fn client_init(&mut self) -> Result<Init, Outcome> {
+        self.start_client()?;
+        self.expect_init(self.timing.timer)
+    }
+
+    /// Waits for an INIT from the IUT (a first one or a retransmission).
+    pub fn expect_init(&mut self, within: Duration) -> Result<Init, Outcome> {
+        let (init, from, port) = self.expect("INIT from the IUT", within, |r| {
+            let packet = r.packet.as_ref().ok()?;
+            packet.chunks.iter().find_map(|c| match c {
+                Chunk::Init(i) => Some((i.clone(), r.from, packet.header.src_port)),
+                _ => None,
+            })
+        })?;
+        if self.last.as_ref().and_then(Received::vtag) != Some(0) {
+            return Err(Outcome::fail(
+                "the INIT's packet does not carry tag 0 (§8.5.1)",
+            ));
+        }
+        self.iut = from;
+        self.iut_port = port;
+        Ok(init)
+    }
+
+    /// The tester's INIT ACK to `init`: a new tag and TSN, 16 streams each
+    /// way, and a State Cookie of random bytes.
+    pub fn init_ack_for(&mut self, _init: &Init) -> Init {
+        let mut cookie = [0u8; 24];
+        self.random.fill(&mut cookie);
+        let mut ack = self.init();
+        ack.params = vec![Param::StateCookie(Bytes::copy_from_slice(&cookie))];
+        ack
+    }
+
+    /// Waits for the COOKIE ECHO answering the tester's INIT ACK `ack`.
+    pub fn expect_cookie_echo(&mut self, ack: &Init, within: Duration) -> Result<Bytes, Outcome> {
+        let own = ack.initiate_tag;
+        let cookie = self.expect("COOKIE ECHO", within, |r| {
+            (r.vtag() == Some(own))
+                .then(|| {
+                    r.chunks().iter().find_map(|c| match c {
+                        Chunk::CookieEcho(e) => Some(e.cookie.clone()),
+                        _ => None,
+                    })
+                })
+                .flatten()
+        })?;
+        if Some(&cookie) != ack.state_cookie() {
+            return Err(Outcome::fail(
+                "the COOKIE ECHO does not carry the INIT ACK's cookie (§5.1)",
+            ));
+        }
+        Ok(cookie)
+    }
+
+    /// The tester's side of the IUT's handshake: the INIT ACK `ack` to
+    /// `init`, the COOKIE ECHO, the COOKIE ACK (with `more` chunks behind
+    /// it). The association is then up.
+    pub fn accept_with(&mut self, init: Init, ack: Init, more: Vec<Chunk>) -> Result<(), Outcome> {
+        self.send(init.initiate_tag, vec![Chunk::InitAck(ack.clone())]);
+        let reply = self.timing.reply;
+        self.expect_cookie_echo(&ack, reply)?;
+        let mut chunks = vec![Chunk::CookieAck];
+        chunks.extend(more);
+        self.send(init.initiate_tag, chunks);
+        self.assoc = Some(Assoc {
+            peer_tag: init.initiate_tag,
+            own_tag: ack.initiate_tag,
+            next_tsn: ack.initial_tsn,
+            cum_ack: init.initial_tsn.prev(),
+            ssn: vec![0; usize::from(ack.outbound_streams)],
+            ack: init,
+        });
+        Ok(())
+    }
+
+    /// Starts the client and completes its handshake.
+    pub fn accept_client(&mut self) -> Result<(), Outcome> {
+        let init = self.client_init()?;
+        let ack = self.init_ack_for(&init);
+        self.accept_with(init, ack, Vec::new())
+    }
+
     // ---- on the association ----
 
     /// The tester's next DATA chunk: a whole, ordered message on `stream`.
@@ -796,6 +932,9 @@ impl Wire {
 impl Drop for Wire {
     fn drop(&mut self) {
         self.abort();
+        if self.client.is_some() {
+            self.stop_client();
+        }
         self.stop.store(true, Ordering::Relaxed);
         // Wakes each receiving thread, which then sees the flag.
         for socket in &self.sockets {
@@ -849,7 +988,15 @@ fn receive(
         }
         let (n, from) = match socket.recv_from(&mut buf) {
             Ok(got) => got,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            // A signal (a client command ending) interrupts the wait.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
             Err(_) => return,
         };
         if stop.load(Ordering::Relaxed) {
