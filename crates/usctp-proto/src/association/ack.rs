@@ -58,7 +58,7 @@ fn urgency(first: bool, unacked_packets: u32, frequency: u32, a: Arrival) -> Opt
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct AckScheduler {
     /// A SACK goes out with the next packet.
     now: bool,

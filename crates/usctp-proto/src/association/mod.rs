@@ -140,7 +140,7 @@ impl Context<'_> {
 }
 
 /// A chunk waiting to be sent, with the packet header it needs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Queued {
     destination: SocketAddr,
     vtag: u32,
@@ -149,7 +149,7 @@ struct Queued {
 
 /// What an association has produced and not yet handed out: control
 /// chunks to send, events for the user.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Output {
     queue: VecDeque<Queued>,
     events: VecDeque<Event>,
@@ -247,7 +247,11 @@ fn add_target(targets: &mut Vec<Target>, address: SocketAddr) -> bool {
 const MAX_STALE_RETRIES: u32 = 3;
 
 /// An SCTP association.
+///
+/// With the `arbitrary` feature (fuzzing), `Clone`: a snapshot to start
+/// each run from.
 #[derive(Debug)]
+#[cfg_attr(feature = "arbitrary", derive(Clone))]
 pub struct Association {
     id: AssocId,
     config: Arc<Config>,

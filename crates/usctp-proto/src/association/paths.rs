@@ -53,7 +53,7 @@ pub struct PathInfo {
 }
 
 /// The peer's destinations and which one data takes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Paths {
     pub list: Vec<Path>,
     /// The path new DATA goes to now.

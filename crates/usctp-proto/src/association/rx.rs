@@ -71,14 +71,14 @@ pub(crate) enum DataVerdict {
 
 /// A complete message not yet deliverable, with the TSNs it covers (so
 /// that it can be given up to make room).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Held {
     message: Message,
     first: u64,
     last: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct InStream {
     next_ssn: Ssn,
     /// Complete ordered messages waiting for earlier SSNs.
@@ -95,7 +95,7 @@ struct Partial {
     next: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rx {
     /// Unwrapped cumulative TSN ack: every TSN up to it has arrived.
     cum: u64,

@@ -68,7 +68,7 @@ pub(super) struct Target {
 }
 
 /// COOKIE-WAIT: INIT sent (RFC 9260 §5.1 A).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct CookieWait {
     /// The INIT, repeated on each T1-init expiry.
     pub init: Init,
@@ -97,7 +97,7 @@ pub(super) struct PeerInit {
 }
 
 /// COOKIE-ECHOED: COOKIE ECHO sent (§5.1 C).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct CookieEchoed {
     /// This end's INIT, kept for a restart of the handshake after a Stale
     /// Cookie error (§5.2.6) and for INIT collisions (§5.2.1).
@@ -110,7 +110,7 @@ pub(super) struct CookieEchoed {
 
 /// The transmission control block: everything an association that is up
 /// keeps, from the handshake's outcome to both directions of data.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Tcb {
     /// The peer's verification tag (never 0: §3.3.2).
     pub peer_tag: u32,
@@ -217,7 +217,7 @@ impl Phase {
 
 /// CLOSED: gone; what arrived stays readable until taken, and the endpoint
 /// drops the association once nothing is left.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Closed {
     pub unread: VecDeque<Message>,
     /// The peer's addresses, for the endpoint's table until it forgets the
@@ -226,7 +226,7 @@ pub(super) struct Closed {
 }
 
 /// The state of an association, with what each state owns.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum State {
     CookieWait(CookieWait),
     CookieEchoed(CookieEchoed),

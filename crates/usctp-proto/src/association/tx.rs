@@ -57,7 +57,7 @@ pub enum SendError {
     SetupFailed(#[source] crate::association::AssociationError),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Pending {
     stream: u16,
     ssn: Ssn,
@@ -67,7 +67,7 @@ struct Pending {
     context: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Outstanding {
     data: Data,
     /// The sender's context for its message (RFC 6458 `snd_context`).
@@ -188,7 +188,7 @@ pub(crate) struct SackOutcome {
     pub acked_paths: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Tx {
     next_tsn: Tsn,
     /// Unwrapped value of `next_tsn`.

@@ -129,7 +129,11 @@ const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
 
 /// An SCTP endpoint: SCTP ports over one transport, and their
 /// associations.
+///
+/// With the `arbitrary` feature (fuzzing), `Clone`: a snapshot to start
+/// each run from.
 #[derive(Debug)]
+#[cfg_attr(feature = "arbitrary", derive(Clone))]
 pub struct Endpoint {
     config: Arc<Config>,
     /// The port associations this end starts use, and `listen` listens on.

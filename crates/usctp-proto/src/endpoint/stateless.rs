@@ -86,7 +86,7 @@ fn silent(chunk: &Chunk) -> bool {
 
 /// A token bucket limiting stateless replies (RFC 9260 §8.4 lets an
 /// endpoint answer out-of-the-blue packets; it must not become a reflector).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct RateLimit {
     per_second: u32,
     tokens: u32,
@@ -119,7 +119,7 @@ impl RateLimit {
 }
 
 /// Stateless replies, encoded, waiting for `poll_transmit`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Replies {
     queue: VecDeque<(SocketAddr, Vec<u8>)>,
     limit: RateLimit,

@@ -20,6 +20,7 @@ const STALE_LIMIT: usize = 16;
 pub(super) type PeerKey = (u16, IpAddr, u16);
 
 #[derive(Debug)]
+#[cfg_attr(feature = "arbitrary", derive(Clone))]
 struct Entry {
     assoc: Association,
     /// Its next deadline as `timers` holds it.
@@ -33,6 +34,7 @@ struct Entry {
 }
 
 #[derive(Debug, Default)]
+#[cfg_attr(feature = "arbitrary", derive(Clone))]
 pub(super) struct Table {
     /// By id, in creation order (round-robin transmission follows it).
     entries: BTreeMap<AssocId, Entry>,

@@ -41,7 +41,7 @@ struct Delivered {
     path: usize,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Rack {
     /// Chunks in flight by transmission number, each with its TSN
     /// (unwrapped), when and on which path it was sent.

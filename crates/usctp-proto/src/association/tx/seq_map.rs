@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct SeqMap<T> {
     /// The key of `slots[0]`.
     first: u64,
