@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use usctp::proto::chunk::{
-    Chunk, ChunkType, ErrorCause, ErrorChunk, Param, ParamType, Shutdown, ShutdownComplete,
+    Chunk, ChunkType, ErrorCause, ErrorChunk, Param, ParamType, ShutdownComplete,
 };
 
 use super::Outcome;
-use super::wire::{Received, Wire, data_tsn, now, unknown_param};
+use super::wire::{Received, Wire, data_tsn, lone_data, now, shutdown, unknown_param};
 
 /// Waits for the client's message and acknowledges it.
 fn client_message(w: &mut Wire) -> Result<(), Outcome> {
@@ -49,17 +49,7 @@ fn expect_abort_with(
     what: &str,
     wanted: impl Fn(&ErrorCause) -> bool,
 ) -> Result<String, Outcome> {
-    let reply = w.timing.reply;
-    let abort = w.expect(what, reply, |r| {
-        if r.has(ChunkType::COOKIE_ECHO) {
-            return Some(Err(r.summary()));
-        }
-        r.chunks().iter().find_map(|c| match c {
-            Chunk::Abort(a) => Some(Ok(a.clone())),
-            _ => None,
-        })
-    })?;
-    let abort = abort.map_err(|got| Outcome::fail(format!("answered with {got}")))?;
+    let abort = w.expect_abort_not(what, ChunkType::COOKIE_ECHO)?;
     let shown = super::wire::describe(&Chunk::Abort(abort.clone()));
     if abort.causes.iter().any(wanted) {
         Ok(shown)
@@ -278,10 +268,7 @@ fn up_with_outstanding(w: &mut Wire) -> Result<usctp::proto::serial::Tsn, Outcom
 
 /// Waits for the IUT's SHUTDOWN.
 fn expect_shutdown(w: &mut Wire, within: Duration) -> Result<(), Outcome> {
-    let own = w.assoc().own_tag;
-    w.expect("SHUTDOWN", within, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN)).then_some(())
-    })
+    w.expect_chunk("SHUTDOWN", ChunkType::SHUTDOWN, within)
 }
 
 /// The client's message is acknowledged and its SHUTDOWN has come: the
@@ -335,11 +322,8 @@ pub fn at_i_2_5(w: &mut Wire) -> Result<String, Outcome> {
 pub fn at_v_2_6(w: &mut Wire) -> Result<String, Outcome> {
     shutdown_sent(w)?;
     w.send_assoc(vec![Chunk::ShutdownAck]);
-    let own = w.assoc().own_tag;
     let reply = w.timing.reply;
-    w.expect("SHUTDOWN COMPLETE", reply, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_COMPLETE)).then_some(())
-    })?;
+    w.expect_chunk("SHUTDOWN COMPLETE", ChunkType::SHUTDOWN_COMPLETE, reply)?;
     let how = w.gone()?;
     Ok(format!("SHUTDOWN COMPLETE, then gone: {how}"))
 }
@@ -447,26 +431,16 @@ pub fn dm_o_4_4(w: &mut Wire) -> Result<String, Outcome> {
 pub fn dm_o_4_5(w: &mut Wire) -> Result<String, Outcome> {
     shutdown_sent(w)?;
     let cum = w.assoc().cum_ack;
-    w.send_assoc(vec![Chunk::Shutdown(Shutdown {
-        cumulative_tsn_ack: cum,
-    })]);
-    let own = w.assoc().own_tag;
+    w.send_assoc(vec![shutdown(cum)]);
     let reply = w.timing.reply;
-    w.expect("SHUTDOWN ACK", reply, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_ACK)).then_some(())
-    })?;
+    w.expect_chunk("SHUTDOWN ACK", ChunkType::SHUTDOWN_ACK, reply)?;
     w.shutdown_complete();
     Ok("SHUTDOWN ACK to the peer's SHUTDOWN".into())
 }
 
 pub fn dm_o_4_6_1(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    w.send(
-        init.initiate_tag,
-        vec![Chunk::Shutdown(Shutdown {
-            cumulative_tsn_ack: init.initial_tsn.prev(),
-        })],
-    );
+    w.send(init.initiate_tag, vec![shutdown(init.initial_tsn.prev())]);
     let timer = w.timing.timer;
     w.expect_init(timer)?;
     Ok("the SHUTDOWN ignored; the INIT retransmitted".into())
@@ -476,15 +450,10 @@ pub fn dm_o_4_6_3(w: &mut Wire) -> Result<String, Outcome> {
     shutdown_sent(w)?;
     let cum = w.assoc().cum_ack;
     for _ in 0..2 {
-        w.send_assoc(vec![Chunk::Shutdown(Shutdown {
-            cumulative_tsn_ack: cum,
-        })]);
+        w.send_assoc(vec![shutdown(cum)]);
     }
-    let own = w.assoc().own_tag;
     let reply = w.timing.reply;
-    w.expect("SHUTDOWN ACK", reply, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_ACK)).then_some(())
-    })?;
+    w.expect_chunk("SHUTDOWN ACK", ChunkType::SHUTDOWN_ACK, reply)?;
     w.shutdown_complete();
     Ok("SHUTDOWN ACK to the duplicated SHUTDOWN".into())
 }
@@ -608,14 +577,7 @@ pub fn e_i_6_5(w: &mut Wire) -> Result<String, Outcome> {
 pub fn bdc_i_7_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
     let ack = w.init_ack_for(&init);
-    let data = Chunk::Data(usctp::proto::chunk::Data {
-        flags: usctp::proto::chunk::DataFlags::WHOLE,
-        tsn: ack.initial_tsn,
-        stream: 0,
-        ssn: usctp::proto::serial::Ssn(0),
-        ppid: 0,
-        payload: Bytes::from_static(b"bundled with the INIT ACK"),
-    });
+    let data = lone_data(ack.initial_tsn, b"bundled with the INIT ACK");
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack), data]);
     no_cookie_echo(w)
 }
@@ -624,14 +586,7 @@ pub fn bdc_v_7_5(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
     let ack = w.init_ack_for(&init);
     let tsn = ack.initial_tsn;
-    let data = Chunk::Data(usctp::proto::chunk::Data {
-        flags: usctp::proto::chunk::DataFlags::WHOLE,
-        tsn,
-        stream: 0,
-        ssn: usctp::proto::serial::Ssn(0),
-        ppid: 0,
-        payload: Bytes::from_static(b"bundled with the COOKIE ACK"),
-    });
+    let data = lone_data(tsn, b"bundled with the COOKIE ACK");
     w.accept_with(init, ack, vec![data])?;
     w.assoc().next_tsn = tsn.next();
     let reply = w.timing.reply;
@@ -643,11 +598,8 @@ pub fn bdc_v_7_8(w: &mut Wire) -> Result<String, Outcome> {
     shutdown_sent(w)?;
     let data = w.data(0, b"behind the SHUTDOWN ACK");
     w.send_assoc(vec![Chunk::ShutdownAck, data]);
-    let own = w.assoc().own_tag;
     let reply = w.timing.reply;
-    w.expect("SHUTDOWN COMPLETE", reply, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_COMPLETE)).then_some(())
-    })?;
+    w.expect_chunk("SHUTDOWN COMPLETE", ChunkType::SHUTDOWN_COMPLETE, reply)?;
     w.assoc = None;
     Ok("SHUTDOWN COMPLETE; the DATA behind the SHUTDOWN ACK ignored".into())
 }

@@ -4,14 +4,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use usctp::proto::chunk::{
-    Chunk, ChunkType, ErrorCause, ErrorChunk, GapBlock, Param, ParamType, Sack, Shutdown,
-    ShutdownComplete,
+    Chunk, ChunkType, ErrorCause, ErrorChunk, GapBlock, Param, ParamType, Sack, ShutdownComplete,
 };
 use usctp::proto::serial::Tsn;
 
 use super::client;
 use super::teardown::echo_outstanding;
-use super::wire::{Received, Wire, data_tsn, now};
+use super::wire::{Received, Wire, data_tsn, lone_data, now, shutdown};
 use super::{Kind, Outcome, Purpose, Verdict, purpose};
 
 /// The E group.
@@ -290,14 +289,7 @@ fn e_i_6_6(w: &mut Wire) -> Result<String, Outcome> {
 
 fn bdc_i_7_1(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.init();
-    let data = Chunk::Data(usctp::proto::chunk::Data {
-        flags: usctp::proto::chunk::DataFlags::WHOLE,
-        tsn: init.initial_tsn,
-        stream: 0,
-        ssn: usctp::proto::serial::Ssn(0),
-        ppid: 0,
-        payload: Bytes::from_static(b"bundled with the INIT"),
-    });
+    let data = lone_data(init.initial_tsn, b"bundled with the INIT");
     w.send(0, vec![Chunk::Init(init), data]);
     let quiet = w.timing.quiet;
     w.expect_none("no INIT ACK to an INIT bundled with DATA", quiet, |r| {
@@ -338,14 +330,7 @@ fn bdc_v_7_4(w: &mut Wire) -> Result<String, Outcome> {
     // The DATA's TSN is the INIT's Initial TSN; set the association up
     // first in the tester's books so that the chunk is numbered.
     let tsn = init.initial_tsn;
-    let data = Chunk::Data(usctp::proto::chunk::Data {
-        flags: usctp::proto::chunk::DataFlags::WHOLE,
-        tsn,
-        stream: 0,
-        ssn: usctp::proto::serial::Ssn(0),
-        ppid: 0,
-        payload: Bytes::from_static(b"bundled with the COOKIE ECHO"),
-    });
+    let data = lone_data(tsn, b"bundled with the COOKIE ECHO");
     let cookie_ack = w.establish(init, ack, vec![data])?;
     {
         let assoc = w.assoc();
@@ -371,17 +356,9 @@ fn bdc_v_7_6(w: &mut Wire) -> Result<String, Outcome> {
     w.associate()?;
     let echo = echo_outstanding(w)?;
     let sack = w.sack_at(echo, 1 << 20);
-    w.send_assoc(vec![
-        sack,
-        Chunk::Shutdown(Shutdown {
-            cumulative_tsn_ack: echo,
-        }),
-    ]);
-    let own = w.assoc().own_tag;
+    w.send_assoc(vec![sack, shutdown(echo)]);
     let reply = w.timing.reply;
-    w.expect("SHUTDOWN ACK", reply, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_ACK)).then_some(())
-    })?;
+    w.expect_chunk("SHUTDOWN ACK", ChunkType::SHUTDOWN_ACK, reply)?;
     w.shutdown_complete();
     Ok("SACK and SHUTDOWN processed: SHUTDOWN ACK".into())
 }

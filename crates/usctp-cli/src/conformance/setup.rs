@@ -603,17 +603,7 @@ fn as_v_1_12_1(w: &mut Wire) -> Result<String, Outcome> {
     ))];
     let tag = init.initiate_tag;
     w.send(0, vec![Chunk::Init(init)]);
-    let reply = w.timing.reply;
-    let abort = w.expect("ABORT (Unresolvable Address)", reply, |r| {
-        if r.has(ChunkType::INIT_ACK) {
-            return Some(Err(r.summary()));
-        }
-        r.chunks().iter().find_map(|c| match c {
-            Chunk::Abort(a) => Some(Ok(a.clone())),
-            _ => None,
-        })
-    })?;
-    let abort = abort.map_err(|got| Outcome::fail(format!("answered with {got}")))?;
+    let abort = w.expect_abort_not("ABORT (Unresolvable Address)", ChunkType::INIT_ACK)?;
     if w.last.as_ref().and_then(Received::vtag) != Some(tag) {
         return Err(Outcome::fail(
             "the ABORT does not carry the INIT's Initiate Tag",
@@ -815,11 +805,12 @@ fn imh_i_3_10(w: &mut Wire) -> Result<String, Outcome> {
             },
         )],
     );
-    let own = w.assoc().own_tag;
     let timer = w.timing.timer;
-    w.expect("the SHUTDOWN ACK retransmitted (T2-shutdown)", timer, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_ACK)).then_some(())
-    })?;
+    w.expect_chunk(
+        "the SHUTDOWN ACK retransmitted (T2-shutdown)",
+        ChunkType::SHUTDOWN_ACK,
+        timer,
+    )?;
     w.shutdown_complete();
     Ok("discarded; SHUTDOWN ACK retransmitted".into())
 }

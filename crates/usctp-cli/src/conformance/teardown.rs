@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use usctp::proto::chunk::{Abort, Chunk, ChunkType, Data, DataFlags, Shutdown, ShutdownComplete};
-use usctp::proto::serial::{Ssn, Tsn};
+use usctp::proto::chunk::{Abort, Chunk, ChunkType, ShutdownComplete};
+use usctp::proto::serial::Tsn;
 
 use super::client;
-use super::wire::{Wire, now};
+use super::wire::{Wire, lone_data, now, shutdown};
 use super::{Kind, Outcome, Purpose, purpose, setup};
 
 const API: &str = "judged at the IUT's API (its user's send must fail), not on the wire";
@@ -293,13 +293,6 @@ pub fn echo_outstanding(w: &mut Wire) -> Result<Tsn, Outcome> {
     Ok(echo.tsn)
 }
 
-/// A SHUTDOWN with this cumulative TSN ack.
-fn shutdown(cum: Tsn) -> Chunk {
-    Chunk::Shutdown(Shutdown {
-        cumulative_tsn_ack: cum,
-    })
-}
-
 fn shutdown_complete(reflected_tag: bool) -> Chunk {
     Chunk::ShutdownComplete(ShutdownComplete { reflected_tag })
 }
@@ -313,10 +306,7 @@ fn abort() -> Chunk {
 
 /// Waits for the SHUTDOWN ACK on the association.
 fn expect_shutdown_ack(w: &mut Wire, within: Duration) -> Result<(), Outcome> {
-    let own = w.assoc().own_tag;
-    w.expect("SHUTDOWN ACK", within, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_ACK)).then_some(())
-    })
+    w.expect_chunk("SHUTDOWN ACK", ChunkType::SHUTDOWN_ACK, within)
 }
 
 // ---- AT ----
@@ -499,11 +489,8 @@ fn dm_o_4_7_3(w: &mut Wire) -> Result<String, Outcome> {
     w.associate()?;
     w.shutdown_ack_sent()?;
     w.send_assoc(vec![Chunk::ShutdownAck]);
-    let own = w.assoc().own_tag;
     let reply = w.timing.reply;
-    w.expect("SHUTDOWN COMPLETE", reply, |r| {
-        (r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_COMPLETE)).then_some(())
-    })?;
+    w.expect_chunk("SHUTDOWN COMPLETE", ChunkType::SHUTDOWN_COMPLETE, reply)?;
     let how = w.gone()?;
     Ok(format!("SHUTDOWN COMPLETE, then gone: {how}"))
 }
@@ -625,14 +612,7 @@ fn fh_v_5_2(w: &mut Wire) -> Result<String, Outcome> {
 
 fn fh_o_5_3_1(w: &mut Wire) -> Result<String, Outcome> {
     let tag = w.random.nonzero_u32();
-    let data = Chunk::Data(Data {
-        flags: DataFlags::WHOLE,
-        tsn: Tsn(w.random.u32()),
-        stream: 0,
-        ssn: Ssn(0),
-        ppid: 0,
-        payload: Bytes::from_static(b"out of the blue"),
-    });
+    let data = lone_data(Tsn(w.random.u32()), b"out of the blue");
     w.send(tag, vec![data]);
     w.expect_reflected_abort(tag, "(the answer §8.4 (8) recommends)")?;
     Ok("ABORT with the T bit and the tag reflected".into())

@@ -712,6 +712,36 @@ impl Wire {
         })
     }
 
+    /// Waits for an ABORT; fails if a chunk of type `instead` (the answer
+    /// the IUT should not give) comes first.
+    pub fn expect_abort_not(&mut self, what: &str, instead: ChunkType) -> Result<Abort, Outcome> {
+        let reply = self.timing.reply;
+        let got = self.expect(what, reply, |r| {
+            if r.has(instead) {
+                return Some(Err(r.summary()));
+            }
+            r.chunks().iter().find_map(|c| match c {
+                Chunk::Abort(a) => Some(Ok(a.clone())),
+                _ => None,
+            })
+        })?;
+        got.map_err(|other| Outcome::fail(format!("answered with {other}")))
+    }
+
+    /// Waits for a packet on the association (the tester's tag) with a
+    /// chunk of this type.
+    pub fn expect_chunk(
+        &mut self,
+        what: &str,
+        chunk_type: ChunkType,
+        within: Duration,
+    ) -> Result<(), Outcome> {
+        let own = self.assoc().own_tag;
+        self.expect(what, within, |r| {
+            (r.vtag() == Some(own) && r.has(chunk_type)).then_some(())
+        })
+    }
+
     /// Waits for a SACK whose cumulative TSN ack is at least `tsn`.
     pub fn expect_sack(&mut self, tsn: Tsn, within: Duration) -> Result<Sack, Outcome> {
         let own = self.assoc().own_tag;
@@ -849,9 +879,7 @@ impl Wire {
     /// SHUTDOWN-ACK-SENT.
     pub fn shutdown_ack_sent(&mut self) -> Result<(), Outcome> {
         let cum = self.assoc().cum_ack;
-        self.send_assoc(vec![Chunk::Shutdown(usctp::proto::chunk::Shutdown {
-            cumulative_tsn_ack: cum,
-        })]);
+        self.send_assoc(vec![shutdown(cum)]);
         let own = self.assoc().own_tag;
         let reply = self.timing.reply;
         self.expect("SHUTDOWN ACK", reply, |r| {
@@ -956,6 +984,25 @@ pub fn data_tsn(chunk: &Chunk) -> Tsn {
         Chunk::Data(d) => d.tsn,
         _ => unreachable!("the tester built a DATA chunk"),
     }
+}
+
+/// A whole message in one DATA chunk with this TSN, on stream 0, SSN 0:
+/// for DATA the tester bundles where the association's books do not
+/// number it (with an INIT, a COOKIE ECHO, out of the blue).
+pub fn lone_data(tsn: Tsn, payload: &'static [u8]) -> Chunk {
+    Chunk::Data(Data {
+        flags: DataFlags::WHOLE,
+        tsn,
+        stream: 0,
+        ssn: Ssn(0),
+        ppid: 0,
+        payload: Bytes::from_static(payload),
+    })
+}
+
+/// A SHUTDOWN with this Cumulative TSN Ack.
+pub fn shutdown(cumulative_tsn_ack: Tsn) -> Chunk {
+    Chunk::Shutdown(usctp::proto::chunk::Shutdown { cumulative_tsn_ack })
 }
 
 /// An unknown parameter of type `param_type` with four bytes of value.
