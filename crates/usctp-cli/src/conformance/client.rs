@@ -65,7 +65,7 @@ pub fn as_v_1_1_1(w: &mut Wire) -> Result<String, Outcome> {
     if init.outbound_streams == 0 || init.inbound_streams == 0 {
         return Err(Outcome::fail("the INIT asks for 0 streams"));
     }
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     w.accept_with(init, ack, Vec::new())?;
     client_message(w)?;
     Ok("INIT, COOKIE ECHO with the cookie, DATA after the COOKIE ACK".into())
@@ -82,7 +82,7 @@ pub fn as_i_1_2_1(w: &mut Wire) -> Result<String, Outcome> {
             "the retransmitted INIT differs from the first (§5.1)",
         ));
     }
-    let ack = w.init_ack_for(&again);
+    let ack = w.init_ack_for();
     w.accept_with(again, ack, Vec::new())?;
     client_message(w)?;
     Ok(format!(
@@ -93,7 +93,7 @@ pub fn as_i_1_2_1(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_i_1_2_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack.clone())]);
     let reply = w.timing.reply;
     w.expect_cookie_echo(&ack, reply)?;
@@ -150,7 +150,7 @@ pub fn as_i_1_3_1(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_i_1_3_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack.clone())]);
     let reply = w.timing.reply;
     w.expect_cookie_echo(&ack, reply)?;
@@ -189,7 +189,7 @@ pub fn as_v_1_5_1(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_v_1_6_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let mut ack = w.init_ack_for(&init);
+    let mut ack = w.init_ack_for();
     ack.params.push(Param::from_address(w.local(0).ip()));
     ack.params.push(Param::Ipv6Address(
         "2001:db8::2".parse().expect("an IPv6 address"),
@@ -201,7 +201,7 @@ pub fn as_v_1_6_2(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_v_1_7_3(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let mut ack = w.init_ack_for(&init);
+    let mut ack = w.init_ack_for();
     ack.inbound_streams = 1;
     w.accept_with(init, ack, Vec::new())?;
     let timer = w.timing.timer;
@@ -217,7 +217,7 @@ pub fn as_v_1_7_3(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_i_1_7_4(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let mut ack = w.init_ack_for(&init);
+    let mut ack = w.init_ack_for();
     ack.outbound_streams = 0;
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack)]);
     no_cookie_echo(w)
@@ -225,7 +225,7 @@ pub fn as_i_1_7_4(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_v_1_10_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     w.accept_with(init, ack, Vec::new())?;
     let to = w.last.as_ref().map(|r| r.on);
     if to != Some(0) {
@@ -239,7 +239,7 @@ pub fn as_v_1_10_2(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_i_1_12_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let mut ack = w.init_ack_for(&init);
+    let mut ack = w.init_ack_for();
     ack.params.push(Param::HostNameAddress(Bytes::from_static(
         b"tester.invalid\0",
     )));
@@ -251,7 +251,7 @@ pub fn as_i_1_12_2(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn as_i_1_14_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let mut ack = w.init_ack_for(&init);
+    let mut ack = w.init_ack_for();
     ack.initiate_tag = 0;
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack)]);
     no_cookie_echo(w)
@@ -370,7 +370,7 @@ pub fn at_i_2_8(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn imh_i_3_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     let mut packet = w.encode(init.initiate_tag, vec![Chunk::InitAck(ack)]);
     // The chunk claims its full length; the datagram ends 16 bytes in.
     packet.truncate(12 + 16);
@@ -408,11 +408,11 @@ pub fn dm_o_4_1(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn dm_o_4_3(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack.clone())]);
     let reply = w.timing.reply;
     w.expect_cookie_echo(&ack, reply)?;
-    let second = w.init_ack_for(&init);
+    let second = w.init_ack_for();
     w.send(init.initiate_tag, vec![Chunk::InitAck(second)]);
     let timer = w.timing.timer;
     // The retransmission still carries the first cookie and tag.
@@ -488,7 +488,7 @@ pub fn dm_o_4_9(w: &mut Wire) -> Result<String, Outcome> {
     );
     let timer = w.timing.timer;
     let again = w.expect_init(timer)?;
-    let ack = w.init_ack_for(&again);
+    let ack = w.init_ack_for();
     w.accept_with(again, ack, Vec::new())?;
     client_message(w)?;
     Ok("the SHUTDOWN COMPLETE discarded; the INIT retransmitted; up".into())
@@ -498,7 +498,7 @@ pub fn dm_o_4_9(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn e_o_6_1(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack.clone())]);
     let reply = w.timing.reply;
     w.expect_cookie_echo(&ack, reply)?;
@@ -538,7 +538,7 @@ pub fn e_o_6_1(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn e_i_6_4(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let mut ack = w.init_ack_for(&init);
+    let mut ack = w.init_ack_for();
     ack.params.clear();
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack)]);
     expect_abort_with(
@@ -550,7 +550,7 @@ pub fn e_i_6_4(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn e_i_6_5(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let mut ack = w.init_ack_for(&init);
+    let mut ack = w.init_ack_for();
     ack.params.push(unknown_param(0xC0C7));
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack.clone())]);
     let reply = w.timing.reply;
@@ -576,7 +576,7 @@ pub fn e_i_6_5(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn bdc_i_7_2(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     let data = lone_data(ack.initial_tsn, b"bundled with the INIT ACK");
     w.send(init.initiate_tag, vec![Chunk::InitAck(ack), data]);
     no_cookie_echo(w)
@@ -584,7 +584,7 @@ pub fn bdc_i_7_2(w: &mut Wire) -> Result<String, Outcome> {
 
 pub fn bdc_v_7_5(w: &mut Wire) -> Result<String, Outcome> {
     let init = w.client_init()?;
-    let ack = w.init_ack_for(&init);
+    let ack = w.init_ack_for();
     let tsn = ack.initial_tsn;
     let data = lone_data(tsn, b"bundled with the COOKIE ACK");
     w.accept_with(init, ack, vec![data])?;

@@ -376,10 +376,7 @@ fn bdc_v_7_7(w: &mut Wire) -> Result<String, Outcome> {
     let own = w.assoc().own_tag;
     let timer = w.timing.timer.min(Duration::from_secs(3));
     w.expect_none("the acknowledged echo not retransmitted", timer, |r| {
-        r.vtag() == Some(own)
-            && r.chunks()
-                .iter()
-                .any(|c| matches!(c, Chunk::Data(d) if d.tsn == echo))
+        r.vtag() == Some(own) && r.has_tsn(echo)
     })?;
     Ok("the DATA acknowledged and the SACK's acknowledgement kept".into())
 }
@@ -488,10 +485,7 @@ fn d_v_8_4(w: &mut Wire) -> Result<String, Outcome> {
     let own = w.assoc().own_tag;
     let timer = w.timing.timer;
     w.expect_none("the acknowledged DATA not retransmitted", timer, |r| {
-        r.vtag() == Some(own)
-            && r.chunks()
-                .iter()
-                .any(|c| matches!(c, Chunk::Data(d) if d.tsn == echo))
+        r.vtag() == Some(own) && r.has_tsn(echo)
     })?;
     Ok(format!(
         "not retransmitted within {}",
@@ -504,11 +498,7 @@ fn retransmission(w: &mut Wire, tsn: Tsn, within: Duration) -> Result<Duration, 
     let own = w.assoc().own_tag;
     let since = w.last.as_ref().map_or_else(now, |r| r.at);
     let at = w.expect(&format!("retransmission of TSN {}", tsn.0), within, |r| {
-        (r.vtag() == Some(own)
-            && r.chunks()
-                .iter()
-                .any(|c| matches!(c, Chunk::Data(d) if d.tsn == tsn)))
-        .then_some(r.at)
+        (r.vtag() == Some(own) && r.has_tsn(tsn)).then_some(r.at)
     })?;
     Ok(at - since)
 }
@@ -698,12 +688,7 @@ fn d_v_8_10(w: &mut Wire) -> Result<String, Outcome> {
     w.expect_none(
         "no retransmission after the SACK from the second address",
         timer,
-        |r| {
-            r.vtag() == Some(own)
-                && r.chunks()
-                    .iter()
-                    .any(|c| matches!(c, Chunk::Data(d) if d.tsn == echo))
-        },
+        |r| r.vtag() == Some(own) && r.has_tsn(echo),
     )?;
     Ok(format!("the SACK from {} was accepted", w.local(1)))
 }

@@ -707,7 +707,7 @@ fn imh_i_3_4(w: &mut Wire) -> Result<String, Outcome> {
 }
 
 /// The INIT ACK's cookie with one byte in its middle changed.
-fn forged(ack: &Init) -> Init {
+pub fn forged(ack: &Init) -> Init {
     let mut forged = ack.clone();
     for p in &mut forged.params {
         if let Param::StateCookie(cookie) = p {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use usctp::proto::chunk::{Abort, Chunk, ChunkType, ShutdownComplete};
 use usctp::proto::serial::Tsn;
 
@@ -366,10 +365,7 @@ fn at_i_2_10(w: &mut Wire) -> Result<String, Outcome> {
         if r.vtag() == Some(own) && r.has(ChunkType::SHUTDOWN_ACK) {
             return Some(Err(()));
         }
-        r.chunks()
-            .iter()
-            .any(|c| matches!(c, Chunk::Data(d) if d.tsn == echo))
-            .then_some(Ok(()))
+        r.has_tsn(echo).then_some(Ok(()))
     })?;
     if retransmitted.is_err() {
         return Err(Outcome::fail(
@@ -497,18 +493,7 @@ fn dm_o_4_7_3(w: &mut Wire) -> Result<String, Outcome> {
 
 fn dm_o_4_8(w: &mut Wire) -> Result<String, Outcome> {
     w.associate()?;
-    let ack = w.assoc().ack.clone();
-    let mut forged = ack.clone();
-    for p in &mut forged.params {
-        if let usctp::proto::chunk::Param::StateCookie(cookie) = p {
-            let mut bytes = cookie.to_vec();
-            let middle = bytes.len() / 2;
-            if let Some(b) = bytes.get_mut(middle) {
-                *b ^= 0xA5;
-            }
-            *cookie = Bytes::from(bytes);
-        }
-    }
+    let forged = setup::forged(&w.assoc().ack);
     w.send_assoc(vec![Wire::cookie_echo(&forged)]);
     let quiet = w.timing.quiet;
     w.expect_none("no COOKIE ACK", quiet, |r| r.has(ChunkType::COOKIE_ACK))?;
@@ -550,10 +535,7 @@ fn until_given_up(w: &mut Wire, tsn: Tsn) -> Result<usize, Outcome> {
             if r.has(ChunkType::ABORT) {
                 return Some(true);
             }
-            r.chunks()
-                .iter()
-                .any(|c| matches!(c, Chunk::Data(d) if d.tsn == tsn))
-                .then_some(false)
+            r.has_tsn(tsn).then_some(false)
         });
         match got {
             Ok(true) => aborted = true,
@@ -588,11 +570,7 @@ fn fh_i_5_1_2(w: &mut Wire) -> Result<String, Outcome> {
     // Two retransmissions, then the SACK that resets the error counter.
     for _ in 0..2 {
         w.expect("a retransmission", timer, |r| {
-            (r.vtag() == Some(own)
-                && r.chunks()
-                    .iter()
-                    .any(|c| matches!(c, Chunk::Data(d) if d.tsn == first)))
-            .then_some(())
+            (r.vtag() == Some(own) && r.has_tsn(first)).then_some(())
         })?;
     }
     let sack = w.sack_at(first, 1 << 20);
@@ -663,11 +641,7 @@ fn rt_backoff(w: &mut Wire) -> Result<String, Outcome> {
     // RTO.Max (60 s).
     while stamps.len() < 8 {
         let at = w.expect("a retransmission", Duration::from_secs(75), |r| {
-            (r.vtag() == Some(own)
-                && r.chunks()
-                    .iter()
-                    .any(|c| matches!(c, Chunk::Data(d) if d.tsn == echo)))
-            .then_some(r.at)
+            (r.vtag() == Some(own) && r.has_tsn(echo)).then_some(r.at)
         })?;
         stamps.push(at);
     }
