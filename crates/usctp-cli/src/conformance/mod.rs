@@ -242,9 +242,9 @@ pub fn run(options: &Options) -> anyhow::Result<bool> {
     }
     let mut reports = Vec::new();
     let mut outcomes = Vec::new();
-    for (index, purpose) in chosen.iter().enumerate() {
+    for purpose in &chosen {
         let started = wire::now();
-        let outcome = play(purpose, index, options, local, alternate, capture.clone());
+        let outcome = play(purpose, options, local, alternate, capture.clone());
         let seconds = started.elapsed().as_secs_f64();
         if !options.json {
             say!(
@@ -339,7 +339,6 @@ fn choose(all: &[Purpose], only: &[String]) -> anyhow::Result<Vec<Purpose>> {
 
 fn play(
     purpose: &Purpose,
-    index: usize,
     options: &Options,
     local: IpAddr,
     alternate: Option<IpAddr>,
@@ -381,11 +380,12 @@ fn play(
         }
         Kind::Off(reason) => return Outcome::new(Verdict::Skip, reason),
     };
+    // The run's seed and the purpose's id: a purpose gets the same tags,
+    // TSNs and port under a seed whichever others are played with it.
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&options.seed.to_le_bytes());
-    seed[8..16].copy_from_slice(&(index as u64).to_le_bytes());
-    seed[16..16 + purpose.id.len().min(16)]
-        .copy_from_slice(&purpose.id.as_bytes()[..purpose.id.len().min(16)]);
+    let id = &purpose.id.as_bytes()[..purpose.id.len().min(24)];
+    seed[8..8 + id.len()].copy_from_slice(id);
     let mut wire = match Wire::new(
         local,
         &alternates,
